@@ -1,0 +1,321 @@
+"""Pydantic models for every config file in configs/, and their loaders.
+
+Every model forbids unknown keys. Loading errors become one TankerWatchError naming the file,
+the field and the problem, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import TankerWatchError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+PORTS_DIR = CONFIG_DIR / "ports"
+FLEET_CSV = CONFIG_DIR / "fleet" / "vessels.csv"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --------------------------------------------------------------------------- loading helpers
+
+
+def _format_validation_error(path: Path | str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {len(err.errors()) - 1} more problems)" if len(err.errors()) > 1 else ""
+    return f"{path}: field '{loc}': {msg}{more}"
+
+
+def read_yaml(path: Path | str) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TankerWatchError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise TankerWatchError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise TankerWatchError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def validate(model: type[M], data: Any, source: Path | str) -> M:
+    """Validate ``data`` into ``model``, turning pydantic errors into one line naming the field."""
+    if data is None:
+        raise TankerWatchError(f"{source}: file is empty")
+    try:
+        return model.model_validate(data, context={"source": str(source)})
+    except ValidationError as exc:
+        raise TankerWatchError(_format_validation_error(source, exc)) from None
+
+
+def load_yaml_model(model: type[M], path: Path | str) -> M:
+    return validate(model, read_yaml(path), path)
+
+
+# --------------------------------------------------------------------------- ports
+
+Coordinates = list[tuple[float, float]]  # (lon, lat) ring, EPSG:4326
+
+
+def _polygon(ring: Coordinates, what: str):
+    from shapely.geometry import Polygon
+    from shapely.validation import explain_validity
+
+    if len(ring) < 3:
+        raise ValueError(f"{what} needs at least 3 (lon, lat) points")
+    for lon, lat in ring:
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError(f"{what} has a point outside lon/lat range: ({lon}, {lat})")
+    poly = Polygon(ring)
+    if not poly.is_valid:
+        raise ValueError(f"{what} is not a valid polygon: {explain_validity(poly)}")
+    return poly
+
+
+class Provenance(Strict):
+    method: str = Field(description="how the geometry was made")
+    precision_m: float = Field(gt=0, description="estimated horizontal error, metres")
+    approximate: bool = True
+    sources: list[str] = Field(default_factory=list)
+
+
+class Berth(Strict):
+    id: str
+    name: str
+    role: Literal["load", "discharge", "other"]
+    product: str | None = None
+    polygon: Coordinates
+    provenance: Provenance | None = None
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid(cls, ring: Coordinates) -> Coordinates:
+        _polygon(ring, "berth polygon")
+        return ring
+
+    @property
+    def shape(self):
+        return _polygon(self.polygon, f"berth {self.id}")
+
+
+class Port(Strict):
+    name: str = Field(pattern=r"^[a-z0-9_-]+$")
+    display_name: str
+    country: str
+    timezone: str
+    role: Literal["load", "discharge"]
+    aoi: Coordinates
+    land: list[Coordinates]
+    berths: list[Berth]
+    provenance: Provenance
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, tz: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(tz)
+        except Exception:
+            raise ValueError(f"unknown timezone '{tz}'") from None
+        return tz
+
+    @field_validator("aoi")
+    @classmethod
+    def _aoi(cls, ring: Coordinates) -> Coordinates:
+        _polygon(ring, "AOI polygon")
+        return ring
+
+    @field_validator("land")
+    @classmethod
+    def _land(cls, rings: list[Coordinates]) -> list[Coordinates]:
+        for i, ring in enumerate(rings):
+            _polygon(ring, f"land polygon {i}")
+        return rings
+
+    @model_validator(mode="after")
+    def _berths_inside(self) -> Port:
+        aoi = _polygon(self.aoi, "aoi")
+        ids = set()
+        for i, berth in enumerate(self.berths):
+            if berth.id in ids:
+                raise ValueError(f"berths.{i}.id: duplicate berth id '{berth.id}'")
+            ids.add(berth.id)
+            if not aoi.contains(berth.shape):
+                raise ValueError(f"berths.{i}.polygon: berth '{berth.id}' lies outside the AOI")
+        return self
+
+    @cached_property
+    def aoi_shape(self):
+        return _polygon(self.aoi, "aoi")
+
+    @cached_property
+    def land_shape(self):
+        from shapely.ops import unary_union
+
+        return unary_union([_polygon(r, "land") for r in self.land])
+
+    def berth(self, berth_id: str) -> Berth:
+        for b in self.berths:
+            if b.id == berth_id:
+                return b
+        raise TankerWatchError(f"port '{self.name}': unknown berth '{berth_id}'")
+
+    @property
+    def centroid(self) -> tuple[float, float]:
+        c = self.aoi_shape.centroid
+        return (c.x, c.y)
+
+    def utm_crs(self) -> str:
+        """EPSG code of the UTM zone of the AOI centre (true ground metres)."""
+        return utm_epsg(*self.centroid)
+
+
+def utm_epsg(lon: float, lat: float) -> str:
+    zone = int((lon + 180) // 6) + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def load_port(name_or_path: str | Path) -> Port:
+    """Load a port by name (configs/ports/<name>.yaml) or by path."""
+    p = Path(name_or_path)
+    if p.suffix not in (".yaml", ".yml"):
+        p = PORTS_DIR / f"{name_or_path}.yaml"
+        if not p.exists():
+            known = ", ".join(sorted(x.stem for x in PORTS_DIR.glob("*.yaml")))
+            raise TankerWatchError(f"unknown port '{name_or_path}' (known: {known})")
+    return load_yaml_model(Port, p)
+
+
+def load_ports(names: str | list[str]) -> list[Port]:
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not names:
+        raise TankerWatchError("no port given")
+    return [load_port(n) for n in names]
+
+
+# --------------------------------------------------------------------------- fleet registry
+
+REGISTRY_COLUMNS = ["name", "imo", "flag", "length_m", "beam_m", "dwt", "product", "source"]
+
+
+class Vessel(Strict):
+    name: str = Field(min_length=1)
+    imo: str | None = Field(default=None, pattern=r"^\d{7}$")
+    flag: str | None = None
+    length_m: float | None = Field(default=None, gt=0, lt=500)
+    beam_m: float | None = Field(default=None, gt=0, lt=80)
+    dwt: float | None = Field(default=None, gt=0, lt=600_000)
+    product: str | None = None
+    source: str = Field(min_length=1)
+
+    @field_validator("imo", "flag", "length_m", "beam_m", "dwt", "product", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+
+def load_registry(path: Path | str = FLEET_CSV) -> list[Vessel]:
+    """Read a vessel registry CSV; a malformed row is one error naming the file and row."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in REGISTRY_COLUMNS if c not in header]
+            if missing:
+                raise TankerWatchError(f"{path}: missing columns {', '.join(missing)}")
+            extra = [c for c in header if c not in REGISTRY_COLUMNS]
+            if extra:
+                raise TankerWatchError(f"{path}: unknown columns {', '.join(extra)}")
+            vessels = []
+            for line_no, row in enumerate(reader, start=2):
+                try:
+                    vessels.append(Vessel.model_validate(row))
+                except ValidationError as exc:
+                    raise TankerWatchError(
+                        _format_validation_error(f"{path} row {line_no}", exc)
+                    ) from None
+    except FileNotFoundError:
+        raise TankerWatchError(f"{path}: file not found") from None
+    names = [v.name for v in vessels]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise TankerWatchError(f"{path}: duplicate vessel names {', '.join(sorted(dup))}")
+    return vessels
+
+
+# --------------------------------------------------------------------------- check any file
+
+# directory name under configs/ -> loader(path). Stage modules register their own kinds here
+# (scenarios, train, runs) so `tankerwatch config check` validates every config file.
+CHECKERS: dict[str, Callable[[Path], object]] = {
+    "ports": lambda p: load_port(p),
+    "fleet": lambda p: load_registry(p),
+}
+
+
+def register_checker(kind: str, loader: Callable[[Path], object]) -> None:
+    CHECKERS[kind] = loader
+
+
+def _import_stage_configs() -> None:
+    # Stage packages define their config models next to their code and register a checker.
+    import importlib
+
+    for module in ("pipeline.simulate.scenario", "pipeline.detect.train_config", "pipeline.run"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def check_config(path: Path | str) -> str:
+    """Validate one config file; returns its kind. Raises TankerWatchError naming the problem."""
+    _import_stage_configs()
+    path = Path(path)
+    if not path.exists():
+        raise TankerWatchError(f"{path}: file not found")
+    kind = path.resolve().parent.name
+    if path.suffix == ".csv":
+        kind = "fleet"
+    loader = CHECKERS.get(kind)
+    if loader is None:
+        raise TankerWatchError(
+            f"{path}: cannot tell what kind of config this is; expected it under configs/"
+            f"{{{','.join(sorted(CHECKERS))}}}/"
+        )
+    loader(path)
+    return kind
+
+
+def parse_date(value: str | date, what: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise TankerWatchError(f"{what}: '{value}' is not a date (YYYY-MM-DD)") from None

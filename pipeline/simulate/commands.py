@@ -1,0 +1,9 @@
+def _not_yet(verb: str) -> None:
+    from pipeline.errors import TankerWatchError
+
+    raise TankerWatchError(f"'tankerwatch {verb}' is not implemented yet in this version")
+
+
+def simulate() -> None:
+    """Simulate a scenario (not implemented yet)."""
+    _not_yet("simulate")

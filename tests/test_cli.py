@@ -1,0 +1,92 @@
+"""The CLI surface: verbs, version, config check and the one-line error contract."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+VERBS = ["simulate", "ingest", "detect", "train", "evaluate", "portcalls", "estimate", "run",
+         "demo", "export", "report", "config"]
+
+
+def test_help_lists_every_verb(cli):
+    res = cli("--help")
+    assert res.returncode == 0
+    for verb in VERBS:
+        assert verb in res.stdout
+
+
+def test_version(cli):
+    res = cli("--version")
+    assert res.returncode == 0
+    assert res.stdout.startswith("tankerwatch ")
+
+
+def test_config_check_all_shipped_configs(cli, repo):
+    files = sorted(str(p) for p in (repo / "configs").rglob("*") if p.suffix in (".yaml", ".csv"))
+    res = cli("config", "check", *files)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("ok ") == len(files)
+
+
+def _broken_port(tmp_path, repo, mutate):
+    doc = yaml.safe_load((repo / "configs/ports/vostochny.yaml").read_text())
+    mutate(doc)
+    d = tmp_path / "ports"
+    d.mkdir()
+    path = d / "broken.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _assert_one_line_error(res, *needles):
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_unknown_key_is_refused(cli, tmp_path, repo):
+    path = _broken_port(tmp_path, repo, lambda d: d.update(harbour_master="x"))
+    _assert_one_line_error(cli("config", "check", path), str(path), "harbour_master", "unknown key")
+
+
+def test_wrong_type_is_refused(cli, tmp_path, repo):
+    path = _broken_port(tmp_path, repo, lambda d: d["provenance"].update(precision_m="about 5"))
+    _assert_one_line_error(cli("config", "check", path), "provenance.precision_m")
+
+
+def test_self_intersecting_polygon_is_refused(cli, tmp_path, repo):
+    def bowtie(d):
+        (a, b, c, e, _) = d["berths"][0]["polygon"]
+        d["berths"][0]["polygon"] = [a, c, b, e, a]
+
+    path = _broken_port(tmp_path, repo, bowtie)
+    _assert_one_line_error(cli("config", "check", path), "berths.0.polygon", "Self-intersection")
+
+
+def test_berth_outside_aoi_is_refused(cli, tmp_path, repo):
+    def move(d):
+        d["berths"][0]["polygon"] = [[p[0] + 1.0, p[1]] for p in d["berths"][0]["polygon"]]
+
+    path = _broken_port(tmp_path, repo, move)
+    _assert_one_line_error(cli("config", "check", path), "outside the AOI")
+
+
+def test_debug_shows_traceback(cli, tmp_path, repo):
+    path = _broken_port(tmp_path, repo, lambda d: d.update(harbour_master="x"))
+    res = cli("--debug", "config", "check", path)
+    assert res.returncode == 2
+    assert "Traceback" in res.stderr
+
+
+def test_malformed_registry_row_names_row(cli, tmp_path, repo):
+    d = tmp_path / "fleet"
+    d.mkdir()
+    shutil.copy(repo / "configs/fleet/vessels.csv", d / "vessels.csv")
+    with (d / "vessels.csv").open("a") as fh:
+        fh.write("Bad Ship,12AB,KP,,,,refined,test\n")
+    _assert_one_line_error(cli("config", "check", d / "vessels.csv"), "row 11", "imo")
