@@ -1,0 +1,43 @@
+"""Band names: every raster band is addressed by name (from its GeoTIFF description), never by
+position alone. Sentinel-2 names are canonical; other sensors' names map onto them."""
+
+from __future__ import annotations
+
+from pipeline.errors import TankerWatchError
+
+# alias (lower case) -> canonical Sentinel-2 band name
+ALIASES = {
+    "b02": "B02", "b2": "B02", "blue": "B02", "coastal_blue": "B02",
+    "b03": "B03", "b3": "B03", "green": "B03",
+    "b04": "B04", "b4": "B04", "red": "B04",
+    "b08": "B08", "b8": "B08", "nir": "B08", "nir08": "B08", "b8a": "B8A",
+    "b11": "B11", "swir16": "B11", "swir1": "B11",
+    "b12": "B12", "swir22": "B12", "swir2": "B12",
+    "vv": "VV", "vh": "VH",
+}
+
+
+def canonical_band(name: str) -> str:
+    return ALIASES.get(name.strip().lower(), name.strip())
+
+
+def band_indexes(descriptions: list[str | None] | tuple, wanted: list[str], path: str) -> list[int]:
+    """1-based rasterio band indexes of ``wanted`` bands, by name; one clear error if missing."""
+    names = [canonical_band(d) if d else "" for d in descriptions]
+    if not any(names):
+        raise TankerWatchError(
+            f"{path}: bands have no descriptions; set band names (e.g. B02, B03, B04, B08)"
+        )
+    out = []
+    missing = []
+    for w in wanted:
+        cw = canonical_band(w)
+        if cw in names:
+            out.append(names.index(cw) + 1)
+        else:
+            missing.append(w)
+    if missing:
+        raise TankerWatchError(
+            f"{path}: missing bands {', '.join(missing)} (has {', '.join(n for n in names if n)})"
+        )
+    return out
