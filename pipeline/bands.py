@@ -7,13 +7,29 @@ from pipeline.errors import TankerWatchError
 
 # alias (lower case) -> canonical Sentinel-2 band name
 ALIASES = {
-    "b02": "B02", "b2": "B02", "blue": "B02", "coastal_blue": "B02",
-    "b03": "B03", "b3": "B03", "green": "B03",
-    "b04": "B04", "b4": "B04", "red": "B04",
-    "b08": "B08", "b8": "B08", "nir": "B08", "nir08": "B08", "b8a": "B8A",
-    "b11": "B11", "swir16": "B11", "swir1": "B11",
-    "b12": "B12", "swir22": "B12", "swir2": "B12",
-    "vv": "VV", "vh": "VH",
+    "b02": "B02",
+    "b2": "B02",
+    "blue": "B02",
+    "coastal_blue": "B02",
+    "b03": "B03",
+    "b3": "B03",
+    "green": "B03",
+    "b04": "B04",
+    "b4": "B04",
+    "red": "B04",
+    "b08": "B08",
+    "b8": "B08",
+    "nir": "B08",
+    "nir08": "B08",
+    "b8a": "B8A",
+    "b11": "B11",
+    "swir16": "B11",
+    "swir1": "B11",
+    "b12": "B12",
+    "swir22": "B12",
+    "swir2": "B12",
+    "vv": "VV",
+    "vh": "VH",
 }
 
 

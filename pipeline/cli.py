@@ -68,6 +68,7 @@ def config_check(files: list[Path] = typer.Argument(..., help="Config files to v
 
 
 def _register() -> None:
+    from pipeline import run_commands
     from pipeline.detect import commands as detect_cmds
     from pipeline.estimate import commands as estimate_cmds
     from pipeline.ingest import commands as ingest_cmds
@@ -75,7 +76,6 @@ def _register() -> None:
     from pipeline.portcalls import commands as portcalls_cmds
     from pipeline.report import commands as report_cmds
     from pipeline.simulate import commands as simulate_cmds
-    from pipeline import run_commands
 
     app.command("simulate")(simulate_cmds.simulate)
     app.command("ingest")(ingest_cmds.ingest)

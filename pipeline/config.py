@@ -56,7 +56,9 @@ def read_yaml(path: Path | str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise TankerWatchError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise TankerWatchError(
+            f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
 
 
 def validate(model: type[M], data: Any, source: Path | str) -> M:

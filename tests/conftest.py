@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SEN2SHIPS = Path(os.environ.get("TANKERWATCH_SEN2SHIPS", REPO.parent / "shared" / "data" / "sen2ships"))
+SEN2SHIPS = Path(
+    os.environ.get("TANKERWATCH_SEN2SHIPS", REPO.parent / "shared" / "data" / "sen2ships")
+)
 PG_URL = os.environ.get("TANKERWATCH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -30,7 +32,9 @@ def _pg_reachable(url: str) -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+        with psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3
+        ):
             return None
     except Exception as exc:  # any failure means: skip with the reason
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -6,8 +6,20 @@ import shutil
 
 import yaml
 
-VERBS = ["simulate", "ingest", "detect", "train", "evaluate", "portcalls", "estimate", "run",
-         "demo", "export", "report", "config"]
+VERBS = [
+    "simulate",
+    "ingest",
+    "detect",
+    "train",
+    "evaluate",
+    "portcalls",
+    "estimate",
+    "run",
+    "demo",
+    "export",
+    "report",
+    "config",
+]
 
 
 def test_help_lists_every_verb(cli):
