@@ -7,6 +7,7 @@ the field and the problem, so the CLI can print one line and exit 2.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable
 from datetime import date
 from functools import cached_property
@@ -19,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.errors import TankerWatchError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "configs"
+# Where configs/ and models/ live; an installed (non-editable) copy points here with the variable.
+HOME = Path(os.environ.get("TANKERWATCH_HOME", REPO_ROOT))
+CONFIG_DIR = HOME / "configs"
 PORTS_DIR = CONFIG_DIR / "ports"
 FLEET_CSV = CONFIG_DIR / "fleet" / "vessels.csv"
 

@@ -1,0 +1,116 @@
+"""Executors: where the per-scene unit of work runs.
+
+The unit of work is one scene (read, detect, write its results in one transaction), so a task
+can run anywhere and be retried anywhere. `LocalExecutor` runs tasks in this process;
+`DaskExecutor` runs them on a `distributed` cluster: a `LocalCluster` by default, or a user's
+scheduler at ``tcp://HOST:PORT``. Both yield ``(item, result, error)`` as tasks finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pipeline.errors import TankerWatchError
+
+log = logging.getLogger(__name__)
+
+Outcome = tuple[Any, Any, BaseException | None]
+
+
+class LocalExecutor:
+    name = "local"
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
+        for item in items:
+            try:
+                yield item, fn(item), None
+            except TankerWatchError as exc:  # one bad scene among many: report, go on
+                yield item, None, exc
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DaskExecutor:
+    """Run tasks on Dask. A worker that dies mid-task has its task rescheduled on another
+    worker (up to ``allowed_failures`` times), which is safe because each task writes its results
+    in a single transaction."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        n_workers: int = 2,
+        threads_per_worker: int = 1,
+        connect_timeout_s: float = 10.0,
+        allowed_failures: int = 2,
+    ) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures})
+        self._cluster = None
+        if scheduler:
+            try:
+                self.client = Client(scheduler, timeout=f"{connect_timeout_s}s")
+            except (OSError, TimeoutError) as exc:
+                raise TankerWatchError(
+                    f"Dask scheduler {scheduler} does not answer ({type(exc).__name__})"
+                ) from None
+        else:
+            self._cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+            )
+            self.client = Client(self._cluster)
+        log.info("dask executor: %s", self.client)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        items = list(items)
+        futures = {}
+        for i, item in enumerate(items):
+            fut = self.client.submit(fn, item, key=f"tankerwatch-task-{i}-{id(self)}", pure=False)
+            futures[fut] = item
+        for fut in as_completed(list(futures)):
+            item = futures[fut]
+            try:
+                yield item, fut.result(), None
+            except TankerWatchError as exc:
+                yield item, None, exc
+            except Exception as exc:  # e.g. KilledWorker after repeated worker deaths
+                yield item, None, exc
+            finally:
+                fut.release()
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(kind: str = "local", scheduler: str | None = None, workers: int = 2):
+    if kind == "local" and not scheduler:
+        return LocalExecutor()
+    if kind == "dask" or scheduler:
+        return DaskExecutor(scheduler=scheduler, n_workers=workers)
+    raise TankerWatchError(f"unknown executor '{kind}' (expected local or dask)")
