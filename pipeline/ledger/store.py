@@ -296,7 +296,8 @@ class Ledger:
             from sqlalchemy.dialects.postgresql import insert
         stmt = insert(table).on_conflict_do_nothing()
         if len(rows) == 1:
-            return conn.execute(stmt.values(**rows[0])).rowcount
+            key = list(table.primary_key.columns)[0]
+            return len(conn.execute(stmt.values(**rows[0]).returning(key)).all())
         conn.execute(stmt, rows)
         return len(rows)
 

@@ -1,0 +1,330 @@
+"""The ledger store on SQLite and PostgreSQL: idempotent writes, runs, supersession, errors."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from ledger.factory import MODEL, PORT, build, fill, snapshot
+from pipeline.errors import TankerWatchError
+from pipeline.ledger.store import Ledger, mask_url, resolve_url, run_id_for
+from pipeline.records import Scene
+
+
+@pytest.fixture
+def sample():
+    return build(seed=3)
+
+
+def test_new_ledger_is_at_head(db_url):
+    with Ledger(db_url) as led:
+        assert led.schema_revision() == "0002"
+        assert set(led.counts().values()) == {0}
+        assert led.latest_run() is None
+        assert led.visits() == []
+        assert led.deliveries() == []
+
+
+def test_scenes_and_observations_round_trip_and_add_nothing_twice(db_url, sample):
+    with Ledger(db_url) as led:
+        s0 = sample.scenes[0]
+        assert not led.has_scene(s0.id)
+        assert led.add_scene(s0, sample.observations[s0.id]) is True
+        assert led.add_scene(s0, sample.observations[s0.id]) is False
+        assert led.has_scene(s0.id)
+        for s in sample.scenes[1:]:
+            led.add_scene(s, sample.observations[s.id])
+        got = led.scenes()
+        assert got == sample.scenes
+        assert got[0].acquired.tzinfo is not None
+        assert led.scene(s0.id) == s0
+        assert led.scene("nope") is None
+        want_obs = sorted(
+            (o for s in sample.scenes for o in sample.observations[s.id]),
+            key=lambda o: (o.acquired, o.berth),
+        )
+        assert led.observations([PORT]) == want_obs
+        assert led.observations(["other-port"]) == []
+        assert led.counts()["observations"] == 2 * len(sample.scenes)
+        # date filters are inclusive; a date means the whole day
+        day = sample.scenes[2].acquired.date()
+        assert [s.id for s in led.scenes(start=day, end=day)] == [sample.scenes[2].id]
+        assert len(led.scenes([PORT], start=sample.scenes[3].acquired)) == len(sample.scenes) - 3
+        assert led.scenes(end="2000-01-01") == []
+
+
+def test_observation_for_another_scene_is_refused(db_url, sample):
+    with Ledger(db_url) as led:
+        s0, s1 = sample.scenes[:2]
+        with pytest.raises(ValueError):
+            led.add_scene(s0, sample.observations[s1.id])
+        assert not led.has_scene(s0.id)
+
+
+def test_skips_are_recorded_once(db_url):
+    with Ledger(db_url) as led:
+        led.add_skip("sim/bad-scene", PORT, "sim", "unreadable GeoTIFF")
+        led.add_skip("sim/bad-scene", PORT, "sim", "unreadable GeoTIFF")
+        assert led.has_skip("sim/bad-scene") and not led.has_skip("other")
+        (row,) = led.skips()
+        assert row["reason"] == "unreadable GeoTIFF"
+        assert led.skips(["elsewhere"]) == []
+
+
+def test_detections_once_per_scene_and_model(db_url, sample):
+    with Ledger(db_url) as led:
+        for s in sample.scenes:
+            led.add_scene(s, sample.observations[s.id])
+        sid = next(k for k, v in sample.detections.items() if v)
+        dets = sample.detections[sid]
+        assert not led.scene_done(sid, MODEL)
+        assert led.add_detections(sid, MODEL, dets) is True
+        assert led.add_detections(sid, MODEL, dets) is False
+        assert led.scene_done(sid, MODEL) and not led.scene_done(sid, "other-model")
+        assert led.detections() == dets
+        assert led.detections([PORT], MODEL) == dets
+        assert led.detections(model="other-model") == []
+        assert led.detections(["elsewhere"]) == []
+        assert led.detections(ids=[dets[0].id]) == [dets[0]]
+        # a scene with no detections is still marked processed
+        empty = next(k for k, v in sample.detections.items() if not v)
+        assert led.add_detections(empty, MODEL, []) is True
+        assert led.processed_scenes(MODEL) == {sid, empty}
+        with pytest.raises(ValueError):
+            led.add_detections(empty, "another", dets)
+
+
+def test_begin_run_is_deterministic(db_url):
+    with Ledger(db_url) as led:
+        a = led.begin_run({"b": 1, "a": [1, 2]}, "m1")
+        assert led.begin_run({"a": [1, 2], "b": 1}, "m1") == a
+        assert a == run_id_for({"a": [1, 2], "b": 1}, "m1")
+        b = led.begin_run({"a": [1, 2], "b": 1}, "m2")
+        c = led.begin_run({"a": [1, 2], "b": 2}, "m1")
+        assert len({a, b, c}) == 3
+        assert [r.id for r in led.runs()] == [a, b, c]
+        assert led.run(a).config == {"a": [1, 2], "b": 1}
+        assert led.latest_run().id == c  # nothing estimated yet: the last run begun
+
+
+def test_save_estimate_is_idempotent_and_keeps_evidence(db_url, sample):
+    with Ledger(db_url) as led:
+        run_id = fill(led, sample)
+        first = snapshot(db_url)
+        fill(led, sample)  # everything again: nothing changes
+        assert snapshot(db_url) == first
+        got = led.deliveries()
+        assert [d.id for d in got] == sorted(d.id for d in sample.deliveries)
+        assert all(d.run_id == run_id and d.superseded_by is None for d in got)
+        assert led.visits() == sample.visits
+        assert led.coverage() == sample.coverage
+        ev = led.evidence(got)
+        by_visit = {v.id: v for v in sample.visits}
+        scene_of = {d.id: d.scene_id for ds in sample.detections.values() for d in ds}
+        for d in got:
+            want = sorted(by_visit[d.load_visit].evidence)
+            assert ev[d.id]["detections"] == want
+            assert ev[d.id]["scenes"] == sorted({scene_of[i] for i in want})
+
+
+def test_new_run_supersedes_and_old_figures_stay(db_url, sample):
+    with Ledger(db_url) as led:
+        old = fill(led, sample, config={"v": 1})
+        old_deliveries = led.deliveries(old)
+        retrained = copy.deepcopy(sample)
+        for d in retrained.deliveries:
+            d.barrels_p50 *= 1.1
+        new = fill(led, retrained, config={"v": 2})
+        assert new != old
+        assert {d.run_id for d in led.current_deliveries()} == {new}
+        kept = led.deliveries(old)
+        assert [d.id for d in kept] == [d.id for d in old_deliveries]
+        assert {d.superseded_by for d in kept} == {new}
+        assert [d.barrels_p50 for d in kept] == [d.barrels_p50 for d in old_deliveries]
+        assert len(led.deliveries(include_superseded=True)) == 2 * len(sample.deliveries)
+        assert led.latest_run().id == new and led.run(old).superseded_by == new
+        assert led.visits(old) == sample.visits
+        # the old config again makes the old run current again, with identical figures
+        fill(led, sample, config={"v": 1})
+        assert {d.run_id for d in led.current_deliveries()} == {old}
+        assert led.latest_run().id == old and led.run(new).superseded_by == old
+        assert {d.superseded_by for d in led.deliveries(new)} == {old}
+
+
+def test_new_imagery_extends_the_run(db_url):
+    short, full = build(seed=5, n_scenes=8), build(seed=5, n_scenes=16)
+    with Ledger(db_url) as led:
+        r1 = fill(led, short)
+        n_short = len(led.deliveries())
+        r2 = fill(led, full)
+        assert r1 == r2
+        assert len(led.deliveries()) == len(full.deliveries) >= n_short
+        assert led.counts()["scenes"] == 16
+
+
+def test_save_estimate_needs_a_begun_run_and_known_visits(db_url, sample):
+    with Ledger(db_url) as led:
+        with pytest.raises(ValueError, match="not begun"):
+            led.save_estimate("nope", sample.visits, sample.deliveries, {})
+        run_id = led.begin_run({}, MODEL)
+        with pytest.raises(ValueError, match="load visit"):
+            led.save_estimate(run_id, [], sample.deliveries, {})
+        assert led.counts()["deliveries"] == 0
+
+
+def test_url_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("TANKERWATCH_DB_URL", raising=False)
+    assert resolve_url(None) == "sqlite:///tankerwatch.db"
+    monkeypatch.setenv("TANKERWATCH_DB_URL", "postgresql://u:p@h/db")
+    assert resolve_url(None) == "postgresql+psycopg://u:p@h/db"
+    assert resolve_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    assert mask_url("postgresql+psycopg://u:secret@h/db") == "postgresql+psycopg://u:***@h/db"
+
+
+def test_env_url_is_used(monkeypatch, tmp_path):
+    monkeypatch.setenv("TANKERWATCH_DB_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    with Ledger() as led:
+        assert led.path == tmp_path / "env.db"
+    assert (tmp_path / "env.db").exists()
+
+
+def test_unreachable_url_is_one_line_without_password():
+    with pytest.raises(TankerWatchError) as err:
+        Ledger("postgresql://tw:s3cret@127.0.0.1:1/nowhere")
+    msg = str(err.value)
+    assert "\n" not in msg and "s3cret" not in msg
+    assert "127.0.0.1:1/nowhere" in msg and "***" in msg
+
+
+def test_unsupported_or_bad_url():
+    with pytest.raises(TankerWatchError, match="unsupported"):
+        Ledger("mysql://u@h/db")
+    with pytest.raises(TankerWatchError, match="in-memory"):
+        Ledger("sqlite://")
+
+
+def test_newer_schema_is_refused_and_left_alone(db_url, sample):
+    with Ledger(db_url) as led:
+        fill(led, sample)
+    before = snapshot(db_url)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(TankerWatchError, match="schema 0099, newer than this TankerWatch") as err:
+        Ledger(db_url)
+    assert "\n" not in str(err.value)
+    assert snapshot(db_url) == before
+
+
+def test_older_schema_is_upgraded_not_recreated(db_url, sample):
+    from alembic import command
+
+    from pipeline.ledger.store import MIGRATIONS_DIR
+
+    engine = sa.create_engine(db_url)
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    s = sample.scenes[0]
+    with engine.begin() as conn:
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+        assert "coverage" not in cols  # really the older schema
+        conn.execute(
+            sa.text(
+                "INSERT INTO scenes (id, source, sensor, acquired_utc, port, path, crs, gsd_m,"
+                " bands, valid_fraction, cloud_fraction, width, height) VALUES (:id, 'sim', 'S2A',"
+                " :t, :port, '/x.tif', 'EPSG:32653', 10, '[\"B02\"]', 1, 0, 8, 8)"
+            ),
+            {"id": s.id, "t": datetime(2024, 3, 1, 2, tzinfo=UTC), "port": PORT},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, config, config_hash, model, code_version, created_utc)"
+                " VALUES ('r-old', '{}', 'h', 'm', '0.0.1', :t)"
+            ),
+            {"t": datetime(2024, 3, 1, tzinfo=UTC)},
+        )
+    engine.dispose()
+    with Ledger(db_url) as led:
+        assert led.schema_revision() == "0002"
+        (got,) = led.scenes()
+        assert got.id == s.id and got.bands == ["B02"]
+        assert led.run("r-old").coverage is None
+        fill(led, sample)  # and the upgraded ledger takes the rest
+        assert led.counts()["scenes"] == len(sample.scenes)
+
+
+def test_read_only_file(tmp_path, sample):
+    path = tmp_path / "ro.db"
+    with Ledger(path) as led:
+        fill(led, sample)
+    before = path.read_bytes()
+    path.chmod(0o444)
+    try:
+        with pytest.raises(TankerWatchError, match="read-only") as err:
+            Ledger(path)
+        assert "\n" not in str(err.value) and str(path) in str(err.value)
+        with Ledger(path, readonly=True) as led:  # exports and reports still read it
+            assert len(led.deliveries()) == len(sample.deliveries)
+            with pytest.raises(TankerWatchError, match="read-only"):
+                led.add_skip("k", PORT, "sim", "x")
+    finally:
+        path.chmod(0o644)
+    assert path.read_bytes() == before
+
+
+def test_readonly_open_of_missing_file(tmp_path):
+    with pytest.raises(TankerWatchError, match="no such file"):
+        Ledger(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_readonly_open_of_older_schema_is_an_error(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from pipeline.ledger.store import MIGRATIONS_DIR
+
+    path = tmp_path / "old.db"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    with pytest.raises(TankerWatchError, match="older than this TankerWatch"):
+        Ledger(path, readonly=True)
+    with Ledger(path) as led:
+        assert led.schema_revision() == "0002"
+
+
+def test_schema_module_matches_migrations(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from pipeline.ledger import schema
+
+    Ledger(db_url).close()
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        diff = compare_metadata(ctx, schema.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_scene_record_fields_are_all_stored():
+    # a new field on records.Scene must reach the ledger (and a migration)
+    from pipeline.ledger import schema
+
+    stored = {c.name.removesuffix("_utc") for c in schema.scenes.columns}
+    assert {f for f in Scene.__dataclass_fields__} <= stored
