@@ -290,7 +290,12 @@ def _import_stage_configs() -> None:
     # Stage packages define their config models next to their code and register a checker.
     import importlib
 
-    for module in ("pipeline.simulate.scenario", "pipeline.detect.train_config", "pipeline.run"):
+    for module in (
+        "pipeline.simulate.scenario",
+        "pipeline.detect.train_config",
+        "pipeline.run",
+        "pipeline.ingest.settings",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,9 +1,62 @@
-def _not_yet(verb: str) -> None:
+"""`tankerwatch ingest`: fill the scene catalogue from one imagery source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def ingest(
+    ports: str = typer.Option(
+        ..., "--ports", help="Comma-separated port names (configs/ports) or port YAML paths."
+    ),
+    start: str = typer.Option(..., "--start", help="First day, YYYY-MM-DD (UTC)."),
+    end: str = typer.Option(..., "--end", help="Last day, YYYY-MM-DD (UTC), inclusive."),
+    source: str = typer.Option(
+        ..., "--source", help="One of: sentinelhub, stac, local, simulated."
+    ),
+    path: Path | None = typer.Option(
+        None, "--path", help="Folder of GeoTIFFs (local) or simulator output (simulated)."
+    ),
+    cache: Path = typer.Option(
+        Path(".cache/tankerwatch"), "--cache", help="Scene cache folder (GeoTIFF + STAC item)."
+    ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Ledger URL (default $TANKERWATCH_DB_URL, else sqlite:///tankerwatch.db).",
+    ),
+    settings: Path | None = typer.Option(
+        None, "--settings", help="Source settings YAML (default configs/sources/default.yaml)."
+    ),
+) -> None:
+    """Ingest imagery of ports for a period into the scene catalogue (ledger database)."""
     from pipeline.errors import TankerWatchError
+    from pipeline.ingest.core import SOURCES, period_bounds
+    from pipeline.ingest.core import ingest as run_ingest
 
-    raise TankerWatchError(f"'tankerwatch {verb}' is not implemented yet in this version")
+    if source not in SOURCES:
+        raise TankerWatchError(f"--source: unknown source '{source}' (use {', '.join(SOURCES)})")
+    period_bounds(start, end)  # fail on a bad period before opening anything
+    from pipeline.config import load_ports
+    from pipeline.ingest.settings import load_source_settings
+    from pipeline.ledger.store import Ledger
 
-
-def ingest() -> None:
-    """Ingest imagery (not implemented yet)."""
-    _not_yet("ingest")
+    port_list = load_ports(ports)
+    source_settings = load_source_settings(settings)
+    with Ledger(db) as ledger:
+        summary = run_ingest(
+            port_list,
+            start,
+            end,
+            source,
+            ledger,
+            cache_dir=cache,
+            path=path,
+            settings=source_settings,
+            progress=True,
+        )
+    typer.echo(summary.line())
+    for key, reason in summary.skipped:
+        typer.echo(f"skipped {key}: {reason}")

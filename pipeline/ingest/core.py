@@ -1,0 +1,220 @@
+"""The ingest loop shared by every source: list candidates, skip what the catalogue already has,
+load the rest, measure clear fractions, cache GeoTIFF + STAC item, write the catalogue.
+
+Python API (the batch runner calls this)::
+
+    ingest(ports, start, end, source, ledger, cache_dir, path=None, settings=None) -> IngestSummary
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Port, load_ports, parse_date
+from pipeline.errors import TankerWatchError
+from pipeline.ingest import cache
+from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
+from pipeline.ingest.clouds import aoi_fractions, berth_observations, s2cloudless_mask
+from pipeline.ingest.grid import ground_gsd_m
+from pipeline.ingest.settings import SourceSettings, load_source_settings
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("sentinelhub", "stac", "local", "simulated")
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    ports: list[str]
+    start: date
+    end: date
+    found: int = 0  # candidate scenes listed by the source for the ports and period
+    added: int = 0  # new scenes written to the catalogue
+    known: int = 0  # already in the catalogue (or judged unusable before): nothing downloaded
+    downloaded: int = 0  # scenes fetched from the source in this run
+    from_cache: int = 0  # scenes re-used from a complete cache folder (interrupted run)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (scene id, reason)
+    observations: int = 0
+    scene_ids: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.source}: {self.found} scenes found for {','.join(self.ports)} "
+            f"{self.start}..{self.end}; {self.added} added ({self.observations} berth "
+            f"observations), {self.known} already known, {len(self.skipped)} skipped"
+        )
+
+
+def period_bounds(start: date | str, end: date | str) -> tuple[datetime, datetime]:
+    """Inclusive UTC bounds of a period of whole days; an end before the start is an error."""
+    s, e = parse_date(start, "--start"), parse_date(end, "--end")
+    if e < s:
+        raise TankerWatchError(f"empty period: --end {e} is before --start {s}")
+    return datetime.combine(s, time.min, tzinfo=UTC), datetime.combine(e, time.max, tzinfo=UTC)
+
+
+def _candidates(
+    source: str,
+    ports: list[Port],
+    t0: datetime,
+    t1: datetime,
+    settings: SourceSettings,
+    path: Path | None,
+    summary: IngestSummary,
+) -> Iterable[Candidate]:
+    if source in ("local", "simulated") and path is None:
+        raise TankerWatchError(f"--source {source} needs --path DIR")
+    if path is not None and source in ("local", "simulated") and not Path(path).is_dir():
+        raise TankerWatchError(f"{path}: folder not found")
+    if source == "sentinelhub":
+        from pipeline.ingest import sentinelhub
+
+        return sentinelhub.candidates(ports, t0, t1, settings)
+    if source == "stac":
+        from pipeline.ingest import stac
+
+        return stac.candidates(ports, t0, t1, settings)
+    if source == "local":
+        from pipeline.ingest import local
+
+        return local.candidates(Path(path), ports, t0, t1, settings, summary.skipped)
+    if source == "simulated":
+        from pipeline.ingest import simulated
+
+        return simulated.candidates(Path(path), ports, t0, t1, settings, summary.skipped)
+    raise TankerWatchError(f"--source: unknown source '{source}' (use {', '.join(SOURCES)})")
+
+
+def _add_cloud_mask(raster: Raster, settings: SourceSettings) -> None:
+    if raster.scl is None and raster.cloud is None and raster.cloud_source != "sar":
+        mask = s2cloudless_mask(raster, settings.clouds.s2cloudless_threshold)
+        if mask is not None:
+            raster.cloud, raster.cloud_source = mask, "s2cloudless"
+        else:
+            raster.cloud_source = "none"
+
+
+def ingest(
+    ports: str | list[str] | list[Port],
+    start: date | str,
+    end: date | str,
+    source: str,
+    ledger: Any,
+    cache_dir: Path | str = cache.DEFAULT_CACHE,
+    path: Path | str | None = None,
+    settings: SourceSettings | Path | str | None = None,
+    progress: bool = False,
+) -> IngestSummary:
+    """Fill the catalogue (``ledger``: pipeline.ledger.store.Ledger) with the scenes of ``ports``
+    acquired from ``start`` to ``end`` (inclusive dates) from ``source``.
+
+    Scenes already catalogued (or remembered as unusable) are not downloaded again. A bad scene
+    among many is recorded with ``ledger.add_skip`` and the run goes on; bad credentials, an
+    unknown port, an empty period or no scene at all raise TankerWatchError.
+    """
+    if source not in SOURCES:
+        raise TankerWatchError(f"--source: unknown source '{source}' (use {', '.join(SOURCES)})")
+    if not isinstance(settings, SourceSettings):
+        settings = load_source_settings(settings)
+    if isinstance(ports, str) or (ports and not isinstance(ports[0], Port)):
+        ports = load_ports(ports)
+    if not ports:
+        raise TankerWatchError("no port given")
+    t0, t1 = period_bounds(start, end)
+    summary = IngestSummary(
+        source=source, ports=[p.name for p in ports], start=t0.date(), end=t1.date()
+    )
+    cands = list(_candidates(source, ports, t0, t1, settings, path and Path(path), summary))
+    summary.found = len(cands) + len(summary.skipped)
+    if not cands and not summary.skipped:
+        raise TankerWatchError(
+            f"no {source} scenes of {', '.join(summary.ports)} between {summary.start} and "
+            f"{summary.end}" + (f" in {path}" if path else "")
+        )
+    for key, reason in summary.skipped:  # listing-time skips (unreadable files ...)
+        ledger.add_skip(key, summary.ports[0] if len(ports) == 1 else "", source, reason)
+
+    iterator: Iterable[Candidate] = cands
+    if progress and cands:
+        from rich.progress import track
+
+        iterator = track(cands, description=f"ingest {source}", transient=True)
+    for cand in iterator:
+        _one(cand, ledger, Path(cache_dir), settings, summary)
+    log.info(summary.line())
+    return summary
+
+
+def _one(
+    cand: Candidate, ledger, cache_dir: Path, settings: SourceSettings, summary: IngestSummary
+):
+    sid = cand.id
+    if ledger.has_scene(sid):
+        summary.known += 1
+        return
+    reason = cache.skipped_reason(cache_dir, cand)
+    if reason is not None or ledger.has_skip(sid):
+        summary.known += 1
+        if reason is not None:
+            ledger.add_skip(sid, cand.port.name, cand.source, reason)
+        return
+    raster = cache.load_cached(cache_dir, cand)
+    try:
+        if raster is not None:
+            summary.from_cache += 1
+        else:
+            raster = cand.load()
+            summary.downloaded += 1
+        _add_cloud_mask(raster, settings)
+        if not raster.valid.any():
+            raise SceneSkip("no valid pixels in the port AOI (all nodata)")
+        fr = aoi_fractions(raster, cand.port, settings.clouds)
+        if fr.clear_fraction < settings.clouds.min_clear_fraction:
+            raise SceneSkip(
+                f"AOI clear fraction {fr.clear_fraction:.2f} below min_clear_fraction "
+                f"{settings.clouds.min_clear_fraction:.2f} (valid {fr.valid_fraction:.2f}, "
+                f"cloud {fr.cloud_fraction:.2f})"
+            )
+        gsd = ground_gsd_m(raster.crs, raster.transform, raster.shape)
+        scene = cache.write_scene(cache_dir, cand, raster, fr, gsd)
+        obs = berth_observations(
+            raster,
+            cand.port,
+            settings.clouds,
+            sid,
+            cand.acquired,
+            cand.sensor,
+            gsd,
+            no_mask_state=settings.local.without_cloud_mask,
+        )
+    except SceneSkip as skip:
+        _skip(cand, ledger, cache_dir, summary, skip.reason, skip.permanent)
+        return
+    except CredentialsError:
+        raise
+    except TankerWatchError as exc:  # e.g. a download that failed after every retry
+        _skip(cand, ledger, cache_dir, summary, str(exc), permanent=False)
+        return
+    if ledger.add_scene(scene, obs):
+        summary.added += 1
+        summary.observations += len(obs)
+        summary.scene_ids.append(sid)
+    else:
+        summary.known += 1
+
+
+def _skip(cand, ledger, cache_dir, summary, reason: str, permanent: bool) -> None:
+    log.warning("skipped %s: %s", cand.id, reason)
+    summary.skipped.append((cand.id, reason))
+    if permanent:
+        cache.mark_skipped(cache_dir, cand, reason)
+        ledger.add_skip(cand.id, cand.port.name, cand.source, reason)
+    else:
+        # remembered for the record, but not under the scene id: the next run tries again
+        ledger.add_skip(f"{cand.id}:retry", cand.port.name, cand.source, reason)

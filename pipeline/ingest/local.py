@@ -1,0 +1,253 @@
+"""Local GeoTIFFs of any CRS, GSD and band set (commercial imagery, the sen2ships layout, ...).
+
+Which port a file belongs to is decided by geometry: a file is a scene of every requested port
+whose AOI its footprint intersects (so ``--ports`` also accepts a port YAML path, e.g. an AOI
+drawn around a sen2ships scene). Files of no requested port are ignored, not errors.
+
+The acquisition time comes, first found wins, from the GeoTIFF tags (``ACQUIRED``, then
+``TIFFTAG_DATETIME``), from a sidecar JSON (``<name>.json``, or ``item.json`` in the same folder:
+a STAC item's ``properties.datetime`` or a top-level ``acquired``/``datetime``), or from the
+file name with the regexes of ``local.patterns``. Pixels are read in a window over the AOI only
+and kept in the file's own CRS and pixel grid (no resampling); ``gsd_m`` is the true ground size.
+
+Cloud mask: a band described ``SCL``, or a sidecar ``<name>_scl.tif`` / ``scl.tif`` beside a
+``scene.tif``, or s2cloudless when the file has the ten L1C bands it needs, else none
+(``local.without_cloud_mask`` says how berths of such files count).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.bands import band_indexes, canonical_band
+from pipeline.config import Port
+from pipeline.errors import TankerWatchError
+from pipeline.ingest.base import Candidate, Raster, SceneSkip
+from pipeline.ingest.grid import aoi_window, footprint
+from pipeline.ingest.settings import LocalSettings, SourceSettings
+from pipeline.records import utc
+
+log = logging.getLogger(__name__)
+
+MASK_NAMES = ("scl", "cloud")
+
+
+def is_mask_file(path: Path) -> bool:
+    stem = path.stem.lower()
+    return stem in MASK_NAMES or any(stem.endswith(f"_{m}") for m in MASK_NAMES)
+
+
+def mask_file_for(path: Path) -> Path | None:
+    for cand in (path.with_name(f"{path.stem}_scl.tif"), path.with_name("scl.tif")):
+        if cand.exists() and cand != path:
+            if cand.name == "scl.tif" and path.name != "scene.tif":
+                continue
+            return cand
+    return None
+
+
+def _sidecar(path: Path) -> dict | None:
+    for cand in (path.with_suffix(".json"), path.with_name("item.json")):
+        if cand.exists():
+            try:
+                return json.loads(cand.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise SceneSkip(f"{cand}: unreadable sidecar JSON ({exc})") from None
+    return None
+
+
+def _parse_time(value: str) -> datetime | None:
+    value = value.strip()
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y%m%dT%H%M%S", "%Y%m%d"):
+        try:
+            return utc(datetime.strptime(value, fmt))
+        except ValueError:
+            pass
+    try:
+        return utc(value)
+    except ValueError:
+        return None
+
+
+def acquisition_time(path: Path, tags: dict, settings: LocalSettings) -> tuple[datetime, str]:
+    """(time, where it came from) or SceneSkip when no source gives one."""
+    for key in ("ACQUIRED", "TIFFTAG_DATETIME", "DATETIME"):
+        if tags.get(key):
+            t = _parse_time(tags[key])
+            if t is not None:
+                return t, f"tag {key}"
+    side = _sidecar(path)
+    if side:
+        props = side.get("properties", {}) if isinstance(side.get("properties"), dict) else {}
+        for v in (props.get("datetime"), side.get("acquired"), side.get("datetime")):
+            if isinstance(v, str) and (t := _parse_time(v)) is not None:
+                return t, "sidecar JSON"
+    for pattern in settings.patterns:
+        m = re.search(pattern, path.name)
+        if m:
+            date_s = m.group("date").replace("-", "")
+            time_s = m.groupdict().get("time") or "000000"
+            t = _parse_time(f"{date_s}T{time_s}")
+            if t is not None:
+                return t, f"file name pattern {pattern!r}"
+    raise SceneSkip(
+        f"{path}: no acquisition time (no ACQUIRED/TIFFTAG_DATETIME tag, no sidecar JSON, "
+        "file name matches no local.patterns regex)"
+    )
+
+
+def _sensor(tags: dict, side: dict | None, bands: list[str], default: str) -> str:
+    if tags.get("SENSOR"):
+        return tags["SENSOR"]
+    props = (side or {}).get("properties", {}) if side else {}
+    if isinstance(props, dict) and props.get("tankerwatch:sensor"):
+        return str(props["tankerwatch:sensor"])
+    if "VV" in bands or "VH" in bands:
+        return "S1"
+    return default
+
+
+def read_aoi(
+    path: Path,
+    port: Port,
+    required: list[str] | None,
+    mask_path: Path | None = None,
+) -> Raster:
+    """Read the AOI window of a GeoTIFF (and its aligned mask); SceneSkip names what is wrong."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise SceneSkip(f"{path}: GeoTIFF has no CRS")
+            names = [canonical_band(d) if d else "" for d in src.descriptions]
+            if required:
+                try:
+                    band_indexes(list(src.descriptions), required, str(path))
+                except TankerWatchError as exc:
+                    raise SceneSkip(str(exc)) from None
+            elif not any(names):
+                raise SceneSkip(f"{path}: bands have no descriptions (names)")
+            win = aoi_window(src, port)
+            if win is None:
+                raise SceneSkip(f"{path}: does not overlap the AOI of port '{port.name}'")
+            data = src.read(window=win)
+            dmask = src.dataset_mask(window=win) > 0
+            transform = src.window_transform(win)
+            crs = src.crs.to_string()
+            nodata = src.nodata
+    except SceneSkip:
+        raise
+    except (RasterioError, OSError, ValueError) as exc:
+        raise SceneSkip(f"{path}: unreadable or corrupt GeoTIFF ({str(exc)[:160]})") from None
+
+    valid = dmask
+    if nodata is None:
+        valid = valid & np.any(data != 0, axis=0)
+    scl = None
+    if "SCL" in names:
+        i = names.index("SCL")
+        scl = data[i].astype(np.uint8)
+        keep = [j for j in range(len(names)) if j != i]
+        data, names = data[keep], [names[j] for j in keep]
+    elif mask_path is not None:
+        scl = _read_aligned(mask_path, crs, transform, data.shape[1:])
+    if scl is not None:
+        valid = valid & (scl != 0)
+    names = [n or f"band{i}" for i, n in enumerate(names, start=1)]
+    return Raster(
+        data=data,
+        bands=names,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        valid=valid,
+        scl=scl,
+        cloud_source="sar" if ("VV" in names or "VH" in names) else "scl",
+    )
+
+
+def _read_aligned(mask_path: Path, crs: str, transform, shape) -> np.ndarray:
+    """The mask resampled (nearest) onto the scene window's grid."""
+    import rasterio
+    from rasterio.errors import RasterioError
+    from rasterio.warp import Resampling, reproject
+
+    out = np.zeros(shape, dtype=np.uint8)
+    try:
+        with rasterio.open(mask_path) as src:
+            reproject(
+                source=rasterio.band(src, 1),
+                destination=out,
+                dst_transform=transform,
+                dst_crs=crs,
+                resampling=Resampling.nearest,
+            )
+    except (RasterioError, OSError) as exc:
+        raise SceneSkip(f"{mask_path}: unreadable mask ({str(exc)[:160]})") from None
+    return out
+
+
+def candidates(
+    folder: Path,
+    ports: list[Port],
+    t0: datetime,
+    t1: datetime,
+    settings: SourceSettings,
+    skipped: list[tuple[str, str]],
+) -> list[Candidate]:
+    """Scenes in ``folder`` of the requested ports and period; unreadable files go to
+    ``skipped`` as (path, reason)."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    files = sorted(p for p in folder.glob(settings.local.glob) if p.is_file())
+    files = [p for p in files if not is_mask_file(p)]
+    out: list[Candidate] = []
+    for path in files:
+        try:
+            try:
+                with rasterio.open(path) as src:
+                    if src.crs is None:
+                        raise SceneSkip(f"{path}: GeoTIFF has no CRS")
+                    tags = src.tags()
+                    names = [canonical_band(d) if d else "" for d in src.descriptions]
+                    foot = footprint(src.crs.to_string(), src.transform, (src.height, src.width))
+            except (RasterioError, OSError) as exc:
+                raise SceneSkip(
+                    f"{path}: unreadable or corrupt GeoTIFF ({str(exc)[:160]})"
+                ) from None
+            acquired, _where = acquisition_time(path, tags, settings.local)
+            side = _sidecar(path)
+        except SceneSkip as skip:
+            skipped.append((str(path), skip.reason))
+            continue
+        if not (t0 <= acquired <= t1):
+            continue
+        sensor = _sensor(tags, side, names, settings.local.sensor)
+        required = None if sensor == "S1" else settings.local.required_bands
+        for port in ports:
+            if not foot.intersects(port.aoi_shape):
+                continue
+            out.append(
+                Candidate(
+                    source="local",
+                    sensor=sensor,
+                    acquired=acquired,
+                    port=port,
+                    load=_loader(path, port, required, mask_file_for(path)),
+                    origin=str(path.resolve()),
+                )
+            )
+    return out
+
+
+def _loader(path: Path, port: Port, required, mask_path):
+    return lambda: read_aoi(path, port, required, mask_path)

@@ -1,0 +1,67 @@
+"""The simulator's output folder: ``DIR/scenes/<scene_id>/{scene.tif, scl.tif, item.json}``.
+
+The STAC item gives the port (``tankerwatch:port``), sensor (``tankerwatch:sensor``) and time;
+scl.tif (Sentinel-2 SCL codes) gives valid data and clouds. Scenes are re-cut to the AOI window
+like any local file, so simulated and real scenes have the same record shape.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.config import Port
+from pipeline.ingest.base import Candidate, SceneSkip
+from pipeline.ingest.local import read_aoi
+from pipeline.ingest.settings import SourceSettings
+from pipeline.records import utc
+
+
+def candidates(
+    folder: Path,
+    ports: list[Port],
+    t0: datetime,
+    t1: datetime,
+    settings: SourceSettings,
+    skipped: list[tuple[str, str]],
+) -> list[Candidate]:
+    root = folder / "scenes" if (folder / "scenes").is_dir() else folder
+    by_name = {p.name: p for p in ports}
+    out: list[Candidate] = []
+    for item_path in sorted(root.glob("*/item.json")):
+        d = item_path.parent
+        try:
+            try:
+                item = json.loads(item_path.read_text(encoding="utf-8"))
+                props = item["properties"]
+                acquired = utc(props["datetime"])
+                port_name = props["tankerwatch:port"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise SceneSkip(f"{item_path}: not a simulator STAC item ({exc})") from None
+            if not (d / "scene.tif").exists():
+                raise SceneSkip(f"{d / 'scene.tif'}: missing")
+        except SceneSkip as skip:
+            skipped.append((str(d), skip.reason))
+            continue
+        port = by_name.get(port_name)
+        if port is None or not (t0 <= acquired <= t1):
+            continue
+        sensor = str(props.get("tankerwatch:sensor") or "S2")
+        scl = d / "scl.tif"
+        out.append(
+            Candidate(
+                source="simulated",
+                sensor=sensor,
+                acquired=acquired,
+                port=port,
+                load=_loader(d / "scene.tif", port, scl if scl.exists() else None),
+                origin=str(d.resolve()),
+                properties={"tankerwatch:simulated": True, "tankerwatch:sim_scene": d.name},
+            )
+        )
+    return out
+
+
+def _loader(path: Path, port: Port, scl: Path | None):
+    return lambda: read_aoi(path, port, None, scl)

@@ -1,0 +1,95 @@
+"""Simulated source: the simulator's folder into the catalogue, idempotently, with berths."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import rasterio
+
+from ingest import data
+from pipeline.errors import TankerWatchError
+from pipeline.ingest.core import ingest
+from pipeline.ledger.store import Ledger
+
+
+@pytest.fixture
+def sim(tmp_path):
+    p = data.port()
+    root = tmp_path / "sim"
+    data.simulator_scene(root, p, datetime(2024, 3, 5, 1, 30, tzinfo=UTC), seed=1)
+    data.simulator_scene(
+        root, p, datetime(2024, 3, 10, 1, 30, tzinfo=UTC), seed=2, cloudy_berths=["oil-1"]
+    )
+    data.simulator_scene(  # mostly cloud: below min_clear_fraction
+        root, p, datetime(2024, 3, 15, 1, 30, tzinfo=UTC), seed=3, cloud_fraction=0.95
+    )
+    data.simulator_scene(root, p, datetime(2024, 4, 20, 1, 30, tzinfo=UTC), seed=4)
+    return root
+
+
+def test_ingest_simulated_fills_catalogue(sim, tmp_path, db_url):
+    cache = tmp_path / "cache"
+    with Ledger(db_url) as led:
+        s = ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim)
+        assert (s.found, s.added, len(s.skipped)) == (3, 2, 1)
+        assert "min_clear_fraction" in s.skipped[0][1]
+        scenes = led.scenes(ports=["vostochny"])
+        assert [sc.acquired.day for sc in scenes] == [5, 10]
+        obs = {(o.scene_id, o.berth): o for o in led.observations(ports=["vostochny"])}
+        assert led.has_skip(s.skipped[0][0])
+    first, second = scenes
+    assert {b for (_sid, b) in obs} == {"oil-1", "coal-1", "general-1"}
+    assert obs[(first.id, "oil-1")].state == "clear"
+    assert obs[(second.id, "oil-1")].state == "obscured"
+    assert obs[(second.id, "coal-1")].state == "clear"
+    assert obs[(second.id, "oil-1")].clear_fraction < 0.1
+    # cached raster: AOI clip, band names, SCL beside it on the same grid, STAC item
+    sc = first
+    assert sc.source == "simulated" and sc.sensor == "S2" and sc.bands == data.BANDS
+    assert sc.gsd_m == pytest.approx(10.0, abs=0.05)
+    assert sc.valid_fraction == pytest.approx(1.0) and sc.cloud_fraction == 0.0
+    with rasterio.open(sc.path) as src, rasterio.open(sc.path.replace("scene.tif", "scl.tif")) as m:
+        assert src.descriptions == tuple(data.BANDS)
+        assert src.transform == m.transform and src.shape == m.shape
+        assert src.tags()["PORT"] == "vostochny"
+        full = data.grid(data.port())
+        assert src.width < full[2] and src.height < full[3]  # clipped to the AOI window
+    item = json.loads(open(sc.stac_path).read())
+    assert item["id"] == sc.id and item["properties"]["tankerwatch:port"] == "vostochny"
+    assert item["properties"]["proj:epsg"] == 32653 and item["assets"]["scl"]["href"] == "scl.tif"
+
+
+def test_rerun_is_noop_and_longer_period_adds_only_new(sim, tmp_path):
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    cache = tmp_path / "cache"
+    with Ledger(url) as led:
+        ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim)
+        again = ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim)
+        assert (again.added, again.downloaded, again.known, again.skipped) == (0, 0, 3, [])
+        longer = ingest("vostochny", "2024-03-01", "2024-05-31", "simulated", led, cache, path=sim)
+        assert (longer.added, longer.downloaded, longer.known) == (1, 1, 3)
+        assert len(led.scenes(ports=["vostochny"])) == 3
+
+
+def test_interrupted_run_resumes_from_complete_cache(sim, tmp_path):
+    cache = tmp_path / "cache"
+    with Ledger(f"sqlite:///{tmp_path / 'a.db'}") as led:
+        ingest("vostochny", "2024-03-01", "2024-03-06", "simulated", led, cache, path=sim)
+    # a new catalogue (as if the database write had been lost): the cache is re-used
+    with Ledger(f"sqlite:///{tmp_path / 'b.db'}") as led:
+        s = ingest("vostochny", "2024-03-01", "2024-03-06", "simulated", led, cache, path=sim)
+        assert (s.added, s.downloaded, s.from_cache) == (1, 0, 1)
+
+
+def test_period_without_scenes_is_an_error(sim, tmp_path):
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        with pytest.raises(TankerWatchError, match="no simulated scenes of vostochny"):
+            ingest("vostochny", "2025-01-01", "2025-01-31", "simulated", led, tmp_path, path=sim)
+        with pytest.raises(TankerWatchError, match="before --start"):
+            ingest("vostochny", "2024-03-31", "2024-03-01", "simulated", led, tmp_path, path=sim)
+        with pytest.raises(TankerWatchError, match="unknown port 'atlantis'"):
+            ingest("atlantis", "2024-03-01", "2024-03-31", "simulated", led, tmp_path, path=sim)
+        with pytest.raises(TankerWatchError, match="needs --path"):
+            ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, tmp_path)
