@@ -106,6 +106,23 @@ def _as_utc_bound(value: datetime | date | str | None, end: bool) -> datetime | 
     return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
 
 
+def open_for_reading(url: str | Path | None = None) -> Ledger:
+    """Open a ledger to read it (export, report, notebook) without creating one.
+
+    A missing SQLite file is an error (not a new empty ledger); a read-only file is opened
+    read-only; a writable one at an older schema is upgraded like any other open.
+    """
+    resolved = resolve_url(url)
+    if resolved.startswith("sqlite"):
+        try:
+            path = Path(make_url(resolved).database or "")
+        except Exception:
+            path = Path()
+        writable = path.is_file() and os.access(path, os.W_OK) and path.stat().st_mode & 0o222
+        return Ledger(resolved, readonly=not writable)
+    return Ledger(resolved)
+
+
 class Ledger:
     """One ledger database. Opening it upgrades its schema with Alembic (never recreates it).
 

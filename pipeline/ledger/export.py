@@ -1,0 +1,286 @@
+"""Exports from the ledger: CSV tables for spreadsheets, GeoParquet / GeoPackage for GIS.
+
+CSV: UTF-8, a header row, no index column, times ISO 8601 UTC with a trailing Z, lists joined
+with ";". Every file is written to a temporary name and renamed when complete.
+
+By default the current run is exported; ``run_id`` exports any earlier (superseded) run, so a
+published figure can be reproduced.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import TankerWatchError
+from pipeline.fsutil import atomic_path
+from pipeline.ledger.store import Ledger, RunInfo
+from pipeline.records import Delivery, Visit, iso
+
+DELIVERY_COLUMNS = [
+    "id",
+    "vessel",
+    "imo",
+    "id_probability",
+    "load_port",
+    "load_berth",
+    "arrived_after",
+    "first_seen",
+    "last_seen",
+    "departed_before",
+    "discharge_port",
+    "barrels_p10",
+    "barrels_p50",
+    "barrels_p90",
+    "barrels_33",
+    "barrels_50",
+    "barrels_90",
+    "product",
+    "evidence_scene_ids",
+    "run_id",
+    "model",
+]
+MONTHLY_COLUMNS = [
+    "month",
+    "port",
+    "calls_observed",
+    "calls_corrected_p10",
+    "calls_corrected_p50",
+    "calls_corrected_p90",
+    "barrels_observed_p50",
+    "barrels_corrected_p10",
+    "barrels_corrected_p50",
+    "barrels_corrected_p90",
+    "run_id",
+]
+CAPS_COLUMNS = [
+    "year",
+    "product_class",
+    "scenario",
+    "cap_bbl",
+    "cumulative_bbl",
+    "cap_fraction",
+    "cap_passed_utc",
+    "run_id",
+]
+KINDS = ("deliveries", "monthly", "caps", "detections", "visits")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if hasattr(value, "tzinfo"):
+        return iso(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list | tuple | set):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def write_csv(out: Path | str, columns: list[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows as CSV (atomically); returns the number of rows."""
+    n = 0
+    with atomic_path(out) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(columns)
+            for row in rows:
+                w.writerow([_cell(row.get(c)) for c in columns])
+                n += 1
+    return n
+
+
+def _run(ledger: Ledger, run_id: str | None) -> RunInfo:
+    run = ledger.run(run_id) if run_id else ledger.latest_run()
+    if run_id and run is None:
+        raise TankerWatchError(f"ledger at {ledger.display_url} has no run {run_id}")
+    if run is None or run.estimated_utc is None:
+        raise TankerWatchError(
+            f"ledger at {ledger.display_url} has no estimate yet"
+            + (f" for run {run_id}" if run_id else "")
+            + " (run `tankerwatch estimate` or `tankerwatch run` first)"
+        )
+    return run
+
+
+def delivery_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]:
+    """One row per delivery of the run (default: current), ordered by first sighting."""
+    run = _run(ledger, run_id)
+    deliveries = ledger.deliveries(run.id)
+    visits: dict[str, Visit] = {v.id: v for v in ledger.visits(run.id)}
+    evidence = ledger.evidence(deliveries)
+    rows = []
+    for d in deliveries:
+        rows.append(_delivery_row(d, visits, evidence[d.id]["scenes"]))
+    rows.sort(key=lambda r: (r["first_seen"], r["id"]))
+    return rows
+
+
+def _delivery_row(d: Delivery, visits: dict[str, Visit], scenes: list[str]) -> dict[str, Any]:
+    load = visits[d.load_visit]
+    discharge = visits.get(d.discharge_visit) if d.discharge_visit else None
+    row = {c: getattr(d, c, None) for c in DELIVERY_COLUMNS}
+    row.update(
+        load_port=load.port,
+        load_berth=load.berth,
+        arrived_after=load.arrived_after,
+        first_seen=load.first_seen,
+        last_seen=load.last_seen,
+        departed_before=load.departed_before,
+        discharge_port=discharge.port if discharge else None,
+        evidence_scene_ids=scenes,
+    )
+    return row
+
+
+def monthly_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]:
+    run = _run(ledger, run_id)
+    rows = (run.coverage or {}).get("by_month", [])
+    return [{**r, "run_id": run.id} for r in sorted(rows, key=lambda r: (r["month"], r["port"]))]
+
+
+def caps_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]:
+    run = _run(ledger, run_id)
+    out = []
+    for r in (run.coverage or {}).get("caps", []):
+        cap = float(r.get("cap_bbl") or 0)
+        out.append(
+            {
+                **r,
+                "cap_fraction": float(r["cumulative_bbl"]) / cap if cap else None,
+                "run_id": run.id,
+            }
+        )
+    return sorted(out, key=lambda r: (r["year"], r["product_class"], str(r["scenario"])))
+
+
+def _geo_write(gdf: Any, out: Path) -> None:
+    suffix = out.suffix.lower()
+    with atomic_path(out) as tmp:
+        if suffix in (".parquet", ".geoparquet"):
+            gdf.to_parquet(tmp, index=False)
+        else:
+            gdf.to_file(tmp, driver="GPKG", layer=out.stem, engine="pyogrio")
+
+
+def _check_geo_suffix(out: Path) -> None:
+    if out.suffix.lower() not in (".parquet", ".geoparquet", ".gpkg"):
+        raise TankerWatchError(
+            f"{out}: unknown GIS format '{out.suffix}' (use .parquet for GeoParquet or .gpkg)"
+        )
+
+
+def _times(df: Any, cols: list[str]) -> Any:
+    import pandas as pd
+
+    for c in cols:
+        df[c] = pd.to_datetime(df[c], utc=True)
+    return df
+
+
+def export_detections(ledger: Ledger, out: Path | str, model: str | None = None) -> int:
+    """Detections (footprint polygons, EPSG:4326) with their scene's port and time."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely import wkt
+
+    out = Path(out)
+    _check_geo_suffix(out)
+    dets = ledger.detections(model=model)
+    scenes = {s.id: s for s in ledger.scenes()}
+    rows = []
+    for d in dets:
+        s = scenes.get(d.scene_id)
+        rows.append(
+            {
+                "id": d.id,
+                "scene_id": d.scene_id,
+                "port": s.port if s else None,
+                "acquired_utc": s.acquired if s else None,
+                "model": d.model,
+                "cls": d.cls,
+                "score": d.score,
+                "length_m": d.length_m,
+                "beam_m": d.beam_m,
+                "heading_deg": d.heading_deg,
+                "lon": d.lon,
+                "lat": d.lat,
+                "geometry": wkt.loads(d.geometry),
+            }
+        )
+    columns = ["id", "scene_id", "port", "acquired_utc", "model", "cls", "score", "length_m"]
+    columns += ["beam_m", "heading_deg", "lon", "lat", "geometry"]
+    df = pd.DataFrame(rows, columns=columns)
+    df = _times(df, ["acquired_utc"])
+    gdf = gpd.GeoDataFrame(df, geometry="geometry", crs="EPSG:4326")
+    _geo_write(gdf, out)
+    return len(gdf)
+
+
+def export_visits(ledger: Ledger, out: Path | str, run_id: str | None = None) -> int:
+    """Visits of a run as points (mean position of their evidence detections, EPSG:4326)."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import Point
+
+    out = Path(out)
+    _check_geo_suffix(out)
+    run = _run(ledger, run_id)
+    visits = ledger.visits(run.id)
+    det_ids = {i for v in visits for i in v.evidence}
+    where = {d.id: (d.lon, d.lat) for d in ledger.detections(ids=det_ids)} if det_ids else {}
+    rows = []
+    for v in visits:
+        pts = [where[i] for i in v.evidence if i in where]
+        geom = (
+            Point(sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+            if pts
+            else None
+        )
+        rows.append(
+            {
+                "id": v.id,
+                "run_id": run.id,
+                "port": v.port,
+                "berth": v.berth,
+                "role": v.role,
+                "vessel_key": v.vessel_key,
+                "arrived_after_utc": v.arrived_after,
+                "first_seen_utc": v.first_seen,
+                "last_seen_utc": v.last_seen,
+                "departed_before_utc": v.departed_before,
+                "n_obs": v.n_obs,
+                "length_m": v.length_m,
+                "beam_m": v.beam_m,
+                "evidence_detection_ids": ";".join(v.evidence),
+                "geometry": geom,
+            }
+        )
+    columns = ["id", "run_id", "port", "berth", "role", "vessel_key", "arrived_after_utc"]
+    columns += ["first_seen_utc", "last_seen_utc", "departed_before_utc", "n_obs", "length_m"]
+    columns += ["beam_m", "evidence_detection_ids", "geometry"]
+    df = pd.DataFrame(rows, columns=columns)
+    df = _times(df, ["arrived_after_utc", "first_seen_utc", "last_seen_utc", "departed_before_utc"])
+    gdf = gpd.GeoDataFrame(df, geometry="geometry", crs="EPSG:4326")
+    _geo_write(gdf, out)
+    return len(gdf)
+
+
+def export(
+    ledger: Ledger, kind: str, out: Path | str, run_id: str | None = None, model: str | None = None
+) -> int:
+    """Write one export; returns the number of rows."""
+    if kind == "deliveries":
+        return write_csv(out, DELIVERY_COLUMNS, delivery_rows(ledger, run_id))
+    if kind == "monthly":
+        return write_csv(out, MONTHLY_COLUMNS, monthly_rows(ledger, run_id))
+    if kind == "caps":
+        return write_csv(out, CAPS_COLUMNS, caps_rows(ledger, run_id))
+    if kind == "detections":
+        return export_detections(ledger, out, model=model)
+    if kind == "visits":
+        return export_visits(ledger, out, run_id=run_id)
+    raise TankerWatchError(f"unknown export '{kind}' (choose one of: {', '.join(KINDS)})")
