@@ -1,0 +1,280 @@
+"""run_estimate: visits (+ voyages, observations, registry) -> deliveries and coverage.
+
+The one entry point the batch runner and the CLI call. Pure: same inputs and seed, same output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from pipeline.config import Port, Vessel, load_port
+from pipeline.errors import TankerWatchError
+from pipeline.estimate.caps import cap_rows
+from pipeline.estimate.coverage import corrected_counts, month_key, p_seen_draws, schedule
+from pipeline.estimate.params import EstimateParams, load_params
+from pipeline.estimate.registry import (
+    dwt_relation,
+    identify,
+    registry_digest,
+    unmatchable_rows,
+    visit_sigmas,
+)
+from pipeline.estimate.volume import (
+    barrel_draws,
+    point_capacity_bbl,
+    product_class_of,
+    reported_class,
+)
+from pipeline.records import Delivery, Observation, Visit, stable_id
+
+QUANTILES = (10, 50, 90)
+
+
+@dataclass
+class EstimateResult:
+    deliveries: list[Delivery]
+    coverage: dict
+    notes: list[str] = field(default_factory=list)
+    total_draws: np.ndarray | None = None  # corrected total barrels, one value per draw
+    observed_draws: np.ndarray | None = None  # observed total barrels, one value per draw
+
+
+def _voyage_map(voyages) -> dict[str, str]:
+    out = {}
+    for v in voyages or []:
+        if isinstance(v, dict):
+            a, b = v["load_visit"], v["discharge_visit"]
+        elif isinstance(v, tuple | list):
+            a, b = v[0], v[1]
+        else:
+            a, b = v.load_visit, v.discharge_visit
+        out[a] = b
+    return out
+
+
+def _ports_for(observations: list[Observation], visits: list[Visit], ports) -> dict[str, Port]:
+    have = {p.name: p for p in ports or []}
+    for name in sorted({o.port for o in observations} | {v.port for v in visits}):
+        if name not in have:
+            have[name] = load_port(name)
+    return have
+
+
+def _q(x: np.ndarray) -> list[float]:
+    return [float(v) for v in np.percentile(x, QUANTILES)]
+
+
+def _rng(seed: int, *parts: object) -> np.random.Generator:
+    return np.random.default_rng([seed, int(stable_id(*parts, length=8), 16)])
+
+
+def run_estimate(
+    visits: list[Visit],
+    voyages,
+    observations: list[Observation],
+    registry: list[Vessel],
+    params: EstimateParams | None = None,
+    seed: int = 0,
+    run_id: str = "",
+    model: str = "",
+    ports: list[Port] | None = None,
+) -> EstimateResult:
+    """Deliveries for every load visit, and the coverage summary (by month, totals, caps).
+
+    ``voyages``: Voyage objects, dicts or (load_visit, discharge_visit) pairs.
+    ``ports``: port configs for the berths' roles and products (default: loaded by name).
+    """
+    p = params or load_params()
+    n = p.volume.draws
+    portmap = _ports_for(observations, visits, ports)
+    linked = _voyage_map(voyages)
+    relation = dwt_relation(registry, p.capacity)
+    err = p.portcalls.size_error
+    run_key = stable_id(p.digest(), registry_digest(registry), seed, run_id)
+    notes = []
+    unmatchable = unmatchable_rows(registry)
+    if unmatchable:
+        notes.append(
+            f"{len(unmatchable)} of {len(registry)} registry rows have no length and cannot be "
+            f"matched by size: {', '.join(unmatchable)}"
+        )
+    notes.append(
+        f"deadweight relation: dwt = {relation.a:.4g} * L^{relation.b:.3g} "
+        f"(sigma_ln {relation.sigma_ln:.2f}; {relation.source})"
+    )
+
+    common_z = np.random.default_rng([seed, 1718]).standard_normal(n)
+    loads = sorted((v for v in visits if v.role == "load"), key=lambda v: (v.last_seen, v.id))
+    deliveries: list[Delivery] = []
+    draws: dict[str, np.ndarray] = {}
+    load_times: dict[str, datetime] = {}
+    load_of: dict[str, Visit] = {}
+    for v in loads:
+        port = portmap[v.port]
+        try:
+            berth_product = port.berth(v.berth).product
+        except TankerWatchError:
+            raise TankerWatchError(
+                f"visit {v.id}: berth '{v.berth}' is unknown to port '{v.port}'"
+            ) from None
+        ident = identify(v, registry, p.identification, err)
+        pclass = product_class_of(berth_product, p.volume)
+        if pclass == "unknown" and ident.best is not None:
+            pclass = product_class_of(ident.best.product, p.volume)
+        sl, _ = visit_sigmas(v, err)
+        cap_bbl, dwt_note = point_capacity_bbl(ident, v.length_m, relation, pclass, p.volume)
+        d = barrel_draws(
+            ident, v.length_m, sl, relation, pclass, p.volume, _rng(seed, v.id), common_z
+        )
+        q10, q50, q90 = _q(d)
+        sc = {k: cap_bbl * f for k, f in p.volume.scenarios.items()}
+        best = ident.best
+        method = (
+            f"size identification (L {v.length_m:.0f}+-{sl:.1f} m, B {v.beam_m:.0f} m) against "
+            f"{len(registry) - len(unmatchable)} sized registry rows, threshold "
+            f"{p.identification.threshold}; scenarios: {dwt_note} x cargo share x "
+            f"{pclass} barrels/t; Monte Carlo {n} draws (seed {seed}) over vessel, dwt "
+            f"(dwt = {relation.a:.4g} L^{relation.b:.3g}, sigma_ln {relation.sigma_ln:.2f}), "
+            f"cargo share, loading factor ({p.volume.loading_factor.dist} "
+            f"{p.volume.loading_factor.low:.2f}-{p.volume.loading_factor.high:.2f}, "
+            f"correlation {p.volume.loading_correlation}) and product"
+        )
+        did = stable_id("delivery", v.id, run_key)
+        deliveries.append(
+            Delivery(
+                id=did,
+                vessel=ident.name,
+                imo=best.imo if best else None,
+                id_probability=round(ident.probability, 4),
+                load_visit=v.id,
+                discharge_visit=linked.get(v.id),
+                barrels_p10=round(q10, 1),
+                barrels_p50=round(q50, 1),
+                barrels_p90=round(q90, 1),
+                barrels_33=round(sc.get("33", 0.0), 1),
+                barrels_50=round(sc.get("50", 0.0), 1),
+                barrels_90=round(sc.get("90", 0.0), 1),
+                product=reported_class(pclass, p.volume),
+                method=method,
+                run_id=run_id,
+                model=model,
+                candidates=ident.listed(p.identification.max_candidates),
+            )
+        )
+        draws[did] = d
+        load_times[did] = v.last_seen
+        load_of[did] = v
+
+    coverage, total_draws, observed_draws = _coverage(
+        deliveries, draws, load_of, observations, portmap, p, seed, n
+    )
+    coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
+    if not observations:
+        notes.append("no observation schedule given: calls missed by the images not estimated")
+    return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
+
+
+def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
+    load_berths = {
+        (name, b.id) for name, port in portmap.items() for b in port.berths if b.role == "load"
+    }
+    ports = sorted(
+        {name for name, _ in load_berths}
+        & ({o.port for o in observations} | {load_of[d.id].port for d in deliveries})
+    )
+    by_month = []
+    tot_obs_calls = 0
+    tot_calls = np.zeros(n)
+    tot_obs_bbl = np.zeros(n)
+    tot_bbl = np.zeros(n)
+    have_schedule = bool(observations)
+    exposure_num = np.zeros(n)
+    exposure_den = 0.0
+    rng = np.random.default_rng([seed, 2397])
+    for port in ports:
+        obs = [o for o in observations if o.port == port and (o.port, o.berth) in load_berths]
+        mine = [d for d in deliveries if load_of[d.id].port == port]
+        times = [o.acquired for o in obs] + [load_of[d.id].first_seen for d in mine]
+        if not times:
+            continue
+        start = min(times).replace(minute=0, second=0, microsecond=0)
+        end = max(times) + timedelta(hours=1)
+        clear = sorted({o.acquired for o in obs if o.state == "clear"})
+        # the berth of a detected call was seen at its sightings even without an observation row
+        sched = schedule(clear, start, end, p.coverage)
+        months = sched.months
+        mi = {m: i for i, m in enumerate(months)}
+        observed = np.zeros(len(months))
+        obs_bbl = np.zeros((n, len(months)))
+        for d in mine:
+            m = mi[month_key(load_of[d.id].first_seen)]
+            observed[m] += 1
+            obs_bbl[:, m] += draws[d.id]
+        pool = np.concatenate([draws[d.id] for d in mine]) if mine else None
+        if have_schedule:
+            pseen = p_seen_draws(sched, p.coverage, rng, n)
+            calls = corrected_counts(observed, sched.hours, pseen, rng)
+            missed = calls - observed[None, :]
+            corr_bbl = obs_bbl.copy()
+            if pool is not None:
+                for m in range(len(months)):
+                    counts = missed[:, m].astype(int)
+                    k = int(counts.sum())
+                    if k:
+                        s = rng.choice(pool, size=k)
+                        corr_bbl[:, m] += np.bincount(
+                            np.repeat(np.arange(n), counts), weights=s, minlength=n
+                        )
+            exposure_num += (sched.hours[None, :] * pseen).sum(axis=1)
+            exposure_den += float(sched.hours.sum())
+        for m, month in enumerate(months):
+            row = {
+                "month": month,
+                "port": port,
+                "calls_observed": int(observed[m]),
+                "barrels_observed_p50": round(float(np.median(obs_bbl[:, m])), 1),
+            }
+            if have_schedule:
+                c10, c50, c90 = _q(calls[:, m])
+                b10, b50, b90 = _q(corr_bbl[:, m])
+            else:
+                c10 = c50 = c90 = b10 = b50 = b90 = None
+            row.update(_corrected(c10, c50, c90, b10, b50, b90))
+            by_month.append(row)
+        tot_obs_calls += int(observed.sum())
+        tot_obs_bbl += obs_bbl.sum(axis=1)
+        if have_schedule:
+            tot_calls += calls.sum(axis=1)
+            tot_bbl += corr_bbl.sum(axis=1)
+    totals = {
+        "calls_observed": tot_obs_calls,
+        "barrels_observed_p50": round(float(np.median(tot_obs_bbl)), 1),
+    }
+    if have_schedule and exposure_den > 0:
+        totals.update(_corrected(*_q(tot_calls), *_q(tot_bbl)))
+        p_seen = round(float(np.median(exposure_num / exposure_den)), 4)
+        total_draws = tot_bbl
+    else:
+        totals.update(_corrected(None, None, None, None, None, None))
+        p_seen = None
+        total_draws = None
+    by_month.sort(key=lambda r: (r["month"], r["port"]))
+    cov = {"by_month": by_month, "totals": totals, "caps": [], "p_seen": p_seen}
+    return cov, total_draws, tot_obs_bbl
+
+
+def _corrected(c10, c50, c90, b10, b50, b90) -> dict:
+    def r(x, nd):
+        return None if x is None else round(float(x), nd)
+
+    return {
+        "calls_corrected_p10": r(c10, 2),
+        "calls_corrected_p50": r(c50, 2),
+        "calls_corrected_p90": r(c90, 2),
+        "barrels_corrected_p10": r(b10, 1),
+        "barrels_corrected_p50": r(b50, 1),
+        "barrels_corrected_p90": r(b90, 1),
+    }

@@ -1,0 +1,115 @@
+"""Coverage: how likely a call was seen at all, and how many calls the images missed.
+
+A call arriving at time a and staying d hours is seen when k >= 1 clear observations of its berth
+fall inside [a, a + d] and the detector finds the vessel in at least one: P = 1 - (1 - r)^k.
+Averaging over arrivals uniform in each month of the observed season and a log-normal dwell gives
+p_seen per month, from the real clear-observation schedule. The dwell median and detector recall
+are uncertain (drawn from their configured ranges), so p_seen is a distribution.
+
+Missed calls: calls are taken to arrive at one rate over the season (Poisson process). Seen and
+missed calls are then independent Poisson counts with means rate x T x p and rate x T x (1 - p);
+the rate's posterior given all the calls seen is Gamma(n + 1/2, sum of T x p) (Jeffreys prior).
+A month with no clear image is thus filled at the season's rate, with the season's uncertainty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from pipeline.estimate.params import CoverageParams
+from pipeline.estimate.volume import from_uniform
+
+
+def month_key(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m")
+
+
+def _month_start(key: str) -> datetime:
+    y, m = map(int, key.split("-"))
+    return datetime(y, m, 1, tzinfo=UTC)
+
+
+def _next_month(key: str) -> str:
+    y, m = map(int, key.split("-"))
+    return f"{y + (m == 12)}-{m % 12 + 1:02d}"
+
+
+@dataclass
+class Schedule:
+    """Per month of the season: hours of the season in it and k-counts over the dwell grid."""
+
+    months: list[str]
+    hours: np.ndarray  # (M,)
+    dwell_grid_h: np.ndarray  # (D,)
+    k_frac: np.ndarray  # (M, D, K): share of arrivals in month m with k clear images in dwell d
+
+
+def schedule(
+    clear_times: list[datetime], start: datetime, end: datetime, params: CoverageParams
+) -> Schedule:
+    """Tabulate, for hourly arrivals in [start, end), how many clear images each dwell covers."""
+    t0 = start.timestamp() / 3600
+    t1 = end.timestamp() / 3600
+    grid = np.arange(t0, t1, params.grid_h)
+    clear = np.sort(np.array([t.timestamp() / 3600 for t in clear_times], dtype=float))
+    dwell = np.geomspace(1.0, 24.0 * 30, 96)
+    lo = np.searchsorted(clear, grid, side="left")
+    k = np.searchsorted(clear, grid[:, None] + dwell[None, :], side="right") - lo[:, None]
+    kmax = int(k.max()) + 1 if k.size else 1
+    months: list[str] = []
+    key = month_key(start)
+    while _month_start(key) < end:
+        months.append(key)
+        key = _next_month(key)
+    edges = np.array([_month_start(m).timestamp() / 3600 for m in months] + [np.inf])
+    which = np.searchsorted(edges, grid, side="right") - 1
+    k_frac = np.zeros((len(months), len(dwell), kmax))
+    hours = np.zeros(len(months))
+    for mi in range(len(months)):
+        sel = which == mi
+        hours[mi] = sel.sum() * params.grid_h
+        if not sel.any():
+            continue
+        km = k[sel]
+        for d in range(len(dwell)):
+            k_frac[mi, d] = np.bincount(km[:, d], minlength=kmax)[:kmax] / sel.sum()
+    return Schedule(months, hours, dwell, k_frac)
+
+
+def p_seen_draws(
+    sched: Schedule, params: CoverageParams, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    """(n, M) draws of the probability that a call arriving in month m was seen."""
+    median = from_uniform(params.dwell_median_h, rng.random(n))
+    recall = from_uniform(params.detector_recall, rng.random(n))
+    return p_seen_given(sched, median, params.dwell_sigma_ln, recall)
+
+
+def p_seen_given(sched: Schedule, median_h, sigma_ln: float, recall) -> np.ndarray:
+    from scipy.stats import norm
+
+    median_h = np.atleast_1d(np.asarray(median_h, dtype=float))
+    recall = np.atleast_1d(np.asarray(recall, dtype=float))
+    logd = np.log(sched.dwell_grid_h)
+    edges = np.concatenate(
+        [[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]]
+    )  # bins around each grid dwell
+    cdf = norm.cdf((edges[None, :] - np.log(median_h)[:, None]) / sigma_ln)
+    w = np.diff(cdf, axis=1)  # (n, D)
+    kk = np.arange(sched.k_frac.shape[2])
+    p_k = 1.0 - (1.0 - recall[:, None]) ** kk[None, :]  # (n, K)
+    # (n, M) = sum_d sum_k w[n,d] * k_frac[m,d,k] * p_k[n,k]
+    return np.einsum("nd,mdk,nk->nm", w, sched.k_frac, p_k)
+
+
+def corrected_counts(
+    observed: np.ndarray, hours: np.ndarray, p: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """(n, M) draws of the true number of calls per month, given ``observed`` (M,) and p (n, M)."""
+    exposure = (hours[None, :] * p).sum(axis=1)  # (n,)
+    rate = rng.gamma(observed.sum() + 0.5, 1.0 / np.maximum(exposure, 1e-9))
+    missed = rng.poisson(rate[:, None] * hours[None, :] * (1.0 - p))
+    return observed[None, :] + missed

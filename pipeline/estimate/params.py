@@ -1,0 +1,184 @@
+"""Parameters of port-call building and estimation (configs/estimate/*.yaml).
+
+One file holds every number the two stages use, each with the source it comes from, so a reader
+can audit an estimate without reading code. `load_params()` reads the default file;
+`tankerwatch config check configs/estimate/default.yaml` validates one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.config import CONFIG_DIR, Strict, load_yaml_model, register_checker
+
+DEFAULT_PARAMS = CONFIG_DIR / "estimate" / "default.yaml"
+
+
+class SizeError(Strict):
+    """Measurement error of a detected vessel's length and beam (1 sigma, metres).
+
+    sigma = base_m + per_gsd * gsd_m (+ rel * size): coarser pixels, larger error.
+    """
+
+    length_base_m: float = Field(ge=0)
+    length_per_gsd: float = Field(ge=0)
+    length_rel: float = Field(default=0.0, ge=0)
+    beam_base_m: float = Field(ge=0)
+    beam_per_gsd: float = Field(ge=0)
+    beam_rel: float = Field(default=0.0, ge=0)
+    systematic_frac: float = Field(
+        default=0.5, ge=0, le=1, description="share of the variance that repeats between images"
+    )
+    default_gsd_m: float = Field(default=10.0, gt=0)
+    source: str
+
+    def length_sigma(self, gsd_m: float, length_m: float = 0.0) -> float:
+        g = gsd_m if gsd_m > 0 else self.default_gsd_m
+        return self.length_base_m + self.length_per_gsd * g + self.length_rel * length_m
+
+    def beam_sigma(self, gsd_m: float, beam_m: float = 0.0) -> float:
+        g = gsd_m if gsd_m > 0 else self.default_gsd_m
+        return self.beam_base_m + self.beam_per_gsd * g + self.beam_rel * beam_m
+
+
+class PortcallParams(Strict):
+    berth_margin_m: float = Field(ge=0, description="a footprint within this of a berth meets it")
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    min_length_m: float = Field(default=0.0, ge=0, description="shorter visits are dropped")
+    classes: list[str] = Field(default_factory=list, description="empty: every class")
+    max_gap_h: float = Field(gt=0, description="longest obscured gap bridged inside one visit")
+    miss_tolerance: int = Field(
+        default=1, ge=0, description="clear images missing the vessel bridged inside one visit"
+    )
+    miss_gap_h: float = Field(default=36.0, gt=0, description="longest gap bridged over a miss")
+    gate_sigma: float = Field(gt=0, description="size gate, in sigmas of the difference")
+    along_tolerance_m: float = Field(gt=0, description="position along the berth, plus 1 GSD")
+    size_error: SizeError
+
+
+class TransitWindow(Strict):
+    min_h: float = Field(ge=0)
+    max_h: float = Field(gt=0)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> TransitWindow:
+        if self.max_h <= self.min_h:
+            raise ValueError("max_h must exceed min_h")
+        return self
+
+
+class VoyageParams(Strict):
+    load_ports: list[str]
+    windows: dict[str, TransitWindow]
+    gate_sigma: float = Field(gt=0)
+
+
+class IdentificationParams(Strict):
+    threshold: float = Field(gt=0, le=1, description="below: 'unidentified'")
+    prior_in_registry: float = Field(gt=0, lt=1)
+    length_range_m: tuple[float, float]
+    beam_range_m: tuple[float, float]
+    max_candidates: int = Field(default=5, ge=1)
+    source: str
+
+
+class CapacityParams(Strict):
+    """dwt = a * length_m ** b, with log-normal scatter sigma_ln."""
+
+    a: float = Field(gt=0)
+    b: float = Field(gt=0)
+    sigma_ln: float = Field(ge=0)
+    fit_registry_min_rows: int = Field(
+        default=8, ge=3, description="fit a, b on the registry when it has this many sized rows"
+    )
+    source: str
+
+
+class Distribution(Strict):
+    dist: Literal["uniform", "triangular", "fixed"]
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+    mode: float | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> Distribution:
+        if self.high < self.low:
+            raise ValueError("high must not be below low")
+        if self.dist == "triangular" and (
+            self.mode is None or not self.low <= self.mode <= self.high
+        ):
+            raise ValueError("triangular needs low <= mode <= high")
+        return self
+
+
+class Product(Strict):
+    bbl_per_t: float = Field(gt=0)
+    product_class: Literal["refined", "crude"]
+    source: str
+
+
+class VolumeParams(Strict):
+    cargo_share: Distribution
+    loading_factor: Distribution
+    loading_correlation: float = Field(
+        ge=0, le=1, description="share of loading-factor variation common to every call"
+    )
+    scenarios: dict[str, float]
+    products: dict[str, Product]
+    product_mix: dict[str, dict[str, float]]
+    draws: int = Field(ge=100, le=200_000)
+    source: str
+
+    @model_validator(mode="after")
+    def _mix(self) -> VolumeParams:
+        for cls, mix in self.product_mix.items():
+            for p in mix:
+                if p not in self.products:
+                    raise ValueError(f"product_mix.{cls}: unknown product '{p}'")
+            if abs(sum(mix.values()) - 1) > 1e-6:
+                raise ValueError(f"product_mix.{cls}: shares must sum to 1")
+        return self
+
+
+class CoverageParams(Strict):
+    dwell_median_h: Distribution
+    dwell_sigma_ln: float = Field(gt=0)
+    detector_recall: Distribution
+    grid_h: float = Field(default=1.0, gt=0)
+    draws: int = Field(default=400, ge=50)
+    source: str
+
+
+class CapsParams(Strict):
+    refined_bbl: float = Field(gt=0)
+    crude_bbl: float = Field(gt=0)
+    source: str
+
+
+class EstimateParams(Strict):
+    portcalls: PortcallParams
+    voyages: VoyageParams
+    identification: IdentificationParams
+    capacity: CapacityParams
+    volume: VolumeParams
+    coverage: CoverageParams
+    caps: CapsParams
+
+    def digest(self) -> str:
+        """A short hash of every parameter, part of delivery ids (same inputs, same ids)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_params(path: Path | str | None = None) -> EstimateParams:
+    return load_yaml_model(EstimateParams, path or DEFAULT_PARAMS)
+
+
+register_checker("estimate", lambda p: load_params(p))

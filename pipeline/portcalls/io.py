@@ -1,0 +1,330 @@
+"""Reading and writing the records of port calls and estimates as files.
+
+Every reader checks its columns and rows and raises one TankerWatchError naming the file and
+the row (CSV: the line number, header = line 1; GeoJSON/GeoPackage/Parquet: the feature number,
+first = 1). Writers go through pipeline.fsutil (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import TankerWatchError
+from pipeline.fsutil import atomic_write_text
+from pipeline.records import Delivery, Detection, Observation, Scene, Visit, iso, utc
+
+DETECTION_COLUMNS = ["scene_id", "lon", "lat", "length_m", "beam_m", "score"]
+SCENE_COLUMNS = ["id", "sensor", "acquired", "port", "gsd_m"]
+OBSERVATION_COLUMNS = ["scene_id", "port", "berth", "acquired", "state"]
+VISIT_COLUMNS = [
+    "id", "port", "berth", "role", "vessel_key", "first_seen", "last_seen", "arrived_after",
+    "departed_before", "n_obs", "length_m", "beam_m", "length_sigma_m", "beam_sigma_m", "evidence",
+]  # fmt: skip
+DELIVERY_COLUMNS = [
+    "id", "vessel", "imo", "id_probability", "load_visit", "discharge_visit", "barrels_p10",
+    "barrels_p50", "barrels_p90", "barrels_33", "barrels_50", "barrels_90", "product", "method",
+    "run_id", "model", "superseded_by", "candidates",
+]  # fmt: skip
+
+
+def _where(path: Path, n: int, kind: str = "row") -> str:
+    return f"{path} {kind} {n}"
+
+
+def _float(row: dict, key: str, where: str, default: float | None = None) -> float:
+    v = row.get(key)
+    if (
+        v is None
+        or (isinstance(v, str) and not v.strip())
+        or (isinstance(v, float) and math.isnan(v))
+    ):
+        if default is not None:
+            return default
+        raise TankerWatchError(f"{where}: field '{key}' is empty")
+    try:
+        out = float(v)
+    except (TypeError, ValueError):
+        raise TankerWatchError(f"{where}: field '{key}': '{v}' is not a number") from None
+    if not math.isfinite(out):
+        raise TankerWatchError(f"{where}: field '{key}': '{v}' is not a finite number")
+    return out
+
+
+def _time(row: dict, key: str, where: str, optional: bool = False):
+    v = row.get(key)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        if optional:
+            return None
+        raise TankerWatchError(f"{where}: field '{key}' is empty")
+    try:
+        return (
+            utc(v)
+            if isinstance(v, str)
+            else utc(v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
+        )
+    except (TypeError, ValueError):
+        raise TankerWatchError(f"{where}: field '{key}': '{v}' is not an ISO 8601 time") from None
+
+
+def _str(row: dict, key: str, where: str, default: str | None = None) -> str:
+    v = row.get(key)
+    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+        if default is not None:
+            return default
+        raise TankerWatchError(f"{where}: field '{key}' is empty")
+    return str(v).strip()
+
+
+def _read_csv(path: Path, required: list[str]) -> list[tuple[int, dict]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TankerWatchError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TankerWatchError(f"{path}: cannot read ({exc})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise TankerWatchError(f"{path}: missing columns {', '.join(missing)}")
+    return [(i, row) for i, row in enumerate(reader, start=2)]
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    atomic_write_text(path, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- scenes
+
+
+def read_scenes(path: Path | str) -> list[Scene]:
+    """Scene catalogue as CSV (one row per scene, Scene field names) or JSON (a list of scenes)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise TankerWatchError(f"{path}: file not found") from None
+        except json.JSONDecodeError as exc:
+            raise TankerWatchError(f"{path}: invalid JSON (line {exc.lineno}: {exc.msg})") from None
+        if isinstance(data, dict):
+            data = data.get("scenes")
+        if not isinstance(data, list):
+            raise TankerWatchError(f"{path}: expected a list of scenes (or {{'scenes': [...]}})")
+        rows = [(i, r) for i, r in enumerate(data, start=1)]
+        kind = "item"
+        for i, r in rows:
+            if not isinstance(r, dict):
+                raise TankerWatchError(f"{path} item {i}: not an object")
+            missing = [c for c in SCENE_COLUMNS if c not in r]
+            if missing:
+                raise TankerWatchError(f"{path} item {i}: missing fields {', '.join(missing)}")
+    elif path.suffix.lower() == ".csv":
+        rows = _read_csv(path, SCENE_COLUMNS)
+        kind = "row"
+    else:
+        raise TankerWatchError(f"{path}: unknown scene catalogue type (use .csv or .json)")
+    scenes, seen = [], set()
+    for i, r in rows:
+        w = _where(path, i, kind)
+        sid = _str(r, "id", w)
+        if sid in seen:
+            raise TankerWatchError(f"{w}: duplicate scene id '{sid}'")
+        seen.add(sid)
+        bands = r.get("bands") or []
+        if isinstance(bands, str):
+            bands = [b.strip() for b in bands.replace(";", ",").split(",") if b.strip()]
+        scenes.append(
+            Scene(
+                id=sid,
+                source=_str(r, "source", w, ""),
+                sensor=_str(r, "sensor", w),
+                acquired=_time(r, "acquired", w),
+                port=_str(r, "port", w),
+                path=_str(r, "path", w, ""),
+                crs=_str(r, "crs", w, ""),
+                gsd_m=_float(r, "gsd_m", w),
+                bands=list(bands),
+                valid_fraction=_float(r, "valid_fraction", w, 1.0),
+                cloud_fraction=_float(r, "cloud_fraction", w, 0.0),
+            )
+        )
+    return scenes
+
+
+def write_scenes(path: Path | str, scenes: list[Scene]) -> None:
+    cols = ["id", "source", "sensor", "acquired", "port", "path", "crs", "gsd_m", "bands",
+            "valid_fraction", "cloud_fraction"]  # fmt: skip
+    rows = []
+    for s in scenes:
+        d = s.to_dict()
+        d["bands"] = ",".join(s.bands)
+        rows.append(d)
+    _write_csv(Path(path), cols, rows)
+
+
+# --------------------------------------------------------------------------- observations
+
+
+def read_observations(path: Path | str) -> list[Observation]:
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise TankerWatchError(f"{path}: observations must be a .csv file")
+    out = []
+    for i, r in _read_csv(path, OBSERVATION_COLUMNS):
+        w = _where(path, i)
+        state = _str(r, "state", w)
+        if state not in ("clear", "obscured"):
+            raise TankerWatchError(f"{w}: field 'state': '{state}' is not clear or obscured")
+        out.append(
+            Observation(
+                scene_id=_str(r, "scene_id", w),
+                port=_str(r, "port", w),
+                berth=_str(r, "berth", w),
+                acquired=_time(r, "acquired", w),
+                state=state,
+                clear_fraction=_float(r, "clear_fraction", w, 1.0 if state == "clear" else 0.0),
+                sensor=_str(r, "sensor", w, ""),
+                gsd_m=_float(r, "gsd_m", w, 0.0),
+            )
+        )
+    return out
+
+
+def write_observations(path: Path | str, observations: list[Observation]) -> None:
+    cols = ["scene_id", "port", "berth", "acquired", "state", "clear_fraction", "sensor", "gsd_m"]
+    _write_csv(Path(path), cols, [o.to_dict() for o in observations])
+
+
+# --------------------------------------------------------------------------- detections
+
+
+def read_detections(path: Path | str) -> list[Detection]:
+    """Detections as written by `tankerwatch detect` (.geojson, .parquet or .gpkg)."""
+    import geopandas as gpd
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".geojson", ".json", ".parquet", ".gpkg"):
+        raise TankerWatchError(f"{path}: unknown detections type (use .geojson, .parquet or .gpkg)")
+    if not path.exists():
+        raise TankerWatchError(f"{path}: file not found")
+    try:
+        gdf = gpd.read_parquet(path) if suffix == ".parquet" else gpd.read_file(path)
+    except Exception as exc:  # any reader failure is a bad file
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TankerWatchError(f"{path}: cannot read detections ({first})") from None
+    missing = [c for c in DETECTION_COLUMNS if c not in gdf.columns]
+    if missing and len(gdf):
+        raise TankerWatchError(f"{path}: missing columns {', '.join(missing)}")
+    if gdf.crs is not None and len(gdf) and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs("EPSG:4326")
+    out = []
+    for i, (_, r) in enumerate(gdf.iterrows(), start=1):
+        w = _where(path, i, "feature")
+        geom = r.get("geometry")
+        d = Detection(
+            scene_id=_str(r, "scene_id", w),
+            geometry="" if geom is None or geom.is_empty else geom.wkt,
+            lon=_float(r, "lon", w),
+            lat=_float(r, "lat", w),
+            length_m=_float(r, "length_m", w),
+            beam_m=_float(r, "beam_m", w),
+            heading_deg=_float(r, "heading_deg", w, 0.0),
+            score=_float(r, "score", w),
+            cls=_str(r, "cls", w, "vessel"),
+            model=_str(r, "model", w, ""),
+            id=_str(r, "id", w, ""),
+        )
+        if d.length_m <= 0 or d.beam_m <= 0:
+            raise TankerWatchError(f"{w}: length_m and beam_m must be positive")
+        out.append(d)
+    return out
+
+
+def write_detections(path: Path | str, detections: list[Detection]) -> None:
+    """GeoJSON/GeoParquet/GeoPackage, same layout as `tankerwatch detect` writes."""
+    from pipeline.detect.commands import write_detections as _w
+
+    _w(detections, Path(path))
+
+
+# --------------------------------------------------------------------------- visits
+
+
+def visit_rows(visits: list[Visit]) -> list[dict]:
+    rows = []
+    for v in visits:
+        d = v.to_dict()
+        d["evidence"] = ";".join(v.evidence)
+        rows.append(d)
+    return rows
+
+
+def write_visits(path: Path | str, visits: list[Visit]) -> None:
+    _write_csv(Path(path), VISIT_COLUMNS, visit_rows(visits))
+
+
+def read_visits(path: Path | str) -> list[Visit]:
+    path = Path(path)
+    out = []
+    for i, r in _read_csv(path, VISIT_COLUMNS[:12]):
+        w = _where(path, i)
+        v = Visit(
+            port=_str(r, "port", w),
+            berth=_str(r, "berth", w),
+            vessel_key=_str(r, "vessel_key", w),
+            first_seen=_time(r, "first_seen", w),
+            last_seen=_time(r, "last_seen", w),
+            arrived_after=_time(r, "arrived_after", w, optional=True),
+            departed_before=_time(r, "departed_before", w, optional=True),
+            n_obs=int(_float(r, "n_obs", w)),
+            length_m=_float(r, "length_m", w),
+            beam_m=_float(r, "beam_m", w),
+            evidence=[e for e in (r.get("evidence") or "").split(";") if e],
+            role=_str(r, "role", w),
+            id=_str(r, "id", w),
+            length_sigma_m=_float(r, "length_sigma_m", w, 0.0),
+            beam_sigma_m=_float(r, "beam_sigma_m", w, 0.0),
+        )
+        if v.role not in ("load", "discharge", "other"):
+            raise TankerWatchError(f"{w}: field 'role': '{v.role}' is not load, discharge or other")
+        if v.last_seen < v.first_seen:
+            raise TankerWatchError(f"{w}: last_seen is before first_seen")
+        if v.length_m <= 0 or v.beam_m <= 0:
+            raise TankerWatchError(f"{w}: length_m and beam_m must be positive")
+        out.append(v)
+    return out
+
+
+# --------------------------------------------------------------------------- deliveries
+
+
+def delivery_rows(deliveries: list[Delivery]) -> list[dict[str, Any]]:
+    rows = []
+    for d in deliveries:
+        r = d.to_dict()
+        r["candidates"] = json.dumps(d.candidates, sort_keys=True)
+        rows.append(r)
+    return rows
+
+
+def write_deliveries(path: Path | str, deliveries: list[Delivery]) -> None:
+    _write_csv(Path(path), DELIVERY_COLUMNS, delivery_rows(deliveries))
+
+
+def write_json(path: Path | str, data: Any) -> None:
+    atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _iso_or_empty(t) -> str:
+    return iso(t) if t else ""

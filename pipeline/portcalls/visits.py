@@ -1,0 +1,272 @@
+"""Visits: consecutive sightings of one consistent vessel at one berth, bounded by clear images.
+
+For every berth, the clear and obscured observations of every sensor are merged into one timeline
+(Sentinel-2 and a daily 3 m sensor alike). A vessel seen in a clear image is a sighting; a clear
+image without it is evidence that it was gone; an obscured image says nothing. Sightings of a
+vessel whose length and beam agree within the measured error (which grows with the GSD), and
+whose position along the berth agrees, form one visit across obscured gaps up to
+``max_gap_h``. ``arrived_after`` is the last clear image of the berth before the first sighting,
+``departed_before`` the first clear image after the last sighting without the vessel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pipeline.config import Port
+from pipeline.errors import TankerWatchError
+from pipeline.estimate.params import PortcallParams, SizeError, load_params
+from pipeline.portcalls.berths import BerthIndex
+from pipeline.records import Detection, Observation, Scene, Visit
+
+
+@dataclass
+class Sighting:
+    det: Detection
+    time: datetime
+    gsd_m: float
+    along_m: float
+    sigma_l: float
+    sigma_b: float
+
+
+@dataclass
+class _Epoch:
+    time: datetime
+    scene_id: str
+    clear: bool
+    gsd_m: float
+    sightings: list[Sighting] = field(default_factory=list)
+
+
+@dataclass
+class _Track:
+    sightings: list[Sighting]
+    arrived_after: datetime | None
+    misses: list[datetime] = field(default_factory=list)
+
+    @property
+    def last(self) -> Sighting:
+        return self.sightings[-1]
+
+    def size(self, err: SizeError) -> tuple[float, float, float, float]:
+        """Weighted mean length and beam with their 1-sigma errors (systematic part kept)."""
+        return visit_size(self.sightings, err)
+
+
+def visit_size(sightings: list[Sighting], err: SizeError) -> tuple[float, float, float, float]:
+    f = err.systematic_frac
+    out = []
+    for attr, sattr in (("length_m", "sigma_l"), ("beam_m", "sigma_b")):
+        w = [1.0 / max(getattr(s, sattr), 1e-6) ** 2 for s in sightings]
+        mean = sum(wi * getattr(s.det, attr) for wi, s in zip(w, sightings, strict=True)) / sum(w)
+        var = f * sum(getattr(s, sattr) ** 2 for s in sightings) / len(sightings)
+        var += (1 - f) / sum(w)
+        out += [mean, math.sqrt(var)]
+    return out[0], out[2], out[1], out[3]
+
+
+def _params(params) -> PortcallParams:
+    if params is None:
+        return load_params().portcalls
+    if isinstance(params, PortcallParams):
+        return params
+    return params.portcalls  # the full EstimateParams
+
+
+def _timelines(
+    detections: list[Detection],
+    scenes: list[Scene],
+    observations: list[Observation],
+    index: BerthIndex,
+    p: PortcallParams,
+) -> dict[tuple[str, str], list[_Epoch]]:
+    by_scene = {s.id: s for s in scenes}
+    epochs: dict[tuple[str, str, str], _Epoch] = {}
+    for ob in observations:
+        if not index.has_port(ob.port):
+            raise TankerWatchError(
+                f"observation of scene {ob.scene_id}: port '{ob.port}' is not in the port configs"
+            )
+        if not index.has_berth(ob.port, ob.berth):
+            raise TankerWatchError(
+                f"observation of scene {ob.scene_id}: berth '{ob.berth}' is unknown to port "
+                f"'{ob.port}'"
+            )
+        gsd = ob.gsd_m or (by_scene[ob.scene_id].gsd_m if ob.scene_id in by_scene else 0.0)
+        key = (ob.port, ob.berth, ob.scene_id)
+        prev = epochs.get(key)
+        clear = ob.state == "clear"
+        if prev is None:
+            epochs[key] = _Epoch(time=ob.acquired, scene_id=ob.scene_id, clear=clear, gsd_m=gsd)
+        else:  # the same berth twice in one scene: clear if any part says clear
+            prev.clear = prev.clear or clear
+    err = p.size_error
+    wanted = set(p.classes)
+    for det in detections:
+        scene = by_scene.get(det.scene_id)
+        if scene is None:
+            raise TankerWatchError(
+                f"detection {det.id}: scene '{det.scene_id}' is not in the scene catalogue"
+            )
+        if det.score < p.min_score or (wanted and det.cls not in wanted):
+            continue
+        if not index.has_port(scene.port):
+            raise TankerWatchError(
+                f"scene {scene.id}: port '{scene.port}' is not in the port configs"
+            )
+        hit = index.locate(det, scene.port)
+        if hit is None:
+            continue
+        key = (hit.port, hit.berth, scene.id)
+        ep = epochs.get(key)
+        if ep is None:  # a detection is itself proof the berth was seen
+            ep = epochs[key] = _Epoch(
+                time=scene.acquired, scene_id=scene.id, clear=True, gsd_m=scene.gsd_m
+            )
+        gsd = ep.gsd_m or scene.gsd_m
+        ep.sightings.append(
+            Sighting(
+                det=det,
+                time=ep.time,
+                gsd_m=gsd,
+                along_m=hit.along_m,
+                sigma_l=err.length_sigma(gsd, det.length_m),
+                sigma_b=err.beam_sigma(gsd, det.beam_m),
+            )
+        )
+    lines: dict[tuple[str, str], list[_Epoch]] = defaultdict(list)
+    for (port, berth, _), ep in epochs.items():
+        lines[(port, berth)].append(ep)
+    for eps in lines.values():
+        eps.sort(key=lambda e: (e.time, e.scene_id))
+        for ep in eps:
+            ep.sightings.sort(key=lambda s: (s.along_m, s.det.id))
+    return lines
+
+
+def _same_sensor_mean(same: list[Sighting]) -> tuple[float, float, float, float]:
+    n = len(same)
+    L = sum(t.det.length_m for t in same) / n
+    B = sum(t.det.beam_m for t in same) / n
+    return L, B, same[0].sigma_l / math.sqrt(n), same[0].sigma_b / math.sqrt(n)
+
+
+def _match(tracks: list[_Track], sightings: list[Sighting], p: PortcallParams):
+    """Assign sightings to open tracks (Hungarian on a gated size + position cost)."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    if not tracks or not sightings:
+        return []
+    big = 1e9
+    cost = np.full((len(tracks), len(sightings)), big)
+    rand = math.sqrt(1.0 - p.size_error.systematic_frac)
+    for i, tr in enumerate(tracks):
+        L, B, sl, sb = tr.size(p.size_error)
+        for j, s in enumerate(sightings):
+            same = [t for t in tr.sightings if t.gsd_m == s.gsd_m]
+            if same:  # same sensor: the hull's systematic error cancels in the difference
+                ref = _same_sensor_mean(same)
+                dl = (s.det.length_m - ref[0]) / (rand * math.hypot(ref[2], s.sigma_l))
+                db = (s.det.beam_m - ref[1]) / (rand * math.hypot(ref[3], s.sigma_b))
+            else:
+                dl = (s.det.length_m - L) / math.hypot(sl, s.sigma_l)
+                db = (s.det.beam_m - B) / math.hypot(sb, s.sigma_b)
+            tol = p.along_tolerance_m + max(s.gsd_m, tr.last.gsd_m)
+            da = (s.along_m - tr.last.along_m) / tol
+            if abs(dl) <= p.gate_sigma and abs(db) <= p.gate_sigma and abs(da) <= 1.0:
+                cost[i, j] = dl * dl + db * db + (p.gate_sigma * da) ** 2
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < big]
+
+
+def _to_visit(tr: _Track, port: str, berth: str, role: str, p: PortcallParams) -> Visit:
+    L, B, sl, sb = tr.size(p.size_error)
+    along = sum(s.along_m for s in tr.sightings) / len(tr.sightings)
+    return Visit(
+        port=port,
+        berth=berth,
+        vessel_key=f"L{L:.0f}xB{B:.0f}@{along:.0f}m",
+        first_seen=tr.sightings[0].time,
+        last_seen=tr.last.time,
+        arrived_after=tr.arrived_after,
+        departed_before=tr.misses[0] if tr.misses else None,
+        n_obs=len(tr.sightings),
+        length_m=round(L, 2),
+        beam_m=round(B, 2),
+        evidence=[s.det.id for s in tr.sightings],
+        role=role,
+        length_sigma_m=round(sl, 3),
+        beam_sigma_m=round(sb, 3),
+    )
+
+
+def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: PortcallParams):
+    visits: list[Visit] = []
+    open_: list[_Track] = []
+    last_clear: datetime | None = None
+
+    def close(tr: _Track) -> None:
+        visits.append(_to_visit(tr, port, berth, role, p))
+
+    for ep in epochs:
+        still = []
+        for tr in open_:
+            gap_h = (ep.time - tr.last.time).total_seconds() / 3600
+            if gap_h > p.max_gap_h or (tr.misses and gap_h > p.miss_gap_h):
+                close(tr)
+            else:
+                still.append(tr)
+        open_ = still
+        pairs = _match(open_, ep.sightings, p)
+        matched_t = {i for i, _ in pairs}
+        matched_s = {j for _, j in pairs}
+        for i, j in pairs:
+            open_[i].sightings.append(ep.sightings[j])
+            open_[i].misses.clear()
+        still = []
+        for i, tr in enumerate(open_):
+            if i not in matched_t and ep.clear:
+                tr.misses.append(ep.time)
+                if len(tr.misses) > p.miss_tolerance:
+                    close(tr)
+                    continue
+            still.append(tr)
+        open_ = still
+        for j, s in enumerate(ep.sightings):
+            if j not in matched_s:
+                open_.append(_Track(sightings=[s], arrived_after=last_clear))
+        if ep.clear:
+            last_clear = ep.time
+    for tr in open_:
+        close(tr)
+    return visits
+
+
+def build_visits(
+    detections: list[Detection],
+    scenes: list[Scene],
+    observations: list[Observation],
+    ports: list[Port],
+    params=None,
+) -> list[Visit]:
+    """Visits at every berth of ``ports``, sorted by port, berth and first sighting.
+
+    ``params``: PortcallParams or the full EstimateParams (default: configs/estimate/default.yaml).
+    Raises TankerWatchError for a detection whose scene is not in ``scenes`` or an observation of
+    a berth unknown to the port configs.
+    """
+    p = _params(params)
+    index = BerthIndex(ports, p.berth_margin_m)
+    out: list[Visit] = []
+    for (port, berth), epochs in sorted(
+        _timelines(detections, scenes, observations, index, p).items()
+    ):
+        out += _berth_visits(epochs, port, berth, index.role(port, berth), p)
+    out = [v for v in out if v.length_m >= p.min_length_m]
+    out.sort(key=lambda v: (v.port, v.berth, v.first_seen, v.id))
+    return out

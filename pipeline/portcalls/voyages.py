@@ -1,0 +1,102 @@
+"""Voyages: a loading visit linked to a later discharge visit by a same-sized vessel.
+
+A load visit at a load port (default Vostochny) links to a discharge visit (berth role
+``discharge``) at a port with a transit window when the hours from the last sighting at the load
+berth to the first sighting at the discharge berth fall inside that window and the two sizes agree
+within the measured error. Each visit takes part in at most one voyage (Hungarian assignment on
+the size disagreement); visits left unlinked stay valid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.estimate.params import VoyageParams, load_params
+from pipeline.records import Visit, stable_id
+
+
+@dataclass
+class Voyage:
+    load_visit: str
+    discharge_visit: str
+    discharge_port: str
+    transit_h: float
+    size_z: float  # size disagreement in sigmas (0 = identical)
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = stable_id(self.load_visit, self.discharge_visit)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "load_visit": self.load_visit,
+            "discharge_visit": self.discharge_visit,
+            "discharge_port": self.discharge_port,
+            "transit_h": round(self.transit_h, 2),
+            "size_z": round(self.size_z, 3),
+        }
+
+
+def _sigma(v: Visit, default_l: float, default_b: float) -> tuple[float, float]:
+    return (v.length_sigma_m or default_l, v.beam_sigma_m or default_b)
+
+
+def link_voyages(visits: list[Visit], params=None) -> list[Voyage]:
+    """Link load visits to discharge visits; ``params``: VoyageParams or EstimateParams."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    full = load_params() if params is None else params
+    p: VoyageParams = full if isinstance(full, VoyageParams) else full.voyages
+    err = None if isinstance(full, VoyageParams) else full.portcalls.size_error
+    dl = err.length_sigma(err.default_gsd_m) if err else 10.0
+    db = err.beam_sigma(err.default_gsd_m) if err else 5.0
+    loads = sorted(
+        (v for v in visits if v.role == "load" and v.port in p.load_ports),
+        key=lambda v: (v.last_seen, v.id),
+    )
+    dis = sorted(
+        (v for v in visits if v.role == "discharge" and v.port in p.windows),
+        key=lambda v: (v.first_seen, v.id),
+    )
+    if not loads or not dis:
+        return []
+    big = 1e9
+    cost = np.full((len(loads), len(dis)), big)
+    info = {}
+    for i, a in enumerate(loads):
+        sa = _sigma(a, dl, db)
+        for j, b in enumerate(dis):
+            w = p.windows[b.port]
+            transit_h = (b.first_seen - a.last_seen).total_seconds() / 3600
+            if not (w.min_h <= transit_h <= w.max_h):
+                continue
+            sb = _sigma(b, dl, db)
+            zl = (a.length_m - b.length_m) / math.hypot(sa[0], sb[0])
+            zb = (a.beam_m - b.beam_m) / math.hypot(sa[1], sb[1])
+            if abs(zl) > p.gate_sigma or abs(zb) > p.gate_sigma:
+                continue
+            z = math.hypot(zl, zb)
+            # prefer the size match, then the shorter wait inside the window
+            cost[i, j] = z * z + (transit_h - w.min_h) / (w.max_h - w.min_h)
+            info[(i, j)] = (transit_h, z)
+    rows, cols = linear_sum_assignment(cost)
+    out = []
+    for i, j in zip(rows, cols, strict=True):
+        if cost[i, j] >= big:
+            continue
+        transit_h, z = info[(int(i), int(j))]
+        out.append(
+            Voyage(
+                load_visit=loads[i].id,
+                discharge_visit=dis[j].id,
+                discharge_port=dis[j].port,
+                transit_h=transit_h,
+                size_z=z,
+            )
+        )
+    out.sort(key=lambda v: (v.load_visit, v.discharge_visit))
+    return out
