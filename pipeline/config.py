@@ -294,6 +294,7 @@ def _import_stage_configs() -> None:
         "pipeline.simulate.scenario",
         "pipeline.detect.train_config",
         "pipeline.run",
+        "pipeline.estimate.params",
         "pipeline.ingest.settings",
     ):
         try:

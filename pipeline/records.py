@@ -117,6 +117,8 @@ class Visit(_Record):
     evidence: list[str] = field(default_factory=list)  # detection ids
     role: str = "load"
     id: str = ""
+    length_sigma_m: float = 0.0  # 1-sigma error of length_m/beam_m (0: unknown, use the config's)
+    beam_sigma_m: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.id:
