@@ -1,0 +1,307 @@
+"""Sentinel Hub / Copernicus Data Space Ecosystem through sentinelhub-py.
+
+``SentinelHubCatalog.search`` lists acquisitions over the AOI and period (Sentinel-2 L2A with a
+cloud-cover filter; Sentinel-1 IW GRD), features of one satellite pass are merged, and one
+``SentinelHubRequest`` (Process API) per pass returns B02, B03, B04, B08, B11, SCL and dataMask
+(or VV, VH, dataMask) at 10 m on the port's UTM grid as a GeoTIFF.
+
+Base and token URLs come from the settings (Sentinel Hub or CDSE); collections are derived with
+``DataCollection.define_from(..., service_url=base_url)`` so the base URL is honoured. Credentials
+come from ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET`` (or the sentinelhub-py profile) and are never
+logged, printed or written. Retries: sentinelhub-py's own (``max_download_attempts``,
+``download_sleep_time``, ``max_retries`` for 429, all taken from ``retry:``), plus a bounded retry
+of the whole pass when the returned GeoTIFF is unreadable (a truncated body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import Port
+from pipeline.errors import TankerWatchError
+from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
+from pipeline.ingest.grid import aoi_grid
+from pipeline.ingest.http import TransientError, safe_url, with_retries
+from pipeline.ingest.settings import SourceSettings
+from pipeline.records import utc
+
+log = logging.getLogger(__name__)
+
+S2_BANDS = ["B02", "B03", "B04", "B08", "B11"]
+S1_BANDS = ["VV", "VH"]
+
+EVALSCRIPT_S2 = """//VERSION=3
+function setup() {
+  return {
+    input: [{bands: ["B02", "B03", "B04", "B08", "B11", "SCL", "dataMask"], units: "DN"}],
+    output: {bands: 7, sampleType: "UINT16"}
+  };
+}
+function evaluatePixel(s) {
+  return [s.B02, s.B03, s.B04, s.B08, s.B11, s.SCL, s.dataMask];
+}
+"""
+
+EVALSCRIPT_S1 = """//VERSION=3
+function setup() {
+  return {
+    input: [{bands: ["VV", "VH", "dataMask"]}],
+    output: {bands: 3, sampleType: "FLOAT32"}
+  };
+}
+function evaluatePixel(s) {
+  return [s.VV, s.VH, s.dataMask];
+}
+"""
+
+SENSOR = {"sentinel-2-l2a": "S2", "sentinel-1-grd": "S1"}
+
+
+def sh_config(settings: SourceSettings):
+    """SHConfig for the configured deployment; credentials from the environment or profile."""
+    from sentinelhub import SHConfig
+
+    sh = settings.sentinelhub
+    cid, secret = os.environ.get("SH_CLIENT_ID"), os.environ.get("SH_CLIENT_SECRET")
+    if cid and secret:
+        cfg = SHConfig(use_defaults=True, sh_client_id=cid, sh_client_secret=secret)
+    elif os.path.exists(SHConfig.get_config_location()):  # a sentinelhub-py profile
+        try:
+            cfg = SHConfig()
+        except KeyError as exc:
+            raise TankerWatchError(
+                f"{SHConfig.get_config_location()}: {exc.args[0] if exc.args else exc}"
+            ) from None
+    else:  # never let sentinelhub-py create a config file in the user's home
+        cfg = SHConfig(use_defaults=True)
+    if not (cfg.sh_client_id and cfg.sh_client_secret):
+        raise TankerWatchError(
+            "Sentinel Hub credentials missing: set SH_CLIENT_ID and SH_CLIENT_SECRET "
+            f"(OAuth client of {safe_url(sh.base_url)})"
+        )
+    cfg.sh_base_url = sh.base_url.rstrip("/")
+    cfg.sh_token_url = sh.token_url
+    r = settings.retry
+    cfg.max_download_attempts = r.max_attempts
+    cfg.download_sleep_time = r.backoff_s
+    cfg.download_timeout_seconds = r.timeout_s
+    cfg.max_retries = r.max_attempts  # bounds retries on 429 (Too Many Requests)
+    return cfg
+
+
+def collection(name: str, base_url: str):
+    """The named collection bound to ``base_url`` (DataCollection.define_from)."""
+    from sentinelhub import DataCollection
+
+    base = {
+        "sentinel-2-l2a": DataCollection.SENTINEL2_L2A,
+        "sentinel-1-grd": DataCollection.SENTINEL1_IW,
+    }[name]
+    tag = hashlib.sha1(base_url.encode()).hexdigest()[:10]
+    alias = f"TW_{name.replace('-', '_').upper()}_{tag}"
+    try:
+        return DataCollection[alias]
+    except KeyError:
+        return base.define_from(alias, service_url=base_url)
+
+
+def _status(exc: BaseException) -> int | None:
+    for e in (exc, getattr(exc, "request_exception", None), exc.__cause__):
+        resp = getattr(e, "response", None)
+        if resp is not None and getattr(resp, "status_code", None) is not None:
+            return int(resp.status_code)
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def open_session(cfg, settings: SourceSettings):
+    """Fetch an OAuth token (bounded retries on 429/5xx); bad credentials: CredentialsError."""
+    import requests
+    from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, OAuth2Error
+    from sentinelhub import SentinelHubDownloadClient, SentinelHubSession
+    from sentinelhub.exceptions import DownloadFailedException
+
+    url = safe_url(cfg.sh_token_url)
+    # requests-oauthlib logs the token request body (client secret included) at DEBUG
+    for name in ("requests_oauthlib", "oauthlib"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    def once():
+        try:
+            return SentinelHubSession(config=cfg)
+        except InsecureTransportError:
+            raise TankerWatchError(f"{url}: token URL must use https") from None
+        except OAuth2Error as exc:
+            raise CredentialsError(
+                f"{url}: credentials refused ({exc.error}); check SH_CLIENT_ID / SH_CLIENT_SECRET"
+            ) from None
+        except (DownloadFailedException, requests.RequestException) as exc:
+            code = _status(exc)
+            if code in (401, 403):
+                raise CredentialsError(
+                    f"{url}: HTTP {code}, credentials refused; check SH_CLIENT_ID / "
+                    "SH_CLIENT_SECRET"
+                ) from None
+            if code is None or code == 429 or code >= 500:
+                raise TransientError(f"HTTP {code}" if code else type(exc).__name__) from None
+            raise TankerWatchError(f"{url}: HTTP {code} from the token endpoint") from None
+
+    session = with_retries(once, settings.retry, f"Sentinel Hub token endpoint {url}")
+    SentinelHubDownloadClient.cache_session(session)
+    return session
+
+
+def _service_error(exc: BaseException, url: str) -> TankerWatchError:
+    code = _status(exc)
+    if code in (401, 403):
+        return CredentialsError(f"{url}: HTTP {code}, access refused (check credentials)")
+    what = f"HTTP {code}" if code else type(exc).__name__
+    return TankerWatchError(f"{url}: request failed ({what})")
+
+
+def search(cfg, settings: SourceSettings, coll_name: str, port: Port, t0, t1) -> list[dict]:
+    from sentinelhub import CRS, BBox, SentinelHubCatalog
+
+    catalog = SentinelHubCatalog(config=cfg)
+    url = safe_url(f"{catalog.service_url}/search")
+    coll = collection(coll_name, cfg.sh_base_url)
+    flt = None
+    if coll_name == "sentinel-2-l2a":
+        flt = f"eo:cloud_cover < {settings.sentinelhub.max_cloud_cover:g}"
+    try:
+        results = catalog.search(
+            coll,
+            bbox=BBox(port.aoi_shape.bounds, crs=CRS.WGS84),
+            time=(t0, t1),
+            filter=flt,
+            fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"]},
+        )
+        return list(results)
+    except Exception as exc:  # sentinelhub-py wraps requests errors in its own types
+        if isinstance(exc, TankerWatchError):
+            raise
+        raise _service_error(exc, url) from None
+
+
+def group_passes(features: list[dict], minutes: float) -> list[list[datetime]]:
+    """Acquisition times of one satellite pass (tiles of one datatake) grouped together."""
+    times = sorted(utc(f["properties"]["datetime"]) for f in features)
+    groups: list[list[datetime]] = []
+    for t in times:
+        if groups and t - groups[-1][0] <= timedelta(minutes=minutes):
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    return groups
+
+
+def candidates(ports: list[Port], t0, t1, settings: SourceSettings) -> list[Candidate]:
+    cfg = sh_config(settings)
+    open_session(cfg, settings)
+    out: list[Candidate] = []
+    for port in ports:
+        for coll_name in settings.sentinelhub.collections:
+            feats = search(cfg, settings, coll_name, port, t0, t1)
+            for times in group_passes(feats, settings.sentinelhub.group_minutes):
+                acquired = times[0].replace(microsecond=0)
+                out.append(
+                    Candidate(
+                        source="sentinelhub",
+                        sensor=SENSOR[coll_name],
+                        acquired=acquired,
+                        port=port,
+                        load=_loader(cfg, settings, coll_name, port, times),
+                        origin=f"{safe_url(cfg.sh_base_url)} {coll_name}",
+                        properties={"tankerwatch:collection": coll_name},
+                    )
+                )
+    return out
+
+
+def _loader(cfg, settings, coll_name, port, times):
+    return lambda: fetch(cfg, settings, coll_name, port, times)
+
+
+def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> Raster:
+    """One Process API request for the pass; a GeoTIFF on the port's UTM grid."""
+    from sentinelhub import CRS, BBox, MimeType, MosaickingOrder, SentinelHubRequest
+
+    crs, transform, width, height = aoi_grid(port, settings.sentinelhub.resolution_m)
+    x0, y1 = transform.c, transform.f
+    x1, y0 = x0 + width * transform.a, y1 + height * transform.e
+    bbox = BBox((x0, y0, x1, y1), crs=CRS(int(crs.split(":")[1])))
+    coll = collection(coll_name, cfg.sh_base_url)
+    s2 = coll_name == "sentinel-2-l2a"
+    extra = {} if s2 else {"processing": {"orthorectify": True, "demInstance": "COPERNICUS"}}
+    request = SentinelHubRequest(
+        evalscript=EVALSCRIPT_S2 if s2 else EVALSCRIPT_S1,
+        input_data=[
+            SentinelHubRequest.input_data(
+                data_collection=coll,
+                time_interval=(times[0] - timedelta(minutes=1), times[-1] + timedelta(minutes=1)),
+                mosaicking_order=MosaickingOrder.LEAST_CC if s2 else None,
+                other_args=extra or None,
+            )
+        ],
+        responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)],
+        bbox=bbox,
+        size=(width, height),
+        config=cfg,
+    )
+    url = safe_url(f"{cfg.sh_base_url}/api/v1/process")
+
+    def once() -> np.ndarray:
+        try:
+            resp = request.get_data(decode_data=False, redownload=True)[0]
+        except Exception as exc:
+            err = _service_error(exc, url)
+            if isinstance(err, CredentialsError):
+                raise err from None
+            raise SceneSkip(f"{err} after {settings.retry.max_attempts} attempts", False) from None
+        return _decode_tiff(resp.content, (7 if s2 else 3, height, width), url)
+
+    try:
+        arr = with_retries(once, settings.retry, url)
+    except TankerWatchError as exc:
+        if isinstance(exc, CredentialsError):
+            raise
+        raise SceneSkip(str(exc), permanent=False) from None
+    if s2:
+        data = arr[:5].astype(np.uint16)
+        scl = arr[5].astype(np.uint8)
+        valid = (arr[6] > 0) & (scl != 0)
+        return Raster(data, list(S2_BANDS), crs, transform, 0, valid, scl=scl)
+    data = arr[:2].astype(np.float32)
+    valid = arr[2] > 0
+    return Raster(data, list(S1_BANDS), crs, transform, 0, valid, cloud_source="sar")
+
+
+def _decode_tiff(content: bytes, shape: tuple[int, int, int], url: str) -> np.ndarray:
+    """Decode a Process API GeoTIFF; an unreadable or mis-sized body is a TransientError."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    with tempfile.TemporaryDirectory(prefix="tw-sh-") as tmp:
+        path = Path(tmp) / "response.tif"
+        path.write_bytes(content)
+        try:
+            with rasterio.open(path) as src:
+                arr = src.read()
+        except (RasterioError, OSError) as exc:
+            raise TransientError(
+                f"unreadable GeoTIFF from {url} ({len(content)} bytes: {_first_line(exc)})"
+            ) from None
+    if arr.shape != shape:
+        raise TransientError(f"GeoTIFF from {url} has shape {arr.shape}, expected {shape}")
+    return arr
