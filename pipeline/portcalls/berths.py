@@ -49,12 +49,24 @@ def _long_axis(poly) -> tuple[tuple[float, float], tuple[float, float]]:
     return best[1], best[2]
 
 
+def _to_crs(geom, transformer):
+    import shapely
+
+    return shapely.transform(geom, lambda xy: _pairs(transformer, xy))
+
+
+def _pairs(transformer, xy):
+    import numpy as np
+
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
 class BerthIndex:
     """Berth polygons of the given ports in each port's UTM zone, grown by ``margin_m``."""
 
     def __init__(self, ports: list[Port], margin_m: float):
         from pyproj import Transformer
-        from shapely.ops import transform
 
         self.ports = {p.name: p for p in ports}
         self._to_m = {}
@@ -63,7 +75,7 @@ class BerthIndex:
             tr = Transformer.from_crs("EPSG:4326", port.utm_crs(), always_xy=True)
             self._to_m[port.name] = tr
             for b in port.berths:
-                shape_m = transform(tr.transform, b.shape)
+                shape_m = _to_crs(b.shape, tr)
                 origin, axis = _long_axis(shape_m)
                 self.berths[(port.name, b.id)] = BerthGeometry(
                     port=port.name,
@@ -92,7 +104,6 @@ class BerthIndex:
         """The detection's footprint in the port's UTM CRS (its centre point if no polygon)."""
         from shapely import wkt
         from shapely.geometry import Point
-        from shapely.ops import transform
 
         tr = self._to_m[port]
         geom = None
@@ -106,7 +117,7 @@ class BerthIndex:
         if geom is None or geom.is_empty:
             x, y = tr.transform(det.lon, det.lat)
             return Point(x, y).buffer(max(det.length_m, 1.0) / 2)
-        return transform(tr.transform, geom)
+        return _to_crs(geom, tr)
 
     def locate(self, det: Detection, port: str) -> BerthHit | None:
         """The berth whose (grown) polygon the footprint meets most; None when none."""

@@ -1,0 +1,172 @@
+"""Visit building: gaps, clear vs obscured bounds, back-to-back vessels, mixed GSDs, errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from pipeline.errors import TankerWatchError
+from pipeline.records import Detection
+
+from .builders import T0
+
+
+def h(hours):
+    return T0 + timedelta(hours=hours)
+
+
+def loads(visits):
+    return [v for v in visits if v.berth == "oil-1"]
+
+
+def test_one_vessel_across_an_obscured_gap(builder):
+    b = builder
+    b.scene(0)  # clear, empty: arrived after this
+    b.scene(24, "obscured")  # says nothing
+    s1 = b.scene(48)
+    b.scene(60, "obscured")
+    s2 = b.scene(72)
+    b.scene(84, "obscured")
+    s3 = b.scene(96)
+    b.scene(108, "obscured")
+    b.scene(120)  # clear, empty: departed before this
+    for s in (s1, s2, s3):
+        b.vessel(s, 90, 15)
+    (v,) = loads(b.build())
+    assert (v.first_seen, v.last_seen) == (h(48), h(96))
+    assert v.arrived_after == h(0)
+    assert v.departed_before == h(120)
+    assert v.n_obs == 3 and v.role == "load"
+    assert v.evidence == [d.id for d in b.detections]
+    assert v.length_m == pytest.approx(90) and v.beam_m == pytest.approx(15)
+
+
+def test_bounds_skip_obscured_images(builder):
+    b = builder
+    b.scene(0)
+    b.scene(30, "obscured")  # last image before the sighting, but obscured
+    b.vessel(b.scene(40), 90, 15)
+    b.scene(50, "obscured")  # first image after, obscured
+    b.scene(70)
+    (v,) = loads(b.build())
+    assert v.arrived_after == h(0)
+    assert v.departed_before == h(70)
+
+
+def test_no_clear_image_means_no_bound(builder):
+    b = builder
+    b.scene(0, "obscured")
+    b.vessel(b.scene(10), 90, 15)
+    (v,) = loads(b.build())
+    assert v.arrived_after is None and v.departed_before is None
+
+
+def test_gap_longer_than_limit_splits(builder, params):
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    for k in range(1, 5):
+        b.scene(24 * k, "obscured")
+    b.vessel(b.scene(params.portcalls.max_gap_h + 30), 90, 15)
+    v1, v2 = loads(b.build())
+    assert v1.last_seen == h(0) and v1.departed_before is None
+    assert v2.first_seen == h(params.portcalls.max_gap_h + 30)
+
+
+def test_two_vessels_back_to_back(builder):
+    b = builder
+    b.scene(0)
+    b.vessel(b.scene(24), 60, 10)
+    b.vessel(b.scene(48), 60, 10)
+    b.vessel(b.scene(72), 115, 18)  # another hull, same spot
+    b.vessel(b.scene(96), 115, 18)
+    b.scene(120)
+    v1, v2 = sorted(loads(b.build()), key=lambda v: v.first_seen)
+    assert (v1.first_seen, v1.last_seen, v1.departed_before) == (h(24), h(48), h(72))
+    assert (v2.first_seen, v2.last_seen, v2.arrived_after) == (h(72), h(96), h(48))
+    assert v2.departed_before == h(120)
+    assert v1.length_m == pytest.approx(60) and v2.length_m == pytest.approx(115)
+
+
+def test_two_vessels_side_by_side_along_the_berth(builder):
+    b = builder
+    for t in (0, 24):
+        s = b.scene(t)
+        b.vessel(s, 70, 12, along=-60)
+        b.vessel(s, 72, 12, along=60)
+    vs = loads(b.build())
+    assert len(vs) == 2
+    assert all(v.n_obs == 2 for v in vs)
+
+
+def test_sentinel2_and_daily_sensor_merge_into_one_timeline(builder):
+    b = builder
+    b.scene(0, sensor="daily", gsd=3.0)
+    b.vessel(b.scene(20, sensor="daily", gsd=3.0), 88, 14)
+    b.vessel(b.scene(26), 95, 16)  # Sentinel-2, 10 m: coarser, still the same hull
+    b.vessel(b.scene(44, sensor="daily", gsd=3.0), 89, 14.5)
+    b.scene(68, sensor="daily", gsd=3.0)
+    (v,) = loads(b.build())
+    assert v.n_obs == 3
+    assert (v.first_seen, v.last_seen, v.departed_before) == (h(20), h(44), h(68))
+    # the 3 m sightings weigh more than the 10 m one
+    assert 88 <= v.length_m < 91
+    assert v.length_sigma_m < 10.0
+
+
+def test_different_sizes_are_different_vessels_at_fine_gsd(builder):
+    b = builder
+    b.vessel(b.scene(0, sensor="daily", gsd=3.0), 70, 12)
+    b.vessel(b.scene(24, sensor="daily", gsd=3.0), 100, 16)
+    assert len(loads(b.build())) == 2
+
+
+def test_one_missed_detection_is_bridged(builder):
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    b.scene(12)  # clear, but the detector missed the vessel
+    b.vessel(b.scene(24), 90, 15)
+    b.scene(36)
+    b.scene(48)
+    (v,) = loads(b.build())
+    assert v.n_obs == 2 and v.departed_before == h(36)
+
+
+def test_berth_margin_other_berths_and_short_hulls(builder, params):
+    b = builder
+    s = b.scene(0)
+    b.vessel(s, 90, 15, gap_m=params.portcalls.berth_margin_m + 5)  # just outside the margin
+    b.vessel(s, 190, 30, berth="coal-1")
+    b.vessel(s, 25, 8, along=80)  # a tug at the oil berth
+    vs = b.build()
+    assert [v.berth for v in vs] == ["coal-1"]
+    assert vs[0].role == "other"
+    b.vessel(s, 90, 15, gap_m=params.portcalls.berth_margin_m - 5)  # inside the margin
+    assert [v.berth for v in b.build()] == ["coal-1", "oil-1"]
+
+
+def test_detection_from_unknown_scene_is_an_error(builder):
+    b = builder
+    s = b.scene(0)
+    d = b.vessel(s, 90, 15)
+    b.detections.append(
+        Detection(scene_id="nowhere", geometry=d.geometry, lon=d.lon, lat=d.lat, length_m=90,
+                  beam_m=15, heading_deg=0, score=0.9, cls="vessel", model="test")
+    )  # fmt: skip
+    with pytest.raises(TankerWatchError, match="scene 'nowhere' is not in the scene catalogue"):
+        b.build()
+
+
+def test_observation_of_unknown_berth_is_an_error(builder):
+    b = builder
+    b.scene(0)
+    b.observations[0].berth = "oil-9"
+    with pytest.raises(TankerWatchError, match="berth 'oil-9' is unknown to port 'vostochny'"):
+        b.build()
+
+
+def test_visit_ids_are_stable(builder):
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    b.vessel(b.scene(24), 90, 15)
+    assert [v.id for v in b.build()] == [v.id for v in b.build()]
