@@ -228,7 +228,11 @@ def write_rasters(sample: Sample) -> None:
     import numpy as np
     import rasterio
     from pyproj import Transformer
+    from rasterio.features import rasterize
     from rasterio.transform import from_origin
+    from rasterio.warp import transform_geom
+    from shapely import wkt
+    from shapely.geometry import mapping
 
     to_utm = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
     lon = sum(p[0] for p in BERTHS.values()) / len(BERTHS)
@@ -238,6 +242,13 @@ def write_rasters(sample: Sample) -> None:
     for i, s in enumerate(sample.scenes):
         rng = np.random.default_rng(i)
         data = (1000 + rng.integers(0, 300, size=(4, SIZE_PX, SIZE_PX))).astype("uint16")
+        ships = [
+            transform_geom("EPSG:4326", CRS, mapping(wkt.loads(d.geometry)))
+            for d in sample.detections.get(s.id, [])
+        ]
+        if ships:
+            mask = rasterize(ships, out_shape=(SIZE_PX, SIZE_PX), transform=transform)
+            data[:, mask > 0] = 4000
         path = Path(s.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with rasterio.open(

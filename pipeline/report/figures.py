@@ -1,0 +1,141 @@
+"""The figures a report or notebook shows, computed from the ledger (no plotting here).
+
+``headline`` gives the published numbers (calls and barrels, observed and coverage-corrected,
+and the date the UNSCR 2397 cap was passed); ``cumulative`` the barrels-over-time series
+behind the cap chart; ``vessel_table`` one row per vessel. All of them come from the current
+run by default, or from the run named, so any published figure can be recomputed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pipeline.ledger.store import Ledger, RunInfo
+from pipeline.records import Delivery, Visit, utc
+
+UNSCR_2397_REFINED_CAP_BBL = 500_000.0
+
+
+@dataclass
+class ReportData:
+    """Everything the report draws, read once from the ledger."""
+
+    run: RunInfo | None
+    deliveries: list[Delivery]
+    visits: dict[str, Visit]
+    observations: list[Any]
+    coverage: dict[str, Any]
+    evidence: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def load(ledger: Ledger, run_id: str | None = None) -> ReportData:
+    run = ledger.run(run_id) if run_id else ledger.latest_run()
+    if run is None or run.estimated_utc is None:
+        return ReportData(run, [], {}, ledger.observations(), {})
+    deliveries = ledger.deliveries(run.id)
+    visits = {v.id: v for v in ledger.visits(run.id)}
+    return ReportData(
+        run=run,
+        deliveries=deliveries,
+        visits=visits,
+        observations=ledger.observations(),
+        coverage=run.coverage or {},
+        evidence=ledger.evidence(deliveries),
+    )
+
+
+def delivery_time(d: Delivery, visits: dict[str, Visit]) -> datetime:
+    """When a delivery counts towards the cap: the last sighting of its load visit."""
+    return utc(visits[d.load_visit].last_seen)
+
+
+def headline(data: ReportData) -> dict[str, Any]:
+    """Calls and barrels (observed, corrected p10/p50/p90) and cap-passed dates per scenario."""
+    totals = dict(data.coverage.get("totals") or {})
+    out: dict[str, Any] = {
+        "run_id": data.run.id if data.run else "",
+        "model": data.run.model if data.run else "",
+        "deliveries": len(data.deliveries),
+        "calls_observed": totals.get("calls_observed", len(data.deliveries)),
+        "barrels_observed_p50": totals.get(
+            "barrels_observed_p50", sum(d.barrels_p50 for d in data.deliveries)
+        ),
+        "p_seen": data.coverage.get("p_seen"),
+    }
+    for k in (
+        "calls_corrected_p10",
+        "calls_corrected_p50",
+        "calls_corrected_p90",
+        "barrels_corrected_p10",
+        "barrels_corrected_p50",
+        "barrels_corrected_p90",
+    ):
+        out[k] = totals.get(k)
+    out["caps"] = [dict(c) for c in data.coverage.get("caps") or []]
+    p50 = [c for c in out["caps"] if str(c.get("scenario")) == "p50" and c.get("cap_passed_utc")]
+    out["cap_passed_utc"] = min((c["cap_passed_utc"] for c in p50), default="")
+    return out
+
+
+def cumulative(
+    data: ReportData, product: str = "refined"
+) -> list[tuple[datetime, dict[str, float]]]:
+    """Cumulative barrels per calendar year (the caps are per year), one point per delivery.
+
+    Each point carries the running sums of barrels_p10/p50/p90/33/50/90. The p10 and p90 sums
+    are an envelope (a sum of percentiles is not a percentile of the sum).
+    """
+    keys = ("barrels_p10", "barrels_p50", "barrels_p90", "barrels_33", "barrels_50", "barrels_90")
+    ds = [d for d in data.deliveries if d.product == product and d.load_visit in data.visits]
+    ds.sort(key=lambda d: (delivery_time(d, data.visits), d.id))
+    out: list[tuple[datetime, dict[str, float]]] = []
+    run = dict.fromkeys(keys, 0.0)
+    year = None
+    for d in ds:
+        when = delivery_time(d, data.visits)
+        if when.year != year:
+            year, run = when.year, dict.fromkeys(keys, 0.0)
+        for k in keys:
+            run[k] += float(getattr(d, k))
+        out.append((when, dict(run)))
+    return out
+
+
+def vessel_table(data: ReportData) -> list[dict[str, Any]]:
+    """One row per vessel (identified name and IMO, or 'unidentified')."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in data.deliveries:
+        key = (d.vessel, d.imo or "")
+        v = data.visits.get(d.load_visit)
+        r = rows.setdefault(
+            key,
+            {
+                "vessel": d.vessel,
+                "imo": d.imo or "",
+                "deliveries": 0,
+                "barrels_p10": 0.0,
+                "barrels_p50": 0.0,
+                "barrels_p90": 0.0,
+                "id_probability_mean": 0.0,
+                "first_seen": None,
+                "last_seen": None,
+                "berths": set(),
+            },
+        )
+        r["deliveries"] += 1
+        for k in ("barrels_p10", "barrels_p50", "barrels_p90"):
+            r[k] += float(getattr(d, k))
+        r["id_probability_mean"] += float(d.id_probability)
+        if v is not None:
+            r["first_seen"] = min(filter(None, [r["first_seen"], v.first_seen]))
+            r["last_seen"] = max(filter(None, [r["last_seen"], v.last_seen]))
+            r["berths"].add(f"{v.port}/{v.berth}")
+    out = []
+    for r in rows.values():
+        r["id_probability_mean"] /= r["deliveries"]
+        r["berths"] = ", ".join(sorted(r["berths"]))
+        out.append(r)
+    out.sort(key=lambda r: (-r["barrels_p50"], r["vessel"]))
+    return out

@@ -1,0 +1,299 @@
+"""The self-contained HTML report: one file, every image embedded, no network needed.
+
+The charts are also written as PNG files beside the HTML (``<stem>-timeline.png``, ...), for
+reuse in articles. Every number shown names the run it comes from.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.fsutil import atomic_write_bytes, atomic_write_text
+from pipeline.ledger.store import Ledger
+from pipeline.records import iso
+from pipeline.report import figures, plots
+
+log = logging.getLogger(__name__)
+MAX_CHIPS_PER_DELIVERY = 6
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
+max-width:1180px;color:#1d1d1d;line-height:1.4;padding:0 16px}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+.meta{color:#555;font-size:.9em}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:190px}
+.card b{display:block;font-size:1.5em}.card span{color:#555;font-size:.85em}
+table{border-collapse:collapse;font-size:.85em;margin:8px 0}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:left}th{background:#f3f3f3}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+img.chart{max-width:100%}.gallery{display:flex;flex-wrap:wrap;gap:14px}
+figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:6px;width:max-content}
+figcaption{font-size:.75em;color:#444;max-width:300px}
+.missing{background:#fff4e5;border:1px dashed #e0a040;padding:18px;font-size:.8em;width:260px}
+.note{background:#f6f6f6;padding:10px 14px;border-left:4px solid #999;font-size:.9em}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None or value == "":
+        return "n/a"
+    return f"{float(value):,.{digits}f}"
+
+
+def _img(png: bytes, alt: str, cls: str = "chart") -> str:
+    b64 = base64.b64encode(png).decode("ascii")
+    return f'<img class="{cls}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def _table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], numeric: set[str]) -> str:
+    head = "".join(f"<th>{_e(title)}</th>" for _, title in columns)
+    body = []
+    for r in rows:
+        cells = []
+        for key, _ in columns:
+            v = r.get(key)
+            if hasattr(v, "tzinfo"):
+                v = iso(v)
+            if key in numeric:
+                digits = 2 if isinstance(v, float) and abs(v) < 10 else 0
+                cells.append(f'<td class="n">{_n(v, digits)}</td>')
+            else:
+                cells.append(f"<td>{_e(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def build_report(ledger: Ledger, out: Path | str, run_id: str | None = None) -> dict[str, Any]:
+    """Write the HTML report and its PNG charts; returns a small summary."""
+    out = Path(out)
+    data = figures.load(ledger, run_id)
+    head = figures.headline(data)
+    charts = {
+        "timeline": plots.timeline_png(data),
+        "cumulative": plots.cumulative_png(data),
+        "monthly": plots.monthly_png(data),
+    }
+    for name, png in charts.items():
+        atomic_write_bytes(out.with_name(f"{out.stem}-{name}.png"), png)
+    gallery, n_chips, n_missing = _gallery(ledger, data)
+    doc = _document(ledger, data, head, charts, gallery)
+    atomic_write_text(out, doc)
+    return {
+        "html": str(out),
+        "deliveries": len(data.deliveries),
+        "chips": n_chips,
+        "missing_rasters": n_missing,
+        "run_id": head["run_id"],
+    }
+
+
+def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, int, int]:
+    from rich.progress import Progress
+
+    parts, n_chips, n_missing = [], 0, 0
+    all_ids = sorted({i for ev in data.evidence.values() for i in ev["detections"]})
+    dets = {d.id: d for d in ledger.detections(ids=all_ids)} if all_ids else {}
+    scenes: dict[str, Any] = {}
+    ordered = sorted(data.deliveries, key=lambda d: (figures.delivery_time(d, data.visits), d.id))
+    with Progress(transient=True) as progress:
+        task = progress.add_task("evidence chips", total=len(ordered))
+        for d in ordered:
+            v = data.visits[d.load_visit]
+            ids = [i for i in data.evidence.get(d.id, {}).get("detections", []) if i in dets]
+            ids.sort(key=lambda i: (dets[i].scene_id, i))
+            figs = []
+            for det_id in ids[:MAX_CHIPS_PER_DELIVERY]:
+                det = dets[det_id]
+                if det.scene_id not in scenes:
+                    scenes[det.scene_id] = ledger.scene(det.scene_id)
+                scene = scenes[det.scene_id]
+                caption = (
+                    f"{_e(det.scene_id)}<br>detection {_e(det.id)}: {det.length_m:.0f} m x "
+                    f"{det.beam_m:.0f} m, score {det.score:.2f}"
+                )
+                if scene is None:
+                    n_missing += 1
+                    figs.append(
+                        f'<figure><div class="missing">Scene {_e(det.scene_id)} is not in the '
+                        f"ledger catalogue; no image.</div><figcaption>{caption}</figcaption>"
+                        "</figure>"
+                    )
+                    continue
+                try:
+                    png = plots.chip_png(scene, det)
+                except FileNotFoundError:
+                    n_missing += 1
+                    figs.append(
+                        f'<figure><div class="missing">Image not available: the scene raster '
+                        f"<code>{_e(scene.path)}</code> is missing, so no chip could be cut. "
+                        f"The detection is still listed.</div><figcaption>{caption}"
+                        "</figcaption></figure>"
+                    )
+                    continue
+                except Exception as exc:  # a damaged raster must not stop the report
+                    n_missing += 1
+                    log.warning("chip for %s: %s", det.id, exc)
+                    figs.append(
+                        f'<figure><div class="missing">Image could not be read from '
+                        f"<code>{_e(scene.path)}</code>: {_e(exc)}</div>"
+                        f"<figcaption>{caption}</figcaption></figure>"
+                    )
+                    continue
+                n_chips += 1
+                figs.append(
+                    f"<figure>{_img(png, f'detection {det.id}', 'chip')}"
+                    f"<figcaption>{caption}</figcaption></figure>"
+                )
+            more = len(ids) - MAX_CHIPS_PER_DELIVERY
+            if more > 0:
+                figs.append(f'<p class="meta">and {more} more detections</p>')
+            if not ids:
+                figs.append('<p class="meta">no detections of this delivery in the ledger</p>')
+            parts.append(
+                f'<h3 id="d-{_e(d.id)}">{_e(d.vessel)} at {_e(v.port)} / {_e(v.berth)}, '
+                f"{v.first_seen:%Y-%m-%d} to {v.last_seen:%Y-%m-%d}</h3>"
+                f'<p class="meta">delivery {_e(d.id)}: {_n(d.barrels_p50)} bbl p50 '
+                f"({_n(d.barrels_p10)} to {_n(d.barrels_p90)}), {_e(d.product)}; "
+                f"identification p = {d.id_probability:.2f}</p>"
+                f'<div class="gallery">{"".join(figs)}</div>'
+            )
+            progress.advance(task)
+    return "".join(parts), n_chips, n_missing
+
+
+def _document(
+    ledger: Ledger,
+    data: figures.ReportData,
+    head: dict[str, Any],
+    charts: dict[str, bytes],
+    gallery: str,
+) -> str:
+    run = data.run
+    if run is None or run.estimated_utc is None:
+        run_line = "No estimate has been saved in this ledger yet."
+    else:
+        run_line = (
+            f"Run <code>{_e(run.id)}</code>, model <code>{_e(run.model)}</code>, "
+            f"TankerWatch {_e(run.code_version)}, config {_e(run.config_hash[:12])}, "
+            f"estimated {_e(iso(run.estimated_utc))}"
+        )
+    cards = [
+        (_n(head["calls_observed"]), "tanker calls observed"),
+        (
+            f"{_n(head['calls_corrected_p50'], 1)}",
+            f"calls, coverage-corrected p50 ({_n(head['calls_corrected_p10'], 1)} to "
+            f"{_n(head['calls_corrected_p90'], 1)})",
+        ),
+        (_n(head["barrels_observed_p50"]), "barrels observed (p50)"),
+        (
+            _n(head["barrels_corrected_p50"]),
+            f"barrels, corrected p50 ({_n(head['barrels_corrected_p10'])} to "
+            f"{_n(head['barrels_corrected_p90'])})",
+        ),
+        (head["cap_passed_utc"][:10] or "not passed", "UNSCR 2397 cap passed (p50)"),
+    ]
+    cards_html = "".join(
+        f"<div class='card'><b>{_e(a)}</b><span>{_e(b)}</span></div>" for a, b in cards
+    )
+    caps_html = _table(
+        [
+            ("year", "year"),
+            ("product_class", "product"),
+            ("scenario", "scenario"),
+            ("cap_bbl", "cap (bbl)"),
+            ("cumulative_bbl", "cumulative (bbl)"),
+            ("cap_passed_utc", "cap passed"),
+        ],
+        head["caps"],
+        {"cap_bbl", "cumulative_bbl"},
+    )
+    vessels_html = _table(
+        [
+            ("vessel", "vessel"),
+            ("imo", "IMO"),
+            ("deliveries", "deliveries"),
+            ("barrels_p50", "barrels p50"),
+            ("barrels_p10", "p10"),
+            ("barrels_p90", "p90"),
+            ("id_probability_mean", "mean identification p"),
+            ("first_seen", "first seen"),
+            ("last_seen", "last seen"),
+            ("berths", "berths"),
+        ],
+        figures.vessel_table(data),
+        {"deliveries", "barrels_p50", "barrels_p10", "barrels_p90", "id_probability_mean"},
+    )
+    rows = []
+    for d in sorted(data.deliveries, key=lambda d: figures.delivery_time(d, data.visits)):
+        v = data.visits[d.load_visit]
+        rows.append(
+            {
+                "id": d.id,
+                "vessel": d.vessel,
+                "berth": f"{v.port}/{v.berth}",
+                "first_seen": v.first_seen,
+                "last_seen": v.last_seen,
+                "barrels_p10": d.barrels_p10,
+                "barrels_p50": d.barrels_p50,
+                "barrels_p90": d.barrels_p90,
+                "scenes": len(data.evidence.get(d.id, {}).get("scenes", [])),
+            }
+        )
+    deliveries_html = _table(
+        [
+            ("id", "delivery"),
+            ("vessel", "vessel"),
+            ("berth", "load berth"),
+            ("first_seen", "first seen"),
+            ("last_seen", "last seen"),
+            ("barrels_p10", "bbl p10"),
+            ("barrels_p50", "bbl p50"),
+            ("barrels_p90", "bbl p90"),
+            ("scenes", "evidence scenes"),
+        ],
+        rows,
+        {"barrels_p10", "barrels_p50", "barrels_p90", "scenes"},
+    )
+    generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    p_seen = head.get("p_seen")
+    p_seen_txt = f"{float(p_seen):.2f}" if p_seen is not None else "n/a"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>TankerWatch report</title><style>{CSS}</style></head>
+<body>
+<h1>TankerWatch: oil deliveries seen from space</h1>
+<p class="meta">{run_line}. Ledger {_e(ledger.display_url)}. Report generated {generated} by
+TankerWatch {_e(__version__)}.</p>
+<div class="cards">{cards_html}</div>
+<p class="note">Barrels are estimates from the measured vessel size and its loading; p10-p90 give
+the range. Corrected figures add the calls the imagery could not see (gaps between passes and
+clouds; probability a call was seen at least once: {p_seen_txt}). Every delivery below links to
+the satellite images it rests on.</p>
+<h2>Visits per berth</h2>
+{_img(charts["timeline"], "timeline of visits per berth")}
+<h2>Cumulative barrels against the UNSCR 2397 cap</h2>
+{_img(charts["cumulative"], "cumulative barrels against the cap")}
+{caps_html}
+<h2>Calls per month</h2>
+{_img(charts["monthly"], "calls per month")}
+<h2>Vessels</h2>
+{vessels_html}
+<h2>Deliveries</h2>
+{deliveries_html}
+<h2>Evidence</h2>
+<p class="meta">Every delivery's detections, cut from the scene raster; the footprint the
+detector measured is drawn in yellow.</p>
+{gallery or '<p class="meta">No deliveries.</p>'}
+</body></html>
+"""

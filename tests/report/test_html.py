@@ -1,0 +1,141 @@
+"""The HTML report: self-contained, every delivery's evidence shown, renders in Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ledger.factory import build, fill, write_rasters
+
+from pipeline.ledger.store import Ledger
+from pipeline.report.html import MAX_CHIPS_PER_DELIVERY, build_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def ledger_with_rasters(db_url, tmp_path):
+    sample = build(seed=0, scene_root=tmp_path / "scenes")
+    write_rasters(sample)
+    with Ledger(db_url) as led:
+        fill(led, sample)
+        yield led, sample
+
+
+def _expected_chips(sample) -> int:
+    return sum(
+        min(
+            MAX_CHIPS_PER_DELIVERY,
+            len(next(v for v in sample.visits if v.id == d.load_visit).evidence),
+        )
+        for d in sample.deliveries
+    )
+
+
+def test_report_is_self_contained_and_complete(ledger_with_rasters, tmp_path):
+    led, sample = ledger_with_rasters
+    out = tmp_path / "out" / "report.html"
+    summary = build_report(led, out)
+    doc = out.read_text(encoding="utf-8")
+    # offline: no external resource of any kind
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", doc)
+    assert "http://" not in doc and "https://" not in doc
+    assert summary["chips"] == _expected_chips(sample) > 0
+    assert summary["missing_rasters"] == 0
+    assert doc.count('class="chip"') == summary["chips"]
+    assert doc.count('class="chart"') == 3
+    for name in ("timeline", "cumulative", "monthly"):
+        png = out.with_name(f"report-{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+    # headline figures, every delivery and every vessel
+    totals = sample.coverage["totals"]
+    assert f"{totals['barrels_observed_p50']:,.0f}" in doc
+    assert f"{totals['barrels_corrected_p50']:,.0f}" in doc
+    assert sample.coverage["caps"][0]["cap_passed_utc"][:10] in doc
+    for d in sample.deliveries:
+        assert d.id in doc and d.vessel in doc
+    assert led.latest_run().id in doc
+    assert "UNSCR 2397" in doc
+
+
+def test_missing_raster_is_a_note_not_a_crash(ledger_with_rasters, tmp_path):
+    led, sample = ledger_with_rasters
+    gone = next(s for s in sample.scenes if sample.detections[s.id])
+    Path(gone.path).unlink()
+    out = tmp_path / "r.html"
+    summary = build_report(led, out)
+    doc = out.read_text(encoding="utf-8")
+    assert summary["missing_rasters"] == len(sample.detections[gone.id])
+    assert "Image not available" in doc and gone.path in doc
+    assert summary["chips"] == _expected_chips(sample) - summary["missing_rasters"]
+
+
+def test_empty_ledger_report(tmp_path):
+    with Ledger(tmp_path / "e.db") as led:
+        summary = build_report(led, tmp_path / "e.html")
+    doc = (tmp_path / "e.html").read_text(encoding="utf-8")
+    assert summary["deliveries"] == 0
+    assert "No estimate has been saved" in doc and "No deliveries" in doc
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="headless Chromium not installed at /usr/bin/chromium (Debian package 'chromium')",
+)
+def test_report_renders_in_headless_chromium(tmp_path):
+    from PIL import Image
+
+    sample = build(seed=0, scene_root=tmp_path / "scenes")
+    write_rasters(sample)
+    with Ledger(tmp_path / "l.db") as led:
+        fill(led, sample)
+        build_report(led, tmp_path / "report.html")
+    shot = tmp_path / "shot.png"
+    res = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            (tmp_path / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    img = Image.open(shot).convert("RGB")
+    assert img.size == (1280, 2400)
+    colours = img.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200  # text, charts and chips, not a blank page
+    # the charts' visit colour (#e76f51) is on screen, so the embedded PNGs were decoded
+    assert any(
+        abs(r - 0xE7) < 12 and abs(g - 0x6F) < 12 and abs(b - 0x51) < 12 for _, (r, g, b) in colours
+    )
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def test_report_cli(cli, tmp_path):
+    sample = build(seed=1, scene_root=tmp_path / "scenes")
+    with Ledger(tmp_path / "l.db") as led:
+        fill(led, sample)
+    res = cli("report", "--db", tmp_path / "l.db", "--out", tmp_path / "r" / "report.html")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "r" / "report.html").exists()
+    assert (tmp_path / "r" / "report-cumulative.png").exists()
+    assert "images missing" in res.stdout  # the rasters were never written
+    res = cli("report", "--db", tmp_path / "l.db", "--run", "nope", "--out", tmp_path / "x.html")
+    assert res.returncode == 2 and "no run nope" in res.stderr
+    res = cli("report", "--db", "postgresql://a:pw123@127.0.0.1:1/x", "--out", tmp_path / "x.html")
+    assert res.returncode == 2 and "pw123" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.html").exists()
