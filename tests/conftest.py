@@ -90,3 +90,13 @@ def cli():
         )
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def small_simulation(tmp_path_factory) -> Path:
+    """The tiny scenario (configs/scenarios/tiny.yaml) simulated once per session (a few
+    seconds): DIR/scenes/<id>/{scene.tif,scl.tif,labels.geojson,item.json}, DIR/truth/*.csv."""
+    from pipeline.simulate.run import simulate
+
+    out = tmp_path_factory.mktemp("sim") / "tiny"
+    return simulate(REPO / "configs" / "scenarios" / "tiny.yaml", out)

@@ -84,9 +84,9 @@ class Grid:
 
     @property
     def transform(self):
-        from rasterio.transform import from_origin
+        from affine import Affine
 
-        return from_origin(self.x0, self.y0, self.gsd_m, self.gsd_m)
+        return Affine(self.gsd_m, 0.0, self.x0, 0.0, -self.gsd_m, self.y0)
 
     def pixel(self, x: np.ndarray | float, y: np.ndarray | float):
         """Map coordinates -> fractional pixel (col, row); pixel centres at .5."""
@@ -105,30 +105,56 @@ class Grid:
 # --------------------------------------------------------------------------- noise fields
 
 
+def _upsample(small: np.ndarray, shape: tuple[int, int], scale: float, oy: float, ox: float):
+    """Smooth (smoothstep-weighted bilinear) upsampling of a coarse grid onto ``shape``."""
+    h, w = shape
+    ys = oy + np.arange(h, dtype=np.float32) / scale
+    xs = ox + np.arange(w, dtype=np.float32) / scale
+    i0 = np.floor(ys).astype(np.intp)
+    j0 = np.floor(xs).astype(np.intp)
+    fy = (ys - i0)[:, None]
+    fx = (xs - j0)[None, :]
+    fy = fy * fy * (3 - 2 * fy)
+    fx = fx * fx * (3 - 2 * fx)
+    a = small[i0][:, j0]
+    b = small[i0][:, j0 + 1]
+    c = small[i0 + 1][:, j0]
+    d = small[i0 + 1][:, j0 + 1]
+    top = a + (b - a) * fx
+    bot = c + (d - c) * fx
+    return top + (bot - top) * fy
+
+
 def smooth_noise(
     shape: tuple[int, int], rng: np.random.Generator, scale_px: float, octaves: int = 4
 ) -> np.ndarray:
-    """Fractal value noise in about [-1, 1]: octaves of bilinear-upsampled random grids."""
+    """Fractal value noise in about [-1, 1]: octaves of smoothly upsampled random grids,
+    from ``scale_px`` down by halves (never below 1 px)."""
     h, w = shape
     out = np.zeros(shape, dtype=np.float32)
     amp, total = 1.0, 0.0
     scale = max(float(scale_px), 1.0)
     for _ in range(octaves):
-        gh, gw = int(math.ceil(h / scale)) + 2, int(math.ceil(w / scale)) + 2
-        small = rng.standard_normal((gh, gw)).astype(np.float32)
-        if scale > 1.0:
-            big = ndimage.zoom(small, scale, order=1, prefilter=False, grid_mode=False)
+        if scale <= 1.0:
+            layer = rng.standard_normal(shape).astype(np.float32)
         else:
-            big = small
-        oy = int(rng.integers(0, max(1, big.shape[0] - h + 1)))
-        ox = int(rng.integers(0, max(1, big.shape[1] - w + 1)))
-        out += amp * big[oy : oy + h, ox : ox + w]
+            gh, gw = int(math.ceil(h / scale)) + 2, int(math.ceil(w / scale)) + 2
+            small = rng.standard_normal((gh, gw)).astype(np.float32)
+            oy, ox = float(rng.uniform(0, 1)), float(rng.uniform(0, 1))
+            layer = _upsample(small, shape, scale, oy, ox)
+        out += amp * layer
         total += amp
         amp *= 0.5
+        if scale <= 1.0:
+            break
         scale = max(scale / 2.0, 1.0)
     out /= total
     std = float(out.std()) or 1.0
     return np.clip(out / (2.5 * std), -1.0, 1.0)
+
+
+def octaves_for(scale_px: float, finest_px: float = 2.0) -> int:
+    return max(1, int(math.log2(max(scale_px, 2.0) / finest_px)) + 1)
 
 
 # --------------------------------------------------------------------------- sun
@@ -486,9 +512,10 @@ def make_atmosphere(
     cloud = np.zeros(shape, np.float32)
     shadow = np.zeros(shape, np.float32)
     if cond.cloud_cover > 0.005:
-        n = smooth_noise(shape, rng, max(3.0, 2500.0 / sensor.gsd_m), octaves=6)
+        sc = max(3.0, 2500.0 / sensor.gsd_m)
+        n = smooth_noise(shape, rng, sc, octaves=octaves_for(sc, 1.5))
         t = float(np.quantile(n, 1.0 - cond.cloud_cover))
-        edge = 0.12
+        edge = 0.2
         cloud = np.clip((n - t) / edge, 0.0, 1.0).astype(np.float32)
         # cloud shadow: the cloud field displaced away from the sun by the cloud height
         tan_e = math.tan(math.radians(max(cond.sun_elev_deg, 5.0)))

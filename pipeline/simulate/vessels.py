@@ -83,12 +83,22 @@ class Placer:
         self.taken.append(footprint(vd).buffer(2.0))
         return vd
 
-    def at_berth(self, vd: VesselDraw, berth: BerthGeom) -> VesselDraw | None:
-        along = float(self.rng.uniform(-1, 1))
+    def at_berth(
+        self,
+        vd: VesselDraw,
+        berth: BerthGeom,
+        along: float | None = None,
+        flip: bool | None = None,
+        force: bool = False,
+    ) -> VesselDraw | None:
+        if along is None:
+            along = float(self.rng.uniform(-1, 1))
+        if flip is None:
+            flip = bool(self.rng.random() < 0.5)
         x, y, axis = berth.slot(vd.length_m, vd.beam_m, along)
         vd.x, vd.y = x, y
-        vd.heading_deg = (axis + (180.0 if self.rng.random() < 0.5 else 0.0)) % 360
-        return self.commit(vd) if self._free(vd) else None
+        vd.heading_deg = (axis + (180.0 if flip else 0.0)) % 360
+        return self.commit(vd) if (force or self._free(vd)) else None
 
     def alongside(self, vd: VesselDraw, host: VesselDraw, gap_m: float = 1.5) -> VesselDraw | None:
         """Moor ``vd`` alongside ``host`` (a barge or bunker tug at a tanker), on the sea side."""
@@ -104,21 +114,37 @@ class Placer:
                 return self.commit(vd)
         return None
 
-    def at_anchor(self, vd: VesselDraw, region, tries: int = 30) -> VesselDraw | None:
-        """Somewhere on open water inside ``region`` (a shapely polygon in metres)."""
+    def at_anchor(
+        self,
+        vd: VesselDraw,
+        region,
+        tries: int = 30,
+        rng: np.random.Generator | None = None,
+        force: bool = False,
+    ) -> VesselDraw | None:
+        """Somewhere on open water inside ``region`` (a shapely polygon in metres).
+
+        With ``force`` the last candidate on water is kept even if it touches another hull
+        (a vessel the truth says is there must be drawn)."""
+        from shapely.geometry import Point
+
+        rng = rng or self.rng
         minx, miny, maxx, maxy = region.bounds
         water = region.difference(self.land.buffer(vd.length_m * 0.3 + 20))
         if water.is_empty:
             return None
-        from shapely.geometry import Point
-
+        last = None
         for _ in range(tries):
-            x = float(self.rng.uniform(minx, maxx))
-            y = float(self.rng.uniform(miny, maxy))
+            x = float(rng.uniform(minx, maxx))
+            y = float(rng.uniform(miny, maxy))
             if not water.contains(Point(x, y)):
                 continue
             vd.x, vd.y = x, y
-            vd.heading_deg = float(self.rng.uniform(0, 360))
+            vd.heading_deg = float(rng.uniform(0, 360))
+            last = (x, y, vd.heading_deg)
             if self._free(vd):
                 return self.commit(vd)
+        if force and last is not None:
+            vd.x, vd.y, vd.heading_deg = last
+            return self.commit(vd)
         return None
