@@ -145,7 +145,9 @@ def gdal_http_env(policy: RetrySettings) -> dict[str, str]:
         "GDAL_HTTP_MAX_RETRY": str(policy.max_attempts - 1),
         "GDAL_HTTP_RETRY_DELAY": str(max(policy.backoff_s, 0.001)),
         "GDAL_HTTP_TIMEOUT": str(int(max(policy.timeout_s, 1))),
-        "GDAL_HTTP_MULTIRANGE": "YES",
         "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
         "VSI_CACHE": "TRUE",
+        # forget a file's cached bytes when it is closed: a retry after a failed or cut-short
+        # transfer fetches again instead of re-using what GDAL kept from the broken attempt
+        "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/",
     }

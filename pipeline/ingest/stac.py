@@ -1,0 +1,278 @@
+"""STAC APIs with Sentinel-2 L2A COGs: Earth Search (open) and Planetary Computer (signed).
+
+pystac-client searches the endpoint for items over the AOI and period (``eo:cloud_cover`` below
+``max_cloud_cover``); items of one pass (tiles of one datatake) are merged and the tile covering
+most of the AOI is used. Each band asset is read with rasterio over HTTP (GDAL /vsicurl ranged
+reads) for the AOI window only, never the whole tile, onto the port's 10 m UTM grid; the 20 m
+SCL (and B11) are resampled with nearest neighbour onto that grid.
+
+Planetary Computer assets are signed with a SAS token from its token endpoint
+(``GET {sas_url}/{collection}`` -> ``{"token": ..., "msft:expiry": ...}``), fetched with plain
+HTTP (no planetary-computer package) and appended to the asset URLs; the token never appears in
+logs, errors, the cache or the catalogue (URLs are printed without their query string).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from pipeline.config import Port
+from pipeline.errors import TankerWatchError
+from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
+from pipeline.ingest.grid import aoi_grid
+from pipeline.ingest.http import RETRY_STATUS, TransientError, gdal_http_env, get, safe_url
+from pipeline.ingest.http import with_retries as _with_retries
+from pipeline.ingest.settings import RetrySettings, SourceSettings, StacEndpoint
+from pipeline.records import utc
+
+log = logging.getLogger(__name__)
+
+
+class SasSigner:
+    """Planetary Computer SAS tokens, one per collection, renewed before they expire."""
+
+    def __init__(self, endpoint: StacEndpoint, policy: RetrySettings):
+        import requests
+
+        self.endpoint = endpoint
+        self.policy = policy
+        self.session = requests.Session()
+        self._tokens: dict[str, tuple[str, datetime]] = {}
+
+    def token(self, collection: str) -> str:
+        now = datetime.now(UTC)
+        cached = self._tokens.get(collection)
+        if cached and cached[1] - now > timedelta(minutes=5):
+            return cached[0]
+        url = f"{self.endpoint.sas_url.rstrip('/')}/{collection}"
+        try:
+            resp = get(self.session, url, self.policy, what=f"SAS token endpoint {safe_url(url)}")
+        except TankerWatchError as exc:
+            if "access refused" in str(exc):
+                raise CredentialsError(str(exc)) from None
+            raise
+        try:
+            doc = resp.json()
+            token = doc["token"]
+            expiry = utc(doc.get("msft:expiry") or (now + timedelta(minutes=30)).isoformat())
+        except (ValueError, KeyError, TypeError):
+            raise TankerWatchError(f"{safe_url(url)}: not a SAS token response") from None
+        self._tokens[collection] = (token, expiry)
+        return token
+
+    def sign(self, href: str, collection: str) -> str:
+        token = self.token(collection).lstrip("?")
+        return f"{href}{'&' if '?' in href else '?'}{token}"
+
+
+def open_client(ep: StacEndpoint, policy: RetrySettings):
+    from pystac_client import Client
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=policy.max_attempts - 1,
+        backoff_factor=policy.backoff_s,
+        backoff_max=policy.max_backoff_s,
+        status_forcelist=sorted(RETRY_STATUS),
+        allowed_methods=None,  # POST searches too
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    io = StacApiIO(timeout=policy.timeout_s, max_retries=retry)
+    try:
+        return Client.open(ep.url, stac_io=io)
+    except Exception as exc:  # pystac-client raises APIError / requests errors / ValueError
+        raise _api_error(ep.url, exc) from None
+
+
+def _api_error(url: str, exc: BaseException) -> TankerWatchError:
+    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    code = getattr(exc, "status_code", None)
+    if code in (401, 403):
+        return CredentialsError(f"{safe_url(url)}: HTTP {code}, access refused")
+    return TankerWatchError(f"{safe_url(url)}: STAC API request failed ({text})")
+
+
+def search(client, ep: StacEndpoint, settings: SourceSettings, port: Port, t0, t1) -> list:
+    try:
+        results = client.search(
+            collections=[ep.collection],
+            intersects=port.aoi_shape.__geo_interface__,
+            datetime=[t0, t1],
+            query={"eo:cloud_cover": {"lt": settings.stac.max_cloud_cover}},
+            max_items=10_000,
+        )
+        return list(results.items())
+    except Exception as exc:
+        raise _api_error(f"{ep.url.rstrip('/')}/search", exc) from None
+
+
+def _coverage(item, port: Port) -> float:
+    from shapely.geometry import shape
+
+    try:
+        geom = shape(item.geometry)
+    except Exception:
+        return 0.0
+    return geom.intersection(port.aoi_shape).area / port.aoi_shape.area
+
+
+def group_items(items: list, port: Port, minutes: float) -> list:
+    """One item per pass: the tile covering most of the AOI (ties: lowest cloud cover)."""
+    items = sorted(items, key=lambda it: utc(it.datetime))
+    groups: list[list] = []
+    for it in items:
+        if groups and utc(it.datetime) - utc(groups[-1][0].datetime) <= timedelta(minutes=minutes):
+            groups[-1].append(it)
+        else:
+            groups.append([it])
+    best = []
+    for g in groups:
+        best.append(
+            max(
+                g,
+                key=lambda it: (
+                    round(_coverage(it, port), 3),
+                    -float(it.properties.get("eo:cloud_cover", 100.0)),
+                ),
+            )
+        )
+    return best
+
+
+def candidates(ports: list[Port], t0, t1, settings: SourceSettings) -> list[Candidate]:
+    ep = settings.stac.endpoints[settings.stac.endpoint]
+    client = open_client(ep, settings.retry)
+    signer = SasSigner(ep, settings.retry) if ep.signing == "planetary-computer" else None
+    out: list[Candidate] = []
+    for port in ports:
+        items = search(client, ep, settings, port, t0, t1)
+        for item in group_items(items, port, settings.stac.group_minutes):
+            if _coverage(item, port) <= 0:
+                continue
+            missing = [b for b in [*settings.stac.bands, "SCL"] if ep.assets[b] not in item.assets]
+            props = {
+                "tankerwatch:stac_item": item.id,
+                "tankerwatch:stac_api": safe_url(ep.url),
+                "tankerwatch:tile_cloud_cover": item.properties.get("eo:cloud_cover"),
+            }
+            out.append(
+                Candidate(
+                    source="stac",
+                    sensor="S2",
+                    acquired=utc(item.datetime).replace(microsecond=0),
+                    port=port,
+                    load=_loader(item, ep, signer, settings, port, missing),
+                    origin=f"{safe_url(ep.url)} {ep.collection}/{item.id}",
+                    properties=props,
+                )
+            )
+    return out
+
+
+def _loader(item, ep, signer, settings, port, missing):
+    def load() -> Raster:
+        if missing:
+            raise SceneSkip(f"STAC item {item.id}: no asset for {', '.join(missing)}")
+        return fetch(item, ep, signer, settings, port)
+
+    return load
+
+
+def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.ndarray:
+    """Read one asset onto the target grid, fetching only the blocks over the window.
+
+    Same CRS: a windowed read (decimated/upsampled with nearest); other CRS: a WarpedVRT, which
+    also reads only the source window it needs.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+    from rasterio.windows import from_bounds
+
+    x0, y1 = transform.c, transform.f
+    x1, y0 = x0 + width * transform.a, y1 + height * transform.e
+    with rasterio.open(href) as src:
+        if src.crs is not None and src.crs.to_string() == crs:
+            win = from_bounds(x0, y0, x1, y1, transform=src.transform)
+            return src.read(
+                1,
+                window=win,
+                out_shape=(height, width),
+                resampling=Resampling.nearest,
+                boundless=True,
+                fill_value=0,
+            )
+        with WarpedVRT(
+            src,
+            crs=crs,
+            transform=transform,
+            width=width,
+            height=height,
+            resampling=Resampling.nearest,
+        ) as vrt:
+            return vrt.read(1)
+
+
+@contextlib.contextmanager
+def _quiet_rasterio(active: bool):
+    """rasterio's DEBUG messages print dataset names, i.e. signed URLs: hold them back."""
+    logger = logging.getLogger("rasterio")
+    old = logger.level
+    if active:
+        logger.setLevel(max(logging.INFO, old))
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
+    names = [*settings.stac.bands, "SCL"]
+
+    def href_of(name: str) -> str:
+        href = item.assets[ep.assets[name]].href
+        if signer is not None:
+            href = signer.sign(href, ep.collection)
+        return href
+
+    def once() -> list[np.ndarray]:
+        arrays = []
+        with rasterio.Env(**gdal_http_env(settings.retry)), _quiet_rasterio(signer is not None):
+            for name in names:
+                href = href_of(name)
+                try:
+                    arrays.append(read_asset(href, crs, transform, width, height))
+                except (RasterioError, OSError) as exc:
+                    text = str(exc).replace(href, safe_url(href))
+                    if signer is not None:  # never show the SAS token
+                        text = text.replace(signer.token(ep.collection), "***")
+                    if "403" in text or "401" in text:
+                        raise CredentialsError(
+                            f"{safe_url(href)}: access refused ({text[:120]})"
+                        ) from None
+                    raise TransientError(f"{name}: {text[:160]}") from None
+        return arrays
+
+    try:
+        arrays = _with_retries(once, settings.retry, f"STAC item {item.id}")
+    except CredentialsError:
+        raise
+    except TankerWatchError as exc:
+        raise SceneSkip(str(exc), permanent=False) from None
+    data = np.stack(arrays[:-1]).astype(np.uint16)
+    scl = arrays[-1].astype(np.uint8)
+    valid = (scl != 0) & np.any(data != 0, axis=0)
+    props = {"tankerwatch:stac_assets": [safe_url(href_of(n)) for n in names]}
+    return Raster(
+        data, list(settings.stac.bands), crs, transform, 0, valid, scl=scl, properties=props
+    )
