@@ -69,9 +69,9 @@ def estimate(
                         "to the port configs"
                     )
         elif db:
-            from pipeline.ledger.store import Ledger
+            from pipeline.ledger.store import open_for_reading
 
-            with Ledger(db, readonly=True) as ledger:
+            with open_for_reading(db) as ledger:
                 obs = ledger.observations(ports=list(known))
         else:
             obs = []

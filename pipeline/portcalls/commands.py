@@ -67,9 +67,9 @@ def load_inputs(detections, observations, scenes, db, model, ports):
     if db:
         if detections or observations or scenes:
             raise TankerWatchError("give either --db or --detections/--observations/--scenes")
-        from pipeline.ledger.store import Ledger
+        from pipeline.ledger.store import open_for_reading
 
-        with Ledger(db, readonly=True) as ledger:
+        with open_for_reading(db) as ledger:
             sc = ledger.scenes(ports=names)
             obs = ledger.observations(ports=names)
             dets = ledger.detections(ports=names, model=model)

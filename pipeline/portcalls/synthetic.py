@@ -311,6 +311,7 @@ def synthetic_season(
                 a + timedelta(days=float(rng.uniform(1, 4))),
                 L,
                 L / 6.5,
+                along_m=float(rng.uniform(-120, 120)),
                 role="other",
             )
         )

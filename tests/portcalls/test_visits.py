@@ -150,9 +150,19 @@ def test_detection_from_unknown_scene_is_an_error(builder):
     s = b.scene(0)
     d = b.vessel(s, 90, 15)
     b.detections.append(
-        Detection(scene_id="nowhere", geometry=d.geometry, lon=d.lon, lat=d.lat, length_m=90,
-                  beam_m=15, heading_deg=0, score=0.9, cls="vessel", model="test")
-    )  # fmt: skip
+        Detection(
+            scene_id="nowhere",
+            geometry=d.geometry,
+            lon=d.lon,
+            lat=d.lat,
+            length_m=90,
+            beam_m=15,
+            heading_deg=0,
+            score=0.9,
+            cls="vessel",
+            model="test",
+        )
+    )
     with pytest.raises(TankerWatchError, match="scene 'nowhere' is not in the scene catalogue"):
         b.build()
 

@@ -1,0 +1,108 @@
+"""run_estimate on a seeded synthetic season: the coverage shape the ledger/export relies on."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.estimate import run_estimate
+from pipeline.portcalls import build_visits, link_voyages
+from pipeline.portcalls.synthetic import synthetic_season
+
+MONTH_KEYS = {
+    "month",
+    "port",
+    "calls_observed",
+    "calls_corrected_p10",
+    "calls_corrected_p50",
+    "calls_corrected_p90",
+    "barrels_observed_p50",
+    "barrels_corrected_p10",
+    "barrels_corrected_p50",
+    "barrels_corrected_p90",
+}
+CAP_KEYS = {"year", "product_class", "cap_bbl", "scenario", "cumulative_bbl", "cap_passed_utc"}
+
+
+@pytest.fixture(scope="module")
+def season():
+    return synthetic_season(
+        seed=5,
+        days=120,
+        n_calls=30,
+        sensors=("sentinel-2", "daily"),
+        start=datetime(2024, 3, 1, tzinfo=UTC),
+    )
+
+
+@pytest.fixture(scope="module")
+def estimated(season):
+    from pipeline.estimate.params import load_params
+
+    p = load_params()
+    p.volume.draws = 500
+    visits = build_visits(season.detections, season.scenes, season.observations, season.ports, p)
+    voyages = link_voyages(visits, p)
+    res = run_estimate(
+        visits, voyages, season.observations, season.registry, p, seed=0, ports=season.ports
+    )
+    return p, visits, voyages, res
+
+
+def test_coverage_has_exactly_the_agreed_shape(estimated):
+    _, _, _, res = estimated
+    cov = res.coverage
+    assert set(cov) == {"by_month", "totals", "caps", "p_seen"}
+    assert [r["month"] for r in cov["by_month"]] == ["2024-03", "2024-04", "2024-05", "2024-06"]
+    for r in cov["by_month"]:
+        assert set(r) == MONTH_KEYS and r["port"] == "vostochny"
+        assert isinstance(r["calls_observed"], int)
+        assert r["calls_corrected_p10"] <= r["calls_corrected_p50"] <= r["calls_corrected_p90"]
+        assert r["calls_corrected_p10"] >= r["calls_observed"]
+    assert set(cov["totals"]) == MONTH_KEYS - {"month", "port"}
+    assert cov["totals"]["calls_observed"] == len(res.deliveries)
+    assert all(set(r) == CAP_KEYS for r in cov["caps"])
+    assert {r["scenario"] for r in cov["caps"]} == {"p50", "33", "50", "90"}
+    assert 0 < cov["p_seen"] < 1
+    json.dumps(cov)  # plain JSON
+
+
+def test_observed_and_corrected_side_by_side(estimated, season):
+    _, _, _, res = estimated
+    t = res.coverage["totals"]
+    assert t["barrels_corrected_p50"] >= t["barrels_observed_p50"]
+    assert t["calls_corrected_p50"] >= t["calls_observed"]
+    true_calls = len(season.load_calls())
+    assert t["calls_corrected_p10"] <= true_calls <= t["calls_corrected_p90"] * 1.2
+
+
+def test_deliveries_link_discharge_visits_and_list_candidates(estimated):
+    _, visits, voyages, res = estimated
+    by_id = {v.id: v for v in visits}
+    assert all(by_id[d.load_visit].role == "load" for d in res.deliveries)
+    linked = [d for d in res.deliveries if d.discharge_visit]
+    assert linked and len(linked) == len(voyages)
+    for d in res.deliveries:
+        assert d.candidates[-1]["name"] == "unidentified"
+        assert sum(c["probability"] for c in d.candidates) <= 1.0001
+        assert "Monte Carlo" in d.method and d.product == "refined"
+
+
+def test_same_inputs_same_ids(estimated, season):
+    p, visits, voyages, res = estimated
+    again = run_estimate(
+        visits, voyages, season.observations, season.registry, p, seed=0, ports=season.ports
+    )
+    assert [d.id for d in again.deliveries] == [d.id for d in res.deliveries]
+    assert again.coverage == res.coverage
+
+
+def test_without_observations_nothing_is_corrected(estimated, season):
+    p, visits, voyages, _ = estimated
+    res = run_estimate(visits, voyages, [], season.registry, p, seed=0, ports=season.ports)
+    assert res.coverage["p_seen"] is None
+    assert res.coverage["totals"]["calls_corrected_p50"] is None
+    assert res.coverage["totals"]["calls_observed"] == len(res.deliveries)
+    assert any("not estimated" in n for n in res.notes)

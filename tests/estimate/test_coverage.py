@@ -1,0 +1,87 @@
+"""Coverage: probability a call was seen, from the real schedule; calls missed with an interval."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from pipeline.estimate.coverage import corrected_counts, p_seen_given, schedule
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+END = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def revisits(every_h, clear):
+    """Images every ``every_h`` hours; ``clear(k)`` says which are clear."""
+    out, k, t = [], 0, T0
+    while t < END:
+        if clear(k):
+            out.append(t)
+        k += 1
+        t = T0 + timedelta(hours=every_h * k)
+    return out
+
+
+def mean_p(sched, median_h, sigma_ln=0.01, recall=1.0):
+    p = p_seen_given(sched, median_h, sigma_ln, recall)[0]
+    return float((sched.hours * p).sum() / sched.hours.sum())
+
+
+def test_every_image_clear_and_a_long_stay_is_always_seen(params):
+    sched = schedule(revisits(60, lambda k: True), T0, END, params.coverage)
+    # only arrivals in the season's last days, with no image left after them, can be missed
+    assert mean_p(sched, 24 * 5) == pytest.approx(1.0, abs=0.01)
+
+
+def test_fixed_revisit_gives_dwell_over_interval(params):
+    """Clear every 5 days, a 2-day stay: seen with probability 2/5 (recall 1)."""
+    sched = schedule(revisits(60, lambda k: k % 2 == 0), T0, END, params.coverage)
+    assert mean_p(sched, 48) == pytest.approx(0.4, abs=0.02)
+    # recall 0.5 halves it when at most one image can fall in the stay
+    assert mean_p(sched, 48, recall=0.5) == pytest.approx(0.2, abs=0.01)
+
+
+def test_two_and_a_half_day_revisit_half_cloudy_sees_about_a_third(params):
+    """2.5-day revisit, each image clear with probability 1/2, stays of 1-3 days.
+
+    By hand: for a stay of d < 2.5 days, P(one image falls in it) = d/2.5 and it is clear with
+    1/2: d/5. For 2.5 <= d <= 3 there are one or two images. Averaged over d uniform in [1, 3]
+    days: 0.75 x 0.35 + 0.25 x ~0.525 = ~0.39, i.e. about a third of the calls are seen.
+    """
+    rng = np.random.default_rng(0)
+    flags = rng.random(400) < 0.5
+    sched = schedule(revisits(60, lambda k: bool(flags[k])), T0, END, params.coverage)
+    ps = [mean_p(sched, h) for h in np.linspace(24, 72, 25)]
+    assert np.mean(ps) == pytest.approx(0.39, abs=0.04)
+    assert 0.3 < np.mean(ps) < 0.45
+
+
+def test_months_without_clear_images_see_nothing(params):
+    clear = [t for t in revisits(24, lambda k: True) if t.month != 7]
+    sched = schedule(clear, T0, END, params.coverage)
+    p = p_seen_given(sched, 36, 0.5, 0.95)[0]
+    july = sched.months.index("2024-07")
+    assert p[july] < 0.1  # only July arrivals still at the berth on 1 August can be seen
+    assert p[sched.months.index("2024-03")] > 0.9
+    assert sched.hours.sum() == pytest.approx(366 * 24)
+
+
+def test_corrected_counts_interval_contains_the_truth(params):
+    rng = np.random.default_rng(1)
+    hours = np.full(12, 730.0)
+    p = np.full((4000, 12), 0.4)
+    observed = np.full(12, 4.0)  # 48 seen of (about) 120
+    n = corrected_counts(observed, hours, p, rng).sum(axis=1)
+    q10, q50, q90 = np.percentile(n, [10, 50, 90])
+    assert q10 < 120 < q90
+    assert q50 == pytest.approx(48 / 0.4, rel=0.05)
+    assert (n >= 48).all()
+
+
+def test_no_calls_seen_still_gives_an_upper_interval(params):
+    rng = np.random.default_rng(2)
+    n = corrected_counts(np.zeros(3), np.full(3, 730.0), np.full((2000, 3), 0.5), rng).sum(axis=1)
+    assert np.percentile(n, 10) == 0
+    assert np.percentile(n, 90) >= 1

@@ -1,0 +1,150 @@
+"""`tankerwatch portcalls` from files and from the ledger; one-line errors naming file and row."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.portcalls.io import (
+    read_visits,
+    write_detections,
+    write_observations,
+    write_scenes,
+)
+from pipeline.portcalls.synthetic import synthetic_season
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("portcalls")
+    s = synthetic_season(
+        seed=11,
+        days=60,
+        n_calls=14,
+        sensors=("sentinel-2", "daily"),
+        cloud=0.3,
+        start=datetime(2024, 2, 1, tzinfo=UTC),
+    )
+    write_scenes(d / "scenes.csv", s.scenes)
+    write_observations(d / "obs.csv", s.observations)
+    write_detections(d / "dets.geojson", s.detections)
+    return d, s
+
+
+def _one_line(res, *needles):
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_portcalls_from_files(cli, files, tmp_path):
+    d, s = files
+    res = cli(
+        "portcalls",
+        "--detections",
+        d / "dets.geojson",
+        "--observations",
+        d / "obs.csv",
+        "--scenes",
+        d / "scenes.csv",
+        "--out",
+        tmp_path / "visits.csv",
+        "--voyages",
+        tmp_path / "voyages.csv",
+    )
+    assert res.returncode == 0, res.stderr
+    visits = read_visits(tmp_path / "visits.csv")
+    loads = [v for v in visits if v.port == "vostochny" and v.role == "load"]
+    assert loads and all(v.evidence for v in visits)
+    with (tmp_path / "voyages.csv").open() as fh:
+        assert list(csv.DictReader(fh))
+    assert f"{len(visits)} visits" in res.stdout
+
+
+def test_detection_of_a_scene_missing_from_the_catalogue(cli, files, tmp_path):
+    d, s = files
+    first_scene = s.detections[0].scene_id
+    write_scenes(tmp_path / "scenes.csv", [x for x in s.scenes if x.id != first_scene])
+    res = cli(
+        "portcalls",
+        "--detections",
+        d / "dets.geojson",
+        "--observations",
+        d / "obs.csv",
+        "--scenes",
+        tmp_path / "scenes.csv",
+        "--out",
+        tmp_path / "v.csv",
+    )
+    _one_line(res, "dets.geojson feature 1", first_scene, "not in the scene catalogue")
+    assert not (tmp_path / "v.csv").exists()
+
+
+def test_observation_of_an_unknown_berth(cli, files, tmp_path):
+    d, _ = files
+    rows = (d / "obs.csv").read_text().splitlines()
+    rows[3] = (
+        rows[3]
+        .replace(",oil-1,", ",oil-7,")
+        .replace(",coal-1,", ",oil-7,")
+        .replace(",general-1,", ",oil-7,")
+    )
+    (tmp_path / "obs.csv").write_text("\n".join(rows) + "\n")
+    res = cli(
+        "portcalls",
+        "--detections",
+        d / "dets.geojson",
+        "--observations",
+        tmp_path / "obs.csv",
+        "--scenes",
+        d / "scenes.csv",
+        "--out",
+        tmp_path / "v.csv",
+    )
+    _one_line(res, "obs.csv row 4", "berth 'oil-7' is unknown to port")
+
+
+def test_bad_observation_state_and_missing_inputs(cli, files, tmp_path):
+    d, _ = files
+    text = (d / "obs.csv").read_text().replace(",clear,", ",sunny,", 1)
+    (tmp_path / "obs.csv").write_text(text)
+    res = cli(
+        "portcalls",
+        "--detections",
+        d / "dets.geojson",
+        "--observations",
+        tmp_path / "obs.csv",
+        "--scenes",
+        d / "scenes.csv",
+        "--out",
+        tmp_path / "v.csv",
+    )
+    _one_line(res, "obs.csv row", "'sunny' is not clear or obscured")
+    _one_line(cli("portcalls", "--out", tmp_path / "v.csv"), "missing --detections")
+
+
+def test_portcalls_from_the_ledger(cli, files, tmp_path):
+    from pipeline.ledger.store import Ledger
+
+    _, s = files
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with Ledger(url) as ledger:
+        for sc in s.scenes:
+            ledger.add_scene(sc, [o for o in s.observations if o.scene_id == sc.id])
+        by_scene = {}
+        for det in s.detections:
+            by_scene.setdefault(det.scene_id, []).append(det)
+        for sid, dets in by_scene.items():
+            ledger.add_detections(sid, dets[0].model, dets)
+    res = cli("portcalls", "--db", url, "--out", tmp_path / "visits.csv")
+    assert res.returncode == 0, res.stderr
+    from pipeline.estimate.params import load_params
+    from pipeline.portcalls import build_visits
+
+    expect = build_visits(s.detections, s.scenes, s.observations, s.ports, load_params())
+    got = read_visits(tmp_path / "visits.csv")
+    assert {v.id for v in got} == {v.id for v in expect}
