@@ -173,13 +173,13 @@ def _one(
             summary.downloaded += 1
         _add_cloud_mask(raster, settings)
         if not raster.valid.any():
-            raise SceneSkip("no valid pixels in the port AOI (all nodata)")
+            raise SceneSkip(f"{cand.origin}: no valid pixels in the port AOI (all nodata)")
         fr = aoi_fractions(raster, cand.port, settings.clouds)
         if fr.clear_fraction < settings.clouds.min_clear_fraction:
             raise SceneSkip(
-                f"AOI clear fraction {fr.clear_fraction:.2f} below min_clear_fraction "
-                f"{settings.clouds.min_clear_fraction:.2f} (valid {fr.valid_fraction:.2f}, "
-                f"cloud {fr.cloud_fraction:.2f})"
+                f"{cand.origin}: AOI clear fraction {fr.clear_fraction:.2f} below "
+                f"min_clear_fraction {settings.clouds.min_clear_fraction:.2f} "
+                f"(valid {fr.valid_fraction:.2f}, cloud {fr.cloud_fraction:.2f})"
             )
         gsd = ground_gsd_m(raster.crs, raster.transform, raster.shape)
         scene = cache.write_scene(cache_dir, cand, raster, fr, gsd)

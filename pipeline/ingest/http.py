@@ -1,8 +1,8 @@
-"""HTTP with bounded retries and backoff, complete-or-nothing downloads, and URLs safe to print.
+"""HTTP with bounded retries and backoff, GDAL's HTTP settings, and URLs safe to print.
 
-Used by the STAC source (search through pystac-client's own retry, SAS tokens, sidecar JSON) and
-for GDAL's /vsicurl reads (configured through :func:`gdal_http_env`). Sentinel Hub requests go
-through sentinelhub-py, whose retry settings are taken from the same :class:`RetrySettings`.
+Used by the STAC source (SAS tokens; whole-scene retries around COG reads) and for GDAL's
+/vsicurl reads (configured through :func:`gdal_http_env`). pystac-client and sentinelhub-py
+retry with their own machinery, configured from the same :class:`RetrySettings`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import TankerWatchError
-from pipeline.fsutil import atomic_path
 from pipeline.ingest.settings import RetrySettings
 
 log = logging.getLogger(__name__)
@@ -99,42 +97,6 @@ def get(session, url: str, policy: RetrySettings, what: str | None = None, **kwa
         return resp
 
     return with_retries(once, policy, label)
-
-
-def download(session, url: str, target: Path, policy: RetrySettings) -> Path:
-    """Stream ``url`` into ``target`` via a temporary file; the file appears only when complete.
-
-    A body shorter than its Content-Length (a dropped connection) is retried, never kept.
-    """
-    import requests
-
-    def once():
-        try:
-            resp = session.get(url, timeout=policy.timeout_s, stream=True)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise TransientError(type(exc).__name__) from None
-        with resp:
-            if resp.status_code in RETRY_STATUS:
-                raise TransientError(
-                    f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After"))
-                )
-            if resp.status_code >= 400:
-                raise TankerWatchError(f"{safe_url(url)}: HTTP {resp.status_code}")
-            expected = resp.headers.get("Content-Length")
-            written = 0
-            with atomic_path(target) as tmp:
-                try:
-                    with tmp.open("wb") as fh:
-                        for chunk in resp.iter_content(1 << 16):
-                            fh.write(chunk)
-                            written += len(chunk)
-                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
-                    raise TransientError(f"transfer broken after {written} bytes") from None
-                if expected is not None and written != int(expected):
-                    raise TransientError(f"truncated: {written} of {expected} bytes")
-        return target
-
-    return with_retries(once, policy, safe_url(url))
 
 
 def gdal_http_env(policy: RetrySettings) -> dict[str, str]:

@@ -91,9 +91,16 @@ def acquisition_time(path: Path, tags: dict, settings: LocalSettings) -> tuple[d
     for pattern in settings.patterns:
         m = re.search(pattern, path.name)
         if m:
-            date_s = m.group("date").replace("-", "")
-            time_s = m.groupdict().get("time") or "000000"
-            t = _parse_time(f"{date_s}T{time_s}")
+            g = {k: v for k, v in m.groupdict().items() if v}
+            if "date" in g:
+                t = _parse_time(f"{g['date'].replace('-', '')}T{g.get('time') or '000000'}")
+            else:
+                try:
+                    parts = [int(g.get(k, 0)) for k in ("year", "month", "day")]
+                    parts += [int(g.get(k, 0)) for k in ("hour", "minute", "second")]
+                    t = utc(datetime(*parts))
+                except (TypeError, ValueError):
+                    t = None
             if t is not None:
                 return t, f"file name pattern {pattern!r}"
     raise SceneSkip(

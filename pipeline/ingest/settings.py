@@ -108,7 +108,8 @@ class StacSettings(Strict):
 class LocalSettings(Strict):
     patterns: list[str] = Field(
         default_factory=lambda: [r"(?P<date>\d{4}-?\d{2}-?\d{2})(?:[T_]?(?P<time>\d{6}))?"],
-        description="regexes on the file name with a 'date' group (and optional 'time')",
+        description="regexes on the file name: group 'date' (YYYYMMDD, dashes allowed) and "
+        "optional 'time' (HHMMSS), or groups year, month, day (+ optional hour, minute, second)",
     )
     glob: str = Field(default="**/*.tif", description="which files under --path are scenes")
     required_bands: list[str] = Field(default_factory=lambda: ["B02", "B03", "B04", "B08"])
@@ -126,8 +127,11 @@ class LocalSettings(Strict):
                 rx = re.compile(p)
             except re.error as exc:
                 raise ValueError(f"bad regex {p!r}: {exc}") from None
-            if "date" not in rx.groupindex:
-                raise ValueError(f"regex {p!r} needs a named group 'date'")
+            groups = set(rx.groupindex)
+            if "date" not in groups and not {"year", "month", "day"} <= groups:
+                raise ValueError(
+                    f"regex {p!r} needs a named group 'date' or groups 'year', 'month', 'day'"
+                )
         return v
 
 
