@@ -121,6 +121,7 @@ def port_layout(port) -> Layout:
     ]
     rng = np.random.default_rng(int(stable_id("lookalikes", port.name), 16) % 2**32)
     look = fixed_lookalikes(aoi, land_union, berths, rng)
+    look += tank_farms(land_union, [b for b in berths if b.role != "other"], rng)
     return Layout(port.name, crs, aoi, coast, piers, berths, look, port.centroid)
 
 
@@ -180,6 +181,33 @@ def fixed_lookalikes(aoi, land_union, berths, rng: np.random.Generator, n: int =
     return out
 
 
+def tank_farms(land_union, berths, rng: np.random.Generator) -> list[tuple[object, str]]:
+    """Round storage tanks on land behind oil berths: bright, vessel-sized look-alikes."""
+    from shapely.geometry import Point
+
+    out = []
+    for b in berths:
+        c = b.polygon.centroid
+        qx, qy = b.quay_side
+        placed = []
+        for _ in range(60):
+            if len(placed) >= 8:
+                break
+            d = float(rng.uniform(120, 450))
+            s = float(rng.uniform(-250, 250))
+            x = c.x + qx * d + qy * s
+            y = c.y + qy * d - qx * s
+            r = float(rng.uniform(9, 22))
+            disk = Point(x, y).buffer(r, quad_segs=8)
+            if not land_union.buffer(-15).contains(disk):
+                continue
+            if any(disk.distance(p) < 8 for p in placed):
+                continue
+            placed.append(disk)
+            out.append((disk, "tank_roof"))
+    return out
+
+
 def random_layout(
     rng: np.random.Generator, crs: str, cx: float, cy: float, size_m: float
 ) -> Layout:
@@ -231,4 +259,6 @@ def random_layout(
         role = "load" if rng.random() < 0.4 else "other"
         bgeoms.append(_berth_geom(bid, role, poly, land_union))
     look = fixed_lookalikes(aoi, land_union, bgeoms, rng, n=int(rng.integers(0, 7)))
+    if rng.random() < 0.4:
+        look += tank_farms(land_union, bgeoms[:1], rng)
     return Layout("synthetic", crs, aoi, [coast], piers, bgeoms, look)

@@ -31,16 +31,20 @@ SPECTRA = {
     "snow": (11000, 11000, 10800, 9800, 1500),
     "concrete": (7200, 8000, 8400, 10200, 11500),
     "pontoon": (5200, 5600, 5800, 6200, 6000),
-    "deck_red": (4800, 5300, 8200, 9400, 9200),
-    "deck_green": (4600, 7000, 5600, 8800, 8400),
-    "deck_grey": (6400, 7000, 7300, 8400, 8300),
-    "deck_blue": (6500, 6300, 4800, 6600, 6200),
-    "deck_rust": (3800, 4000, 5400, 6800, 7600),
-    "deck_black": (2400, 2500, 2500, 2800, 2600),
-    "catwalk": (9000, 9500, 9800, 10500, 10000),
-    "superstructure": (13000, 13800, 14000, 14500, 12500),
-    "hatch": (7800, 7000, 5600, 7800, 7800),
-    "cargo_bright": (9500, 9800, 10000, 11000, 11000),
+    "deck_red": (5000, 5600, 9000, 11000, 11000),
+    "deck_green": (4600, 7000, 6000, 10000, 9500),
+    "deck_grey": (6000, 6800, 7600, 9800, 10000),
+    "deck_blue": (6000, 6200, 5400, 8200, 7800),
+    "deck_rust": (4200, 4600, 6600, 8800, 9800),
+    "deck_black": (2600, 2800, 3000, 3800, 3800),
+    "catwalk": (9000, 9800, 10500, 12000, 11500),
+    "superstructure": (12500, 13500, 14500, 16000, 14000),
+    "hatch": (7000, 7200, 7500, 9500, 9500),
+    "cargo_bright": (9500, 10200, 11000, 12500, 12500),
+    "tank_roof": (11000, 11600, 12000, 12800, 12000),
+    "containers_a": (4500, 5000, 7800, 9000, 9500),
+    "containers_b": (6500, 7600, 7000, 9000, 9000),
+    "containers_c": (3600, 4300, 4300, 6800, 7200),
     "cloud": (12500, 12600, 12800, 13200, 9000),
     "haze": (900, 700, 450, 250, 60),
     "whitecap": (6000, 6000, 6000, 5000, 2500),
@@ -204,11 +208,13 @@ class Surface:
     cls: np.ndarray  # uint8 [H, W]: WATER, LAND, PIER, LOOKALIKE
     veg: np.ndarray  # float32 [H, W] vegetation fraction of land pixels
     texture: np.ndarray  # float32 [H, W] in [-1, 1]: land brightness texture
-    lookalike_spec: np.ndarray  # float32 [H, W] index into LOOKALIKE_SPECTRA (0 none)
+    lookalike_spec: np.ndarray  # uint8 [H, W] index into LOOKALIKE_SPECTRA (0 none)
     land_dist_m: np.ndarray  # float32 [H, W] distance from water to land pixel (m)
+    blocks: np.ndarray  # uint8 [H, W] 0 bare quay, 1-3 stacks of cargo / containers on piers
 
 
-LOOKALIKE_SPECTRA = ("water", "pontoon", "concrete", "deck_rust", "deck_grey")
+LOOKALIKE_SPECTRA = ("water", "pontoon", "concrete", "deck_rust", "deck_grey", "tank_roof")
+BLOCK_SPECTRA = ("concrete", "containers_a", "containers_b", "containers_c")
 
 
 def build_surface(
@@ -235,7 +241,8 @@ def build_surface(
         look_idx = rasterize(
             vals, out_shape=shape, transform=grid.transform, all_touched=False, dtype="uint8"
         )
-        cls[(look_idx > 0) & (cls == WATER)] = LOOKALIKE
+        # pontoons and jetties on water, storage tanks on land
+        cls[look_idx > 0] = LOOKALIKE
     landish = cls == LAND
     dist = ndimage.distance_transform_edt(landish).astype(np.float32) * grid.gsd_m
     scale = max(2.0, 400.0 / grid.gsd_m)
@@ -243,7 +250,13 @@ def build_surface(
     # built-up and bare ground near the shore, vegetation inland
     veg = np.clip(0.5 + 0.6 * n + (dist - 350.0) / 600.0, 0.0, 1.0).astype(np.float32)
     tex = smooth_noise(shape, rng, max(1.5, 60.0 / grid.gsd_m), octaves=4)
-    return Surface(grid, cls, veg, tex, look_idx.astype(np.uint8), dist)
+    # cargo on quays: blocks of ~15-40 m (stacks, bulk piles), nearest-neighbour so edges are hard
+    cell = max(1, int(round(20.0 / grid.gsd_m)))
+    small = rng.integers(0, 7, size=(h_ := -(-shape[0] // cell), w_ := -(-shape[1] // cell)))
+    blocks = np.repeat(np.repeat(small, cell, 0), cell, 1)[: shape[0], : shape[1]]
+    blocks = np.where(blocks <= 3, blocks, 0).astype(np.uint8)
+    del h_, w_
+    return Surface(grid, cls, veg, tex, look_idx.astype(np.uint8), dist, blocks)
 
 
 @dataclass(frozen=True)
@@ -317,10 +330,11 @@ def surface_reflectance(
                 img[b][land] = img[b][land] * (1 - cover) + sn[b] * cover
     pier = surface.cls == PIER
     if pier.any():
-        c = spectrum("concrete", sensor)
+        table = spectra_table(list(BLOCK_SPECTRA), sensor)
+        idx = surface.blocks[pier]
         t = surface.texture[pier]
         for b in range(nb):
-            img[b][pier] = c[b] * (1.0 + 0.12 * t)
+            img[b][pier] = table[idx, b] * (1.0 + 0.15 * t)
     look = surface.cls == LOOKALIKE
     if look.any():
         table = spectra_table(list(LOOKALIKE_SPECTRA), sensor)
@@ -473,6 +487,8 @@ def draw_vessels(
                 spectrum("cargo_bright", sensor),
             ]
         )
+        # paint, weathering and load vary brightness between ships (lognormal, ~ x0.6-x1.6)
+        table[1:] *= float(np.exp(rng.normal(0.0, 0.25)))
         # deck variation: rust, stains, equipment (per sample multiplicative)
         var = 1.0 + 0.12 * rng.standard_normal(mat.shape).astype(np.float32)
         hull = mat > 0
@@ -512,19 +528,26 @@ def make_atmosphere(
     cloud = np.zeros(shape, np.float32)
     shadow = np.zeros(shape, np.float32)
     if cond.cloud_cover > 0.005:
-        sc = max(3.0, 2500.0 / sensor.gsd_m)
-        n = smooth_noise(shape, rng, sc, octaves=octaves_for(sc, 1.5))
-        t = float(np.quantile(n, 1.0 - cond.cloud_cover))
-        edge = 0.2
-        cloud = np.clip((n - t) / edge, 0.0, 1.0).astype(np.float32)
-        # cloud shadow: the cloud field displaced away from the sun by the cloud height
+        # cloud shadow: the cloud field displaced away from the sun by the cloud height. The
+        # field is drawn on a canvas larger by the displacement, so clouds just outside the
+        # scene cast their shadows into it (no straight shadow edges at the scene border).
         tan_e = math.tan(math.radians(max(cond.sun_elev_deg, 5.0)))
         height_m = float(rng.uniform(800, 2500))
         d = height_m / tan_e / sensor.gsd_m
         saz = math.radians(cond.sun_az_deg)
-        dcol, drow = -math.sin(saz) * d, math.cos(saz) * d
-        shifted = ndimage.shift(cloud, (drow, dcol), order=0, mode="constant", cval=0.0)
-        shadow = np.clip(shifted * (1 - cloud), 0, 1).astype(np.float32)
+        dcol, drow = int(round(-math.sin(saz) * d)), int(round(math.cos(saz) * d))
+        ch, cw = h + abs(drow), w + abs(dcol)
+        sc = max(3.0, 2500.0 / sensor.gsd_m)
+        n = smooth_noise((ch, cw), rng, sc, octaves=octaves_for(sc, 1.5))
+        # the scene window and the window whose clouds shade it
+        r0, c0 = max(0, drow), max(0, dcol)
+        r1, c1 = max(0, -drow), max(0, -dcol)
+        t = float(np.quantile(n[r0 : r0 + h, c0 : c0 + w], 1.0 - cond.cloud_cover))
+        edge = 0.2
+        full = np.clip((n - t) / edge, 0.0, 1.0).astype(np.float32)
+        cloud = full[r0 : r0 + h, c0 : c0 + w]
+        caster = full[r1 : r1 + h, c1 : c1 + w]
+        shadow = np.clip(caster * (1 - cloud), 0, 1).astype(np.float32)
     cirrus = np.zeros(shape, np.float32)
     if cond.cirrus > 0.01:
         n = smooth_noise(shape, rng, max(3.0, 1500.0 / sensor.gsd_m), octaves=3)
