@@ -1,0 +1,107 @@
+"""`tankerwatch run`: the chained pipeline over the ledger, local and Dask executors."""
+
+from __future__ import annotations
+
+import yaml
+
+from pipeline.ledger.store import Ledger
+from pipeline.run import RunConfig, SourceSpec, run_pipeline
+
+
+def _config(sim, db, cache, **kw) -> RunConfig:
+    return RunConfig(
+        name="tiny",
+        ports=["vostochny", "rajin"],
+        start="2024-06-01",
+        end="2024-06-21",
+        sources=[SourceSpec(source="simulated", path=str(sim))],
+        model="baseline",  # the classical detector: no trained weights needed
+        db=db,
+        cache=str(cache),
+        registry=str(sim / "truth" / "fleet.csv"),
+        **kw,
+    )
+
+
+def _state(db):
+    with Ledger(db) as ledger:
+        dets = sorted((d.id, d.scene_id, round(d.length_m, 3)) for d in ledger.detections())
+        dels = sorted(
+            (d.id, d.vessel, round(d.barrels_p50, 1)) for d in ledger.current_deliveries()
+        )
+        return ledger.counts(), dets, dels
+
+
+def test_run_is_idempotent_and_dask_matches_local(small_simulation, tmp_path):
+    local_db = f"sqlite:///{tmp_path / 'local.db'}"
+    first = run_pipeline(_config(small_simulation, local_db, tmp_path / "c1"), progress=False)
+    assert first.scenes > 0 and first.scenes_new == first.scenes
+    assert not first.failed
+    state = _state(local_db)
+
+    again = run_pipeline(_config(small_simulation, local_db, tmp_path / "c1"), progress=False)
+    assert again.scenes_new == 0  # nothing re-detected
+    assert again.run_id == first.run_id
+    assert _state(local_db) == state  # and nothing added
+
+    dask_db = f"sqlite:///{tmp_path / 'dask.db'}"
+    cfg = _config(small_simulation, dask_db, tmp_path / "c2", executor="dask", workers=2)
+    on_dask = run_pipeline(cfg, progress=False)
+    assert on_dask.run_id == first.run_id  # where it ran does not change the run
+    assert _state(dask_db) == state
+
+
+def _write_run(tmp_path, **overrides):
+    doc = {
+        "name": "x",
+        "ports": ["vostochny"],
+        "start": "2024-06-01",
+        "end": "2024-06-21",
+        "sources": [{"source": "simulated", "path": str(tmp_path)}],
+    }
+    doc.update(overrides)
+    d = tmp_path / "runs"
+    d.mkdir(exist_ok=True)
+    path = d / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _one_line_exit_2(res, *needles):
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_run_config_with_unknown_port(cli, tmp_path):
+    path = _write_run(tmp_path, ports=["atlantis"])
+    _one_line_exit_2(cli("run", "--config", path), str(path), "ports", "unknown port 'atlantis'")
+
+
+def test_run_config_with_unknown_source(cli, tmp_path):
+    path = _write_run(tmp_path, sources=[{"source": "ftp"}])
+    _one_line_exit_2(cli("run", "--config", path), str(path), "sources.0.source")
+
+
+def test_run_config_end_before_start(cli, tmp_path):
+    path = _write_run(tmp_path, end="2024-01-01")
+    _one_line_exit_2(cli("config", "check", path), "end", "before start")
+
+
+def test_unreachable_scheduler(cli, small_simulation, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = _write_run(
+        tmp_path,
+        sources=[{"source": "simulated", "path": str(small_simulation)}],
+        model="baseline",
+        db=f"sqlite:///{tmp_path / 'l.db'}",
+        cache=str(tmp_path / "cache"),
+    )
+    res = cli("run", "--config", path, "--scheduler", f"tcp://127.0.0.1:{port}")
+    _one_line_exit_2(res, f"tcp://127.0.0.1:{port}", "does not answer")
