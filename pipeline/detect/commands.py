@@ -1,19 +1,143 @@
-def _not_yet(verb: str) -> None:
+"""CLI verbs of the detect stage: detect, train, evaluate (registered by pipeline/cli.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+
+log = logging.getLogger(__name__)
+
+OUT_DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".parquet": None, ".gpkg": "GPKG"}
+
+
+def write_detections(dets, out: Path) -> None:
+    """Write Detection records to GeoJSON, GeoParquet or GeoPackage (by extension), atomically."""
+    import geopandas as gpd
+    from shapely import wkt
+
+    from pipeline.errors import TankerWatchError
+    from pipeline.fsutil import atomic_path
+
+    suffix = out.suffix.lower()
+    if suffix not in OUT_DRIVERS:
+        raise TankerWatchError(f"{out}: unknown output type (use .geojson, .parquet or .gpkg)")
+    rows = [d.to_dict() for d in dets]
+    cols = [
+        "id",
+        "scene_id",
+        "lon",
+        "lat",
+        "length_m",
+        "beam_m",
+        "heading_deg",
+        "score",
+        "cls",
+        "model",
+    ]
+    geoms = [wkt.loads(r.pop("geometry")) for r in rows]
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+    gdf = gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
+    with atomic_path(out) as tmp:
+        if suffix == ".parquet":
+            gdf.to_parquet(tmp, index=False)
+        elif suffix == ".gpkg":
+            gdf.to_file(tmp, driver="GPKG", layer="detections")
+        else:
+            gdf.to_file(tmp, driver="GeoJSON")
+
+
+def detect(
+    scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs (or dataset scene folders)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .geojson, .parquet or .gpkg."),
+    model: str = typer.Option(None, "--model", "-m", help="Bundle name/folder, or 'baseline'."),
+    port: str = typer.Option(None, "--port", help="Port config whose land polygons mask out."),
+    chips: Path = typer.Option(None, "--chips", help="Folder for PNG evidence chips."),
+) -> None:
+    """Detect vessels in scenes; write footprints (EPSG:4326) with length, beam, heading, score."""
+    from rich.progress import Progress
+
+    from pipeline.detect.bundle import load_detector
+    from pipeline.detect.infer import detect_scene
     from pipeline.errors import TankerWatchError
 
-    raise TankerWatchError(f"'tankerwatch {verb}' is not implemented yet in this version")
+    if out.suffix.lower() not in OUT_DRIVERS:
+        raise TankerWatchError(f"{out}: unknown output type (use .geojson, .parquet or .gpkg)")
+    detector = load_detector(model)
+    land = None
+    if port:
+        from pipeline.config import load_port
+
+        land = load_port(port).land_shape
+    all_dets, failed = [], []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("detect", total=len(scenes))
+        for s in scenes:
+            try:
+                dets = detect_scene(s, detector, land=land, chips_dir=chips)
+            except TankerWatchError as exc:
+                if len(scenes) == 1:
+                    raise
+                failed.append(str(exc))
+                typer.echo(f"skipped: {exc}", err=True)
+            else:
+                all_dets += dets
+                typer.echo(f"{s}: {len(dets)} vessels", err=True)
+            progress.advance(task)
+    if len(failed) == len(scenes):
+        raise TankerWatchError(
+            f"no scene could be processed ({len(failed)} failed; first: {failed[0]})"
+        )
+    write_detections(all_dets, out)
+    typer.echo(
+        f"{len(all_dets)} detections from {len(scenes) - len(failed)} scene(s) "
+        f"({len(failed)} skipped) by {detector.name} -> {out}"
+    )
 
 
-def detect() -> None:
-    """detect (not implemented yet)."""
-    _not_yet("detect")
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="configs/train/<name>.yaml"),
+    out: Path = typer.Option(..., "--out", "-o", help="Bundle folder, e.g. models/<name>."),
+    restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint."),
+) -> None:
+    """Train a detector bundle (resumes from OUT/checkpoint when present)."""
+    from pipeline.detect.train import train as run_train
+
+    metrics = run_train(config, out, restart=restart)
+    for label, res in metrics["holdout"].items():
+        o = res["overall"]
+        typer.echo(
+            f"{label}: P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f} "
+            f"mAP50 {o['map50']:.3f} length MAE {o['length_mae_m']} m"
+        )
+    typer.echo(f"bundle written to {out}")
 
 
-def train() -> None:
-    """train (not implemented yet)."""
-    _not_yet("train")
+def evaluate(
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="Dataset folder (labelled scenes)."),
+    model: str = typer.Option(None, "--model", "-m", help="Bundle name/folder, or 'baseline'."),
+    scenes: str = typer.Option(None, "--scenes", help="Comma-separated scene names only."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on the last line."),
+) -> None:
+    """Score a detector on a labelled dataset: precision, recall, F1, mAP@0.5, length/beam MAE."""
+    from pipeline.detect.bundle import load_detector
+    from pipeline.detect.evaluate import evaluate_dataset
 
-
-def evaluate() -> None:
-    """evaluate (not implemented yet)."""
-    _not_yet("evaluate")
+    detector = load_detector(model)
+    names = [s.strip() for s in scenes.split(",") if s.strip()] if scenes else None
+    res = evaluate_dataset(dataset, detector, scenes=names)
+    if not as_json:
+        typer.echo(f"model {res['model']} on {res['dataset']}")
+        typer.echo(f"{'scene':<28} {'n':>4} {'P':>6} {'R':>6} {'F1':>6} {'mAP50':>6} {'lenMAE':>7}")
+        for name, m in [*res["scenes"].items(), ("ALL", res["overall"])]:
+            mae = "-" if m["length_mae_m"] is None else f"{m['length_mae_m']:.1f}"
+            typer.echo(
+                f"{name:<28} {m['n_labels']:>4} {m['precision']:>6.3f} {m['recall']:>6.3f} "
+                f"{m['f1']:>6.3f} {m['map50']:>6.3f} {mae:>7}"
+            )
+    else:
+        typer.echo(json.dumps(res, sort_keys=True))

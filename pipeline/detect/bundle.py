@@ -1,0 +1,301 @@
+"""Detector bundles: models/<name>/{weights.safetensors, model.yaml, card.md, metrics.json}.
+
+Loading never unpickles: weights come from safetensors, settings from YAML validated by
+pydantic. A bundle whose files disagree (checksum, tensor names or shapes, bands vs input
+channels) is refused with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.config import REPO_ROOT, _format_validation_error, read_yaml
+from pipeline.errors import TankerWatchError
+from pipeline.fsutil import atomic_path, atomic_write_text, ensure_dir
+
+MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_MODEL = "tw-centernet-s2"
+BUNDLE_FORMAT = "tankerwatch-detector/1"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArchSpec(_Strict):
+    kind: Literal["centernet"] = "centernet"
+    backbone: Literal["compact", "resnet18"] = "compact"
+    in_channels: int = Field(4, ge=1, le=16)
+    widths: list[int] = Field(default_factory=lambda: [16, 32, 48, 64, 96])
+    decoder_width: int = Field(32, ge=4)
+    out_stride: Literal[1, 2, 4] = 2
+
+
+class NormSpec(_Strict):
+    method: Literal["log1p-reflectance"] = "log1p-reflectance"
+    dn_scale: float = 10000.0
+    dn_offset: Literal["auto"] = "auto"
+
+
+class Thresholds(_Strict):
+    score: float = Field(0.3, gt=0, lt=1)
+    nms_radius_m: float = Field(40.0, gt=0)
+    min_length_m: float = Field(15.0, ge=0)
+    tanker_p: float = Field(0.5, gt=0, lt=1)
+
+
+class InferenceSpec(_Strict):
+    tile: int = Field(512, ge=64)
+    overlap: int = Field(96, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap(self):
+        if self.overlap >= self.tile:
+            raise ValueError("overlap must be smaller than tile")
+        return self
+
+
+class WeightsSpec(_Strict):
+    file: str = "weights.safetensors"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    tensors: int = Field(ge=1)
+
+
+class ModelSpec(_Strict):
+    format: Literal["tankerwatch-detector/1"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    architecture: ArchSpec
+    bands: list[str] = Field(min_length=1)
+    gsd_m: float = Field(gt=0)
+    normalisation: NormSpec = Field(default_factory=NormSpec)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    classes: list[str] = Field(default_factory=lambda: ["tanker", "other"])
+    class_head_trained: bool = False
+    weights: WeightsSpec
+    trained: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bands_match(self):
+        if len(self.bands) != self.architecture.in_channels:
+            raise ValueError(
+                f"{len(self.bands)} bands but architecture.in_channels is "
+                f"{self.architecture.in_channels}"
+            )
+        return self
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def arch_of(spec: ArchSpec):
+    from pipeline.detect.model import Arch
+
+    return Arch(
+        backbone=spec.backbone,
+        in_channels=spec.in_channels,
+        widths=tuple(spec.widths),
+        decoder_width=spec.decoder_width,
+        out_stride=spec.out_stride,
+    )
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+class LearnedDetector:
+    """A loaded bundle: ``detect_array(refl, valid)`` -> pixel-space detections (model grid)."""
+
+    kind = "learned"
+
+    def __init__(self, spec: ModelSpec, model, path: Path | None = None, device: str = "cpu"):
+        self.spec = spec
+        self.model = model.eval()
+        self.path = path
+        self.device = device
+
+    name = property(lambda self: self.spec.name)
+    bands = property(lambda self: list(self.spec.bands))
+    gsd_m = property(lambda self: self.spec.gsd_m)
+    tile = property(lambda self: self.spec.inference.tile)
+    overlap = property(lambda self: self.spec.inference.overlap)
+    nms_radius_m = property(lambda self: self.spec.thresholds.nms_radius_m)
+
+    def detect_array(self, refl: np.ndarray, valid: np.ndarray) -> list[dict]:
+        """Detections in a reflectance array [bands, h, w] on the model grid (pixel units)."""
+        import torch
+
+        from pipeline.detect.model import decode
+        from pipeline.detect.raster import normalise
+
+        s = self.spec.architecture.out_stride
+        _, h, w = refl.shape
+        ph, pw = (-h) % 16, (-w) % 16
+        x = normalise(refl, valid)
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=-1.0)
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(x)[None].to(self.device))
+            dets = decode(
+                {k: v.float().cpu() for k, v in out.items()}, s, self.spec.thresholds.score
+            )[0]
+        keep = []
+        min_len_px = self.spec.thresholds.min_length_m / self.gsd_m
+        for d in dets:
+            if not (0 <= d["cx"] < w and 0 <= d["cy"] < h):
+                continue
+            if d["length"] < min_len_px:
+                continue
+            ix, iy = min(w - 1, int(d["cx"])), min(h - 1, int(d["cy"]))
+            if not valid[iy, ix]:
+                continue
+            if self.spec.class_head_trained:
+                d["cls"] = "tanker" if d["p_tanker"] >= self.spec.thresholds.tanker_p else "other"
+            else:
+                d["cls"] = "vessel"
+            keep.append(d)
+        return keep
+
+
+def _device(requested: str = "auto") -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def resolve_bundle_dir(name_or_path: str | Path | None) -> Path:
+    if name_or_path is None:
+        name_or_path = DEFAULT_MODEL
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    if p.name == "model.yaml" and p.exists():
+        return p.parent
+    cand = MODELS_DIR / str(name_or_path)
+    if cand.is_dir():
+        return cand
+    known = sorted(x.name for x in MODELS_DIR.glob("*/model.yaml") for x in [x.parent])
+    raise TankerWatchError(
+        f"model '{name_or_path}' not found (a folder with model.yaml; known: "
+        f"{', '.join(known + ['baseline']) or 'baseline'})"
+    )
+
+
+def read_spec(folder: Path) -> ModelSpec:
+    yml = folder / "model.yaml"
+    if not yml.exists():
+        raise TankerWatchError(f"{yml}: file not found (not a detector bundle)")
+    data = read_yaml(yml)
+    if data is None:
+        raise TankerWatchError(f"{yml}: file is empty")
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        raise TankerWatchError(_format_validation_error(yml, exc)) from None
+
+
+def load_detector(name_or_path: str | Path | None = None, device: str = "auto"):
+    """Load a detector: None -> the released default (DEFAULT_MODEL), "baseline" -> the
+    classical detector, else a bundle name under models/ or a bundle folder."""
+    if name_or_path is not None and str(name_or_path) == "baseline":
+        from pipeline.detect.baseline import BaselineDetector
+
+        return BaselineDetector()
+    folder = resolve_bundle_dir(name_or_path)
+    spec = read_spec(folder)
+    wfile = folder / spec.weights.file
+    if not wfile.exists():
+        raise TankerWatchError(f"{wfile}: weights file not found")
+    digest = sha256_file(wfile)
+    if digest != spec.weights.sha256:
+        raise TankerWatchError(
+            f"{wfile}: checksum {digest[:12]}... does not match model.yaml "
+            f"({spec.weights.sha256[:12]}...)"
+        )
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(wfile))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise TankerWatchError(f"{wfile}: not a readable safetensors file ({exc})") from None
+    from pipeline.detect.model import build_model
+
+    model = build_model(arch_of(spec.architecture))
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise TankerWatchError(
+            f"{wfile}: tensors disagree with the architecture in model.yaml ({what}; "
+            f"{len(missing)} missing, {len(extra)} unexpected)"
+        )
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise TankerWatchError(
+                f"{wfile}: tensor {k} has shape {tuple(state[k].shape)}, model.yaml's "
+                f"architecture needs {tuple(v.shape)}"
+            )
+    model.load_state_dict(state, strict=True)
+    dev = _device(device)
+    return LearnedDetector(spec, model.to(dev), folder, dev)
+
+
+def save_bundle(
+    folder: Path | str,
+    model,
+    spec_fields: dict,
+    card_md: str | None = None,
+    metrics: dict | None = None,
+) -> ModelSpec:
+    """Write weights (safetensors) then model.yaml with their checksum; atomic per file."""
+    import json
+
+    import yaml
+    from safetensors.torch import save_file
+
+    folder = ensure_dir(folder)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    wfile = folder / "weights.safetensors"
+    with atomic_path(wfile) as tmp:
+        save_file(state, str(tmp), metadata={"format": BUNDLE_FORMAT})
+    fields = dict(spec_fields)
+    fields["format"] = BUNDLE_FORMAT
+    fields["weights"] = {
+        "file": wfile.name,
+        "sha256": sha256_file(wfile),
+        "tensors": len(state),
+    }
+    spec = ModelSpec.model_validate(fields)
+    atomic_write_text(
+        folder / "model.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+    )
+    if card_md is not None:
+        atomic_write_text(folder / "card.md", card_md)
+    if metrics is not None:
+        atomic_write_text(folder / "metrics.json", json.dumps(_clean(metrics), indent=2) + "\n")
+    return spec
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,94 @@
+"""The model card (card.md) of a bundle, filled in from its config and measured metrics."""
+
+from __future__ import annotations
+
+
+def _row(label: str, m: dict) -> str:
+    def f(v, nd=3):
+        return "n/a" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
+
+    return (
+        f"| {label} | {m.get('n_labels')} | {f(m.get('precision'))} | {f(m.get('recall'))} | "
+        f"{f(m.get('f1'))} | {f(m.get('map50'))} | {f(m.get('length_mae_m'), 1)} | "
+        f"{f(m.get('beam_mae_m'), 1)} |"
+    )
+
+
+def metrics_table(metrics: dict) -> str:
+    lines = [
+        "| data (never trained on) | vessels | precision | recall | F1 | mAP@0.5 | length MAE m "
+        "| beam MAE m |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, res in metrics.get("holdout", {}).items():
+        lines.append(_row(f"**{label}** (all)", res["overall"]))
+        for scene, m in res.get("scenes", {}).items():
+            lines.append(_row(f"{label} / {scene}", m))
+    return "\n".join(lines)
+
+
+def render_card(spec, cfg, metrics: dict) -> str:
+    t = metrics.get("training", {})
+    real = (
+        ", ".join(
+            f"{r.root} ({', '.join(r.scenes) if r.scenes else 'all'}"
+            f"{'; excluding ' + ', '.join(r.exclude) if r.exclude else ''})"
+            for r in cfg.real
+        )
+        or "none"
+    )
+    sim = (
+        f"{cfg.simulated.n} simulated chips (pipeline.simulate.chips, seed {cfg.simulated.seed})"
+        if cfg.simulated
+        else "none"
+    )
+    a = spec.architecture
+    classes = "tanker / other" if spec.class_head_trained else "vessel"
+    return f"""# Model card: {spec.name}
+
+## What it is
+A vessel detector for 10 m optical imagery of ports (Sentinel-2 L2A; any sensor whose bands map
+onto {", ".join(spec.bands)}). A centre-point (CenterNet / xView3-style) heatmap model: a
+{a.backbone} convolutional backbone (torchvision `Conv2dNormActivation` blocks, widths
+{a.widths}) with a feature-pyramid decoder to output stride {a.out_stride}, and heads for the
+vessel-centre heatmap, sub-cell offset, log length and beam, and axis orientation as
+(sin 2a, cos 2a). Trained from scratch (no pretrained weights).
+
+Input: bands {", ".join(spec.bands)} by name; any CRS and GSD is warped to the local UTM zone at
+{spec.gsd_m} m, so lengths are true ground metres. Pixel values: L2A digital numbers (the +1000
+offset of processing baseline 04.00+ is detected from file tags or from the dark-pixel floor) or
+reflectance floats, then a fixed log stretch (no per-tile statistics).
+Output per vessel: oriented footprint, centre, length_m, beam_m, heading_deg (axis, 0-180: bow
+and stern are not told apart), score, class ({classes}).
+Thresholds: score >= {spec.thresholds.score}, length >= {spec.thresholds.min_length_m} m,
+duplicates within {spec.thresholds.nms_radius_m} m suppressed across tiles
+({spec.inference.tile} px tiles, {spec.inference.overlap} px overlap).
+
+## Training data
+- Real: {real}: {t.get("real_vessels", "?")} labelled vessels.
+- Simulated: {sim}: {t.get("simulated_vessels", "?")} vessels.
+- {cfg.steps} steps of {cfg.batch_size} chips of {cfg.chip} px, AdamW lr {cfg.lr}, cosine
+  schedule, seed {cfg.seed}; augmentation: flips, arbitrary rotation, scale {cfg.augment.scale},
+  gain {cfg.augment.gain}, per-band gain, haze, noise, un-removed +1000 DN offset.
+- Trained in {t.get("train_seconds", "?")} s on {t.get("machine", "?")} (CPU), finished
+  {t.get("finished_utc", "?")}.
+
+## Metrics (only on data the model did not train on)
+A prediction matches a label when its centre lies within 30 m of the labelled footprint,
+one-to-one (Hungarian). mAP@0.5 is COCO AP of axis-aligned footprint boxes (torchmetrics).
+Length and beam MAE are over matched pairs; the labelled "beam" of sen2ships is the short side of
+the minimum rotated rectangle of a 10 m mask and so is much wider than a real hull.
+
+{metrics_table(metrics)}
+
+## Limits
+- Few real training vessels (sen2ships has 181 in 7 ports); scores on other ports, seasons and
+  sea states will vary. Held-out ports are few, so the uncertainty on these numbers is large
+  (one vessel is several points of recall at a small port).
+- Ships moored side by side or touching a pier can merge into one detection; cranes, pier heads
+  and bright roofs at the waterline cause false alarms. Use a land mask (`--port`).
+- Vessels under ~40 m (4 pixels) are near the resolution limit and often missed.
+- Tanker vs other is learned from simulated chips only (sen2ships is single-class); treat it as
+  a hint, not an identification.
+- Heading is the hull axis (0-180 deg); it does not say which way the ship points.
+"""

@@ -1,0 +1,254 @@
+"""The learned vessel detector: a centre-point (CenterNet / xView3-style) heatmap head over a
+compact convolutional backbone built from torchvision components, trained from scratch.
+
+Outputs per cell of the output grid (stride 2 or 4 of the model grid): a vessel-centre heatmap,
+the sub-cell centre offset, log length and log beam in model pixels, the long-axis orientation as
+(sin 2a, cos 2a) (a ship's axis is symmetric under 180 deg) and a tanker-vs-other logit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchvision.ops import Conv2dNormActivation
+
+HEADS = {"heat": 1, "cls": 1, "offset": 2, "size": 2, "angle": 2}
+
+
+@dataclass
+class Arch:
+    backbone: str = "compact"  # compact | resnet18
+    in_channels: int = 4
+    widths: tuple[int, ...] = (16, 32, 48, 64, 96)
+    decoder_width: int = 32
+    out_stride: int = 2
+
+    def to_dict(self) -> dict:
+        return {
+            "backbone": self.backbone,
+            "in_channels": self.in_channels,
+            "widths": list(self.widths),
+            "decoder_width": self.decoder_width,
+            "out_stride": self.out_stride,
+        }
+
+
+def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        Conv2dNormActivation(cin, cout, 3, stride=stride),
+        Conv2dNormActivation(cout, cout, 3),
+    )
+
+
+class CompactBackbone(nn.Module):
+    """Five stages at strides 1, 2, 4, 8, 16 (Conv-BN-ReLU blocks from torchvision.ops)."""
+
+    def __init__(self, in_ch: int, widths: tuple[int, ...]):
+        super().__init__()
+        chans = [in_ch, *widths]
+        self.stages = nn.ModuleList(
+            _block(chans[i], chans[i + 1], 1 if i == 0 else 2) for i in range(len(widths))
+        )
+        self.channels = list(widths)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        return feats
+
+
+class ResNet18Backbone(nn.Module):
+    """torchvision ResNet-18 (random init) with a stride-1 stem so small hulls survive; stages at
+    strides 1, 2, 4, 8, 16."""
+
+    def __init__(self, in_ch: int, widths: tuple[int, ...]):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        net = resnet18(weights=None)
+        self.stem = Conv2dNormActivation(in_ch, widths[0], 3)
+        self.down = Conv2dNormActivation(widths[0], 64, 3, stride=2)
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            net.layer1,
+            net.layer2,
+            net.layer3,
+            nn.Identity(),
+        )
+        self.channels = [widths[0], 64, 128, 256]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        s1 = self.stem(x)
+        s2 = self.layer1(self.down(s1))
+        s4 = self.layer2(s2)
+        s8 = self.layer3(s4)
+        return [s1, s2, s4, s8]
+
+
+class CenterNet(nn.Module):
+    def __init__(self, arch: Arch):
+        super().__init__()
+        self.arch = arch
+        if arch.backbone == "compact":
+            self.backbone = CompactBackbone(arch.in_channels, tuple(arch.widths))
+        elif arch.backbone == "resnet18":
+            self.backbone = ResNet18Backbone(arch.in_channels, tuple(arch.widths))
+        else:
+            raise ValueError(f"unknown backbone '{arch.backbone}'")
+        chans = self.backbone.channels
+        d = arch.decoder_width
+        self.out_level = int(round(math.log2(arch.out_stride)))
+        self.lateral = nn.ModuleList(nn.Conv2d(c, d, 1) for c in chans[self.out_level :])
+        self.smooth = nn.ModuleList(
+            Conv2dNormActivation(d, d, 3) for _ in range(len(chans) - 1 - self.out_level)
+        )
+        self.heads = nn.ModuleDict(
+            {
+                k: nn.Sequential(Conv2dNormActivation(d, d, 3), nn.Conv2d(d, n, 1))
+                for k, n in HEADS.items()
+            }
+        )
+        nn.init.constant_(self.heads["heat"][-1].bias, -2.19)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.backbone(x)
+        y = self.lateral[-1](feats[-1])
+        for i, level in enumerate(range(len(feats) - 2, self.out_level - 1, -1)):
+            lat = self.lateral[level - self.out_level](feats[level])
+            y = F.interpolate(y, size=lat.shape[-2:], mode="nearest") + lat
+            y = self.smooth[i](y)
+        return {k: head(y) for k, head in self.heads.items()}
+
+
+def build_model(arch: Arch) -> CenterNet:
+    return CenterNet(arch)
+
+
+# --------------------------------------------------------------------------- targets and loss
+
+
+def render_targets(boxes, out_h: int, out_w: int, stride: int) -> dict[str, torch.Tensor]:
+    """Dense training targets for one chip from pixel-space boxes (model grid)."""
+    heat = torch.zeros(1, out_h, out_w)
+    reg_w = torch.zeros(1, out_h, out_w)
+    offset = torch.zeros(2, out_h, out_w)
+    size = torch.zeros(2, out_h, out_w)
+    angle = torch.zeros(2, out_h, out_w)
+    cls = torch.zeros(1, out_h, out_w)
+    cls_w = torch.zeros(1, out_h, out_w)
+    ys = torch.arange(out_h, dtype=torch.float32).view(-1, 1) + 0.5
+    xs = torch.arange(out_w, dtype=torch.float32).view(1, -1) + 0.5
+    for b in boxes:
+        cx, cy = b.cx / stride, b.cy / stride
+        if not (0 <= cx < out_w and 0 <= cy < out_h):
+            continue
+        ca, sa = math.cos(b.angle), math.sin(b.angle)
+        dx, dy = xs - cx, ys - cy
+        u = dx * ca + dy * sa
+        v = -dx * sa + dy * ca
+        su = max(0.7, b.length / stride / 6.0)
+        sv = max(0.7, b.beam / stride / 6.0)
+        g = torch.exp(-(u**2) / (2 * su**2) - v**2 / (2 * sv**2))
+        j, i = int(cx), int(cy)
+        g[i, j] = 1.0
+        better = g > heat[0]
+        heat[0] = torch.where(better, g, heat[0])
+        m = better & (g >= 0.5)
+        m[i, j] = True
+        offset[0][m] = cx - (xs.expand_as(g)[m] - 0.5)
+        offset[1][m] = cy - (ys.expand_as(g)[m] - 0.5)
+        size[0][m] = math.log(max(b.length, 1.0))
+        size[1][m] = math.log(max(b.beam, 1.0))
+        angle[0][m] = math.sin(2 * b.angle)
+        angle[1][m] = math.cos(2 * b.angle)
+        reg_w[0][m] = g[m]
+        if b.cls in ("tanker", "other"):
+            cls[0][m] = 1.0 if b.cls == "tanker" else 0.0
+            cls_w[0][m] = 1.0
+    return {
+        "heat": heat,
+        "reg_w": reg_w,
+        "offset": offset,
+        "size": size,
+        "angle": angle,
+        "cls": cls,
+        "cls_w": cls_w,
+    }
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on a Gaussian heatmap."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1).float()
+    neg = 1 - pos
+    pos_loss = -torch.log(p) * (1 - p) ** 2 * pos
+    neg_loss = -torch.log(1 - p) * p**2 * (1 - target) ** 4 * neg
+    n = pos.sum().clamp(min=1.0)
+    return (pos_loss.sum() + neg_loss.sum()) / n
+
+
+def detection_loss(out: dict, tgt: dict, weights: dict | None = None) -> dict[str, torch.Tensor]:
+    w = {"heat": 1.0, "offset": 1.0, "size": 1.0, "angle": 0.5, "cls": 0.2, **(weights or {})}
+    heat = focal_loss(out["heat"], tgt["heat"])
+    rw = tgt["reg_w"]
+    norm = rw.sum().clamp(min=1.0)
+
+    def l1(name: str) -> torch.Tensor:
+        return (F.l1_loss(out[name], tgt[name], reduction="none") * rw).sum() / norm
+
+    ang_pred = torch.tanh(out["angle"])
+    angle = (F.l1_loss(ang_pred, tgt["angle"], reduction="none") * rw).sum() / norm
+    cw = tgt["cls_w"]
+    cls = (
+        F.binary_cross_entropy_with_logits(out["cls"], tgt["cls"], reduction="none") * cw
+    ).sum() / cw.sum().clamp(min=1.0)
+    parts = {"heat": heat, "offset": l1("offset"), "size": l1("size"), "angle": angle, "cls": cls}
+    parts["total"] = sum(w[k] * v for k, v in parts.items())
+    return parts
+
+
+@torch.no_grad()
+def decode(
+    out: dict[str, torch.Tensor], stride: int, score_threshold: float, max_det: int = 500
+) -> list[list[dict]]:
+    """Peaks of the heatmap (3x3 max-pool NMS) -> per image a list of pixel-space detections."""
+    heat = torch.sigmoid(out["heat"])
+    peaks = heat == F.max_pool2d(heat, 3, stride=1, padding=1)
+    heat = heat * peaks
+    results = []
+    for b in range(heat.shape[0]):
+        h = heat[b, 0]
+        flat = h.flatten()
+        k = min(max_det, flat.numel())
+        scores, idx = torch.topk(flat, k)
+        keep = scores >= score_threshold
+        scores, idx = scores[keep], idx[keep]
+        ys, xs = idx // h.shape[1], idx % h.shape[1]
+        off = out["offset"][b][:, ys, xs]
+        size = out["size"][b][:, ys, xs].exp()
+        ang = torch.tanh(out["angle"][b][:, ys, xs])
+        theta = (torch.atan2(ang[0], ang[1]) / 2) % math.pi
+        p_tanker = torch.sigmoid(out["cls"][b][0, ys, xs])
+        dets = []
+        for n in range(len(scores)):
+            length, beam = float(size[0, n]), float(size[1, n])
+            if beam > length:
+                length, beam = beam, length
+            dets.append(
+                {
+                    "cx": (float(xs[n]) + float(off[0, n])) * stride,
+                    "cy": (float(ys[n]) + float(off[1, n])) * stride,
+                    "length": length,
+                    "beam": beam,
+                    "angle": float(theta[n]),
+                    "score": float(scores[n]),
+                    "p_tanker": float(p_tanker[n]),
+                }
+            )
+        results.append(dets)
+    return results

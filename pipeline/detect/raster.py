@@ -1,0 +1,214 @@
+"""Reading scenes for the detector: bands by name, any CRS/GSD warped to a local UTM grid at the
+model's GSD (so one pixel is a fixed number of true ground metres), robust normalisation.
+
+Every read is windowed through a rasterio ``WarpedVRT`` so memory stays bounded whatever the
+scene size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.bands import band_indexes
+from pipeline.errors import TankerWatchError
+
+# L2A processing baseline 04.00+ adds this offset to every digital number.
+L2A_OFFSET = 1000.0
+DN_SCALE = 10000.0
+
+
+def utm_epsg_for(lon: float, lat: float) -> int:
+    zone = min(60, max(1, int((lon + 180) // 6) + 1))
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@dataclass
+class SceneGrid:
+    """A scene opened for detection: the source dataset and a VRT onto a UTM grid."""
+
+    path: Path
+    src: object  # rasterio DatasetReader
+    vrt: object  # rasterio WarpedVRT in UTM at gsd_m
+    indexes: list[int]
+    offset: float  # DN offset subtracted before scaling to reflectance
+    scale: float  # divide by this to get reflectance (1.0 for reflectance floats)
+    gsd_m: float
+
+    @property
+    def width(self) -> int:
+        return self.vrt.width
+
+    @property
+    def height(self) -> int:
+        return self.vrt.height
+
+    @property
+    def crs(self):
+        return self.vrt.crs
+
+    @property
+    def transform(self):
+        return self.vrt.transform
+
+    def close(self) -> None:
+        self.vrt.close()
+        self.src.close()
+
+    def __enter__(self) -> SceneGrid:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def read(self, window) -> tuple[np.ndarray, np.ndarray]:
+        """(reflectance float32 [bands, h, w], valid bool [h, w]) for a window of the UTM grid."""
+        raw = self.vrt.read(self.indexes, window=window, boundless=False, masked=True)
+        valid = ~np.ma.getmaskarray(raw).any(axis=0)
+        data = np.ma.filled(raw.astype(np.float32), 0.0)
+        refl = (data - self.offset) / self.scale
+        refl[:, ~valid] = 0.0
+        return refl.astype(np.float32, copy=False), valid
+
+    def windows(self, tile: int, overlap: int) -> Iterator:
+        from rasterio.windows import Window
+
+        step = max(1, tile - overlap)
+        ys = list(range(0, max(1, self.height - overlap), step))
+        xs = list(range(0, max(1, self.width - overlap), step))
+        for y in ys:
+            for x in xs:
+                yield Window(x, y, min(tile, self.width - x), min(tile, self.height - y))
+
+
+def _detect_offset(src, indexes: list[int], path: Path) -> tuple[float, float]:
+    """Decide how to turn pixel values into reflectance: (offset, scale)."""
+    tags = {k.upper(): v for k, v in src.tags().items()}
+    dtype = np.dtype(src.dtypes[indexes[0] - 1])
+    if dtype.kind == "f":
+        # Floats: reflectance (0..~1.5) or DN stored as float; sample decides.
+        sample = _sample(src, indexes)
+        if sample.size == 0:
+            raise TankerWatchError(f"{path}: all pixels are nodata")
+        if float(np.nanpercentile(sample, 50)) <= 5.0:
+            return 0.0, 1.0
+    for key in ("BOA_ADD_OFFSET", "L2A_OFFSET", "DN_OFFSET"):
+        if key in tags:
+            try:
+                return abs(float(tags[key])), DN_SCALE
+            except ValueError:
+                pass
+    sample = _sample(src, indexes)
+    if sample.size == 0:
+        raise TankerWatchError(f"{path}: all pixels are nodata")
+    # Heuristic: with the +1000 offset no valid pixel of the darkest band goes below ~1000
+    # (dark water in B08/B11 reads a few hundred DN without it).
+    darkest = min(float(np.percentile(sample[i], 0.5)) for i in range(sample.shape[0]))
+    return (L2A_OFFSET if darkest >= L2A_OFFSET else 0.0), DN_SCALE
+
+
+def _sample(src, indexes: list[int]) -> np.ndarray:
+    """A decimated read of valid pixels (bands x n) to estimate value ranges cheaply."""
+    from rasterio.enums import Resampling
+
+    h = max(1, min(src.height, 256))
+    w = max(1, min(src.width, 256))
+    arr = src.read(
+        indexes, out_shape=(len(indexes), h, w), masked=True, resampling=Resampling.nearest
+    )
+    mask = np.ma.getmaskarray(arr).any(axis=0)
+    data = np.asarray(arr.data, dtype=np.float64)
+    ok = ~mask & np.isfinite(data).all(axis=0) & (data != 0).any(axis=0)
+    return data[:, ok]
+
+
+def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
+    """Open a scene, check it, and set up a windowed VRT in the local UTM zone at ``gsd_m``.
+
+    Raises TankerWatchError (one line naming the file) for no CRS, missing bands, all nodata or
+    an unreadable file.
+    """
+    import rasterio
+    from rasterio.crs import CRS
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+    from rasterio.warp import calculate_default_transform, transform_bounds
+
+    path = Path(path)
+    if not path.exists():
+        raise TankerWatchError(f"{path}: file not found")
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:
+        raise TankerWatchError(f"{path}: cannot read raster ({_short(exc)})") from None
+    try:
+        if src.crs is None:
+            raise TankerWatchError(f"{path}: raster has no CRS")
+        if src.transform.is_identity:
+            raise TankerWatchError(f"{path}: raster has no geotransform")
+        indexes = band_indexes(list(src.descriptions), bands, str(path))
+        try:
+            offset, scale = _detect_offset(src, indexes, path)
+        except TankerWatchError:
+            raise
+        except Exception as exc:
+            raise TankerWatchError(f"{path}: cannot read pixels ({_short(exc)})") from None
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+        lon, lat = (west + east) / 2, (south + north) / 2
+        dst_crs = CRS.from_epsg(utm_epsg_for(lon, lat))
+        src_is_target = src.crs == dst_crs and all(
+            math.isclose(abs(r), gsd_m, rel_tol=1e-6) for r in src.res
+        )
+        if src_is_target:
+            transform, width, height = src.transform, src.width, src.height
+        else:
+            transform, width, height = calculate_default_transform(
+                src.crs, dst_crs, src.width, src.height, *src.bounds, resolution=gsd_m
+            )
+        nodata = src.nodata if src.nodata is not None else 0
+        vrt = WarpedVRT(
+            src,
+            crs=dst_crs,
+            transform=transform,
+            width=width,
+            height=height,
+            resampling=Resampling.bilinear,
+            src_nodata=nodata,
+            nodata=nodata,
+        )
+    except TankerWatchError:
+        src.close()
+        raise
+    except Exception as exc:
+        src.close()
+        raise TankerWatchError(f"{path}: cannot open raster ({_short(exc)})") from None
+    return SceneGrid(path, src, vrt, indexes, offset, scale, gsd_m)
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
+
+
+def read_full(path: Path | str, bands: list[str], gsd_m: float):
+    """Whole scene on the UTM grid: (reflectance [b,h,w], valid [h,w], crs, transform)."""
+    from rasterio.windows import Window
+
+    with open_scene(path, bands, gsd_m) as g:
+        refl, valid = g.read(Window(0, 0, g.width, g.height))
+        return refl, valid, g.crs, g.transform
+
+
+def normalise(refl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Model input from reflectance: a fixed log-like stretch that keeps bright hulls apart from
+    water without saturating, identical at train and prediction time (no per-tile statistics, so
+    a tile with a lot of land reads the same as one with open water)."""
+    x = np.clip(refl, 0.0, 2.0)
+    out = np.log1p(x * 20.0) / math.log1p(20.0) * 2.0 - 1.0
+    if valid is not None:
+        out[:, ~valid] = -1.0
+    return out.astype(np.float32, copy=False)

@@ -1,0 +1,278 @@
+"""Training: `tankerwatch train --config configs/train/<name>.yaml --out models/<name>`.
+
+Seeded (each step draws its chips from a generator seeded by (seed, step), so a resumed run sees
+the same chips as an uninterrupted one), resumable from a checkpoint (safetensors for tensors,
+YAML for the rest: never a pickle), CPU by default, CUDA when the config asks for it or "auto"
+finds one. At the end the bundle is written, scored on the held-out data, and its card filled in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pipeline.detect.train_config import TrainConfig, load_train_config
+from pipeline.errors import TankerWatchError
+from pipeline.fsutil import atomic_path, atomic_write_text, ensure_dir
+
+log = logging.getLogger(__name__)
+
+CKPT_DIR = "checkpoint"
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_training_scenes(cfg: TrainConfig, out: Path):
+    """In-memory training scenes (real + simulated) on the model grid."""
+    from pipeline.detect.data import load_scene, scene_dirs
+
+    scenes = []
+    for src in cfg.real:
+        root = src.resolve_root()
+        dirs = [d for d in scene_dirs(root) if d.name not in set(src.exclude)]
+        if src.scenes is not None:
+            names = set(src.scenes)
+            dirs = [d for d in dirs if d.name in names]
+            missing = names - {d.name for d in dirs}
+            if missing:
+                raise TankerWatchError(f"{root}: scenes not found: {', '.join(sorted(missing))}")
+        part = [load_scene(d, cfg.bands, cfg.gsd_m, "real") for d in dirs]
+        _spread_weight(part, src.weight)
+        scenes += part
+    if cfg.simulated is not None:
+        sim_root = simulated_root(cfg, out)
+        part = [load_scene(d, cfg.bands, cfg.gsd_m, "sim") for d in scene_dirs(sim_root)]
+        _spread_weight(part, cfg.simulated.weight)
+        scenes += part
+    if not scenes:
+        raise TankerWatchError("no training scenes found")
+    return scenes
+
+
+def simulated_root(cfg: TrainConfig, out: Path) -> Path:
+    from pipeline.detect.train_config import resolve_root
+
+    sim = cfg.simulated
+    if sim.root:
+        return resolve_root(sim.root)
+    root = out / ".sim_chips" / f"n{sim.n}_s{sim.seed}"
+    done = root / ".complete"
+    if not done.exists():
+        try:
+            from pipeline.simulate.chips import write_chips
+        except ImportError as exc:
+            raise TankerWatchError(
+                f"simulated chips requested but the simulator is unavailable ({exc})"
+            ) from None
+        log.info("writing %d simulated chips to %s", sim.n, root)
+        write_chips(root, sim.n, seed=sim.seed, **sim.options)
+        done.write_text("ok\n")
+    return root
+
+
+def _spread_weight(scenes, weight: float) -> None:
+    tot = sum(len(s.boxes) + 1 for s in scenes) or 1
+    for s in scenes:
+        s.weight = weight * (len(s.boxes) + 1) / tot
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(folder: Path, model, opt, step: int, chash: str, history: list) -> None:
+    from safetensors.torch import save_file
+
+    folder = ensure_dir(folder)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    osd = opt.state_dict()
+    for pid, st in osd["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{pid}.{k}"] = v.detach().cpu().reshape(v.shape).contiguous()
+    with atomic_path(folder / "state.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    groups = [
+        {k: v for k, v in g.items() if k != "params"} | {"params": g["params"]}
+        for g in osd["param_groups"]
+    ]
+    meta = {"step": step, "config_hash": chash, "param_groups": groups, "history": history}
+    atomic_write_text(folder / "state.yaml", yaml.safe_dump(_plain(meta), sort_keys=False))
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.floating | np.integer):
+        return obj.item()
+    return obj
+
+
+def load_checkpoint(folder: Path, model, opt, chash: str) -> tuple[int, list]:
+    import torch
+    from safetensors.torch import load_file
+
+    meta_path = folder / "state.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    if meta.get("config_hash") != chash:
+        raise TankerWatchError(
+            f"{meta_path}: checkpoint was made with a different config; use --restart to start over"
+        )
+    tensors = load_file(str(folder / "state.safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    groups = meta["param_groups"]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+    for st in opt.state.values():
+        if "step" in st and not torch.is_tensor(st["step"]):
+            st["step"] = torch.tensor(float(st["step"]))
+    return int(meta["step"]), list(meta.get("history") or [])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(config_path: Path | str, out: Path | str, restart: bool = False) -> dict:
+    import torch
+
+    from pipeline.detect.bundle import arch_of
+    from pipeline.detect.data import AugmentConfig, ChipSampler
+    from pipeline.detect.model import build_model, detection_loss
+
+    cfg = load_train_config(config_path)
+    out = ensure_dir(out)
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TankerWatchError(f"{config_path}: device 'cuda' requested but no CUDA device found")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    chash = config_hash(cfg)
+    t0 = time.time()
+    scenes = load_training_scenes(cfg, out)
+    n_real = sum(len(s.boxes) for s in scenes if s.source == "real")
+    n_sim = sum(len(s.boxes) for s in scenes if s.source == "sim")
+    log.info("training on %d scenes (%d real vessels, %d simulated)", len(scenes), n_real, n_sim)
+    aug = AugmentConfig(**cfg.augment.model_dump())
+    sampler = ChipSampler(
+        scenes,
+        chip=cfg.chip,
+        stride=cfg.architecture.out_stride,
+        positive_p=cfg.positive_p,
+        augment=aug,
+    )
+    model = build_model(arch_of(cfg.architecture)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ckpt = out / CKPT_DIR
+    start, history = 0, []
+    if (ckpt / "state.yaml").exists() and not restart:
+        start, history = load_checkpoint(ckpt, model, opt, chash)
+        log.info("resuming from step %d", start)
+    model.train()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    running: dict[str, float] = {}
+    with Progress(
+        TextColumn("train"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[loss]}"),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("train", total=cfg.steps, completed=start, loss="")
+        for step in range(start, cfg.steps):
+            rng = np.random.default_rng([cfg.seed, step])
+            x, tgt = sampler.batch(rng, cfg.batch_size)
+            x = x.to(device)
+            tgt = {k: v.to(device) for k, v in tgt.items()}
+            for g in opt.param_groups:
+                g["lr"] = lr_at(cfg, step)
+            parts = detection_loss(model(x), tgt, cfg.loss_weights)
+            opt.zero_grad(set_to_none=True)
+            parts["total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+            for k, v in parts.items():
+                fv = float(v.detach())
+                running[k] = 0.98 * running.get(k, fv) + 0.02 * fv
+            progress.update(task, advance=1, loss=f"loss {running['total']:.3f}")
+            done = step + 1
+            if done % 50 == 0:
+                log.info(
+                    "step %d/%d %s lr %.2e %.1fs",
+                    done,
+                    cfg.steps,
+                    " ".join(f"{k} {v:.3f}" for k, v in running.items()),
+                    lr_at(cfg, step),
+                    time.time() - t0,
+                )
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
+                save_checkpoint(ckpt, model, opt, done, chash, history)
+    train_s = time.time() - t0
+    model.eval()
+    return finish(cfg, model.cpu(), out, history, train_s, n_real, n_sim, len(scenes))
+
+
+def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> dict:
+    """Write the bundle, score it on the held-out data, write metrics.json and card.md."""
+    from pipeline.detect.bundle import load_detector, save_bundle
+    from pipeline.detect.evaluate import evaluate_dataset
+    from pipeline.detect.train_config import resolve_root
+
+    trained = {
+        "config": cfg.model_dump(mode="json"),
+        "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "train_seconds": round(train_s, 1),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "real_vessels": n_real,
+        "simulated_vessels": n_sim,
+        "scenes": n_scenes,
+    }
+    fields = {
+        "name": cfg.name,
+        "architecture": cfg.architecture.model_dump(mode="json"),
+        "bands": cfg.bands,
+        "gsd_m": cfg.gsd_m,
+        "thresholds": cfg.thresholds.model_dump(mode="json"),
+        "inference": cfg.inference.model_dump(mode="json"),
+        "class_head_trained": cfg.simulated is not None,
+        "trained": {k: v for k, v in trained.items() if k != "config"},
+    }
+    save_bundle(out, model, fields)
+    det = load_detector(out)
+    metrics: dict = {"model": cfg.name, "holdout": {}, "training": trained, "history": history}
+    for h in cfg.holdout:
+        res = evaluate_dataset(resolve_root(h.root), det, scenes=h.scenes)
+        metrics["holdout"][h.label] = {"overall": res["overall"], "scenes": res["scenes"]}
+        log.info("holdout %s: %s", h.label, res["overall"])
+    from pipeline.detect.card import render_card
+
+    save_bundle(out, model, fields, card_md=render_card(det.spec, cfg, metrics), metrics=metrics)
+    return metrics

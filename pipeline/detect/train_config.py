@@ -1,0 +1,135 @@
+"""The training config (configs/train/*.yaml), validated by pydantic (unknown keys refused).
+
+Registered with pipeline.config so `tankerwatch config check configs/train/x.yaml` validates it.
+Dataset roots are resolved against the current folder first, then the repository root; the
+environment variable TANKERWATCH_SEN2SHIPS overrides a root written as "sen2ships".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.config import REPO_ROOT, Strict, load_yaml_model, register_checker
+from pipeline.detect.bundle import ArchSpec, InferenceSpec, Thresholds
+from pipeline.errors import TankerWatchError
+
+
+class RealData(Strict):
+    root: str = Field(description="dataset folder (<root>/<scene>/scene.tif + labels.geojson)")
+    scenes: list[str] | None = Field(None, description="scene folders to use (default: all)")
+    exclude: list[str] = Field(default_factory=list)
+    weight: float = Field(1.0, gt=0, description="sampling weight of this source")
+
+    def resolve_root(self) -> Path:
+        return resolve_root(self.root)
+
+
+class SimulatedData(Strict):
+    n: int = Field(200, ge=1, description="number of simulated chips to generate")
+    seed: int = 0
+    root: str | None = Field(None, description="existing chips folder; default: generated")
+    weight: float = Field(1.0, gt=0)
+    options: dict = Field(default_factory=dict, description="extra write_chips keyword arguments")
+
+
+class HoldoutData(Strict):
+    root: str
+    scenes: list[str] | None = None
+    label: str = "holdout"
+
+
+class AugmentSpec(Strict):
+    flips: bool = True
+    rotate: bool = True
+    scale: tuple[float, float] = (0.85, 1.15)
+    gain: tuple[float, float] = (0.75, 1.3)
+    band_gain: float = Field(0.1, ge=0, lt=1)
+    haze: float = Field(0.08, ge=0)
+    noise: float = Field(0.01, ge=0)
+    dn_offset_p: float = Field(0.1, ge=0, le=1)
+
+
+class TrainConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "cpu"
+    bands: list[str] = Field(default_factory=lambda: ["B02", "B03", "B04", "B08"])
+    gsd_m: float = Field(10.0, gt=0)
+    architecture: ArchSpec = Field(default_factory=ArchSpec)
+    real: list[RealData] = Field(default_factory=list)
+    simulated: SimulatedData | None = None
+    holdout: list[HoldoutData] = Field(default_factory=list)
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(16, ge=1)
+    chip: int = Field(128, ge=32)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    positive_p: float = Field(0.7, ge=0, le=1)
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    loss_weights: dict[str, float] = Field(default_factory=dict)
+    checkpoint_every: int = Field(200, ge=1)
+    threads: int = Field(0, ge=0, description="torch CPU threads (0: torch default)")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.real and self.simulated is None:
+            raise ValueError("give training data: 'real' datasets and/or 'simulated' chips")
+        if len(self.bands) != self.architecture.in_channels:
+            raise ValueError(
+                f"bands has {len(self.bands)} entries but architecture.in_channels is "
+                f"{self.architecture.in_channels}"
+            )
+        if self.chip % 16:
+            raise ValueError("chip must be a multiple of 16")
+        for r in self.real:
+            for h in self.holdout:
+                if resolve_root_quiet(r.root) == resolve_root_quiet(h.root):
+                    used = set(r.scenes or []) - set(r.exclude)
+                    held = set(h.scenes or [])
+                    if r.scenes is None:
+                        overlap = held - set(r.exclude)
+                    else:
+                        overlap = used & held
+                    if overlap or h.scenes is None:
+                        raise ValueError(
+                            f"holdout scenes also used for training: "
+                            f"{', '.join(sorted(overlap)) or '(all)'}"
+                        )
+        return self
+
+
+def resolve_root_quiet(root: str) -> str:
+    try:
+        return str(resolve_root(root).resolve())
+    except TankerWatchError:
+        return root
+
+
+def resolve_root(root: str) -> Path:
+    if root == "sen2ships" and os.environ.get("TANKERWATCH_SEN2SHIPS"):
+        return Path(os.environ["TANKERWATCH_SEN2SHIPS"])
+    p = Path(root)
+    if p.is_absolute():
+        return p
+    for base in (Path.cwd(), REPO_ROOT):
+        if (base / p).exists():
+            return base / p
+    if root == "sen2ships":
+        cand = REPO_ROOT.parent / "shared" / "data" / "sen2ships"
+        if cand.exists():
+            return cand
+    raise TankerWatchError(f"dataset root '{root}' not found (relative to . or {REPO_ROOT})")
+
+
+def load_train_config(path: Path | str) -> TrainConfig:
+    return load_yaml_model(TrainConfig, path)
+
+
+register_checker("train", load_train_config)

@@ -1,0 +1,129 @@
+"""Bundles: safetensors round trip, refusal of corrupt or disagreeing bundles, the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from pipeline.detect.bundle import DEFAULT_MODEL, load_detector, read_spec, save_bundle
+from pipeline.detect.model import Arch, build_model
+from pipeline.errors import TankerWatchError
+
+TINY = {"backbone": "compact", "in_channels": 4, "widths": [4, 8, 8, 8, 8], "decoder_width": 8}
+
+
+def tiny_fields(name="tiny", **over):
+    fields = {
+        "name": name,
+        "architecture": {**TINY, "out_stride": 2},
+        "bands": ["B02", "B03", "B04", "B08"],
+        "gsd_m": 10.0,
+        "thresholds": {"score": 0.01},
+    }
+    fields.update(over)
+    return fields
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    model = tiny_model()
+    save_bundle(tmp_path / "tiny", model, tiny_fields(), card_md="# card\n", metrics={"a": 1.0})
+    return tmp_path / "tiny", model
+
+
+def test_round_trip_gives_identical_outputs(bundle):
+    folder, model = bundle
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "card.md",
+        "metrics.json",
+        "model.yaml",
+        "weights.safetensors",
+    ]
+    det = load_detector(folder)
+    assert det.name == "tiny" and det.bands == ["B02", "B03", "B04", "B08"]
+    x = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        a, b = model(x), det.model(x)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    refl = np.random.default_rng(0).uniform(0, 0.3, (4, 64, 64)).astype(np.float32)
+    dets = det.detect_array(refl, np.ones((64, 64), bool))
+    assert isinstance(dets, list) and all({"cx", "cy", "length", "score"} <= d.keys() for d in dets)
+
+
+def test_weights_are_plain_safetensors(bundle):
+    from safetensors import safe_open
+
+    folder, model = bundle
+    with safe_open(str(folder / "weights.safetensors"), "pt") as f:
+        assert set(f.keys()) == set(model.state_dict())
+
+
+def test_corrupt_weights_are_refused(bundle):
+    folder, _ = bundle
+    w = folder / "weights.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-10] ^= 0xFF
+    w.write_bytes(bytes(data))
+    with pytest.raises(TankerWatchError, match=r"weights\.safetensors: checksum"):
+        load_detector(folder)
+
+
+def test_truncated_weights_with_matching_checksum_are_refused(bundle):
+    from pipeline.detect.bundle import sha256_file
+
+    folder, _ = bundle
+    w = folder / "weights.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    spec = yaml.safe_load((folder / "model.yaml").read_text())
+    spec["weights"]["sha256"] = sha256_file(w)
+    (folder / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match="not a readable safetensors file"):
+        load_detector(folder)
+
+
+def test_architecture_disagreeing_with_weights_is_refused(bundle):
+    folder, _ = bundle
+    spec = yaml.safe_load((folder / "model.yaml").read_text())
+    spec["architecture"]["widths"] = [4, 8, 8, 8, 16]
+    (folder / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match=r"weights\.safetensors: tensor .* has shape"):
+        load_detector(folder)
+
+
+def test_bands_disagreeing_with_input_channels_is_refused(bundle):
+    folder, _ = bundle
+    spec = yaml.safe_load((folder / "model.yaml").read_text())
+    spec["bands"] = ["B02", "B03", "B04"]
+    (folder / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match=r"model\.yaml: .*in_channels"):
+        load_detector(folder)
+
+
+def test_unknown_key_in_model_yaml_is_refused(bundle):
+    folder, _ = bundle
+    spec = yaml.safe_load((folder / "model.yaml").read_text())
+    spec["pickle_me"] = True
+    (folder / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match="field 'pickle_me': unknown key"):
+        read_spec(folder)
+
+
+def test_missing_bundle_and_unknown_name(tmp_path):
+    with pytest.raises(TankerWatchError, match="model.yaml: file not found"):
+        load_detector(tmp_path)
+    with pytest.raises(TankerWatchError, match="model 'nope' not found"):
+        load_detector("nope")
+
+
+def test_baseline_and_default_names():
+    base = load_detector("baseline")
+    assert base.name.startswith("baseline")
+    assert isinstance(DEFAULT_MODEL, str) and DEFAULT_MODEL

@@ -1,0 +1,116 @@
+"""The detect / evaluate / train verbs: outputs, one bad scene among many, exit 2 paths."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+
+from detect import synth
+
+
+@pytest.fixture
+def run(capsys, monkeypatch):
+    """The real entry point (pipeline.cli.main) in-process: (exit code, stdout, stderr)."""
+    import sys
+
+    from pipeline.cli import main
+
+    def invoke(*args):
+        monkeypatch.setattr(sys, "argv", ["tankerwatch", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return code, out, " ".join(err.split())
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds")
+    for i, name in enumerate(["a", "b"]):
+        ships = [(40, 40, 180, 30, 20 + 40 * i), (90, 90, 120, 25, 100)]
+        refl, transform, crs, polys = synth.utm_scene(128, 128, ships=ships, seed=10 + i)
+        synth.write_geotiff(root / name / "scene.tif", refl, transform, crs)
+        synth.write_labels(root / name / "labels.geojson", polys, crs)
+    refl, transform, _, _ = synth.utm_scene(32, 32, seed=1)
+    synth.write_geotiff(root / "nocrs.tif", refl, transform, None)
+    return root
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".parquet", ".gpkg"])
+def test_detect_writes_each_format(run, scenes, tmp_path, suffix):
+    out = tmp_path / f"d{suffix}"
+    code, _, err = run(
+        "detect", scenes / "a" / "scene.tif", scenes / "b", "-m", "baseline", "-o", out
+    )
+    assert code == 0, err
+    df = gpd.read_parquet(out) if suffix == ".parquet" else gpd.read_file(out)
+    assert len(df) == 4 and df.crs.to_epsg() == 4326
+    assert {"length_m", "beam_m", "heading_deg", "score", "cls", "model", "scene_id"} <= set(df)
+    assert set(df["scene_id"]) == {"a", "b"}
+
+
+def test_one_bad_scene_among_many_is_skipped(run, scenes, tmp_path):
+    out = tmp_path / "d.geojson"
+    code, stdout, err = run(
+        "detect", scenes / "a", scenes / "nocrs.tif", "-m", "baseline", "-o", out
+    )
+    assert code == 0
+    assert "skipped" in err and "nocrs.tif: raster has no CRS" in err
+    assert "1 skipped" in stdout and out.exists()
+
+
+def test_detect_exit_2_in_a_real_process(cli, scenes, tmp_path):
+    res = cli(
+        "detect", scenes / "nocrs.tif", "--model", "baseline", "--out", tmp_path / "x.geojson"
+    )
+    assert res.returncode == 2
+    assert "nocrs.tif: raster has no CRS" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_detect_exit_2_paths(run, scenes, tmp_path):
+    code, _, err = run("detect", scenes / "a", "-m", "baseline", "-o", tmp_path / "x.csv")
+    assert code == 2 and "unknown output type" in err
+    code, _, err = run("detect", scenes / "a", "-m", "no-such-model", "-o", tmp_path / "x.geojson")
+    assert code == 2 and "model 'no-such-model' not found" in err
+    code, _, err = run(
+        "detect", tmp_path / "missing.tif", "-m", "baseline", "-o", tmp_path / "x.gpkg"
+    )
+    assert code == 2 and "missing.tif: file not found" in err
+    code, _, err = run(
+        "detect",
+        scenes / "nocrs.tif",
+        tmp_path / "gone.tif",
+        "-m",
+        "baseline",
+        "-o",
+        tmp_path / "y.gpkg",
+    )
+    assert code == 2 and "no scene could be processed" in err
+    assert not (tmp_path / "y.gpkg").exists()
+
+
+def test_evaluate_json_last_line(run, scenes):
+    code, out, err = run("evaluate", "--dataset", scenes, "--model", "baseline", "--json")
+    assert code == 0, err
+    obj = json.loads(out.strip().splitlines()[-1])
+    assert obj["overall"]["n_labels"] == 4 and obj["overall"]["f1"] == 1.0
+    code, out, _ = run("evaluate", "--dataset", scenes, "--model", "baseline")
+    assert "ALL" in out and "F1" in out
+
+
+def test_evaluate_and_train_exit_2(run, tmp_path):
+    code, _, err = run("evaluate", "--dataset", tmp_path / "nowhere", "--model", "baseline")
+    assert code == 2 and "dataset folder not found" in err
+    bad = tmp_path / "train" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: x\nsteps: 3\nwhat: 1\nreal: [{root: .}]\n")
+    code, _, err = run("train", "--config", bad, "--out", tmp_path / "m")
+    assert code == 2 and "field 'what': unknown key" in err
