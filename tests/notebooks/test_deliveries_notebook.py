@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from ledger.factory import build, fill
 
 from pipeline.ledger.store import Ledger
@@ -44,16 +43,3 @@ def test_notebook_runs_and_reproduces_the_headline(tmp_path, monkeypatch):
     assert f"{totals['barrels_corrected_p50']:.1f}" in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the cap chart and the monthly chart
-
-
-def test_notebook_fails_loudly_without_a_ledger(tmp_path, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    monkeypatch.setenv("TANKERWATCH_LEDGER", str(tmp_path / "missing.db"))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    with pytest.raises(CellExecutionError, match="no such file"):
-        NotebookClient(
-            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-        ).execute()
