@@ -231,6 +231,7 @@ def synthetic_season(
     end = start + timedelta(days=days)
     t = start
     gap_h = days * 24 / n_calls
+    busy_until: dict[str, datetime] = {}
     while len([s for s in stays if s.role == "load"]) < n_calls:
         t = t + timedelta(hours=float(rng.exponential(gap_h)))
         prev_load = [s for s in stays if s.role == "load"]
@@ -250,8 +251,12 @@ def synthetic_season(
                 source="synthetic unlisted",
             )
             listed = False
-        else:
-            v = fleet[int(rng.integers(len(fleet)))]
+        else:  # a registry tanker that is back from its last voyage
+            free = [f for f in fleet if busy_until.get(f.name, start) <= t]
+            if not free:
+                t = min(busy_until.values())
+                continue
+            v = free[int(rng.integers(len(free)))]
             listed = True
         lf = float(rng.uniform(*loading))
         prod = "gasoil" if rng.random() < 0.7 else "gasoline"
@@ -298,6 +303,10 @@ def synthetic_season(
                 )
             )
             stays[load_i].linked = len(stays) - 1
+            home = float(transit) + float(rng.uniform(48, 288))  # sail back, idle 2-12 days
+            busy_until[v.name] = stays[-1].depart + timedelta(hours=home)
+        else:
+            busy_until[v.name] = stays[-1].depart + timedelta(days=float(rng.uniform(4, 14)))
     # bulk carriers at the coal berth and a tug that sometimes sits at the oil berth
     for k in range(40):
         a = start + timedelta(days=float(rng.uniform(0, days - 4)))

@@ -1,0 +1,239 @@
+"""Score port calls and estimates against a simulator's truth (or a seeded synthetic season).
+
+    # the default scenario: simulate, ingest (scene catalogue + berth observations), then score
+    tankerwatch simulate --out /tmp/sim
+    tankerwatch ingest --ports vostochny,rajin,chongjin,nampo --start 2024-03-07 \
+        --end 2024-11-05 --source simulated --path /tmp/sim --db sqlite:////tmp/sim.db
+    python benchmarks/estimate_accuracy.py --sim /tmp/sim --db sqlite:////tmp/sim.db \
+        [--detections dets.parquet] [--sensors all|sentinel-2-l2a] [--params YAML]
+
+    # without a simulation: the seeded synthetic season of pipeline.portcalls.synthetic
+    python benchmarks/estimate_accuracy.py --synthetic [--sensors all|sentinel-2]
+
+Without --detections, detections are derived from the truth: every true hull at a berth in a
+clear observation is detected with the configured recall, its length and beam perturbed with the
+detector's error model (configs/estimate portcalls.size_error). With --detections (the output of
+`tankerwatch detect` on the simulated scenes) the real detector is scored.
+
+Scores: load calls with at least one clear observation of the load berth during the stay
+(recall, precision of the load visits; a visit matches the call whose stay holds most of its
+sightings, one visit per call), vessel identified correctly among the matched calls (the named
+vessel, or "unidentified" for a vessel not in the registry), true total barrels against the
+observed and coverage-corrected estimates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.config import load_port, load_registry  # noqa: E402
+from pipeline.estimate import run_estimate  # noqa: E402
+from pipeline.estimate.params import load_params  # noqa: E402
+from pipeline.portcalls import build_visits, link_voyages  # noqa: E402
+from pipeline.portcalls.synthetic import Stay, detections_from_truth, synthetic_season  # noqa: E402
+from pipeline.records import utc  # noqa: E402
+
+PORTS = ["vostochny", "rajin", "chongjin", "nampo"]
+
+
+def _truth_from_sim(sim: Path):
+    stays = []
+    with (sim / "truth" / "visits.csv").open() as fh:
+        for r in csv.DictReader(fh):
+            stays.append(
+                Stay(
+                    vessel=r["vessel"],
+                    port=r["port"],
+                    berth=r["berth"],
+                    arrive=utc(r["arrived_utc"]),
+                    depart=utc(r["departed_utc"]),
+                    length_m=float(r["length_m"]),
+                    beam_m=float(r["beam_m"]),
+                    role=r["role"],
+                )
+            )
+    with (sim / "truth" / "deliveries.csv").open() as fh:
+        deliveries = list(csv.DictReader(fh))
+    registry = load_registry(sim / "truth" / "fleet.csv")
+    return stays, deliveries, registry
+
+
+def _sensor_ok(sensor: str, wanted: str) -> bool:
+    return wanted == "all" or sensor == wanted
+
+
+def score(stays, true_bbl, visits, result, observations, registry, load_port_name="vostochny"):
+    """Recall/precision of load calls, identification, barrels vs the truth."""
+    from pipeline.records import Visit  # noqa: F401
+
+    calls = [s for s in stays if s.role == "load" and s.port == load_port_name]
+    clear = sorted(
+        o.acquired
+        for o in observations
+        if o.port == load_port_name and o.state == "clear" and o.berth in {c.berth for c in calls}
+    )
+    ct = np.array([t.timestamp() for t in clear])
+
+    def has_clear(c):
+        return bool(((ct >= c.arrive.timestamp()) & (ct < c.depart.timestamp())).any())
+
+    visible = [i for i, c in enumerate(calls) if has_clear(c)]
+    loads = [v for v in visits if v.role == "load" and v.port == load_port_name]
+    det_time = result["det_time"]
+    matched: dict[int, str] = {}
+    fp = 0
+    pair = {}
+    for v in sorted(loads, key=lambda v: v.first_seen):
+        times = [det_time[e] for e in v.evidence if e in det_time]
+        counts = [sum(c.arrive <= t < c.depart for t in times) for c in calls]
+        best = int(np.argmax(counts)) if counts else -1
+        if best < 0 or counts[best] == 0 or best in matched:
+            fp += 1
+            continue
+        matched[best] = v.id
+        pair[v.id] = best
+    tp = len(matched)
+    recall = len(set(matched) & set(visible)) / max(len(visible), 1)
+    precision = tp / max(len(loads), 1)
+    names = {r.name for r in registry if r.length_m}
+    ok = n_id = 0
+    for d in result["deliveries"]:
+        if d.load_visit not in pair:
+            continue
+        c = calls[pair[d.load_visit]]
+        n_id += 1
+        if d.vessel == c.vessel or (d.vessel == "unidentified" and c.vessel not in names):
+            ok += 1
+    t = result["coverage"]["totals"]
+    total = float(sum(true_bbl))
+    seen_bbl = float(sum(b for i, b in enumerate(true_bbl) if i in matched))
+    return {
+        "calls_true": len(calls),
+        "calls_with_clear_obs": len(visible),
+        "load_visits": len(loads),
+        "recall": round(recall, 3),
+        "precision": round(precision, 3),
+        "identified_correctly": round(ok / max(n_id, 1), 3),
+        "p_seen": result["coverage"]["p_seen"],
+        "calls_corrected_p10_p50_p90": [
+            t["calls_corrected_p10"],
+            t["calls_corrected_p50"],
+            t["calls_corrected_p90"],
+        ],
+        "true_total_bbl": round(total),
+        "true_bbl_of_seen_calls": round(seen_bbl),
+        "observed_p50_bbl": t["barrels_observed_p50"],
+        "corrected_p10_p50_p90_bbl": [
+            t["barrels_corrected_p10"],
+            t["barrels_corrected_p50"],
+            t["barrels_corrected_p90"],
+        ],
+        "truth_in_p10_p90": bool(t["barrels_corrected_p10"] <= total <= t["barrels_corrected_p90"]),
+        "p50_error": round(t["barrels_corrected_p50"] / total - 1, 3),
+    }
+
+
+def run(stays, true_bbl, scenes, observations, registry, ports, params, detections, seed, recall):
+    t0 = time.perf_counter()
+    if detections is None:
+        rng = np.random.default_rng(seed)
+        detections, _ = detections_from_truth(
+            stays, scenes, observations, ports, params.portcalls.size_error, recall, rng
+        )
+    scene_t = {s.id: s.acquired for s in scenes}
+    detections = [d for d in detections if d.scene_id in scene_t]
+    visits = build_visits(detections, scenes, observations, ports, params)
+    voyages = link_voyages(visits, params)
+    res = run_estimate(visits, voyages, observations, registry, params, seed=seed, ports=ports)
+    elapsed = time.perf_counter() - t0
+    out = score(
+        stays,
+        true_bbl,
+        visits,
+        {
+            "deliveries": res.deliveries,
+            "coverage": res.coverage,
+            "det_time": {d.id: scene_t[d.scene_id] for d in detections},
+        },
+        observations,
+        registry,
+    )
+    out["voyages"] = len(voyages)
+    out["seconds"] = round(elapsed, 1)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sim", type=Path, help="simulator output folder (truth/ inside)")
+    ap.add_argument("--db", help="ledger URL holding the ingested scenes and observations")
+    ap.add_argument("--detections", type=Path, help="detector output to score (default: truth)")
+    ap.add_argument("--synthetic", action="store_true", help="score a seeded synthetic season")
+    ap.add_argument("--sensors", default="all", help="'all' or one sensor name")
+    ap.add_argument("--params", type=Path, help="configs/estimate YAML")
+    ap.add_argument("--recall", type=float, default=0.95, help="truth-derived detector recall")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    if a.synthetic:
+        sensors = ("sentinel-2", "daily") if a.sensors == "all" else (a.sensors,)
+        s = synthetic_season(seed=a.seed, sensors=sensors, recall=a.recall)
+        load_calls = [x for x in s.stays if x.role == "load"]
+        out = run(
+            s.stays,
+            [x.barrels for x in load_calls],
+            s.scenes,
+            s.observations,
+            s.registry,
+            s.ports,
+            params,
+            s.detections,
+            a.seed,
+            a.recall,
+        )
+    else:
+        if not (a.sim and a.db):
+            ap.error("--sim and --db are needed (or --synthetic)")
+        from pipeline.ledger.store import open_for_reading
+
+        stays, deliveries, registry = _truth_from_sim(a.sim)
+        with open_for_reading(a.db) as ledger:
+            scenes = [x for x in ledger.scenes(ports=PORTS) if _sensor_ok(x.sensor, a.sensors)]
+            keep = {x.id for x in scenes}
+            observations = [o for o in ledger.observations(ports=PORTS) if o.scene_id in keep]
+        dets = None
+        if a.detections:
+            from pipeline.portcalls.io import read_detections
+
+            dets = read_detections(a.detections)
+        ports = [load_port(p) for p in PORTS]
+        calls = [x for x in stays if x.role == "load" and x.port == "vostochny"]
+        by_time = {(d["arrived_utc"]): float(d["loaded_bbl"]) for d in deliveries}
+        from pipeline.records import iso
+
+        true_bbl = [by_time.get(iso(c.arrive), 0.0) for c in calls]
+        missing = sum(1 for c in calls if iso(c.arrive) not in by_time)
+        if missing:
+            print(f"warning: {missing} load calls without a truth delivery", file=sys.stderr)
+        out = run(
+            stays, true_bbl, scenes, observations, registry, ports, params, dets, a.seed, a.recall
+        )
+    out["sensors"] = a.sensors
+    out["detections"] = str(a.detections) if a.detections else "truth-derived"
+    out["when_utc"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
