@@ -58,5 +58,11 @@ def ingest(
             progress=True,
         )
     typer.echo(summary.line())
-    for key, reason in summary.skipped:
+    shown = 20
+    for key, reason in summary.skipped[:shown]:
         typer.echo(f"skipped {key}: {reason}")
+    if len(summary.skipped) > shown:
+        typer.echo(
+            f"... and {len(summary.skipped) - shown} more skipped "
+            "(every skip and its reason is recorded in the ledger's skips table)"
+        )

@@ -147,7 +147,7 @@ def ingest(
         iterator = track(cands, description=f"ingest {source}", transient=True)
     for cand in iterator:
         _one(cand, ledger, Path(cache_dir), settings, summary)
-    log.info(summary.line())
+    log.debug(summary.line())
     return summary
 
 
@@ -175,14 +175,7 @@ def _one(
         if not raster.valid.any():
             raise SceneSkip(f"{cand.origin}: no valid pixels in the port AOI (all nodata)")
         fr = aoi_fractions(raster, cand.port, settings.clouds)
-        if fr.clear_fraction < settings.clouds.min_clear_fraction:
-            raise SceneSkip(
-                f"{cand.origin}: AOI clear fraction {fr.clear_fraction:.2f} below "
-                f"min_clear_fraction {settings.clouds.min_clear_fraction:.2f} "
-                f"(valid {fr.valid_fraction:.2f}, cloud {fr.cloud_fraction:.2f})"
-            )
         gsd = ground_gsd_m(raster.crs, raster.transform, raster.shape)
-        scene = cache.write_scene(cache_dir, cand, raster, fr, gsd)
         obs = berth_observations(
             raster,
             cand.port,
@@ -193,6 +186,18 @@ def _one(
             gsd,
             no_mask_state=settings.local.without_cloud_mask,
         )
+        # a scene that shows a berth clearly is kept however little of the AOI it covers
+        # (commercial chips, a tile edge); otherwise it must be clear enough over the AOI
+        if fr.clear_fraction < settings.clouds.min_clear_fraction and not any(
+            o.state == "clear" for o in obs
+        ):
+            raise SceneSkip(
+                f"{cand.origin}: AOI clear fraction {fr.clear_fraction:.2f} below "
+                f"min_clear_fraction {settings.clouds.min_clear_fraction:.2f} "
+                f"(valid {fr.valid_fraction:.2f}, cloud {fr.cloud_fraction:.2f}) "
+                "and no berth clearly seen"
+            )
+        scene = cache.write_scene(cache_dir, cand, raster, fr, gsd)
     except SceneSkip as skip:
         _skip(cand, ledger, cache_dir, summary, skip.reason, skip.permanent)
         return
@@ -210,7 +215,7 @@ def _one(
 
 
 def _skip(cand, ledger, cache_dir, summary, reason: str, permanent: bool) -> None:
-    log.warning("skipped %s: %s", cand.id, reason)
+    log.debug("skipped %s: %s", cand.id, reason)
     summary.skipped.append((cand.id, reason))
     if permanent:
         cache.mark_skipped(cache_dir, cand, reason)

@@ -93,3 +93,44 @@ def test_period_without_scenes_is_an_error(sim, tmp_path):
             ingest("atlantis", "2024-03-01", "2024-03-31", "simulated", led, tmp_path, path=sim)
         with pytest.raises(TankerWatchError, match="needs --path"):
             ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, tmp_path)
+
+
+def test_small_simulation_from_the_simulator(small_simulation, tmp_path):
+    """The real simulator's output (tiny scenario): every scene catalogued or skipped with a
+    reason, ids equal to the simulator's folder names, berth evidence recorded, re-run no-op."""
+    sim_ids = {p.name for p in (small_simulation / "scenes").iterdir()}
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        s = ingest(
+            "vostochny,rajin",
+            "2024-06-01",
+            "2024-06-21",
+            "simulated",
+            led,
+            tmp_path / "c",
+            path=small_simulation,
+        )
+        assert s.found == len(sim_ids) and s.added + len(s.skipped) == s.found
+        assert s.added > 0
+        scenes = led.scenes()
+        assert {sc.id for sc in scenes} | {k for k, _ in s.skipped} == sim_ids
+        for k, reason in s.skipped:
+            assert "min_clear_fraction" in reason, (k, reason)
+        obs = led.observations()
+        assert {o.port for o in obs} == {"vostochny", "rajin"}
+        # every kept scene shows at least one berth, and only berths of its port
+        for sc in scenes:
+            mine = [o for o in obs if o.scene_id == sc.id]
+            assert mine and {o.port for o in mine} == {sc.port}
+            assert sc.sensor in {"sentinel-2-l2a", "commercial-3m"}
+        fine = [sc for sc in scenes if sc.sensor == "commercial-3m"]
+        assert fine and all(abs(sc.gsd_m - 3.0) < 0.05 for sc in fine)
+        again = ingest(
+            "vostochny,rajin",
+            "2024-06-01",
+            "2024-06-21",
+            "simulated",
+            led,
+            tmp_path / "c",
+            path=small_simulation,
+        )
+        assert (again.added, again.downloaded) == (0, 0)
