@@ -116,7 +116,7 @@ def _sensor(tags: dict, side: dict | None, bands: list[str], default: str) -> st
     if isinstance(props, dict) and props.get("tankerwatch:sensor"):
         return str(props["tankerwatch:sensor"])
     if "VV" in bands or "VH" in bands:
-        return "S1"
+        return "sentinel-1-grd"
     return default
 
 
@@ -239,7 +239,7 @@ def candidates(
         if not (t0 <= acquired <= t1):
             continue
         sensor = _sensor(tags, side, names, settings.local.sensor)
-        required = None if sensor == "S1" else settings.local.required_bands
+        required = None if sensor == "sentinel-1-grd" else settings.local.required_bands
         for port in ports:
             if not foot.intersects(port.aoi_shape):
                 continue

@@ -61,7 +61,8 @@ function evaluatePixel(s) {
 }
 """
 
-SENSOR = {"sentinel-2-l2a": "S2", "sentinel-1-grd": "S1"}
+# sensor names are the collection ids, as the simulator writes them
+SENSOR = {"sentinel-2-l2a": "sentinel-2-l2a", "sentinel-1-grd": "sentinel-1-grd"}
 
 
 def sh_config(settings: SourceSettings):

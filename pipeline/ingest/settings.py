@@ -113,7 +113,9 @@ class LocalSettings(Strict):
     )
     glob: str = Field(default="**/*.tif", description="which files under --path are scenes")
     required_bands: list[str] = Field(default_factory=lambda: ["B02", "B03", "B04", "B08"])
-    sensor: str = Field(default="S2", description="sensor name when the file does not say")
+    sensor: str = Field(
+        default="sentinel-2-l2a", description="sensor name when the file does not say"
+    )
     without_cloud_mask: Literal["clear", "obscured"] = Field(
         default="clear",
         description="berth state when a file has no SCL/cloud mask and no L1C bands",

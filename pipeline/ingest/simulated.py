@@ -47,7 +47,7 @@ def candidates(
         port = by_name.get(port_name)
         if port is None or not (t0 <= acquired <= t1):
             continue
-        sensor = str(props.get("tankerwatch:sensor") or "S2")
+        sensor = str(props.get("tankerwatch:sensor") or "sentinel-2-l2a")
         scl = d / "scl.tif"
         out.append(
             Candidate(

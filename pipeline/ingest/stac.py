@@ -164,7 +164,7 @@ def candidates(ports: list[Port], t0, t1, settings: SourceSettings) -> list[Cand
             out.append(
                 Candidate(
                     source="stac",
-                    sensor="S2",
+                    sensor=ep.collection,
                     acquired=utc(item.datetime).replace(microsecond=0),
                     port=port,
                     load=_loader(item, ep, signer, settings, port, missing),

@@ -90,7 +90,9 @@ def write_tif(path: Path, data: np.ndarray, crs, transform, names, nodata=0, tag
     return path
 
 
-def simulator_scene(root: Path, p: Port, when: datetime, seed: int, sensor: str = "S2", **kw):
+def simulator_scene(
+    root: Path, p: Port, when: datetime, seed: int, sensor: str = "sentinel-2-l2a", **kw
+):
     """One scene in the simulator layout: scenes/<id>/scene.tif, scl.tif, item.json."""
     data, scl, crs, tr = make_arrays(p, seed, **kw)
     sid = f"sim_{p.name}_{when:%Y%m%dT%H%M%S}"

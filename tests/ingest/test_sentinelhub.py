@@ -77,7 +77,7 @@ def test_catalog_then_process_fills_catalogue(fake, tmp_path, creds, caplog):
     assert body["input"]["bounds"]["properties"]["crs"].endswith("/32653")
     assert "SCL" in body["evalscript"] and "dataMask" in body["evalscript"]
     sc = scenes[0]
-    assert sc.sensor == "S2" and sc.bands == ["B02", "B03", "B04", "B08", "B11"]
+    assert sc.sensor == "sentinel-2-l2a" and sc.bands == ["B02", "B03", "B04", "B08", "B11"]
     with rasterio.open(sc.path) as src:
         assert src.crs.to_epsg() == 32653 and src.res == (10.0, 10.0)
         assert src.descriptions == ("B02", "B03", "B04", "B08", "B11")
@@ -162,7 +162,7 @@ def test_missing_credentials(fake, tmp_path, monkeypatch):
 
 def test_sentinel1_second_collection(fake, tmp_path, creds):
     s, scenes, obs = run(fake, tmp_path, collections=("sentinel-2-l2a", "sentinel-1-grd"))
-    s1 = [sc for sc in scenes if sc.sensor == "S1"]
+    s1 = [sc for sc in scenes if sc.sensor == "sentinel-1-grd"]
     assert len(s1) == 1 and s1[0].bands == ["VV", "VH"] and s1[0].acquired == S1
     assert s1[0].cloud_fraction == 0.0
     assert {o.state for o in obs if o.scene_id == s1[0].id} == {"clear"}

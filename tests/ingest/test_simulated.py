@@ -47,7 +47,7 @@ def test_ingest_simulated_fills_catalogue(sim, tmp_path, db_url):
     assert obs[(second.id, "oil-1")].clear_fraction < 0.1
     # cached raster: AOI clip, band names, SCL beside it on the same grid, STAC item
     sc = first
-    assert sc.source == "simulated" and sc.sensor == "S2" and sc.bands == data.BANDS
+    assert sc.source == "simulated" and sc.sensor == "sentinel-2-l2a" and sc.bands == data.BANDS
     assert sc.gsd_m == pytest.approx(10.0, abs=0.05)
     assert sc.valid_fraction == pytest.approx(1.0) and sc.cloud_fraction == 0.0
     with rasterio.open(sc.path) as src, rasterio.open(sc.path.replace("scene.tif", "scl.tif")) as m:
