@@ -48,17 +48,20 @@ def _populate(layout: Layout, region, rng: np.random.Generator, empty: bool) -> 
         if vd.length_m > long_side * 1.3:
             s = long_side * float(rng.uniform(0.5, 1.2)) / vd.length_m
             vd.length_m, vd.beam_m = round(vd.length_m * s, 1), round(max(6.0, vd.beam_m * s), 1)
+        vd.extra = {"role": berth.role, "visit_id": ""}
         if placer.at_berth(vd, berth) is None:
             continue
         vessels.append(vd)
         if rng.random() < 0.35:
             side = make_vessel(str(rng.choice(["tug", "barge"])), rng, key=f"aux-{len(vessels)}")
+            side.extra = {"role": "tug" if side.kind == "tug" else "moored", "visit_id": ""}
             if placer.alongside(side, vd):
                 vessels.append(side)
     n_anchor = int(rng.poisson(1.8))
     for _ in range(n_anchor):
         kind = str(rng.choice(["tanker", "cargo", "cargo", "tug", "barge"]))
         vd = make_vessel(kind, rng, key=f"{kind}-{len(vessels)}")
+        vd.extra = {"role": "tug" if kind == "tug" else "anchored", "visit_id": ""}
         if placer.at_anchor(vd, region):
             vessels.append(vd)
     return vessels
