@@ -6,6 +6,7 @@ import copy
 import csv
 
 import pytest
+import sqlalchemy as sa
 
 from ledger.factory import build, fill
 from pipeline.errors import TankerWatchError
@@ -133,6 +134,14 @@ def test_export_cli(cli, tmp_path):
     assert res.returncode == 2 and "no such file" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "missing.db").exists() and not (tmp_path / "x.csv").exists()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    before = db.read_bytes()
+    res = cli("export", "deliveries", "--db", db, "--out", tmp_path / "x.csv")
+    assert res.returncode == 2 and "newer than this TankerWatch" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and db.read_bytes() == before
     url = "postgresql://tw:hunter2@127.0.0.1:1/ledger"
     res = cli("export", "caps", "--db", url, "--out", tmp_path / "x.csv")
     assert res.returncode == 2, res.stderr

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from ledger.factory import build, snapshot
 from pipeline.ledger import schema as t
+from pipeline.ledger.store import Ledger
 
 WRITER = Path(__file__).with_name("writer.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -134,6 +135,25 @@ def test_two_writers_at_once_neither_duplicate_nor_lose(db_url, reference):
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err[-2000:]
     assert snapshot(db_url) == ref
+
+
+def test_two_runs_at_once_leave_one_current_and_keep_the_other(db_url):
+    start_at = str(time.time() + 0.6)
+    procs = [_spawn(db_url, "--start-at", start_at, "--config-tag", tag) for tag in "ab"]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+    n = len(build(seed=0).deliveries)
+    with Ledger(db_url) as led:
+        runs = [r for r in led.runs() if r.estimated_utc is not None]
+        assert len(runs) == 2
+        current = led.latest_run()
+        other = next(r for r in runs if r.id != current.id)
+        assert other.superseded_by == current.id and current.superseded_by is None
+        assert {d.run_id for d in led.current_deliveries()} == {current.id}
+        assert len(led.current_deliveries()) == n
+        kept = led.deliveries(other.id)
+        assert len(kept) == n and {d.superseded_by for d in kept} == {current.id}
 
 
 def test_two_writers_with_different_scenes_lose_nothing(db_url):

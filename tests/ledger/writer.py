@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--catalogue-only", action="store_true")
     ap.add_argument("--kill-after", type=int, default=0)
     ap.add_argument("--start-at", type=float, default=0.0)
+    ap.add_argument("--config-tag", default="", help="a different config: a different run")
     args = ap.parse_args()
 
     count = {"n": 0}
@@ -60,7 +61,10 @@ def main() -> None:
         if not led.scene_done(s.id, MODEL):
             led.add_detections(s.id, MODEL, sample.detections[s.id])
     if not args.catalogue_only:
-        run_id = led.begin_run({"scenario": "seeded", "seed": args.seed}, MODEL)
+        config = {"scenario": "seeded", "seed": args.seed}
+        if args.config_tag:
+            config["tag"] = args.config_tag
+        run_id = led.begin_run(config, MODEL)
         for d in sample.deliveries:
             d.run_id = run_id
         led.save_estimate(run_id, sample.visits, sample.deliveries, sample.coverage)
