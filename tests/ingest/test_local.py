@@ -221,3 +221,49 @@ def test_sen2ships_real_scene(sen2ships, tmp_path):
     assert [o.berth for o in obs] == ["b1"] and obs[0].state == "clear"
     with rasterio.open(sc.path) as src, rasterio.open(sen2ships / "busan" / "scene.tif") as full:
         assert src.width < full.width / 2 + 2 and src.descriptions == full.descriptions
+
+
+def test_l1c_file_gets_an_s2cloudless_mask(tmp_path):
+    """A 13-band L1C file without SCL: clouds from s2cloudless, written as cloud.tif."""
+    p = data.port()
+    crs, tr, w, h = data.grid(p, pad_px=0)
+    rng = np.random.default_rng(5)
+    names = [
+        "B01",
+        "B02",
+        "B03",
+        "B04",
+        "B05",
+        "B06",
+        "B07",
+        "B08",
+        "B8A",
+        "B09",
+        "B10",
+        "B11",
+        "B12",
+    ]
+    water = np.array([800, 600, 450, 300, 200, 150, 120, 100, 100, 50, 10, 30, 20], np.float32)
+    cloud = np.array(
+        [5000, 5000, 5000, 5000, 5000, 5200, 5400, 5500, 5500, 2000, 500, 3500, 2500], np.float32
+    )
+    arr = water[:, None, None] * rng.uniform(0.9, 1.1, (1, h, w))
+    arr[:, : h // 2] = cloud[:, None, None] * rng.uniform(0.9, 1.1, (1, h // 2, w))
+    data.write_tif(tmp_path / "img" / "l1c_20240610.tif", arr.astype(np.uint16), crs, tr, names)
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        s = ingest(
+            "vostochny",
+            "2024-06-01",
+            "2024-06-30",
+            "local",
+            led,
+            tmp_path / "c",
+            path=tmp_path / "img",
+        )
+        sc = led.scenes()[0]
+    assert s.added == 1 and sc.cloud_fraction == pytest.approx(0.5, abs=0.05)
+    d = tmp_path / "c" / "vostochny" / sc.id
+    assert (d / "cloud.tif").exists() and not (d / "scl.tif").exists()
+    item = json.loads((d / "item.json").read_text())
+    assert item["properties"]["tankerwatch:cloud_mask"] == "s2cloudless"
+    assert item["assets"]["cloud"]["href"] == "cloud.tif"
