@@ -109,8 +109,9 @@ def _as_utc_bound(value: datetime | date | str | None, end: bool) -> datetime | 
 def open_for_reading(url: str | Path | None = None) -> Ledger:
     """Open a ledger to read it (export, report, notebook) without creating one.
 
-    A missing SQLite file is an error (not a new empty ledger); a read-only file is opened
-    read-only; a writable one at an older schema is upgraded like any other open.
+    A missing SQLite file or an empty PostgreSQL database is an error (not a new empty ledger);
+    a read-only file is opened read-only; a ledger at an older schema is upgraded in place when
+    it can be written, like any other open.
     """
     resolved = resolve_url(url)
     if resolved.startswith("sqlite"):
@@ -120,7 +121,14 @@ def open_for_reading(url: str | Path | None = None) -> Ledger:
             path = Path()
         writable = path.is_file() and os.access(path, os.W_OK) and path.stat().st_mode & 0o222
         return Ledger(resolved, readonly=not writable)
-    return Ledger(resolved)
+    try:
+        return Ledger(resolved, readonly=True)
+    except OlderSchemaError:
+        return Ledger(resolved)  # upgrade it in place, as any open for writing would
+
+
+class OlderSchemaError(TankerWatchError):
+    """A ledger opened read-only is at an older schema (opening it for writing upgrades it)."""
 
 
 class Ledger:
@@ -289,9 +297,13 @@ class Ledger:
         if current == head:
             return
         self._check_known(script, current)
-        if self.readonly:
+        if self.readonly and current is None:
             raise TankerWatchError(
-                f"ledger at {self.display_url} has schema {current or 'none'}, older than this "
+                f"ledger at {self.display_url} holds no TankerWatch ledger (no schema version)"
+            )
+        if self.readonly:
+            raise OlderSchemaError(
+                f"ledger at {self.display_url} has schema {current}, older than this "
                 f"TankerWatch (schema {head}); open it once for writing to upgrade it"
             )
         with self._write(lock=_PG_LOCK_MIGRATE) as conn:

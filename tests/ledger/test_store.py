@@ -328,3 +328,31 @@ def test_scene_record_fields_are_all_stored():
 
     stored = {c.name.removesuffix("_utc") for c in schema.scenes.columns}
     assert {f for f in Scene.__dataclass_fields__} <= stored
+
+
+def test_open_for_reading_never_creates_a_ledger(db_url):
+    from pipeline.ledger.store import open_for_reading
+
+    with pytest.raises(TankerWatchError, match="no such file|no TankerWatch ledger"):
+        open_for_reading(db_url)
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == []
+    engine.dispose()
+
+
+def test_open_for_reading_upgrades_an_older_writable_ledger(db_url):
+    from alembic import command
+    from alembic.config import Config
+
+    from pipeline.ledger.store import MIGRATIONS_DIR, open_for_reading
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    with open_for_reading(db_url) as led:
+        assert led.schema_revision() == "0002" and led.deliveries() == []
