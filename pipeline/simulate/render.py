@@ -141,6 +141,12 @@ def smooth_noise(
     for _ in range(octaves):
         if scale <= 1.0:
             layer = rng.standard_normal(shape).astype(np.float32)
+        elif scale <= 12.0:
+            # fine scales: blurred white noise (isotropic, no grid artefacts)
+            layer = ndimage.gaussian_filter(
+                rng.standard_normal(shape).astype(np.float32), scale / 2.5, mode="wrap"
+            )
+            layer /= float(layer.std()) or 1.0
         else:
             gh, gw = int(math.ceil(h / scale)) + 2, int(math.ceil(w / scale)) + 2
             small = rng.standard_normal((gh, gw)).astype(np.float32)
@@ -251,11 +257,10 @@ def build_surface(
     veg = np.clip(0.5 + 0.6 * n + (dist - 350.0) / 600.0, 0.0, 1.0).astype(np.float32)
     tex = smooth_noise(shape, rng, max(1.5, 60.0 / grid.gsd_m), octaves=4)
     # cargo on quays: blocks of ~15-40 m (stacks, bulk piles), nearest-neighbour so edges are hard
-    cell = max(1, int(round(20.0 / grid.gsd_m)))
-    small = rng.integers(0, 7, size=(h_ := -(-shape[0] // cell), w_ := -(-shape[1] // cell)))
+    cell = max(1, int(round(15.0 / grid.gsd_m)))
+    small = rng.integers(0, 10, size=(-(-shape[0] // cell), -(-shape[1] // cell)))
     blocks = np.repeat(np.repeat(small, cell, 0), cell, 1)[: shape[0], : shape[1]]
     blocks = np.where(blocks <= 3, blocks, 0).astype(np.uint8)
-    del h_, w_
     return Surface(grid, cls, veg, tex, look_idx.astype(np.uint8), dist, blocks)
 
 
