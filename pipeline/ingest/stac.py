@@ -85,7 +85,8 @@ def open_client(ep: StacEndpoint, policy: RetrySettings):
     )
     io = StacApiIO(timeout=policy.timeout_s, max_retries=retry)
     try:
-        return Client.open(ep.url, stac_io=io)
+        # Client.open re-sets the StacApiIO's timeout from its own argument: pass it there too
+        return Client.open(ep.url, stac_io=io, timeout=policy.timeout_s)
     except Exception as exc:  # pystac-client raises APIError / requests errors / ValueError
         raise _api_error(ep.url, exc) from None
 

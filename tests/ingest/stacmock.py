@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -162,6 +163,9 @@ class FakeStacApi:
                 return Response("slow down", status=429, headers={"Retry-After": "0"})
             if isinstance(kind, int):
                 return Response("error", status=kind)
+            if isinstance(kind, float):  # answer late: the client's timeout fires first
+                time.sleep(kind)
+                return None
             return kind
         return None
 

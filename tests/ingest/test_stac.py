@@ -146,6 +146,17 @@ def test_search_retries_429_and_500(api, tmp_path):
     assert s.added == 1 and api.calls["search"] == 3
 
 
+def test_search_timeout_is_retried(api, tmp_path):
+    api.fail["search"] += [1.5]  # the first answer comes after the 0.5 s timeout
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        st = settings_for(api)
+        st.retry.timeout_s = 0.5
+        s = ingest("vostochny", "2024-03-01", "2024-03-05", "stac", led, tmp_path, settings=st)
+    # the test server answers one request at a time, so a retry sent while it still sleeps
+    # can time out as well
+    assert s.added == 1 and api.calls["search"] in (2, 3)
+
+
 def test_cog_500_then_success_and_cut_short_range(api, tmp_path):
     api.fail["/stac/cogs/B04.tif"] += [500]
     api.fail["/stac/cogs/B08.tif"] += [cut_short()]
