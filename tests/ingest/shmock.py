@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections import defaultdict
 from datetime import datetime
 
@@ -85,6 +86,9 @@ class FakeSentinelHub:
                 return Response("rate limited", status=429, headers={"Retry-After": "5"})
             if isinstance(kind, int):
                 return Response("Forbidden" if kind == 403 else "server error", status=kind)
+            if isinstance(kind, float):  # answer late: the client's timeout fires first
+                time.sleep(kind)
+                return None
             return kind  # a prepared Response
         return None
 

@@ -111,6 +111,17 @@ def test_retries_429_and_500_then_succeeds(fake, tmp_path, creds):
     assert fake.calls["process"] == 3 and fake.calls["search"] == 2 and fake.calls["token"] == 2
 
 
+def test_process_timeout_is_retried(fake, tmp_path, creds):
+    fake.fail["process"] += [0.8]  # answered after the 0.5 s timeout
+    st = settings_for(fake)
+    st.retry.timeout_s = 0.5
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        s = ingest(
+            "vostochny", "2024-03-01", "2024-03-05", "sentinelhub", led, tmp_path, settings=st
+        )
+    assert (s.added, s.skipped) == (1, []) and fake.calls["process"] == 2
+
+
 def test_persistent_500_skips_scene_and_next_run_retries(fake, tmp_path, creds):
     fake.fail["process"] += [500, 500, 500]
     s, scenes, _ = run(fake, tmp_path, end="2024-03-05")
