@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -63,22 +64,40 @@ def run_id_for(config: dict[str, Any], model: str, code_version: str = __version
     return stable_id(config_hash(config), model, code_version)
 
 
-def resolve_url(url: str | Path | None) -> str:
-    """None -> $TANKERWATCH_DB_URL, else sqlite:///tankerwatch.db; a plain path means SQLite."""
+def to_url(url: str | Path | URL | None) -> URL:
+    """None -> $TANKERWATCH_DB_URL, else sqlite:///tankerwatch.db; a plain path means SQLite.
+
+    Raises TankerWatchError for a string that is not a database URL.
+    """
+    if isinstance(url, URL):
+        return url
     if url is None:
         url = os.environ.get(ENV_URL) or DEFAULT_URL
-    url = str(url)
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+    if isinstance(url, Path) or "://" not in str(url):
+        return URL.create("sqlite", database=str(Path(url).expanduser().resolve()))
+    try:
+        u = make_url(str(url))
+    except Exception:
+        raise TankerWatchError(
+            f"ledger URL {mask_url(str(url))} is not a valid database URL"
+        ) from None
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+def resolve_url(url: str | Path | URL | None) -> str:
+    """The full URL string (see ``to_url``); it may hold a password: never print it."""
+    return to_url(url).render_as_string(hide_password=False)
 
 
 def mask_url(url: str | URL) -> str:
     """The URL with any password replaced by ***, safe to print."""
     try:
-        return make_url(str(url)).render_as_string(hide_password=True)
+        u = url if isinstance(url, URL) else make_url(str(url))
+        if u.get_backend_name() == "sqlite" and u.database:
+            return f"{u.drivername}:///{u.database}"
+        return u.render_as_string(hide_password=True)
     except Exception:
         return "<unparseable URL>"
 
@@ -113,12 +132,9 @@ def open_for_reading(url: str | Path | None = None) -> Ledger:
     a read-only file is opened read-only; a ledger at an older schema is upgraded in place when
     it can be written, like any other open.
     """
-    resolved = resolve_url(url)
-    if resolved.startswith("sqlite"):
-        try:
-            path = Path(make_url(resolved).database or "")
-        except Exception:
-            path = Path()
+    resolved = to_url(url)
+    if resolved.get_backend_name() == "sqlite":
+        path = Path(resolved.database or "")
         writable = path.is_file() and os.access(path, os.W_OK) and path.stat().st_mode & 0o222
         return Ledger(resolved, readonly=not writable)
     try:
@@ -139,13 +155,8 @@ class Ledger:
     """
 
     def __init__(self, url: str | Path | None = None, readonly: bool = False):
-        self.url = resolve_url(url)
-        try:
-            self._url = make_url(self.url)
-        except Exception:
-            raise TankerWatchError(
-                f"ledger URL {mask_url(self.url)!s} is not a valid database URL"
-            ) from None
+        self._url = to_url(url)
+        self.url = self._url.render_as_string(hide_password=False)
         self.display_url = mask_url(self._url)
         self.readonly = readonly
         self._secret = self._url.password
@@ -177,10 +188,14 @@ class Ledger:
             if self.readonly:
                 if not p.is_file():
                     raise TankerWatchError(f"ledger at {p}: no such file")
-                url = f"sqlite:///file:{p}?mode=ro&uri=true"
+                url = URL.create(
+                    "sqlite",
+                    database=f"file:{quote(str(p.resolve()))}",
+                    query={"mode": "ro", "uri": "true"},
+                )
             else:
                 self._check_sqlite_writable(p)
-                url = str(self._url)
+                url = self._url
             engine = sa.create_engine(url, connect_args={"timeout": 60})
 
             @event.listens_for(engine, "connect")
@@ -438,12 +453,15 @@ class Ledger:
             q = q.join(t.scenes, t.scenes.c.id == d.scene_id).where(t.scenes.c.port.in_(ports))
         if model is not None:
             q = q.where(d.model == model)
-        if ids is not None:
-            q = q.where(d.id.in_(list(ids)))
         if scene_ids is not None:
             q = q.where(d.scene_id.in_(list(scene_ids)))
         with self._read() as conn:
-            return [_det(r) for r in conn.execute(q)]
+            if ids is None:
+                return [_det(r) for r in conn.execute(q)]
+            out = []  # in chunks: SQLite limits the bound parameters of one statement
+            for chunk in _chunks(sorted(set(ids)), 500):
+                out += [_det(r) for r in conn.execute(q.where(d.id.in_(chunk)))]
+        return sorted(out, key=lambda x: (x.scene_id, x.id))
 
     # ------------------------------------------------------------------ runs
     def begin_run(self, config: dict[str, Any], model: str) -> str:

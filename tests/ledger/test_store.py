@@ -356,3 +356,14 @@ def test_open_for_reading_upgrades_an_older_writable_ledger(db_url):
     engine.dispose()
     with open_for_reading(db_url) as led:
         assert led.schema_revision() == "0002" and led.deliveries() == []
+
+
+def test_many_detection_ids_and_odd_paths(tmp_path, sample):
+    path = tmp_path / "a dir with #, ? and %" / "ledger.db"
+    with Ledger(path) as led:
+        fill(led, sample)
+        dets = led.detections()
+        got = led.detections(ids=[d.id for d in dets] + [f"missing-{i}" for i in range(1200)])
+        assert got == dets
+    with Ledger(path, readonly=True) as led:
+        assert len(led.detections()) == len(dets)
