@@ -57,6 +57,10 @@ def ingest(
             settings=source_settings,
             progress=True,
         )
+    if summary.added == 0 and summary.known == 0 and summary.skipped:
+        key, reason = summary.skipped[0]
+        more = f" (and {len(summary.skipped) - 1} more skipped)" if len(summary.skipped) > 1 else ""
+        raise TankerWatchError(f"nothing usable to ingest: {reason}{more}")
     typer.echo(summary.line())
     shown = 20
     for key, reason in summary.skipped[:shown]:

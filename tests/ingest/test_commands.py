@@ -168,3 +168,28 @@ def test_sentinelhub_missing_and_bad_credentials(cli, httpserver, tmp_path, repo
         "credentials refused",
     )
     assert secret not in line
+
+
+def test_only_bad_files_is_exit_2(cli, tmp_path):
+    folder = tmp_path / "imagery"
+    folder.mkdir()
+    (folder / "scene_20240601.tif").write_bytes(b"II*\x00" + bytes(200))
+    line = one_line_error(
+        cli(
+            *base(
+                tmp_path,
+                "--start",
+                "2024-06-01",
+                "--end",
+                "2024-06-30",
+                "--source",
+                "local",
+                "--path",
+                str(folder),
+            )
+        ),
+        "nothing usable to ingest",
+        "scene_20240601.tif",
+        "corrupt",
+    )
+    assert "Traceback" not in line
