@@ -33,9 +33,9 @@ ASSETS_ES = {
 TILE_PX = 2048  # 10 m pixels: a 20.48 km tile, the AOI is a small part of it
 
 
-def tile_grid(port: Port):
+def tile_grid(port: Port, crs: str | None = None):
     """EPSG:32653 tile origin (60 m aligned, like S2 tiles) with the AOI well inside."""
-    crs = port.utm_crs()
+    crs = crs or port.utm_crs()
     minx, miny, maxx, maxy = to_crs(port.aoi_shape, crs).bounds
     x0 = (int(minx) // 60) * 60 - 6000
     y1 = (int(maxy) // 60) * 60 + 7020
@@ -67,10 +67,10 @@ def write_cog(path: Path, arr: np.ndarray, crs: str, x0: float, y1: float, res: 
     return path
 
 
-def make_band_cogs(root: Path, port: Port, seed: int = 0) -> dict[str, Path]:
+def make_band_cogs(root: Path, port: Port, seed: int = 0, crs: str | None = None) -> dict:
     """B02..B11 COGs (10 m; B11 20 m), smooth seeded fields so they compress like real land."""
     rng = np.random.default_rng(seed)
-    crs, x0, y1 = tile_grid(port)
+    crs, x0, y1 = tile_grid(port, crs)
     out = {}
     for band, res in (("B02", 10), ("B03", 10), ("B04", 10), ("B08", 10), ("B11", 20)):
         n = TILE_PX * 10 // res
@@ -81,9 +81,11 @@ def make_band_cogs(root: Path, port: Port, seed: int = 0) -> dict[str, Path]:
     return out
 
 
-def make_scl_cog(path: Path, port: Port, cloud_rows_share: float = 0.0) -> Path:
+def make_scl_cog(
+    path: Path, port: Port, cloud_rows_share: float = 0.0, crs: str | None = None
+) -> Path:
     """20 m SCL: water below, land above; the bottom share of the AOI rows is cloud (9)."""
-    crs, x0, y1 = tile_grid(port)
+    crs, x0, y1 = tile_grid(port, crs)
     n = TILE_PX // 2
     scl = np.full((n, n), 6, dtype=np.uint8)
     scl[: n // 4] = 5

@@ -45,8 +45,8 @@ def cogs(tmp_path_factory):
     return files
 
 
-def tile_geometry(p):
-    crs, x0, y1 = tile_grid(p)
+def tile_geometry(p, crs=None):
+    crs, x0, y1 = tile_grid(p, crs)
     return mapping(to_crs(box(x0, y1 - TILE_PX * 10, x0 + TILE_PX * 10, y1), "EPSG:4326", crs))
 
 
@@ -225,3 +225,26 @@ def test_unsigned_read_of_signed_endpoint_is_refused(pc_api, tmp_path):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         with pytest.raises(CredentialsError, match="access refused"):
             ingest("vostochny", "2024-03-01", "2024-03-05", "stac", led, tmp_path, settings=s)
+
+
+def test_tile_in_another_utm_zone_is_warped_onto_the_port_grid(httpserver, tmp_path):
+    """Near a zone edge the tile's UTM zone differs from the port's: read through a WarpedVRT,
+    still only the AOI's blocks."""
+    p = data.port()
+    other = "EPSG:32654"
+    files = make_band_cogs(tmp_path / "cogs", p, seed=3, crs=other)
+    files["SCL"] = make_scl_cog(tmp_path / "cogs" / "scl.tif", p, crs=other)
+    api = FakeStacApi(httpserver, prefix="/z54")
+    urls = {b: api.add_file(f"{b}.tif", f) for b, f in files.items()}
+    api.add_item(
+        "S2A_54TVH_20240303",
+        T1,
+        tile_geometry(p, other),
+        {ASSETS_ES[b]: u for b, u in urls.items()},
+    )
+    s, scenes, obs = run(api, tmp_path, end="2024-03-05")
+    assert s.added == 1 and scenes[0].crs == "EPSG:32653"
+    assert scenes[0].valid_fraction == pytest.approx(1.0)
+    assert {o.state for o in obs} == {"clear"}
+    served = api.bytes_served["/z54/cogs/B02.tif"]
+    assert 0 < served < 0.2 * files["B02"].stat().st_size
