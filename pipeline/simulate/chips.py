@@ -63,6 +63,9 @@ def _populate(layout: Layout, region, rng: np.random.Generator, empty: bool) -> 
         vd = make_vessel(kind, rng, key=f"{kind}-{len(vessels)}")
         vd.extra = {"role": "tug" if kind == "tug" else "anchored", "visit_id": ""}
         if placer.at_anchor(vd, region):
+            if rng.random() < 0.35:
+                vd.speed_kn = float(rng.uniform(3, 14))
+                vd.extra["role"] = "tug" if kind == "tug" else "underway"
             vessels.append(vd)
     return vessels
 

@@ -14,6 +14,7 @@ from pipeline.simulate.render import (
     SCL_CLOUD_HIGH,
     SCL_CLOUD_MED,
     SCL_NODATA,
+    WATER,
     Conditions,
     Grid,
     Surface,
@@ -53,7 +54,10 @@ def render_scene(
     grid = surface.grid
     shape = (grid.height, grid.width)
     img = surface_reflectance(surface, cond, sensor, rng)
-    cover, info = draw_vessels(img, grid, vessels, sensor, cond.sun_elev_deg, cond.sun_az_deg, rng)
+    water = surface.cls == WATER
+    cover, info = draw_vessels(
+        img, grid, vessels, sensor, cond.sun_elev_deg, cond.sun_az_deg, rng, water
+    )
     atm = make_atmosphere(shape, cond, sensor, rng)
     apply_atmosphere(img, atm, cond, sensor)
     dn = apply_sensor(img, sensor, rng)

@@ -215,7 +215,8 @@ class Surface:
     veg: np.ndarray  # float32 [H, W] vegetation fraction of land pixels
     texture: np.ndarray  # float32 [H, W] in [-1, 1]: land brightness texture
     lookalike_spec: np.ndarray  # uint8 [H, W] index into LOOKALIKE_SPECTRA (0 none)
-    land_dist_m: np.ndarray  # float32 [H, W] distance from water to land pixel (m)
+    land_dist_m: np.ndarray  # float32 [H, W] distance of a land pixel from the water (m)
+    shore_dist_m: np.ndarray  # float32 [H, W] distance of a water pixel from land (m)
     blocks: np.ndarray  # uint8 [H, W] 0 bare quay, 1-3 stacks of cargo / containers on piers
 
 
@@ -251,6 +252,12 @@ def build_surface(
         cls[look_idx > 0] = LOOKALIKE
     landish = cls == LAND
     dist = ndimage.distance_transform_edt(landish).astype(np.float32) * grid.gsd_m
+    solid = (cls == LAND) | (cls == PIER)
+    shore = (
+        ndimage.distance_transform_edt(~solid).astype(np.float32) * grid.gsd_m
+        if solid.any()
+        else np.full(shape, 1e4, np.float32)
+    )
     scale = max(2.0, 400.0 / grid.gsd_m)
     n = smooth_noise(shape, rng, scale, octaves=5)
     # built-up and bare ground near the shore, vegetation inland
@@ -261,7 +268,7 @@ def build_surface(
     small = rng.integers(0, 10, size=(-(-shape[0] // cell), -(-shape[1] // cell)))
     blocks = np.repeat(np.repeat(small, cell, 0), cell, 1)[: shape[0], : shape[1]]
     blocks = np.where(blocks <= 3, blocks, 0).astype(np.uint8)
-    return Surface(grid, cls, veg, tex, look_idx.astype(np.uint8), dist, blocks)
+    return Surface(grid, cls, veg, tex, look_idx.astype(np.uint8), dist, shore, blocks)
 
 
 @dataclass(frozen=True)
@@ -300,8 +307,14 @@ def surface_reflectance(
     if cond.sea_state > 0:
         wl = max(1.0, 30.0 / sensor.gsd_m)
         waves = smooth_noise((h, w), rng, wl, octaves=2) * (0.03 * cond.sea_state)
+    # near-shore water is more turbid (run-off, resuspension), fading over a few hundred metres
+    turbid = spectrum("water_turbid", sensor) * cond.water_gain
+    near = (np.exp(-surface.shore_dist_m / 250.0) * (0.25 + 0.5 * cond.turbidity)).astype(
+        np.float32
+    )
+    near *= np.clip(1.0 + 0.8 * wv, 0.0, 2.0)
     for b in range(nb):
-        img[b] = water[b] * (1.0 + 0.08 * wv + waves)
+        img[b] = (water[b] * (1 - near) + turbid[b] * near) * (1.0 + 0.08 * wv + waves)
     # whitecaps from sea state 4 up: sparse bright specks on open water
     if cond.sea_state >= 4:
         caps = rng.random((h, w)) < 0.002 * (cond.sea_state - 3) * (sensor.gsd_m / 10.0) ** 2
@@ -367,6 +380,7 @@ class VesselDraw:
     freeboard_m: float = 3.0
     super_height_m: float = 9.0
     labelled: bool = True
+    speed_kn: float = 0.0  # under way: a wake trails behind the stern
     cls: str = "other"  # label class: "tanker" or "other"
     name: str = ""
     extra: dict = field(default_factory=dict)
@@ -430,8 +444,9 @@ def draw_vessels(
     sun_elev_deg: float,
     sun_az_deg: float,
     rng: np.random.Generator,
+    water: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[dict]]:
-    """Draw hulls and their shadows into ``img`` in place.
+    """Draw wakes, hulls and their shadows into ``img`` in place (wakes only on ``water``).
 
     Returns the hull coverage map [H, W] and, per vessel, its pixel window and bbox_px.
     """
@@ -444,6 +459,9 @@ def draw_vessels(
     # shadow falls away from the sun
     sdx, sdy = -math.sin(saz), -math.cos(saz)
     off = (np.arange(_SS, dtype=np.float32) + 0.5) / _SS
+    for vd in vessels:
+        if vd.speed_kn > 0.5:
+            draw_wake(img, grid, vd, sensor, water)
     for vd in vessels:
         reach = vd.length_m / 2 + vd.super_height_m / tan_e + 2 * g
         col_c, row_c = grid.pixel(vd.x, vd.y)
@@ -514,6 +532,45 @@ def draw_vessels(
             bbox = [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
         info.append({"window": (rr0, rr1, cc0, cc1), "bbox_px": bbox, "cover_px": float(cov.sum())})
     return cover_all, info
+
+
+def draw_wake(
+    img: np.ndarray, grid: Grid, vd: VesselDraw, sensor: Sensor, water: np.ndarray | None
+) -> None:
+    """Turbulent wake and Kelvin arms behind a vessel under way: whitish water fading with
+    distance, longer and brighter with speed (drawn before hulls, at pixel resolution)."""
+    nb, h, w = img.shape
+    g = grid.gsd_m
+    wake_len = vd.length_m * (1.5 + 0.3 * vd.speed_kn)
+    th = math.radians(vd.heading_deg)
+    sa, ca = math.sin(th), math.cos(th)
+    stern_x, stern_y = vd.x - sa * vd.length_m / 2, vd.y - ca * vd.length_m / 2
+    reach = wake_len + vd.length_m
+    col_c, row_c = grid.pixel(stern_x, stern_y)
+    r = int(math.ceil(reach / g)) + 1
+    c0, c1 = max(int(col_c) - r, 0), min(int(col_c) + r + 1, w)
+    r0, r1 = max(int(row_c) - r, 0), min(int(row_c) + r + 1, h)
+    if c0 >= c1 or r0 >= r1:
+        return
+    X = grid.x0 + (np.arange(c0, c1, dtype=np.float32) + 0.5)[None, :] * g
+    Y = grid.y0 - (np.arange(r0, r1, dtype=np.float32) + 0.5)[:, None] * g
+    dx, dy = X - stern_x, Y - stern_y
+    back = -(dx * sa + dy * ca)  # metres behind the stern
+    side = np.abs(dx * ca - dy * sa)
+    behind = back > 0
+    fade = np.exp(-np.maximum(back, 0) / (0.45 * wake_len))
+    centre = np.exp(-((side / (0.6 * vd.beam_m + 0.04 * np.maximum(back, 0))) ** 2))
+    # Kelvin arms at ~19.5 degrees, fainter and shorter than the turbulent wake
+    arms = np.exp(-(((side - back * 0.34) / (0.5 * g + 2.0)) ** 2)) * 0.3
+    arms *= np.exp(-np.maximum(back, 0) / (0.2 * wake_len))
+    alpha = (behind * fade * np.clip(centre + arms, 0, 1)).astype(np.float32)
+    alpha *= min(0.35, 0.04 * vd.speed_kn)
+    if water is not None:
+        alpha *= water[r0:r1, c0:c1]
+    foam = spectrum("whitecap", sensor)
+    for b in range(nb):
+        win = img[b, r0:r1, c0:c1]
+        win += (foam[b] - win) * alpha
 
 
 # --------------------------------------------------------------------------- atmosphere + sensor

@@ -160,6 +160,8 @@ def scene_vessels(
             if placer.alongside(vd, hosts[int(rng.integers(0, len(hosts)))]):
                 out.append(vd)
         elif placer.at_anchor(vd, view):
+            if rng.random() < 0.6:  # tugs move about the harbour
+                vd.speed_kn = float(rng.uniform(3, 10))
             out.append(vd)
     for i in range(int(rng.poisson(by.anchored_mean))):
         kind = str(rng.choice(["cargo", "cargo", "tanker", "barge"]))
@@ -169,6 +171,9 @@ def scene_vessels(
             vd.beam_m = round(vd.length_m * 0.16, 1)
         vd.extra = {"role": "anchored", "visit_id": ""}
         if placer.at_anchor(vd, view):
+            if rng.random() < 0.3:  # some are under way, entering or leaving
+                vd.speed_kn = float(rng.uniform(4, 12))
+                vd.extra["role"] = "underway"
             out.append(vd)
     return out
 
