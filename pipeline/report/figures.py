@@ -74,7 +74,13 @@ def headline(data: ReportData) -> dict[str, Any]:
     ):
         out[k] = totals.get(k)
     out["caps"] = [dict(c) for c in data.coverage.get("caps") or []]
-    p50 = [c for c in out["caps"] if str(c.get("scenario")) == "p50" and c.get("cap_passed_utc")]
+    p50 = [
+        c
+        for c in out["caps"]
+        if str(c.get("scenario")) == "p50"
+        and c.get("product_class", "refined") == "refined"
+        and c.get("cap_passed_utc")
+    ]
     out["cap_passed_utc"] = min((c["cap_passed_utc"] for c in p50), default="")
     return out
 

@@ -135,7 +135,8 @@ def cumulative_png(data: ReportData) -> bytes:
         va="bottom", fontsize=9,
     )  # fmt: skip
     for c in data.coverage.get("caps") or []:
-        if str(c.get("scenario")) == "p50" and c.get("cap_passed_utc"):
+        refined = c.get("product_class", "refined") == "refined"
+        if refined and str(c.get("scenario")) == "p50" and c.get("cap_passed_utc"):
             when = utc(c["cap_passed_utc"])
             ax.axvline(when, color="black", ls=":", lw=1)
             ax.text(when, 0, f" cap passed {when:%Y-%m-%d} (p50)", rotation=90, va="bottom")
@@ -155,9 +156,9 @@ def _corrected_monthly(data: ReportData) -> list[tuple[datetime, float]]:
 
     per_month: dict[str, float] = {}
     for r in data.coverage.get("by_month") or []:
-        per_month[r["month"]] = per_month.get(r["month"], 0.0) + float(
-            r.get("barrels_corrected_p50") or 0.0
-        )
+        if r.get("barrels_corrected_p50") is None:
+            return []  # no observation schedule: no corrected figures in this run
+        per_month[r["month"]] = per_month.get(r["month"], 0.0) + float(r["barrels_corrected_p50"])
     out, year, total = [], None, 0.0
     for month in sorted(per_month):
         y, m = (int(x) for x in month.split("-"))
@@ -172,28 +173,32 @@ def _corrected_monthly(data: ReportData) -> list[tuple[datetime, float]]:
 def monthly_png(data: ReportData) -> bytes:
     """Calls per month: observed, and coverage-corrected p50 with its p10-p90 range."""
     plt = _plt()
+    keys = ("calls_observed", "calls_corrected_p10", "calls_corrected_p50", "calls_corrected_p90")
     rows: dict[str, dict[str, float]] = {}
+    corrected = True
     for r in data.coverage.get("by_month") or []:
-        acc = rows.setdefault(r["month"], {})
-        for k in ("calls_observed", "calls_corrected_p10", "calls_corrected_p50"):
-            acc[k] = acc.get(k, 0.0) + float(r.get(k) or 0.0)
-        acc["calls_corrected_p90"] = acc.get("calls_corrected_p90", 0.0) + float(
-            r.get("calls_corrected_p90") or 0.0
-        )
+        acc = rows.setdefault(r["month"], dict.fromkeys(keys, 0.0))
+        corrected = corrected and r.get("calls_corrected_p50") is not None
+        for k in keys:
+            acc[k] += float(r.get(k) or 0.0)
     if not rows:
         return _empty("Calls per month", "no coverage figures in this run")
     months = sorted(rows)
     x = list(range(len(months)))
     obs = [rows[m]["calls_observed"] for m in months]
-    p50 = [rows[m]["calls_corrected_p50"] for m in months]
-    lo = [p50[i] - rows[m]["calls_corrected_p10"] for i, m in enumerate(months)]
-    hi = [rows[m]["calls_corrected_p90"] - p50[i] for i, m in enumerate(months)]
     fig, ax = plt.subplots(figsize=(11, 3.6))
     ax.bar([i - 0.2 for i in x], obs, width=0.4, color=VISIT, label="observed")
-    ax.bar(
-        [i + 0.2 for i in x], p50, width=0.4, color="#6a4c93", alpha=0.8,
-        yerr=[lo, hi], capsize=3, label="coverage-corrected p50 (p10-p90)",
-    )  # fmt: skip
+    if corrected:
+        p50 = [rows[m]["calls_corrected_p50"] for m in months]
+        lo = [max(0.0, p50[i] - rows[m]["calls_corrected_p10"]) for i, m in enumerate(months)]
+        hi = [max(0.0, rows[m]["calls_corrected_p90"] - p50[i]) for i, m in enumerate(months)]
+        ax.bar(
+            [i + 0.2 for i in x], p50, width=0.4, color="#6a4c93", alpha=0.8,
+            yerr=[lo, hi], capsize=3, label="coverage-corrected p50 (p10-p90)",
+        )  # fmt: skip
+    else:
+        ax.text(0.99, 0.95, "no corrected figures (no observation schedule)",
+                transform=ax.transAxes, ha="right", va="top", color="#555")  # fmt: skip
     ax.set_xticks(x, months, rotation=45)
     ax.set_ylabel("tanker calls")
     ax.grid(axis="y", alpha=0.3)

@@ -37,6 +37,7 @@ def test_notebook_runs_and_reproduces_the_headline(tmp_path, monkeypatch):
     text = _text(nb)
     assert run_id in text
     assert "checks passed" in text
+    assert "deliveries without scene evidence: 0" in text
     cap = next(c for c in sample.coverage["caps"] if c["scenario"] == "p50")["cap_passed_utc"]
     assert f"UNSCR 2397 cap passed (p50): {cap}" in text
     totals = sample.coverage["totals"]

@@ -83,3 +83,27 @@ def test_chip_draws_the_footprint(tmp_path):
     scene.path = str(tmp_path / "gone.tif")
     with pytest.raises(FileNotFoundError):
         chip_png(scene, sample.detections[scene.id][0])
+
+
+def test_run_without_corrected_figures_and_with_crude_caps(tmp_path):
+    from pipeline.report.html import build_report
+
+    sample = build(seed=4)
+    cov = sample.coverage
+    for row in [*cov["by_month"], cov["totals"]]:
+        for k in list(row):
+            if "corrected" in k:
+                row[k] = None
+    cov["p_seen"] = None
+    cov["caps"] = [
+        {**c, "product_class": "crude", "cap_bbl": 100, "cap_passed_utc": "2024-03-02T00:00:00Z"}
+        for c in cov["caps"]
+    ] + [{**c, "cap_passed_utc": ""} for c in cov["caps"]]
+    with Ledger(tmp_path / "l.db") as led:
+        fill(led, sample)
+        d = figures.load(led)
+        assert figures.headline(d)["cap_passed_utc"] == ""  # only the refined cap counts
+        summary = build_report(led, tmp_path / "r.html")
+    doc = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert summary["deliveries"] == len(sample.deliveries)
+    assert "not passed" in doc and "n/a" in doc
