@@ -261,4 +261,39 @@ def random_layout(
     look = fixed_lookalikes(aoi, land_union, bgeoms, rng, n=int(rng.integers(0, 7)))
     if rng.random() < 0.4:
         look += tank_farms(land_union, bgeoms[:1], rng)
-    return Layout("synthetic", crs, aoi, [coast], piers, bgeoms, look)
+    coast_parts = [coast, *_islets_and_breakwaters(rng, aoi, land_union, bgeoms, piers)]
+    return Layout("synthetic", crs, aoi, coast_parts, piers, bgeoms, look)
+
+
+def _islets_and_breakwaters(rng, aoi, land_union, berths, piers) -> list:
+    """Hard negatives in the water: rocks and islets (land), and breakwaters (added to
+    ``piers``, drawn as concrete). Kept clear of berths; returns the islets."""
+    from shapely import affinity
+    from shapely.geometry import Point, box
+
+    clear = land_union.buffer(60)
+    for b in berths:
+        clear = clear.union(b.polygon.buffer(120))
+    water = aoi.difference(clear)
+    if water.is_empty:
+        return []
+    minx, miny, maxx, maxy = water.bounds
+    islets = []
+    for _ in range(int(rng.integers(0, 4)) if rng.random() < 0.4 else 0):
+        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if not water.contains(p):
+            continue
+        r = float(rng.uniform(8, 45))
+        blob = p.buffer(r, quad_segs=6)
+        blob = affinity.scale(blob, float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.5, 1.5)))
+        blob = affinity.rotate(blob, float(rng.uniform(0, 180)))
+        islets.append(blob)
+    if rng.random() < 0.3:
+        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if water.contains(p):
+            L, W = float(rng.uniform(150, 600)), float(rng.uniform(8, 20))
+            bw = affinity.rotate(box(-L / 2, -W / 2, L / 2, W / 2), float(rng.uniform(0, 180)))
+            bw = affinity.translate(bw, p.x, p.y)
+            if not any(bw.intersects(b.polygon.buffer(60)) for b in berths):
+                piers.append(bw)
+    return islets
