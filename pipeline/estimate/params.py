@@ -49,7 +49,12 @@ class SizeError(Strict):
 class PortcallParams(Strict):
     berth_margin_m: float = Field(ge=0, description="a footprint within this of a berth meets it")
     min_score: float = Field(default=0.0, ge=0, le=1)
-    min_length_m: float = Field(default=0.0, ge=0, description="shorter visits are dropped")
+    min_length_m: float = Field(
+        default=0.0, ge=0, description="at load/discharge berths, shorter hulls are not calls"
+    )
+    max_length_m: float = Field(
+        default=1000.0, gt=0, description="at load/discharge berths, longer hulls are not calls"
+    )
     classes: list[str] = Field(default_factory=list, description="empty: every class")
     max_gap_h: float = Field(gt=0, description="longest obscured gap bridged inside one visit")
     miss_tolerance: int = Field(

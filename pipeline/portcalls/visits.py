@@ -267,6 +267,6 @@ def build_visits(
         _timelines(detections, scenes, observations, index, p).items()
     ):
         out += _berth_visits(epochs, port, berth, index.role(port, berth), p)
-    out = [v for v in out if v.length_m >= p.min_length_m]
+    out = [v for v in out if v.role == "other" or p.min_length_m <= v.length_m <= p.max_length_m]
     out.sort(key=lambda v: (v.port, v.berth, v.first_seen, v.id))
     return out

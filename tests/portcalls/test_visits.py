@@ -180,3 +180,11 @@ def test_visit_ids_are_stable(builder):
     b.vessel(b.scene(0), 90, 15)
     b.vessel(b.scene(24), 90, 15)
     assert [v.id for v in b.build()] == [v.id for v in b.build()]
+
+
+def test_hulls_outside_the_tanker_range_are_not_calls_at_oil_berths(builder, params):
+    b = builder
+    s = b.scene(0)
+    b.vessel(s, params.portcalls.max_length_m + 40, 32)  # a cargo ship at the oil berth
+    b.vessel(s, 230, 35, berth="coal-1")  # a bulk carrier at the coal berth: kept
+    assert [(v.berth, v.role) for v in b.build()] == [("coal-1", "other")]
