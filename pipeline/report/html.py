@@ -34,7 +34,7 @@ th,td{border:1px solid #ddd;padding:3px 7px;text-align:left}th{background:#f3f3f
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 img.chart{max-width:100%}.gallery{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:6px;width:max-content}
-figcaption{font-size:.75em;color:#444;max-width:300px}
+figcaption{font-size:.75em;color:#444;max-width:256px;overflow-wrap:anywhere}
 .missing{background:#fff4e5;border:1px dashed #e0a040;padding:18px;font-size:.8em;width:260px}
 .note{background:#f6f6f6;padding:10px 14px;border-left:4px solid #999;font-size:.9em}
 """
@@ -50,12 +50,18 @@ def _n(value: Any, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
 
-def _img(png: bytes, alt: str, cls: str = "chart") -> str:
-    b64 = base64.b64encode(png).decode("ascii")
-    return f'<img class="{cls}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+def _img(data: bytes, alt: str, cls: str = "chart", mime: str = "image/png") -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return f'<img class="{cls}" alt="{_e(alt)}" src="data:{mime};base64,{b64}">'
 
 
-def _table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], numeric: set[str]) -> str:
+def _table(
+    columns: list[tuple[str, str]],
+    rows: list[dict[str, Any]],
+    numeric: set[str],
+    raw: frozenset[str] | set[str] = frozenset(),
+) -> str:
+    """An HTML table; cells are escaped except the ``raw`` columns (already HTML)."""
     head = "".join(f"<th>{_e(title)}</th>" for _, title in columns)
     body = []
     for r in rows:
@@ -67,6 +73,8 @@ def _table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], numeric: 
             if key in numeric:
                 digits = 2 if isinstance(v, float) and abs(v) < 10 else 0
                 cells.append(f'<td class="n">{_n(v, digits)}</td>')
+            elif key in raw:
+                cells.append(f"<td>{v}</td>")
             else:
                 cells.append(f"<td>{_e(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -130,7 +138,7 @@ def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, int, int]:
                     )
                     continue
                 try:
-                    png = plots.chip_png(scene, det)
+                    chip = plots.chip_jpeg(scene, det)
                 except FileNotFoundError:
                     n_missing += 1
                     figs.append(
@@ -151,7 +159,7 @@ def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, int, int]:
                     continue
                 n_chips += 1
                 figs.append(
-                    f"<figure>{_img(png, f'detection {det.id}', 'chip')}"
+                    f"<figure>{_img(chip, f'detection {det.id}', 'chip', 'image/jpeg')}"
                     f"<figcaption>{caption}</figcaption></figure>"
                 )
             more = len(ids) - MAX_CHIPS_PER_DELIVERY
@@ -233,37 +241,50 @@ def _document(
         figures.vessel_table(data),
         {"deliveries", "barrels_p50", "barrels_p10", "barrels_p90", "id_probability_mean"},
     )
-    rows = []
+    by_vessel: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for d in sorted(data.deliveries, key=lambda d: figures.delivery_time(d, data.visits)):
         v = data.visits[d.load_visit]
-        rows.append(
+        by_vessel.setdefault((d.vessel, d.imo or ""), []).append(
             {
-                "id": d.id,
-                "vessel": d.vessel,
+                "id": f'<a href="#d-{_e(d.id)}">{_e(d.id)}</a>',
                 "berth": f"{v.port}/{v.berth}",
+                "arrived_after": v.arrived_after,
                 "first_seen": v.first_seen,
                 "last_seen": v.last_seen,
+                "departed_before": v.departed_before,
+                "id_probability": d.id_probability,
                 "barrels_p10": d.barrels_p10,
                 "barrels_p50": d.barrels_p50,
                 "barrels_p90": d.barrels_p90,
                 "scenes": len(data.evidence.get(d.id, {}).get("scenes", [])),
             }
         )
-    deliveries_html = _table(
-        [
-            ("id", "delivery"),
-            ("vessel", "vessel"),
-            ("berth", "load berth"),
-            ("first_seen", "first seen"),
-            ("last_seen", "last seen"),
-            ("barrels_p10", "bbl p10"),
-            ("barrels_p50", "bbl p50"),
-            ("barrels_p90", "bbl p90"),
-            ("scenes", "evidence scenes"),
-        ],
-        rows,
-        {"barrels_p10", "barrels_p50", "barrels_p90", "scenes"},
-    )
+    per_vessel = []
+    for row in figures.vessel_table(data):
+        rows = by_vessel.get((row["vessel"], row["imo"]), [])
+        imo = f", IMO {_e(row['imo'])}" if row["imo"] else ""
+        per_vessel.append(
+            f"<h3>{_e(row['vessel'])}{imo}: {len(rows)} deliveries</h3>"
+            + _table(
+                [
+                    ("id", "delivery"),
+                    ("berth", "load berth"),
+                    ("arrived_after", "arrived after"),
+                    ("first_seen", "first seen"),
+                    ("last_seen", "last seen"),
+                    ("departed_before", "departed before"),
+                    ("id_probability", "identification p"),
+                    ("barrels_p10", "bbl p10"),
+                    ("barrels_p50", "bbl p50"),
+                    ("barrels_p90", "bbl p90"),
+                    ("scenes", "evidence scenes"),
+                ],
+                rows,
+                {"id_probability", "barrels_p10", "barrels_p50", "barrels_p90", "scenes"},
+                raw={"id"},
+            )
+        )
+    deliveries_html = "".join(per_vessel) or '<p class="meta">No deliveries.</p>'
     generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     p_seen = head.get("p_seen")
     p_seen_txt = f"{float(p_seen):.2f}" if p_seen is not None else "n/a"
@@ -289,7 +310,7 @@ the satellite images it rests on.</p>
 {_img(charts["monthly"], "calls per month")}
 <h2>Vessels</h2>
 {vessels_html}
-<h2>Deliveries</h2>
+<h2>Deliveries, vessel by vessel</h2>
 {deliveries_html}
 <h2>Evidence</h2>
 <p class="meta">Every delivery's detections, cut from the scene raster; the footprint the

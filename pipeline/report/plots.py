@@ -1,7 +1,7 @@
 """Report charts (matplotlib, Agg backend) and evidence chips (rasterio windowed reads).
 
 Every chart function returns PNG bytes; the caller embeds them in the HTML and writes them
-beside it.
+beside it. Evidence chips are JPEG (a report may hold hundreds).
 """
 
 from __future__ import annotations
@@ -208,9 +208,9 @@ def monthly_png(data: ReportData) -> bytes:
 
 
 # ---------------------------------------------------------------------- evidence chips
-def chip_png(scene: Scene, detection: Detection, min_px: int = 32, out_px: int = 256) -> bytes:
-    """An RGB image chip around one detection with its footprint drawn, read with a windowed
-    read from the scene raster. Raises FileNotFoundError when the raster is gone."""
+def chip_jpeg(scene: Scene, detection: Detection, min_px: int = 32, out_px: int = 256) -> bytes:
+    """An RGB image chip (JPEG) around one detection with its footprint drawn, cut with a
+    windowed read from the scene raster. Raises FileNotFoundError when the raster is gone."""
     import numpy as np
     import rasterio
     from PIL import Image, ImageDraw
@@ -257,5 +257,5 @@ def chip_png(scene: Scene, detection: Detection, min_px: int = 32, out_px: int =
     pts = [((c - col0) * scale, (r - row0) * scale) for c, r in cols_rows]
     draw.line(pts + [pts[0]], fill=(255, 221, 0), width=2)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.save(buf, format="JPEG", quality=90)
     return buf.getvalue()

@@ -223,7 +223,7 @@ def _coverage(deliveries: list[Delivery], visits: list[Visit], rng: random.Rando
     return {"by_month": rows, "totals": totals, "caps": caps, "p_seen": p_seen}
 
 
-def write_rasters(sample: Sample) -> None:
+def write_rasters(sample: Sample, noise: bool = True) -> None:
     """A small 4-band uint16 UTM GeoTIFF per scene, centred on the oil berths."""
     import numpy as np
     import rasterio
@@ -241,7 +241,8 @@ def write_rasters(sample: Sample) -> None:
     transform = from_origin(x - SIZE_PX / 2 * GSD_M, y + SIZE_PX / 2 * GSD_M, GSD_M, GSD_M)
     for i, s in enumerate(sample.scenes):
         rng = np.random.default_rng(i)
-        data = (1000 + rng.integers(0, 300, size=(4, SIZE_PX, SIZE_PX))).astype("uint16")
+        amplitude = 300 if noise else 1
+        data = (1000 + rng.integers(0, amplitude, size=(4, SIZE_PX, SIZE_PX))).astype("uint16")
         ships = [
             transform_geom("EPSG:4326", CRS, mapping(wkt.loads(d.geometry)))
             for d in sample.detections.get(s.id, [])

@@ -57,6 +57,10 @@ def test_report_is_self_contained_and_complete(ledger_with_rasters, tmp_path):
     assert sample.coverage["caps"][0]["cap_passed_utc"][:10] in doc
     for d in sample.deliveries:
         assert d.id in doc and d.vessel in doc
+        assert f'href="#d-{d.id}"' in doc and f'id="d-{d.id}"' in doc  # table -> evidence
+    for vessel in {d.vessel for d in sample.deliveries}:
+        n = sum(d.vessel == vessel for d in sample.deliveries)
+        assert re.search(rf"<h3>{vessel}, IMO \d+: {n} deliveries</h3>", doc)
     assert led.latest_run().id in doc
     assert "UNSCR 2397" in doc
 
