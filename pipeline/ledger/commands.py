@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 KIND_HELP = (
-    "deliveries (CSV), monthly (CSV), caps (CSV), detections or visits "
+    "deliveries, monthly, caps or runs (CSV); detections or visits "
     "(GeoParquet .parquet or GeoPackage .gpkg)"
 )
 
@@ -25,7 +25,7 @@ def export(
     ),
     model: str | None = typer.Option(None, "--model", help="detections: only this model's."),
 ) -> None:
-    """Export deliveries, monthly or caps tables (CSV), or detections / visits (GIS)."""
+    """Export deliveries, monthly, caps or runs tables (CSV), or detections / visits (GIS)."""
     from pipeline.errors import TankerWatchError
     from pipeline.ledger.export import KINDS
     from pipeline.ledger.export import export as do_export

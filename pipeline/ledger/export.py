@@ -65,7 +65,18 @@ CAPS_COLUMNS = [
     "cap_passed_utc",
     "run_id",
 ]
-KINDS = ("deliveries", "monthly", "caps", "detections", "visits")
+RUNS_COLUMNS = [
+    "id",
+    "model",
+    "code_version",
+    "config_hash",
+    "created_utc",
+    "estimated_utc",
+    "superseded_by",
+    "deliveries",
+    "config",
+]
+KINDS = ("deliveries", "monthly", "caps", "detections", "visits", "runs")
 
 
 def _cell(value: Any) -> Any:
@@ -155,6 +166,29 @@ def caps_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]
             }
         )
     return sorted(out, key=lambda r: (r["year"], r["product_class"], str(r["scenario"])))
+
+
+def runs_rows(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every run, current or superseded, with its config: find the run id behind a figure."""
+    import json
+
+    counts: dict[str, int] = {}
+    for d in ledger.deliveries(include_superseded=True):
+        counts[d.run_id] = counts.get(d.run_id, 0) + 1
+    return [
+        {
+            "id": r.id,
+            "model": r.model,
+            "code_version": r.code_version,
+            "config_hash": r.config_hash,
+            "created_utc": r.created_utc,
+            "estimated_utc": r.estimated_utc,
+            "superseded_by": r.superseded_by,
+            "deliveries": counts.get(r.id, 0),
+            "config": json.dumps(r.config, sort_keys=True),
+        }
+        for r in ledger.runs()
+    ]
 
 
 def _geo_write(gdf: Any, out: Path) -> None:
@@ -279,6 +313,8 @@ def export(
         return write_csv(out, MONTHLY_COLUMNS, monthly_rows(ledger, run_id))
     if kind == "caps":
         return write_csv(out, CAPS_COLUMNS, caps_rows(ledger, run_id))
+    if kind == "runs":
+        return write_csv(out, RUNS_COLUMNS, runs_rows(ledger))
     if kind == "detections":
         return export_detections(ledger, out, model=model)
     if kind == "visits":

@@ -85,6 +85,12 @@ def test_an_earlier_run_can_be_exported_again(filled, tmp_path):
     assert (tmp_path / "again.csv").read_bytes() == before.read_bytes()
     with pytest.raises(TankerWatchError, match="no run nope"):
         export(led, "deliveries", tmp_path / "x.csv", run_id="nope")
+    export(led, "runs", tmp_path / "runs.csv")
+    runs = {r["id"]: r for r in _read(tmp_path / "runs.csv")}
+    assert set(runs) == {old, new}
+    assert runs[old]["superseded_by"] == new and runs[new]["superseded_by"] == ""
+    assert runs[old]["deliveries"] == str(len(sample.deliveries))
+    assert '"retrained": true' in runs[new]["config"]
 
 
 def test_gis_layers(filled, tmp_path):
