@@ -235,9 +235,14 @@ class Ledger:
             line = _first_line(exc)
             if self._secret:
                 line = line.replace(self._secret, "***")
-            if "readonly database" in line or "read-only" in line:
+            low = line.lower()
+            if "readonly database" in low or "read-only" in low:
                 raise TankerWatchError(
                     f"ledger at {self.display_url} is read-only ({line})"
+                ) from None
+            if "permission denied" in low:
+                raise TankerWatchError(
+                    f"ledger at {self.display_url}: the database user may not do this ({line})"
                 ) from None
             if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
                 raise TankerWatchError(f"ledger at {self.display_url}: {line}") from None

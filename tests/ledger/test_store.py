@@ -367,3 +367,33 @@ def test_many_detection_ids_and_odd_paths(tmp_path, sample):
         assert got == dets
     with Ledger(path, readonly=True) as led:
         assert len(led.detections()) == len(dets)
+
+
+def test_postgresql_user_without_write_rights(pg_schema_url, sample):
+    """A read-only database role: one line naming the URL (no password), nothing changed."""
+    import uuid
+
+    role = f"tw_ro_{uuid.uuid4().hex[:8]}"
+    schema = pg_schema_url.rsplit("%3D", 1)[1]
+    with Ledger(pg_schema_url) as led:
+        fill(led, sample)
+    before = snapshot(pg_schema_url)
+    admin = sa.create_engine(pg_schema_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN PASSWORD 'pw-{role}'"))
+        conn.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
+    url = pg_schema_url.replace("postgres@", f"{role}:pw-{role}@", 1)
+    try:
+        with Ledger(url) as led:  # reading works
+            assert len(led.deliveries()) == len(sample.deliveries)
+            with pytest.raises(TankerWatchError, match="may not do this") as err:
+                led.add_skip("k", PORT, "sim", "x")
+        assert f"pw-{role}" not in str(err.value) and "\n" not in str(err.value)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}'))
+            conn.execute(sa.text(f'REVOKE USAGE ON SCHEMA "{schema}" FROM {role}'))
+            conn.execute(sa.text(f"DROP ROLE {role}"))
+        admin.dispose()
+    assert snapshot(pg_schema_url) == before
