@@ -213,21 +213,22 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
             m = mi[month_key(load_of[d.id].first_seen)]
             observed[m] += 1
             obs_bbl[:, m] += draws[d.id]
-        pool = np.concatenate([draws[d.id] for d in mine]) if mine else None
+        # barrels of a call the images missed: drawn from the calls seen at this port, or, when
+        # none was seen, from an unidentified tanker of any size in the identification range
+        pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
         if have_schedule:
             pseen = p_seen_draws(sched, p.coverage, rng, n)
             calls = corrected_counts(observed, sched.hours, pseen, rng)
             missed = calls - observed[None, :]
             corr_bbl = obs_bbl.copy()
-            if pool is not None:
-                for m in range(len(months)):
-                    counts = missed[:, m].astype(int)
-                    k = int(counts.sum())
-                    if k:
-                        s = rng.choice(pool, size=k)
-                        corr_bbl[:, m] += np.bincount(
-                            np.repeat(np.arange(n), counts), weights=s, minlength=n
-                        )
+            for m in range(len(months)):
+                counts = missed[:, m].astype(int)
+                k = int(counts.sum())
+                if k:
+                    s = rng.choice(pool, size=k)
+                    corr_bbl[:, m] += np.bincount(
+                        np.repeat(np.arange(n), counts), weights=s, minlength=n
+                    )
             exposure_num += (sched.hours[None, :] * pseen).sum(axis=1)
             exposure_den += float(sched.hours.sum())
         for m, month in enumerate(months):
@@ -264,6 +265,21 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
     by_month.sort(key=lambda r: (r["month"], r["port"]))
     cov = {"by_month": by_month, "totals": totals, "caps": [], "p_seen": p_seen}
     return cov, total_draws, tot_obs_bbl
+
+
+def _prior_pool(p: EstimateParams, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Barrels of a call by a tanker nobody saw: its length spread over the identification range
+    (a normal with the range's mean and standard deviation)."""
+    from pipeline.estimate.registry import DwtRelation, Identification
+
+    lo, hi = p.identification.length_range_m
+    rel = DwtRelation(p.capacity.a, p.capacity.b, p.capacity.sigma_ln, "configs/estimate")
+    ident = Identification([], 1.0, p.identification.threshold)
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    # sigma = half-range / sqrt(3): the spread of a uniform length over the range
+    return barrel_draws(
+        ident, mid, half / np.sqrt(3), rel, "unknown", p.volume, rng, rng.standard_normal(n)
+    )
 
 
 def _corrected(c10, c50, c90, b10, b50, b90) -> dict:

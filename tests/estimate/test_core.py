@@ -106,3 +106,16 @@ def test_without_observations_nothing_is_corrected(estimated, season):
     assert res.coverage["totals"]["calls_corrected_p50"] is None
     assert res.coverage["totals"]["calls_observed"] == len(res.deliveries)
     assert any("not estimated" in n for n in res.notes)
+
+
+def test_a_schedule_without_any_call_seen_still_bounds_the_missed_ones(season):
+    from pipeline.estimate.params import load_params
+
+    p = load_params()
+    p.volume.draws = 400
+    res = run_estimate([], [], season.observations, season.registry, p, seed=0, ports=season.ports)
+    t = res.coverage["totals"]
+    assert res.deliveries == [] and t["calls_observed"] == 0
+    assert t["calls_corrected_p10"] == 0 and t["calls_corrected_p90"] >= 1
+    assert t["barrels_corrected_p90"] > 0  # missed calls carry barrels, never zero by omission
+    assert all(r["cumulative_bbl"] == 0 for r in res.coverage["caps"])
