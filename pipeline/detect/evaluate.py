@@ -51,13 +51,34 @@ def _utm_of(geoms) -> str:
     return utm_epsg(c.x, c.y)
 
 
+OCCLUDED_IGNORE = 0.5
+
+
 def score_scene(detections, labels: list[dict]) -> dict:
-    """Per-scene counts and matched pairs for Detection records vs label dicts (EPSG:4326)."""
+    """Per-scene counts and matched pairs for Detection records vs label dicts (EPSG:4326).
+
+    Labels more than half hidden (property ``occluded`` > 0.5, e.g. by simulated cloud) are
+    "ignore" regions: missing them is no error, and a prediction on one is not a false alarm.
+    """
     from shapely import wkt
     from shapely.geometry import Point
 
     from pipeline.detect.geometry import to_crs
 
+    ignored = [lab for lab in labels if lab.get("occluded", 0.0) > OCCLUDED_IGNORE]
+    labels = [lab for lab in labels if lab.get("occluded", 0.0) <= OCCLUDED_IGNORE]
+    if ignored and detections:
+        crs0 = _utm_of([ignored[0]["geometry"]])
+        ign_shapes = [to_crs(lab["geometry"], "EPSG:4326", crs0) for lab in ignored]
+        scored_shapes = [to_crs(lab["geometry"], "EPSG:4326", crs0) for lab in labels]
+        keep = []
+        for d in detections:
+            p = to_crs(Point(d.lon, d.lat), "EPSG:4326", crs0)
+            near_ignored = min(g.distance(p) for g in ign_shapes) <= MATCH_DISTANCE_M
+            near_scored = any(g.distance(p) <= MATCH_DISTANCE_M for g in scored_shapes)
+            if not near_ignored or near_scored:
+                keep.append(d)
+        detections = keep
     if not detections and not labels:
         return {"tp": 0, "fp": 0, "fn": 0, "pairs": [], "pred_boxes": [], "label_boxes": []}
     ref = [lab["geometry"] for lab in labels] or [Point(detections[0].lon, detections[0].lat)]

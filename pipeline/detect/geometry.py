@@ -104,6 +104,7 @@ def read_labels(path: Path | str) -> list[dict]:
                     "cls": normalise_class(props.get("class")),
                     "length_m": props.get("length_m"),
                     "beam_m": props.get("beam_m"),
+                    "occluded": float(props.get("occluded") or 0.0),
                 }
             )
         return out

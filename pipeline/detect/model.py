@@ -107,13 +107,11 @@ class CenterNet(nn.Module):
         self.smooth = nn.ModuleList(
             Conv2dNormActivation(d, d, 3) for _ in range(len(chans) - 1 - self.out_level)
         )
-        self.heads = nn.ModuleDict(
-            {
-                k: nn.Sequential(Conv2dNormActivation(d, d, 3), nn.Conv2d(d, n, 1))
-                for k, n in HEADS.items()
-            }
-        )
-        nn.init.constant_(self.heads["heat"][-1].bias, -2.19)
+        # one shared 3x3 trunk, then a 1x1 conv per output (five 3x3 head convs at the output
+        # resolution cost more than the whole backbone)
+        self.head_trunk = Conv2dNormActivation(d, d, 3)
+        self.heads = nn.ModuleDict({k: nn.Conv2d(d, n, 1) for k, n in HEADS.items()})
+        nn.init.constant_(self.heads["heat"].bias, -2.19)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.backbone(x)
@@ -122,6 +120,7 @@ class CenterNet(nn.Module):
             lat = self.lateral[level - self.out_level](feats[level])
             y = F.interpolate(y, size=lat.shape[-2:], mode="nearest") + lat
             y = self.smooth[i](y)
+        y = self.head_trunk(y)
         return {k: head(y) for k, head in self.heads.items()}
 
 

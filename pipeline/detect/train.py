@@ -155,7 +155,11 @@ def load_checkpoint(folder: Path, model, opt, chash: str) -> tuple[int, list]:
 # --------------------------------------------------------------------------- training
 
 
-def train(config_path: Path | str, out: Path | str, restart: bool = False) -> dict:
+def train(
+    config_path: Path | str, out: Path | str, restart: bool = False, stop_after: int | None = None
+) -> dict | None:
+    """Train (or resume) and write the bundle. ``stop_after``: checkpoint and return None after
+    that many steps of this run (an interruption on purpose, for tests and time-boxed runs)."""
     import torch
 
     from pipeline.detect.bundle import arch_of
@@ -232,9 +236,12 @@ def train(config_path: Path | str, out: Path | str, restart: bool = False) -> di
                     lr_at(cfg, step),
                     time.time() - t0,
                 )
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            stopping = stop_after is not None and done - start >= stop_after
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping:
                 history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
                 save_checkpoint(ckpt, model, opt, done, chash, history)
+            if stopping and done < cfg.steps:
+                return None
     train_s = time.time() - t0
     model.eval()
     return finish(cfg, model.cpu(), out, history, train_s, n_real, n_sim, len(scenes))
@@ -254,6 +261,9 @@ def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> 
         "real_vessels": n_real,
         "simulated_vessels": n_sim,
         "scenes": n_scenes,
+        "train_scenes": sorted({r for src in cfg.real for r in (src.scenes or [])})
+        or [f"all of {src.root} except {', '.join(src.exclude)}" for src in cfg.real],
+        "holdout_scenes": sorted({s for h in cfg.holdout for s in (h.scenes or [])}),
     }
     fields = {
         "name": cfg.name,

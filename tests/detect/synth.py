@@ -130,14 +130,13 @@ def reproject_to(refl, transform, crs, dst_crs: str, res: float):
 
 
 def write_labels(path: Path, polys, crs, classes: list[str] | None = None) -> Path:
-    from pyproj import Transformer
     from shapely.geometry import mapping
-    from shapely.ops import transform as shp_transform
 
-    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    from pipeline.detect.geometry import to_crs
+
     feats = []
     for i, p in enumerate(polys):
-        g = shp_transform(tr.transform, p)
+        g = to_crs(p, crs, "EPSG:4326")
         rect = p.minimum_rotated_rectangle
         xs, ys = rect.exterior.coords.xy
         sides = sorted(math.hypot(xs[k + 1] - xs[k], ys[k + 1] - ys[k]) for k in range(2))

@@ -81,3 +81,19 @@ def test_evaluate_dataset_on_synthetic_layout(tmp_path):
     o = res["overall"]
     assert o["n_labels"] == 4 and o["recall"] == 1.0 and o["precision"] == 1.0
     assert o["length_mae_m"] < 20 and o["map50"] > 0.5
+
+
+def test_occluded_labels_are_ignored_not_missed():
+    from pipeline.detect.geometry import to_crs
+
+    seen = to_crs(synth.ship_polygon(500000, 4700000, 120, 20, 0), "EPSG:32652", "EPSG:4326")
+    hidden = to_crs(synth.ship_polygon(501000, 4700000, 120, 20, 0), "EPSG:32652", "EPSG:4326")
+    labels = [
+        {"geometry": seen, "cls": "vessel", "length_m": 120.0, "beam_m": 20.0},
+        {"geometry": hidden, "cls": "vessel", "length_m": 120.0, "beam_m": 20.0, "occluded": 0.9},
+    ]
+    dets = [_det(seen.centroid.x, seen.centroid.y), _det(hidden.centroid.x, hidden.centroid.y)]
+    s = score_scene(dets, labels)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 0)
+    s = score_scene(dets[:1], labels)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 0)

@@ -1,0 +1,82 @@
+"""Training: a tiny seeded run on synthetic scenes writes a loadable bundle, and an interrupted
+run resumed from its checkpoint ends with exactly the same weights."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from safetensors.torch import load_file
+
+from detect import synth
+from pipeline.config import check_config
+from pipeline.detect.bundle import load_detector
+from pipeline.detect.train import train
+from pipeline.errors import TankerWatchError
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train-ds")
+    for i, name in enumerate(["a", "b"]):
+        ships = [(30, 40, 180, 30, 20 + 50 * i), (90, 80, 120, 25, 100)]
+        refl, transform, crs, polys = synth.utm_scene(128, 128, ships=ships, seed=20 + i)
+        synth.write_geotiff(root / name / "scene.tif", refl, transform, crs)
+        synth.write_labels(root / name / "labels.geojson", polys, crs, ["tanker", "other"])
+    return root
+
+
+def write_config(folder, root, **over):
+    cfg = {
+        "name": "tiny-test",
+        "seed": 3,
+        "architecture": {"widths": [4, 8, 8, 8, 8], "decoder_width": 8},
+        "real": [{"root": str(root), "scenes": ["a"]}],
+        "holdout": [{"root": str(root), "scenes": ["b"], "label": "b-only"}],
+        "steps": 4,
+        "batch_size": 2,
+        "chip": 64,
+        "checkpoint_every": 2,
+        "threads": 1,
+        "thresholds": {"score": 0.05},
+        "inference": {"tile": 128, "overlap": 32},
+    }
+    cfg.update(over)
+    path = folder / "train" / "tiny.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_resumed_run_matches_uninterrupted_run(tmp_path, dataset):
+    cfg = write_config(tmp_path, dataset)
+    assert check_config(cfg) == "train"
+    metrics = train(cfg, tmp_path / "full")
+    assert "b-only" in metrics["holdout"]
+    det = load_detector(tmp_path / "full")
+    assert det.name == "tiny-test"
+    card = (tmp_path / "full" / "card.md").read_text()
+    assert "b-only" in card and "never trained on" in card
+
+    assert train(cfg, tmp_path / "resumed", stop_after=2) is None
+    state = yaml.safe_load((tmp_path / "resumed" / "checkpoint" / "state.yaml").read_text())
+    assert state["step"] == 2
+    train(cfg, tmp_path / "resumed")
+    a = load_file(str(tmp_path / "full" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "weights.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] == b[k]).all(), k
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path, dataset):
+    cfg = write_config(tmp_path, dataset)
+    train(cfg, tmp_path / "m", stop_after=2)
+    cfg = write_config(tmp_path, dataset, seed=4)
+    with pytest.raises(TankerWatchError, match="different config"):
+        train(cfg, tmp_path / "m")
+
+
+def test_holdout_overlapping_training_is_refused(tmp_path, dataset):
+    cfg = write_config(tmp_path, dataset, holdout=[{"root": str(dataset), "scenes": ["a"]}])
+    with pytest.raises(TankerWatchError, match="holdout scenes also used for training: a"):
+        check_config(cfg)
