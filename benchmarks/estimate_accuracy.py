@@ -151,7 +151,9 @@ def _sensor_ok(sensor: str, wanted: str) -> bool:
     return wanted == "all" or sensor == wanted
 
 
-def score(stays, true_bbl, visits, result, observations, registry, load_port_name="vostochny"):
+def score(
+    stays, true_bbl, true_dport, visits, result, observations, registry, load_port_name="vostochny"
+):
     """Recall/precision of load calls, identification, barrels vs the truth."""
     from pipeline.records import Visit  # noqa: F401
 
@@ -186,6 +188,9 @@ def score(stays, true_bbl, visits, result, observations, registry, load_port_nam
     precision = tp / max(len(loads), 1)
     names = {r.name for r in registry if r.length_m}
     ok = n_id = top_ok = named_wrong = unidentified = 0
+    top_p = []
+    vport = {v.id: v.port for v in visits}
+    linked = linked_ok = 0
     for d in result["deliveries"]:
         if d.load_visit not in pair:
             continue
@@ -197,6 +202,10 @@ def score(stays, true_bbl, visits, result, observations, registry, load_port_nam
         top_ok += top == c.vessel or (top == "unidentified" and c.vessel not in names)
         unidentified += d.vessel == "unidentified"
         named_wrong += d.vessel not in ("unidentified", c.vessel)
+        top_p.append(d.candidates[0]["probability"] if d.candidates else 0.0)
+        if d.discharge_visit:
+            linked += 1
+            linked_ok += vport.get(d.discharge_visit) == true_dport[pair[d.load_visit]]
     t = result["coverage"]["totals"]
     total = float(sum(true_bbl))
     seen_bbl = float(sum(b for i, b in enumerate(true_bbl) if i in matched))
@@ -210,6 +219,9 @@ def score(stays, true_bbl, visits, result, observations, registry, load_port_nam
         "top_candidate_correct": round(top_ok / max(n_id, 1), 3),
         "reported_unidentified": round(unidentified / max(n_id, 1), 3),
         "named_wrongly": round(named_wrong / max(n_id, 1), 3),
+        "mean_best_candidate_probability": round(float(np.mean(top_p)) if top_p else 0.0, 3),
+        "load_calls_linked_to_a_discharge": round(linked / max(n_id, 1), 3),
+        "links_to_the_true_discharge_port": round(linked_ok / max(linked, 1), 3),
         "p_seen": result["coverage"]["p_seen"],
         "calls_corrected_p10_p50_p90": [
             t["calls_corrected_p10"],
@@ -229,7 +241,19 @@ def score(stays, true_bbl, visits, result, observations, registry, load_port_nam
     }
 
 
-def run(stays, true_bbl, scenes, observations, registry, ports, params, detections, seed, recall):
+def run(
+    stays,
+    true_bbl,
+    true_dport,
+    scenes,
+    observations,
+    registry,
+    ports,
+    params,
+    detections,
+    seed,
+    recall,
+):
     t0 = time.perf_counter()
     if detections is None:
         rng = np.random.default_rng(seed)
@@ -245,6 +269,7 @@ def run(stays, true_bbl, scenes, observations, registry, ports, params, detectio
     out = score(
         stays,
         true_bbl,
+        true_dport,
         visits,
         {
             "deliveries": res.deliveries,
@@ -278,6 +303,7 @@ def main(argv=None) -> int:
         out = run(
             s.stays,
             [x.barrels for x in load_calls],
+            [s.stays[x.linked].port if x.linked is not None else None for x in load_calls],
             s.scenes,
             s.observations,
             s.registry,
@@ -311,11 +337,23 @@ def main(argv=None) -> int:
         from pipeline.records import iso
 
         true_bbl = [by_time.get(iso(c.arrive), 0.0) for c in calls]
+        dport = {d["arrived_utc"]: d["discharge_port"] for d in deliveries}
+        true_dport = [dport.get(iso(c.arrive)) for c in calls]
         missing = sum(1 for c in calls if iso(c.arrive) not in by_time)
         if missing:
             print(f"warning: {missing} load calls without a truth delivery", file=sys.stderr)
         out = run(
-            stays, true_bbl, scenes, observations, registry, ports, params, dets, a.seed, a.recall
+            stays,
+            true_bbl,
+            true_dport,
+            scenes,
+            observations,
+            registry,
+            ports,
+            params,
+            dets,
+            a.seed,
+            a.recall,
         )
     out["sensors"] = a.sensors
     out["detections"] = str(a.detections) if a.detections else "truth footprints, perturbed"

@@ -42,16 +42,21 @@ class EstimateResult:
     observed_draws: np.ndarray | None = None  # observed total barrels, one value per draw
 
 
-def _voyage_map(voyages) -> dict[str, str]:
+def _voyage_map(voyages) -> dict[str, tuple[str, str]]:
+    """load visit id -> (discharge visit id, a note on how the link was made)."""
     out = {}
     for v in voyages or []:
         if isinstance(v, dict):
             a, b = v["load_visit"], v["discharge_visit"]
+            z, h = v.get("size_z"), v.get("transit_h")
         elif isinstance(v, tuple | list):
-            a, b = v[0], v[1]
+            a, b, z, h = v[0], v[1], None, None
         else:
-            a, b = v.load_visit, v.discharge_visit
-        out[a] = b
+            a, b, z, h = v.load_visit, v.discharge_visit, v.size_z, v.transit_h
+        note = "discharge visit linked by hull size and sailing time only"
+        if z is not None and h is not None:
+            note += f" (size {float(z):.1f} sigma apart, {float(h):.0f} h after the last sighting)"
+        out[a] = (b, note)
     return out
 
 
@@ -142,6 +147,8 @@ def run_estimate(
             f"{p.volume.loading_factor.low:.2f}-{p.volume.loading_factor.high:.2f}, "
             f"correlation {p.volume.loading_correlation}) and product"
         )
+        if v.id in linked:
+            method += f"; {linked[v.id][1]}"
         did = stable_id("delivery", v.id, run_key)
         deliveries.append(
             Delivery(
@@ -150,7 +157,7 @@ def run_estimate(
                 imo=best.imo if best else None,
                 id_probability=round(ident.probability, 4),
                 load_visit=v.id,
-                discharge_visit=linked.get(v.id),
+                discharge_visit=linked[v.id][0] if v.id in linked else None,
                 barrels_p10=round(q10, 1),
                 barrels_p50=round(q50, 1),
                 barrels_p90=round(q90, 1),

@@ -2,9 +2,11 @@
 
 A load visit at a load port (default Vostochny) links to a discharge visit (berth role
 ``discharge``) at a port with a transit window when the hours from the last sighting at the load
-berth to the first sighting at the discharge berth fall inside that window and the two sizes agree
-within the measured error. Each visit takes part in at most one voyage (Hungarian assignment on
-the size disagreement); visits left unlinked stay valid.
+berth to the first sighting at the discharge berth fall inside that window, the clear images
+that bound the two visits do not force a longer passage (discharge berth seen empty long after
+the load berth was), and the two sizes agree within the measured error. Each visit takes part
+in at most one voyage (Hungarian assignment on the size disagreement); visits left unlinked stay
+valid.
 """
 
 from __future__ import annotations
@@ -74,12 +76,18 @@ def link_voyages(visits: list[Visit], params=None) -> list[Voyage]:
             transit_h = (b.first_seen - a.last_seen).total_seconds() / 3600
             if not (w.min_h <= transit_h <= w.max_h):
                 continue
+            # evidence of absence: gone from the load berth by departed_before, not yet at the
+            # discharge berth at arrived_after, so the passage took at least their difference
+            if a.departed_before is not None and b.arrived_after is not None:
+                least_h = (b.arrived_after - a.departed_before).total_seconds() / 3600
+                if least_h > w.max_h:
+                    continue
             sb = _sigma(b, dl, db)
             zl = (a.length_m - b.length_m) / math.hypot(sa[0], sb[0])
             zb = (a.beam_m - b.beam_m) / math.hypot(sa[1], sb[1])
-            if abs(zl) > p.gate_sigma or abs(zb) > p.gate_sigma:
+            z = math.hypot(zl, zb)  # joint size disagreement, in sigmas
+            if z > p.gate_sigma:
                 continue
-            z = math.hypot(zl, zb)
             # prefer the size match, then the shorter wait inside the window
             cost[i, j] = z * z + (transit_h - w.min_h) / (w.max_h - w.min_h)
             info[(i, j)] = (transit_h, z)

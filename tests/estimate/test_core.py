@@ -84,6 +84,7 @@ def test_deliveries_link_discharge_visits_and_list_candidates(estimated):
     assert all(by_id[d.load_visit].role == "load" for d in res.deliveries)
     linked = [d for d in res.deliveries if d.discharge_visit]
     assert linked and len(linked) == len(voyages)
+    assert all("linked by hull size and sailing time only" in d.method for d in linked)
     for d in res.deliveries:
         assert d.candidates[-1]["name"] == "unidentified"
         assert sum(c["probability"] for c in d.candidates) <= 1.0001
