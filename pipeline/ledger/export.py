@@ -165,7 +165,7 @@ def caps_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]
                 "run_id": run.id,
             }
         )
-    return sorted(out, key=lambda r: (r["year"], r["product_class"], str(r["scenario"])))
+    return sorted(out, key=lambda r: r["year"])  # within a year: the estimate stage's order
 
 
 def runs_rows(ledger: Ledger) -> list[dict[str, Any]]:

@@ -71,7 +71,8 @@ def _table(
             if hasattr(v, "tzinfo"):
                 v = iso(v)
             if key in numeric:
-                digits = 2 if isinstance(v, float) and abs(v) < 10 else 0
+                # probabilities and the like get decimals; counts and barrels do not
+                digits = 2 if key.startswith(("id_probability", "p_")) else 0
                 cells.append(f'<td class="n">{_n(v, digits)}</td>')
             elif key in raw:
                 cells.append(f"<td>{v}</td>")

@@ -7,7 +7,7 @@ beside it. Evidence chips are JPEG (a report may hold hundreds).
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,10 @@ def cumulative_png(data: ReportData) -> bytes:
     if not series:
         return _empty("Cumulative barrels vs the UNSCR 2397 cap", "no refined-product deliveries")
     fig, ax = plt.subplots(figsize=(11, 4.5))
+    corrected = _corrected_monthly(data)
+    # hold the last total flat to the end of the period shown
+    end = max([series[-1][0] + timedelta(days=7)] + [c[0] for c in corrected])
+    series = [*series, (end, series[-1][1])]
     t = [s[0] for s in series]
 
     def col(k: str) -> list[float]:
@@ -118,7 +122,6 @@ def cumulative_png(data: ReportData) -> bytes:
         ("barrels_90", "-.", "loaded to 90 %"),
     ):
         ax.step(t, col(k), where="post", color="#264653", lw=1, ls=style, label=name)
-    corrected = _corrected_monthly(data)
     if corrected:
         ax.plot(
             [c[0] for c in corrected],
@@ -131,20 +134,24 @@ def cumulative_png(data: ReportData) -> bytes:
         )
     ax.axhline(UNSCR_2397_REFINED_CAP_BBL, color="black", lw=1.5)
     ax.text(
-        t[0], UNSCR_2397_REFINED_CAP_BBL, " UNSCR 2397 cap: 500,000 bbl refined / year",
-        va="bottom", fontsize=9,
+        1.0, UNSCR_2397_REFINED_CAP_BBL, "UNSCR 2397 cap: 500,000 bbl refined / year ",
+        va="bottom", ha="right", fontsize=9, transform=ax.get_yaxis_transform(),
     )  # fmt: skip
     for c in data.coverage.get("caps") or []:
         refined = c.get("product_class", "refined") == "refined"
         if refined and str(c.get("scenario")) == "p50" and c.get("cap_passed_utc"):
             when = utc(c["cap_passed_utc"])
             ax.axvline(when, color="black", ls=":", lw=1)
-            ax.text(when, 0, f" cap passed {when:%Y-%m-%d} (p50)", rotation=90, va="bottom")
+            ax.text(
+                when, 0, f" cap passed {when:%Y-%m-%d} (p50)", rotation=90, va="bottom",
+                fontsize=8, bbox={"fc": "white", "ec": "none", "alpha": 0.8},
+            )  # fmt: skip
     ax.set_ylabel("barrels (cumulative within each year)")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.grid(alpha=0.3)
     ax.set_title("Cumulative refined-product barrels vs the UNSCR 2397 cap", loc="left")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.set_ylim(0, max(UNSCR_2397_REFINED_CAP_BBL, *col("barrels_p90"), *col("barrels_90")) * 1.12)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.autofmt_xdate()
     return _png(fig)
 
