@@ -13,7 +13,13 @@ import numpy as np
 from pipeline.config import Port, Vessel, load_port
 from pipeline.errors import TankerWatchError
 from pipeline.estimate.caps import cap_rows
-from pipeline.estimate.coverage import corrected_counts, month_key, p_seen_draws, schedule
+from pipeline.estimate.coverage import (
+    corrected_counts,
+    dwell_posterior,
+    month_key,
+    p_seen_draws,
+    schedule,
+)
 from pipeline.estimate.params import EstimateParams, load_params
 from pipeline.estimate.registry import (
     dwt_relation,
@@ -175,10 +181,11 @@ def run_estimate(
         load_times[did] = v.last_seen
         load_of[did] = v
 
-    coverage, total_draws, observed_draws = _coverage(
+    coverage, total_draws, observed_draws, dwell_notes = _coverage(
         deliveries, draws, load_of, observations, portmap, p, seed, n
     )
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
+    notes += dwell_notes
     if not observations:
         notes.append("no observation schedule given: calls missed by the images not estimated")
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
@@ -201,6 +208,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
     exposure_num = np.zeros(n)
     exposure_den = 0.0
     rng = np.random.default_rng([seed, 2397])
+    dwell_notes: list[str] = []
     for port in ports:
         obs = [o for o in observations if o.port == port and (o.port, o.berth) in load_berths]
         mine = [d for d in deliveries if load_of[d.id].port == port]
@@ -224,7 +232,28 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         # none was seen, from an unidentified tanker of any size in the identification range
         pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
         if have_schedule:
-            pseen = p_seen_draws(sched, p.coverage, rng, n)
+            bounded = [
+                (
+                    (load_of[d.id].last_seen - load_of[d.id].first_seen).total_seconds() / 3600,
+                    (load_of[d.id].departed_before - load_of[d.id].arrived_after).total_seconds()
+                    / 3600,
+                )
+                for d in mine
+                if load_of[d.id].arrived_after and load_of[d.id].departed_before
+            ]
+            dwell = dwell_posterior(sched, bounded, p.coverage)
+            if dwell is not None:
+                med = float(np.sum(dwell[0] * dwell[1]))
+                dwell_notes.append(
+                    f"{port}: dwell median fitted on {len(bounded)} visits' bounds "
+                    f"(posterior mean {med:.0f} h)"
+                )
+            else:
+                dwell_notes.append(
+                    f"{port}: dwell median from the config prior ({len(bounded)} bounded visits, "
+                    f"fewer than {p.coverage.dwell_fit_min_visits})"
+                )
+            pseen = p_seen_draws(sched, p.coverage, rng, n, dwell)
             calls = corrected_counts(observed, sched.hours, pseen, rng)
             missed = calls - observed[None, :]
             corr_bbl = obs_bbl.copy()
@@ -271,7 +300,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         total_draws = None
     by_month.sort(key=lambda r: (r["month"], r["port"]))
     cov = {"by_month": by_month, "totals": totals, "caps": [], "p_seen": p_seen}
-    return cov, total_draws, tot_obs_bbl
+    return cov, total_draws, tot_obs_bbl, dwell_notes
 
 
 def _prior_pool(p: EstimateParams, rng: np.random.Generator, n: int) -> np.ndarray:

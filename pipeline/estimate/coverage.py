@@ -79,11 +79,64 @@ def schedule(
     return Schedule(months, hours, dwell, k_frac)
 
 
+def dwell_posterior(
+    sched: Schedule, stays_h: list[tuple[float, float]], params: CoverageParams
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Posterior over the dwell median from the visits' own bounds, or None if too few.
+
+    Each visit seen says its stay lasted between ``last_seen - first_seen`` and
+    ``departed_before - arrived_after`` hours. Long stays are more likely to be seen, so each
+    visit's likelihood is that of a *seen* stay: the dwell density times the probability of being
+    seen at that dwell (from the real schedule, mid-range recall), renormalised. Prior:
+    log-uniform over ``dwell_fit_range_h``. Returns (median grid in hours, probabilities).
+    """
+    from scipy.stats import norm
+
+    if len(stays_h) < params.dwell_fit_min_visits:
+        return None
+    lo_h, hi_h = params.dwell_fit_range_h
+    medians = np.geomspace(lo_h, hi_h, 120)
+    d = sched.dwell_grid_h
+    logd = np.log(d)
+    edges = np.concatenate([[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]])
+    w = np.diff(
+        norm.cdf((edges[None, :] - np.log(medians)[:, None]) / params.dwell_sigma_ln), axis=1
+    )  # (G, D)
+    recall = (params.detector_recall.low + params.detector_recall.high) / 2
+    kk = np.arange(sched.k_frac.shape[2])
+    share = sched.hours / max(sched.hours.sum(), 1e-9)
+    k_all = np.einsum("m,mdk->dk", share, sched.k_frac)
+    p_d = k_all @ (1.0 - (1.0 - recall) ** kk)  # (D,) probability seen at each dwell
+    seen = w * p_d[None, :]
+    norm_ = seen.sum(axis=1)
+    loglik = np.zeros(len(medians))
+    for lo, hi in stays_h:
+        inside = (d >= lo * 0.999) & (d <= hi * 1.001)
+        if not inside.any():  # the bounds fall between grid points: take the nearest one
+            inside = (
+                np.abs(logd - np.log(max((lo + hi) / 2, 1.0)))
+                == np.abs(logd - np.log(max((lo + hi) / 2, 1.0))).min()
+            )
+        loglik += np.log(np.maximum(seen[:, inside].sum(axis=1) / norm_, 1e-300))
+    post = np.exp(loglik - loglik.max())
+    return medians, post / post.sum()
+
+
 def p_seen_draws(
-    sched: Schedule, params: CoverageParams, rng: np.random.Generator, n: int
+    sched: Schedule,
+    params: CoverageParams,
+    rng: np.random.Generator,
+    n: int,
+    dwell: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """(n, M) draws of the probability that a call arriving in month m was seen."""
-    median = from_uniform(params.dwell_median_h, rng.random(n))
+    """(n, M) draws of the probability that a call arriving in month m was seen.
+
+    ``dwell``: a posterior over the dwell median (``dwell_posterior``); default: the config's.
+    """
+    if dwell is not None:
+        median = rng.choice(dwell[0], size=n, p=dwell[1])
+    else:
+        median = from_uniform(params.dwell_median_h, rng.random(n))
     recall = from_uniform(params.detector_recall, rng.random(n))
     return p_seen_given(sched, median, params.dwell_sigma_ln, recall)
 

@@ -155,6 +155,10 @@ class VolumeParams(Strict):
 class CoverageParams(Strict):
     dwell_median_h: Distribution
     dwell_sigma_ln: float = Field(gt=0)
+    dwell_fit_min_visits: int = Field(
+        default=8, ge=1, description="fit the dwell median on the visits' bounds from this many"
+    )
+    dwell_fit_range_h: tuple[float, float] = (4.0, 240.0)
     detector_recall: Distribution
     grid_h: float = Field(default=1.0, gt=0)
     draws: int = Field(default=400, ge=50)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from pipeline.estimate.coverage import corrected_counts, p_seen_given, schedule
+from pipeline.estimate.coverage import corrected_counts, dwell_posterior, p_seen_given, schedule
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2025, 1, 1, tzinfo=UTC)
@@ -85,3 +85,24 @@ def test_no_calls_seen_still_gives_an_upper_interval(params):
     n = corrected_counts(np.zeros(3), np.full(3, 730.0), np.full((2000, 3), 0.5), rng).sum(axis=1)
     assert np.percentile(n, 10) == 0
     assert np.percentile(n, 90) >= 1
+
+
+def test_dwell_median_is_fitted_on_the_visits_bounds(params):
+    """Daily clear images; stays log-normal around 30 h: the bounds of the stays seen recover
+    the median, despite long stays being more likely to be seen."""
+    clear = revisits(24, lambda k: True)
+    sched = schedule(clear, T0, END, params.coverage)
+    rng = np.random.default_rng(3)
+    ct = np.array([t.timestamp() / 3600 for t in clear])
+    stays = []
+    for _ in range(400):
+        a = rng.uniform(ct[0], ct[-1] - 200)
+        d = 30.0 * np.exp(rng.normal(0, params.coverage.dwell_sigma_ln))
+        inside = ct[(ct >= a) & (ct < a + d)]
+        if len(inside) == 0:
+            continue  # never seen
+        before, after = ct[ct < a].max(), ct[ct >= a + d].min()
+        stays.append((inside[-1] - inside[0], after - before))
+    medians, post = dwell_posterior(sched, stays, params.coverage)
+    assert float(np.sum(medians * post)) == pytest.approx(30.0, rel=0.15)
+    assert dwell_posterior(sched, stays[:3], params.coverage) is None  # too few: config prior
