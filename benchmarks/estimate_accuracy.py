@@ -97,7 +97,7 @@ def detections_from_labels(sim: Path, scenes, observations, ports, err, recall, 
         if not path.exists():
             continue
         tr = index._to_m[sc.port]
-        for k, ft in enumerate(json.loads(path.read_text())["features"]):
+        for ft in json.loads(path.read_text())["features"]:
             props = ft.get("properties") or {}
             geom = _to_crs(shape(ft["geometry"]), tr)
             L0 = float(props.get("length_m") or 0) or geom.minimum_rotated_rectangle.length / 2
@@ -141,7 +141,7 @@ def detections_from_labels(sim: Path, scenes, observations, ports, err, recall, 
                     heading_deg=0.0,
                     score=0.9,
                     cls="vessel",
-                    model=f"labels-perturbed-{k}",
+                    model="labels-perturbed",
                 )
             )
     return dets

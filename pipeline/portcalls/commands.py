@@ -73,6 +73,12 @@ def load_inputs(detections, observations, scenes, db, model, ports):
             sc = ledger.scenes(ports=names)
             obs = ledger.observations(ports=names)
             dets = ledger.detections(ports=names, model=model)
+        models = sorted({d.model for d in dets})
+        if len(models) > 1:
+            raise TankerWatchError(
+                f"the ledger holds detections of several models ({', '.join(models)}): "
+                "choose one with --model"
+            )
         return check_inputs(
             dets, "ledger detections", sc, "ledger scenes", obs, "ledger observations", ports
         )
@@ -92,6 +98,12 @@ def load_inputs(detections, observations, scenes, db, model, ports):
     dets = read_detections(detections)
     if model:
         dets = [d for d in dets if d.model == model]
+    models = sorted({d.model for d in dets})
+    if len(models) > 1:
+        raise TankerWatchError(
+            f"{detections}: detections of several models ({', '.join(models)}): choose one with "
+            "--model"
+        )
     return check_inputs(dets, detections, sc, scenes, obs, observations, ports)
 
 

@@ -148,3 +148,24 @@ def test_portcalls_from_the_ledger(cli, files, tmp_path):
     expect = build_visits(s.detections, s.scenes, s.observations, s.ports, load_params())
     got = read_visits(tmp_path / "visits.csv")
     assert {v.id for v in got} == {v.id for v in expect}
+
+
+def test_detections_of_two_models_need_a_choice(cli, files, tmp_path):
+    import dataclasses
+
+    d, s = files
+    other = [dataclasses.replace(x, model="other", id="") for x in s.detections[:3]]
+    write_detections(tmp_path / "dets.geojson", s.detections + other)
+    args = [
+        "--detections",
+        tmp_path / "dets.geojson",
+        "--observations",
+        d / "obs.csv",
+        "--scenes",
+        d / "scenes.csv",
+        "--out",
+        tmp_path / "v.csv",
+    ]
+    _one_line(cli("portcalls", *args), "several models", "--model")
+    res = cli("portcalls", *args, "--model", "other")
+    assert res.returncode == 0, res.stderr
