@@ -78,11 +78,11 @@ def plan_scenes(sc: Scenario, layouts: dict[str, Layout], seed: int) -> list[Pla
         sensor = get_sensor(plan.name)
         for port in plan.ports or sc.ports:
             layout = layouts[port]
-            lon, _lat = layout.lonlat_centre
+            lon, lat = layout.lonlat_centre
             phase = int(stable_id("phase", port, sensor.name), 16) % sensor.cycle_days
             rng = _rng("acq", seed, sensor.name, port)
             grid = scene_grid(sc, layout, sensor, plan.box_m, plan.centre)
-            for when in sensor.acquisitions(sc.start, sc.end, lon, rng, phase):
+            for when in sensor.acquisitions(sc.start, sc.end, lon, rng, phase, lat):
                 sid = scene_id("simulated", sensor.name, when, port)
                 out.append(PlannedScene(sid, port, sensor, when, grid))
     out.sort(key=lambda s: (s.acquired, s.port, s.sensor.name))

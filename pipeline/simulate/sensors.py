@@ -38,21 +38,36 @@ class Sensor:
     # probability that a scene is cut by a swath / tile edge (nodata wedge)
     partial_rate: float
     description: str
+    # below this latitude adjacent orbits overlap less: only ``sparse_offsets`` (if given)
+    dense_above_lat: float = -90.0
+    sparse_offsets: tuple[int, ...] | None = None
+
+    def offsets_at(self, lat: float) -> tuple[int, ...]:
+        if self.sparse_offsets is not None and lat < self.dense_above_lat:
+            return self.sparse_offsets
+        return self.cycle_offsets
 
     @property
     def canonical(self) -> tuple[str, ...]:
         return tuple(canonical_band(b) for b in self.bands)
 
     def acquisitions(
-        self, start: date, end: date, lon: float, rng: np.random.Generator, phase: int = 0
+        self,
+        start: date,
+        end: date,
+        lon: float,
+        rng: np.random.Generator,
+        phase: int = 0,
+        lat: float = 45.0,
     ) -> list[datetime]:
-        """UTC acquisition times over ``[start, end]`` for a point at longitude ``lon``."""
+        """UTC acquisition times over ``[start, end]`` for a point at ``lon``, ``lat``."""
+        offsets = self.offsets_at(lat)
         out = []
         day = start
         epoch = date(2024, 1, 1)
         while day <= end:
             k = ((day - epoch).days + phase) % self.cycle_days
-            if k in self.cycle_offsets and rng.random() >= self.drop_rate:
+            if k in offsets and rng.random() >= self.drop_rate:
                 local_h = self.overpass_local_solar_h + rng.uniform(
                     -self.overpass_jitter_h, self.overpass_jitter_h
                 )
@@ -63,8 +78,10 @@ class Sensor:
         return out
 
 
-# Sentinel-2A/2B at ~42 N: each satellite repeats every 10 days; with both and the overlap of
-# adjacent relative orbits a port is seen every 2-5 days (here 4 passes per 10-day cycle).
+# Sentinel-2A/2B: each satellite repeats every 10 days, both together every 5. North of about
+# 41.5 N the swaths of adjacent relative orbits overlap enough that a port is seen every 2-3
+# days (4 passes per 10-day cycle: Vostochny, Rajin, Chongjin); further south (Nampo, 38.7 N)
+# only every 5 days. Dropped acquisitions stretch a gap now and then.
 SENTINEL2 = Sensor(
     name="sentinel-2-l2a",
     gsd_m=10.0,
@@ -80,6 +97,8 @@ SENTINEL2 = Sensor(
     drop_rate=0.03,
     partial_rate=0.12,
     description="Sentinel-2 L2A, 10 m (B11 20 m resampled), 2-5 day revisit, 10:30 overpass",
+    dense_above_lat=41.5,
+    sparse_offsets=(0, 5),
 )
 
 # A daily commercial constellation: 3 m, four bands, mid-morning overpass that varies.
