@@ -198,7 +198,8 @@ def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
         datetime=ps.acquired,
         properties={
             "gsd": ps.sensor.gsd_m,
-            "proj:epsg": epsg,
+            "proj:code": f"EPSG:{epsg}",
+            "proj:epsg": epsg,  # the pre-2.0 name, kept for readers that look for it
             "proj:shape": [g.height, g.width],
             "proj:transform": list(g.transform)[:6],
             "eo:cloud_cover": round(100 * r.cloud_fraction, 2),
@@ -214,7 +215,7 @@ def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
             "tankerwatch:n_labels": len(r.labels),
         },
         stac_extensions=[
-            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
             "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
             "https://stac-extensions.github.io/view/v1.0.0/schema.json",
         ],

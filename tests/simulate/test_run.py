@@ -55,7 +55,15 @@ def test_layout(small_simulation):
         assert props["tankerwatch:sensor"] in ("sentinel-2-l2a", "commercial-3m")
         assert 0 <= props["eo:cloud_cover"] <= 100
         assert set(item["assets"]) == {"image", "scl", "labels"}
+        with rasterio.open(d / "scene.tif") as src:
+            assert props["proj:epsg"] == src.crs.to_epsg()
+            assert props["proj:code"] == f"EPSG:{src.crs.to_epsg()}"
         assert d.name.endswith("_simulated") and props["tankerwatch:sensor"] in d.name
+    # pystac reads the items (and maps proj:epsg onto proj:code)
+    import pystac
+
+    it = pystac.Item.from_file(str(d / "item.json"))
+    assert it.ext.proj.epsg == props["proj:epsg"] and it.assets["image"].href == "./scene.tif"
     # nothing hidden left behind (no staging folder)
     assert not [p for p in sim.parent.iterdir() if p.name.startswith(".")]
 
