@@ -1,0 +1,327 @@
+"""Detect on a full-size synthetic Sentinel-2 tile: wall time, peak memory and the ratio to the
+model's bare forward pass over the same tiles.
+
+    .venv/bin/python benchmarks/pipeline_fullsize_tile.py [--size 10980] [--model NAME ...]
+        [--work DIR] [--json OUT.json] [--max-rss-mib 4096]
+
+The tile (default 10980 x 10980 px at 10 m, a Sentinel-2 granule; bands B02 B03 B04 B08 B11,
+uint16, UTM zone 53N, tiled DEFLATE GeoTIFF) is written by seeded code: a smooth land/water
+pattern, per-pixel noise and bright hulls on the water (no port simulator: 120 Mpx of it would
+take far longer than the detection being measured). Each measurement runs in its own child
+process, so the peak resident memory (getrusage ru_maxrss of that child) is the detect's own
+(each child first detects a small 300 px tile, untimed, so lazy imports and the PROJ database
+are loaded before the clock starts):
+
+- detect: ``pipeline.detect.infer.detect_scene(tile, detector)``, what `tankerwatch detect` and
+  the batch runner do per scene (open, windowed reads, model per tile, decode, NMS, footprints);
+- forward: the same windows read one at a time (untimed), then only ``model(x)`` timed: the bare
+  forward pass over the same tiles. For the classical baseline (no network) this times its
+  ``detect_array`` on each tile instead.
+
+Default detectors: the released bundle (models/tw-centernet-s2) when present, else a freshly
+initialised bundle of the same architecture (pipeline.detect.bundle.save_bundle; speed does not
+depend on weight values, only the number of detections decoded can, which is printed), and the
+classical baseline. The script exits 1 when a child's peak memory exceeds --max-rss-mib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline_common import REPO, machine, markdown, resolve_models, write_json  # noqa: E402
+
+BANDS = ("B02", "B03", "B04", "B08", "B11")
+# Per-class DN medians from the simulator's calibration against sen2ships (BENCHMARKS.md).
+WATER_DN = (1890, 2158, 1304, 852, 464)
+LAND_DN = (3986, 5172, 5274, 13587, 12884)
+HULL_DN = (6000, 6572, 6983, 8631, 7264)
+NOISE_DN = (60, 60, 60, 80, 60)
+EPSG = 32653  # UTM 53N, the zone of Vostochny
+ORIGIN = (600000.0, 4800000.0)  # upper-left corner, as a real 53T granule's
+GSD_M = 10.0
+COARSE_PX = 128  # land/water pattern cell
+HULLS_PER_KM2 = 0.5
+ROWS_PER_WRITE = 512
+WARMUP_PX = 300  # a small tile each child detects first, untimed
+
+
+def _field(coarse, rows: slice, width: int):
+    """The land/water field (bilinear interpolation of the coarse grid) for a band of rows."""
+    import numpy as np
+
+    y = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5) / COARSE_PX
+    x = (np.arange(width, dtype=np.float32) + 0.5) / COARSE_PX
+    iy, ix = np.floor(y).astype(int), np.floor(x).astype(int)
+    wy, wx = (y - iy)[:, None], (x - ix)[None, :]
+    c00, c01 = coarse[iy][:, ix], coarse[iy][:, ix + 1]
+    c10, c11 = coarse[iy + 1][:, ix], coarse[iy + 1][:, ix + 1]
+    return (1 - wy) * ((1 - wx) * c00 + wx * c01) + wy * ((1 - wx) * c10 + wx * c11)
+
+
+def _hulls(coarse, size: int, rng) -> list[tuple[float, float, float, float, float]]:
+    """(cx, cy, length_px, beam_px, angle_rad) of hulls well inside the water."""
+    n = int(round(HULLS_PER_KM2 * (size * GSD_M / 1000.0) ** 2))
+    out = []
+    for _ in range(n):
+        cx, cy = rng.uniform(20, size - 20, 2)
+        fy = float(_field(coarse, slice(int(cy), int(cy) + 1), size)[0, int(cx)])
+        if fy > 0.45:  # land is field > 0.6; keep hulls off the shore
+            continue
+        length = float(rng.uniform(3.0, 30.0))
+        beam = max(1.0, length / float(rng.uniform(5.5, 7.5)))
+        out.append((float(cx), float(cy), length, beam, float(rng.uniform(0, math.pi))))
+    return out
+
+
+def write_tile(path: Path, size: int, seed: int = 0) -> dict:
+    """Write the synthetic tile block-row by block-row (bounded memory); returns its facts."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from pipeline.fsutil import atomic_path
+
+    rng = np.random.default_rng(seed)
+    cells = size // COARSE_PX + 2
+    coarse = rng.random((cells, cells), dtype=np.float32)
+    hulls = _hulls(coarse, size, rng)
+    water = np.array(WATER_DN, np.float32)[:, None, None]
+    land = np.array(LAND_DN, np.float32)[:, None, None]
+    hull = np.array(HULL_DN, np.float32)
+    noise = np.array(NOISE_DN, np.float32)[:, None, None]
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": len(BANDS),
+        "dtype": "uint16",
+        "crs": f"EPSG:{EPSG}",
+        "transform": from_origin(*ORIGIN, GSD_M, GSD_M),
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "predictor": 2,
+        "zlevel": 1,
+        "BIGTIFF": "IF_SAFER",
+    }
+    land_px = 0
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        for i, name in enumerate(BANDS, start=1):
+            dst.set_band_description(i, name)
+        for r0 in range(0, size, ROWS_PER_WRITE):
+            rows = slice(r0, min(size, r0 + ROWS_PER_WRITE))
+            is_land = _field(coarse, rows, size) > 0.6
+            land_px += int(is_land.sum())
+            block = np.where(is_land[None], land, water)
+            block += rng.standard_normal(block.shape, dtype=np.float32) * noise
+            for cx, cy, length, beam, ang in hulls:
+                half = 0.5 * length + 1
+                if cy + half < rows.start or cy - half >= rows.stop:
+                    continue
+                y0, y1 = max(rows.start, int(cy - half)), min(rows.stop, int(cy + half) + 1)
+                x0, x1 = max(0, int(cx - half)), min(size, int(cx + half) + 1)
+                yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
+                u = (xx - cx) * math.cos(ang) + (yy - cy) * math.sin(ang)
+                v = -(xx - cx) * math.sin(ang) + (yy - cy) * math.cos(ang)
+                inside = (np.abs(u) <= length / 2) & (np.abs(v) <= beam / 2)
+                sub = block[:, y0 - rows.start : y1 - rows.start, x0:x1]
+                sub[:, inside] = hull[:, None]
+            np.clip(block, 1, 65535, out=block)
+            win = Window(0, rows.start, size, rows.stop - rows.start)
+            dst.write(block.astype(np.uint16), window=win)
+    return {
+        "size_px": size,
+        "megapixels": round(size * size / 1e6, 2),
+        "land_share": round(land_px / size / size, 3),
+        "hulls": len(hulls),
+        "file_mib": round(path.stat().st_size / 2**20, 1),
+    }
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def child_detect(tile: Path, model: str, warm: Path) -> dict:
+    import torch
+
+    from pipeline.detect.bundle import load_detector
+    from pipeline.detect.infer import detect_scene
+
+    t = time.perf_counter()
+    det = load_detector(model)
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    detect_scene(warm, det)  # one-time costs (lazy imports, PROJ database) out of the timing
+    warmup_s = time.perf_counter() - t
+    t = time.perf_counter()
+    dets = detect_scene(tile, det)
+    detect_s = time.perf_counter() - t
+    return {
+        "detector": det.name,
+        "tile": det.tile,
+        "overlap": det.overlap,
+        "load_s": load_s,
+        "warmup_s": warmup_s,
+        "detect_s": detect_s,
+        "detections": len(dets),
+        "torch_threads": torch.get_num_threads(),
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def child_forward(tile: Path, model: str, warm: Path) -> dict:
+    """Read each window (timed apart), then time the network alone on it (the baseline: its
+    detect_array, having no network)."""
+    import numpy as np
+    import torch
+
+    from pipeline.detect.bundle import load_detector
+    from pipeline.detect.infer import detect_scene
+    from pipeline.detect.raster import normalise, open_scene
+
+    det = load_detector(model)
+    detect_scene(warm, det)  # the same warm-up as the detect child
+    read_s = core_s = 0.0
+    n_tiles = 0
+    tile_mpx = 0.0
+    with open_scene(tile, det.bands, det.gsd_m) as grid, torch.inference_mode():
+        for win in grid.windows(det.tile, det.overlap):
+            t = time.perf_counter()
+            refl, valid = grid.read(win)
+            read_s += time.perf_counter() - t
+            n_tiles += 1
+            tile_mpx += refl.shape[1] * refl.shape[2] / 1e6
+            if det.kind == "learned":
+                x = normalise(refl, valid)
+                ph, pw = (-x.shape[1]) % 16, (-x.shape[2]) % 16
+                if ph or pw:
+                    x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=-1.0)
+                xt = torch.from_numpy(x)[None].to(det.device)
+                t = time.perf_counter()
+                det.model(xt)
+                core_s += time.perf_counter() - t
+            else:
+                t = time.perf_counter()
+                det.detect_array(refl, valid)
+                core_s += time.perf_counter() - t
+        grid_mpx = grid.width * grid.height / 1e6
+    return {
+        "detector": det.name,
+        "kind": det.kind,
+        "tiles": n_tiles,
+        "tile_mpx": tile_mpx,
+        "grid_mpx": grid_mpx,
+        "read_s": read_s,
+        "core_s": core_s,
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def run_child(mode: str, tile: Path, model: str, warm: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--tile", str(tile), "--model", model]
+    cmd += ["--warm", str(warm)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if res.returncode != 0:
+        raise SystemExit(f"child {mode} {model} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=10980, help="tile side in pixels")
+    ap.add_argument("--model", action="append", help="detector (repeatable); 'fresh' = new init")
+    ap.add_argument("--train-config", help="architecture of the fresh bundle (TrainConfig YAML)")
+    ap.add_argument("--work", help="folder for the tile (kept); default a temporary folder")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--max-rss-mib", type=float, default=4096.0)
+    ap.add_argument("--child", choices=["detect", "forward"], help=argparse.SUPPRESS)
+    ap.add_argument("--tile", help=argparse.SUPPRESS)
+    ap.add_argument("--warm", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        fn = child_detect if args.child == "detect" else child_forward
+        print(json.dumps(fn(Path(args.tile), args.model[0], Path(args.warm))))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="tw-fullsize-") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        tile = work / f"s2-synthetic-{args.size}-seed{args.seed}.tif"
+        facts_file = tile.with_suffix(".json")
+        t = time.perf_counter()
+        if tile.exists() and facts_file.exists():
+            facts = json.loads(facts_file.read_text()) | {"reused": True}
+        else:
+            facts = write_tile(tile, args.size, args.seed)
+            facts["write_s"] = round(time.perf_counter() - t, 1)
+            write_json(str(facts_file), facts)
+        print(f"tile {tile}: {facts}", flush=True)
+        warm = work / f"s2-synthetic-{WARMUP_PX}-seed{args.seed}.tif"
+        if not warm.exists():
+            write_tile(warm, WARMUP_PX, args.seed)
+        rows = []
+        for label, arg in resolve_models(args.model, work, args.train_config):
+            d = run_child("detect", tile, arg, warm)
+            f = run_child("forward", tile, arg, warm)
+            row = {
+                "detector": d["detector"] + (" (fresh init)" if label == "fresh" else ""),
+                "tile/overlap": f"{d['tile']}/{d['overlap']}",
+                "tiles": f["tiles"],
+                "grid_mpx": round(f["grid_mpx"], 1),
+                "detect_s": round(d["detect_s"], 1),
+                "mpx_per_s": round(f["grid_mpx"] / d["detect_s"], 2),
+                "forward_s": round(f["core_s"], 1),
+                "detect/forward": round(d["detect_s"] / f["core_s"], 2),
+                "read_s": round(f["read_s"], 1),
+                "peak_rss_mib": round(d["peak_rss_mib"]),
+                "forward_peak_rss_mib": round(f["peak_rss_mib"]),
+                "detections": d["detections"],
+                "load_s": round(d["load_s"], 2),
+                "warmup_s": round(d["warmup_s"], 2),
+                "torch_threads": d["torch_threads"],
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    cols = [
+        "detector",
+        "tile/overlap",
+        "tiles",
+        "grid_mpx",
+        "detect_s",
+        "mpx_per_s",
+        "forward_s",
+        "detect/forward",
+        "read_s",
+        "peak_rss_mib",
+        "detections",
+    ]
+    print(markdown(rows, cols))
+    write_json(args.json, {"tile": facts, "rows": rows, "machine": machine()})
+    over = [r for r in rows if r["peak_rss_mib"] > args.max_rss_mib]
+    if over:
+        print(f"peak memory over {args.max_rss_mib:.0f} MiB: {[r['detector'] for r in over]}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
