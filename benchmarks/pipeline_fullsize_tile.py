@@ -87,7 +87,7 @@ def write_tile(path: Path, size: int, seed: int = 0) -> dict:
     """Write the synthetic tile block-row by block-row (bounded memory); returns its facts."""
     import numpy as np
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
     from rasterio.windows import Window
 
     from pipeline.fsutil import atomic_path
@@ -107,7 +107,7 @@ def write_tile(path: Path, size: int, seed: int = 0) -> dict:
         "count": len(BANDS),
         "dtype": "uint16",
         "crs": f"EPSG:{EPSG}",
-        "transform": from_origin(*ORIGIN, GSD_M, GSD_M),
+        "transform": Affine(GSD_M, 0.0, ORIGIN[0], 0.0, -GSD_M, ORIGIN[1]),
         "nodata": 0,
         "tiled": True,
         "blockxsize": 512,
