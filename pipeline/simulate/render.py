@@ -599,8 +599,16 @@ def make_atmosphere(
         saz = math.radians(cond.sun_az_deg)
         dcol, drow = int(round(-math.sin(saz) * d)), int(round(math.cos(saz) * d))
         ch, cw = h + abs(drow), w + abs(dcol)
-        sc = max(3.0, 2500.0 / sensor.gsd_m)
-        n = smooth_noise((ch, cw), rng, sc, octaves=octaves_for(sc, 1.5))
+        # the field is drawn at ~20 m and smoothly upsampled (clouds have no sharper edges
+        # worth the cost), plus a little pixel-scale texture at the edges
+        f = max(1, int(round(20.0 / sensor.gsd_m)))
+        sc = max(3.0, 2500.0 / (sensor.gsd_m * f))
+        coarse = (-(-ch // f) + 2, -(-cw // f) + 2)
+        n = smooth_noise(coarse, rng, sc, octaves=octaves_for(sc, 1.5))
+        if f > 1:
+            n = _upsample(n, (ch, cw), float(f), 0.0, 0.0)
+        fine = rng.standard_normal(n.shape).astype(np.float32)
+        n += 0.012 * ndimage.gaussian_filter(fine, 1.5, mode="wrap") / 0.19
         # the scene window and the window whose clouds shade it
         r0, c0 = max(0, drow), max(0, dcol)
         r1, c1 = max(0, -drow), max(0, -dcol)
