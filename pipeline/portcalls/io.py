@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.errors import TankerWatchError
 from pipeline.fsutil import atomic_write_text
-from pipeline.records import Delivery, Detection, Observation, Scene, Visit, iso, utc
+from pipeline.records import Delivery, Detection, Observation, Scene, Visit, utc
 
 DETECTION_COLUMNS = ["scene_id", "lon", "lat", "length_m", "beam_m", "score"]
 SCENE_COLUMNS = ["id", "sensor", "acquired", "port", "gsd_m"]
@@ -324,7 +324,3 @@ def write_deliveries(path: Path | str, deliveries: list[Delivery]) -> None:
 
 def write_json(path: Path | str, data: Any) -> None:
     atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def _iso_or_empty(t) -> str:
-    return iso(t) if t else ""
