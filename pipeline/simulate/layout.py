@@ -186,17 +186,25 @@ def tank_farms(land_union, berths, rng: np.random.Generator) -> list[tuple[objec
     from shapely.geometry import Point
 
     out = []
+    inland = land_union.buffer(-150)
     for b in berths:
         c = b.polygon.centroid
-        qx, qy = b.quay_side
         placed = []
-        for _ in range(60):
+        # a cluster on the nearest solid ground within ~1 km of the berth
+        anchor = None
+        for _ in range(200):
+            ang = float(rng.uniform(0, 2 * math.pi))
+            d = float(rng.uniform(100, 1000))
+            p = Point(c.x + d * math.sin(ang), c.y + d * math.cos(ang))
+            if inland.contains(p) and (anchor is None or c.distance(p) < c.distance(anchor)):
+                anchor = p
+        if anchor is None:
+            continue
+        for _ in range(80):
             if len(placed) >= 8:
                 break
-            d = float(rng.uniform(120, 450))
-            s = float(rng.uniform(-250, 250))
-            x = c.x + qx * d + qy * s
-            y = c.y + qy * d - qx * s
+            x = anchor.x + float(rng.uniform(-160, 160))
+            y = anchor.y + float(rng.uniform(-160, 160))
             r = float(rng.uniform(9, 22))
             disk = Point(x, y).buffer(r, quad_segs=8)
             if not land_union.buffer(-15).contains(disk):

@@ -631,7 +631,7 @@ def apply_atmosphere(img: np.ndarray, atm: Atmosphere, cond: Conditions, sensor:
     hz = spectrum("haze", sensor)
     for b in range(img.shape[0]):
         band = img[b]
-        band *= 1.0 - 0.6 * atm.shadow
+        band *= 1.0 - 0.5 * atm.shadow
         band += hz[b] * (cond.haze + 0.6 * atm.cirrus)
         op = np.clip(atm.cloud + 0.45 * atm.cirrus, 0, 1)
         band *= 1.0 - op
