@@ -20,11 +20,16 @@ def metrics_table(metrics: dict) -> str:
         "| beam MAE m |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    notes = []
     for label, res in metrics.get("holdout", {}).items():
         lines.append(_row(f"**{label}** (all)", res["overall"]))
-        for scene, m in res.get("scenes", {}).items():
-            lines.append(_row(f"{label} / {scene}", m))
-    return "\n".join(lines)
+        scenes = res.get("scenes", {})
+        if len(scenes) <= 12:
+            for scene, m in scenes.items():
+                lines.append(_row(f"{label} / {scene}", m))
+        if res.get("note"):
+            notes.append(f"- {label}: {res['note']}")
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def render_card(spec, cfg, metrics: dict) -> str:
@@ -92,3 +97,29 @@ the minimum rotated rectangle of a 10 m mask and so is much wider than a real hu
   a hint, not an identification.
 - Heading is the hull axis (0-180 deg); it does not say which way the ship points.
 """
+
+
+def record_evaluation(folder, label: str, result: dict, note: str = "") -> None:
+    """Add an evaluation (``evaluate_dataset`` output) to a bundle's metrics.json under
+    ``holdout[label]`` and re-render its card.md. Weights and model.yaml are not touched."""
+    import json
+    from pathlib import Path
+
+    from pipeline.detect.bundle import read_spec
+    from pipeline.detect.train_config import TrainConfig
+    from pipeline.errors import TankerWatchError
+    from pipeline.fsutil import atomic_write_text
+
+    folder = Path(folder)
+    mpath = folder / "metrics.json"
+    try:
+        metrics = json.loads(mpath.read_text(encoding="utf-8"))
+        cfg = TrainConfig.model_validate(metrics["training"]["config"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise TankerWatchError(f"{mpath}: cannot record an evaluation ({exc})") from None
+    entry = {"overall": result["overall"], "scenes": result["scenes"], "dataset": result["dataset"]}
+    if note:
+        entry["note"] = note
+    metrics.setdefault("holdout", {})[label] = entry
+    atomic_write_text(mpath, json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))

@@ -122,6 +122,12 @@ def evaluate(
     model: str = typer.Option(None, "--model", "-m", help="Bundle name/folder, or 'baseline'."),
     scenes: str = typer.Option(None, "--scenes", help="Comma-separated scene names only."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on the last line."),
+    record: str = typer.Option(
+        None,
+        "--record",
+        help="Also add the result to the bundle's metrics.json and card.md "
+        "under this label (only for data the model did not train on).",
+    ),
 ) -> None:
     """Score a detector on a labelled dataset: precision, recall, F1, mAP@0.5, length/beam MAE."""
     from pipeline.detect.bundle import load_detector
@@ -130,6 +136,13 @@ def evaluate(
     detector = load_detector(model)
     names = [s.strip() for s in scenes.split(",") if s.strip()] if scenes else None
     res = evaluate_dataset(dataset, detector, scenes=names)
+    if record:
+        from pipeline.detect.card import record_evaluation
+        from pipeline.errors import TankerWatchError
+
+        if getattr(detector, "path", None) is None:
+            raise TankerWatchError("--record: only a learned bundle has a card to record into")
+        record_evaluation(detector.path, record, res)
     if not as_json:
         typer.echo(f"model {res['model']} on {res['dataset']}")
         typer.echo(f"{'scene':<28} {'n':>4} {'P':>6} {'R':>6} {'F1':>6} {'mAP50':>6} {'lenMAE':>7}")

@@ -67,7 +67,10 @@ def simulated_root(cfg: TrainConfig, out: Path) -> Path:
     sim = cfg.simulated
     if sim.root:
         return resolve_root(sim.root)
-    root = out / ".sim_chips" / f"n{sim.n}_s{sim.seed}"
+    from pipeline.config import REPO_ROOT
+
+    opts = "_".join(f"{k}{v}" for k, v in sorted(sim.options.items()))
+    root = REPO_ROOT / ".cache" / "sim-chips" / f"n{sim.n}_s{sim.seed}{'_' + opts if opts else ''}"
     done = root / ".complete"
     if not done.exists():
         try:

@@ -56,6 +56,15 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, dataset):
     assert det.name == "tiny-test"
     card = (tmp_path / "full" / "card.md").read_text()
     assert "b-only" in card and "never trained on" in card
+    # a later evaluation is recorded into the same bundle without touching the weights
+    from pipeline.detect.card import record_evaluation
+    from pipeline.detect.evaluate import evaluate_dataset
+
+    weights = (tmp_path / "full" / "weights.safetensors").read_bytes()
+    record_evaluation(tmp_path / "full", "later", evaluate_dataset(dataset, det, scenes=["b"]))
+    assert "later" in (tmp_path / "full" / "card.md").read_text()
+    assert (tmp_path / "full" / "weights.safetensors").read_bytes() == weights
+    load_detector(tmp_path / "full")
 
     assert train(cfg, tmp_path / "resumed", stop_after=2) is None
     state = yaml.safe_load((tmp_path / "resumed" / "checkpoint" / "state.yaml").read_text())
