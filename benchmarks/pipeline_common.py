@@ -69,6 +69,27 @@ def resolve_models(requested: list[str] | None, work: Path, train_config: str | 
     return out
 
 
+def snapshot(model: str | None, work: Path) -> tuple[str | None, str | None]:
+    """Copy a bundle into ``work`` so that every run of a benchmark (Dask workers included) uses
+    the same weights even if models/ is retrained meanwhile; returns (load argument, sha256 of
+    the weights). The baseline passes through unchanged."""
+    import shutil
+
+    from pipeline.detect.bundle import read_spec, resolve_bundle_dir
+
+    if model == "baseline":
+        return model, None
+    src = resolve_bundle_dir(model)
+    spec = read_spec(src)
+    dst = work / "model-snapshot" / spec.name
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for name in ("model.yaml", spec.weights.file):
+        shutil.copy2(src / name, dst / name)
+    return str(dst), spec.weights.sha256
+
+
 def machine() -> dict:
     load = os.getloadavg()
     return {

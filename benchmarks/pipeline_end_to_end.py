@@ -3,7 +3,7 @@
 deliveries/monthly/caps exports and the HTML report).
 
     .venv/bin/python benchmarks/pipeline_end_to_end.py [--scenario YAML] [--model NAME]
-        [--executor local|dask] [--work DIR] [--json OUT.json]
+        [--executor local|dask] [--work DIR] [--json OUT.json] [--threads N]
 
 Stages ingest, detect, portcalls and estimate are RunSummary.timings_s of pipeline.run; "exports +
 report" is the rest of run_demo's time. The simulation is timed apart and reused when --work
@@ -30,6 +30,7 @@ from pipeline_common import (  # noqa: E402
     markdown,
     released_available,
     resolve_models,
+    snapshot,
     write_json,
 )
 
@@ -84,7 +85,12 @@ def main() -> int:
     ap.add_argument("--executor", choices=["local", "dask"], default="local")
     ap.add_argument("--work", help="output folder (simulation reused if present)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads here (0: default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="tw-e2e-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
@@ -93,9 +99,15 @@ def main() -> int:
             label, model = resolve_models([args.model], work, args.train_config)[0]
         else:
             label, model = ("released", None) if released_available() else ("baseline",) * 2
+        model, weights_sha256 = snapshot(model, work)
         r = end_to_end(Path(args.scenario), work, model, args.executor)
     r["model"] = label if label in (FRESH, "released") else model
+    r["weights_sha256"] = weights_sha256
+    import torch
+
+    r["torch_threads"] = torch.get_num_threads()
     print(f"scenario {r['scenario']}, model {r['model']}, executor {r['executor']}")
+    print(f"weights sha256 {weights_sha256}")
     rows = [{"stage": k, "seconds": v} for k, v in r["stages_s"].items()]
     rows.append({"stage": "total", "seconds": r["total_s"]})
     print(markdown(rows, ["stage", "seconds"]))

@@ -2,7 +2,7 @@
 model's bare forward pass over the same tiles.
 
     .venv/bin/python benchmarks/pipeline_fullsize_tile.py [--size 10980] [--model NAME ...]
-        [--work DIR] [--json OUT.json] [--max-rss-mib 4096]
+        [--work DIR] [--json OUT.json] [--max-rss-mib 4096] [--threads N] [--gdal-cache-mib M]
 
 The tile (default 10980 x 10980 px at 10 m, a Sentinel-2 granule; bands B02 B03 B04 B08 B11,
 uint16, UTM zone 53N, tiled DEFLATE GeoTIFF) is written by seeded code: a smooth land/water
@@ -241,9 +241,10 @@ def child_forward(tile: Path, model: str, warm: Path) -> dict:
     }
 
 
-def run_child(mode: str, tile: Path, model: str, warm: Path, gdal_cache_mib: int | None) -> dict:
+def run_child(mode: str, tile: Path, model: str, warm: Path, args) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--tile", str(tile), "--model", model]
-    cmd += ["--warm", str(warm)]
+    cmd += ["--warm", str(warm), "--threads", str(args.threads)]
+    gdal_cache_mib = args.gdal_cache_mib
     env = dict(os.environ)
     if gdal_cache_mib:  # GDAL reads a plain number under 100000 as megabytes
         env["GDAL_CACHEMAX"] = str(gdal_cache_mib)
@@ -262,6 +263,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--max-rss-mib", type=float, default=4096.0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument(
         "--gdal-cache-mib", type=int, help="GDAL_CACHEMAX of the children (default: GDAL's)"
     )
@@ -271,6 +273,10 @@ def main() -> int:
     args = ap.parse_args()
 
     if args.child:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         fn = child_detect if args.child == "detect" else child_forward
         print(json.dumps(fn(Path(args.tile), args.model[0], Path(args.warm))))
         return 0
@@ -293,8 +299,8 @@ def main() -> int:
             write_tile(warm, WARMUP_PX, args.seed)
         rows = []
         for label, arg in resolve_models(args.model, work, args.train_config):
-            d = run_child("detect", tile, arg, warm, args.gdal_cache_mib)
-            f = run_child("forward", tile, arg, warm, args.gdal_cache_mib)
+            d = run_child("detect", tile, arg, warm, args)
+            f = run_child("forward", tile, arg, warm, args)
             row = {
                 "detector": d["detector"] + (" (fresh init)" if label == "fresh" else ""),
                 "tile/overlap": f"{d['tile']}/{d['overlap']}",

@@ -2,7 +2,7 @@
 linearly), then Dask with 1 and 2 workers on the largest set, checked identical to local.
 
     .venv/bin/python benchmarks/pipeline_scaling.py [--scenario YAML] [--factors 1 2 4]
-        [--dask-workers 1 2] [--days N] [--model NAME] [--work DIR] [--json OUT.json]
+        [--dask-workers 1 2] [--days N] [--model NAME] [--work DIR] [--json OUT.json] [--threads N]
 
 Factor k simulates the scenario over k times its period with k times its load calls (default:
 configs/scenarios/tiny.yaml, three weeks at two ports), so the scene count grows about k-fold
@@ -15,7 +15,9 @@ own; its start is not timed), given to run_pipeline as its scheduler: a "cold" r
 worker process imports the pipeline and loads the detector during "detect", then a "warm" run on
 a fresh ledger with the same workers. Stage times are RunSummary.timings_s. Identical = same run
 id, ledger row counts, detection ids and lengths, and current deliveries (ids, vessels, barrels)
-as the local run on the same scenes. The script exits 1 when a Dask run differs from local.
+as the local run on the same scenes. The bundle is copied into the work folder first, so every
+run uses the same weights even if models/ changes meanwhile. The script exits 1 when a Dask run
+differs from local.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pipeline_common import (  # noqa: E402
     markdown,
     released_available,
     resolve_models,
+    snapshot,
     warm_footprints,
     write_json,
 )
@@ -132,7 +135,12 @@ def main() -> int:
     ap.add_argument("--train-config", help="architecture of a fresh bundle (TrainConfig YAML)")
     ap.add_argument("--work", help="folder for simulations (reused) and ledgers")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads here (0: default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="tw-scaling-") as tmp:
@@ -142,6 +150,7 @@ def main() -> int:
             label, model = resolve_models([args.model], work, args.train_config)[0]
         else:
             label, model = ("released", None) if released_available() else ("baseline",) * 2
+        model, weights_sha256 = snapshot(model, work)
         base_s = None
         states = {}
         sims = {}
@@ -199,9 +208,11 @@ def main() -> int:
                     row["worker_torch_threads"] = threads
     cols = ["factor", "executor", "scenes", "ingest_s", "detect_s", "portcalls_s"]
     cols += ["estimate_s", "total_s", "s_per_scene", "per_scene_vs_1x", "identical_to_local"]
-    print(f"model {label if label == 'released' else model}")
+    print(f"model {label if label == 'released' else model}, weights sha256 {weights_sha256}")
     print(markdown(rows, cols))
-    write_json(args.json, {"model": label, "rows": rows, "machine": machine()})
+    result = {"model": label, "weights_sha256": weights_sha256, "rows": rows}
+    result["local_torch_threads"] = _torch_threads()
+    write_json(args.json, result | {"machine": machine()})
     differs = [r for r in rows if r["identical_to_local"] is False]
     if differs:
         print(f"Dask differs from local: {[r['executor'] for r in differs]}")
