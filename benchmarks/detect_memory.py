@@ -3,7 +3,9 @@ water, a coast, a few hundred hulls; uint16 DN, 4 bands, tiled + deflate GeoTIFF
 
     .venv/bin/python benchmarks/detect_memory.py [--size 10980] [--model NAME] [--keep DIR]
 
-Reports the child process's peak resident memory (ru_maxrss), wall time and detections.
+Reports the detect process's peak resident memory (VmHWM, polled; ru_maxrss at the end), wall
+time and detections. ``--max-seconds`` stops a slow run early and reports the peak so far
+(memory per tile is constant, so the peak is reached within the first tiles).
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=10980)
     ap.add_argument("--model", default=None)
     ap.add_argument("--keep", default=None)
+    ap.add_argument(
+        "--max-seconds", type=float, default=0, help="stop detect after this long (peak so far)"
+    )
     args = ap.parse_args()
     tmp = Path(args.keep or tempfile.mkdtemp(prefix="s2tile-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -86,14 +91,33 @@ def main() -> None:
     if args.model:
         cmd += ["--model", args.model]
     t = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
+    peak_kib = 0
+    finished = True
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            hwm = [ln for ln in status.splitlines() if ln.startswith("VmHWM:")]
+            if hwm:
+                peak_kib = max(peak_kib, int(hwm[0].split()[1]))
+        except OSError:
+            pass
+        if args.max_seconds and time.perf_counter() - t > args.max_seconds:
+            proc.terminate()
+            finished = False
+            break
+        time.sleep(0.5)
+    out, err = proc.communicate()
     wall = time.perf_counter() - t
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(res.stdout.strip().splitlines()[-1] if res.stdout.strip() else res.stderr[-500:])
+    peak_kib = max(peak_kib, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    print((out.strip().splitlines() or [err.strip()[-300:]])[-1])
     mpx = args.size * args.size / 1e6
+    state = "complete" if finished else f"stopped after {args.max_seconds} s"
     print(
-        f"| {args.size} x {args.size} | {mpx:.0f} | {wall:.0f} | {mpx / wall:.2f} | "
-        f"{peak_mib:.0f} |"
+        f"| {args.model or 'default'} | {args.size} x {args.size} | {mpx:.0f} | {state} | "
+        f"{wall:.0f} | {peak_kib / 1024:.0f} |"
     )
 
 

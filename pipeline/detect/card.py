@@ -32,6 +32,15 @@ def metrics_table(metrics: dict) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+def _notes(metrics: dict) -> str:
+    notes = metrics.get("notes") or []
+    if not notes:
+        return ""
+    return (
+        "## Gap to the targets and what was tried\n" + "\n".join(f"- {n}" for n in notes) + "\n\n"
+    )
+
+
 def render_card(spec, cfg, metrics: dict) -> str:
     t = metrics.get("training", {})
     real = (
@@ -86,7 +95,7 @@ the minimum rotated rectangle of a 10 m mask and so is much wider than a real hu
 
 {metrics_table(metrics)}
 
-## Limits
+{_notes(metrics)}## Limits
 - Few real training vessels (sen2ships has 181 in 7 ports); scores on other ports, seasons and
   sea states will vary. Held-out ports are few, so the uncertainty on these numbers is large
   (one vessel is several points of recall at a small port).
@@ -99,7 +108,9 @@ the minimum rotated rectangle of a 10 m mask and so is much wider than a real hu
 """
 
 
-def record_evaluation(folder, label: str, result: dict, note: str = "") -> None:
+def record_evaluation(
+    folder, label: str, result: dict, note: str = "", notes: list[str] | None = None
+) -> None:
     """Add an evaluation (``evaluate_dataset`` output) to a bundle's metrics.json under
     ``holdout[label]`` and re-render its card.md. Weights and model.yaml are not touched."""
     import json
@@ -121,5 +132,7 @@ def record_evaluation(folder, label: str, result: dict, note: str = "") -> None:
     if note:
         entry["note"] = note
     metrics.setdefault("holdout", {})[label] = entry
+    if notes is not None:
+        metrics["notes"] = list(notes)
     atomic_write_text(mpath, json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))

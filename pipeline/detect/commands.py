@@ -104,10 +104,15 @@ def train(
     out: Path = typer.Option(..., "--out", "-o", help="Bundle folder, e.g. models/<name>."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint."),
 ) -> None:
-    """Train a detector bundle (resumes from OUT/checkpoint when present)."""
+    """Train a detector bundle (resumes from OUT/checkpoint when present).
+
+    Several processes: `torchrun --nproc-per-node N -m pipeline.cli train ...` (DDP).
+    """
     from pipeline.detect.train import train as run_train
 
     metrics = run_train(config, out, restart=restart)
+    if metrics is None:  # a torchrun rank other than 0: rank 0 writes and reports the bundle
+        return
     for label, res in metrics["holdout"].items():
         o = res["overall"]
         typer.echo(

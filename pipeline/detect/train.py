@@ -162,12 +162,14 @@ def train(
     config_path: Path | str, out: Path | str, restart: bool = False, stop_after: int | None = None
 ) -> dict | None:
     """Train (or resume) and write the bundle. ``stop_after``: checkpoint and return None after
-    that many steps of this run (an interruption on purpose, for tests and time-boxed runs)."""
+    that many steps of this run (an interruption on purpose, for tests and time-boxed runs).
+
+    Under ``torchrun`` (several processes) the model is wrapped in DistributedDataParallel:
+    every rank draws its own chips, gradients are averaged, and rank 0 alone writes checkpoints
+    and the bundle (the other ranks return None)."""
     import torch
 
-    from pipeline.detect.bundle import arch_of
-    from pipeline.detect.data import AugmentConfig, ChipSampler
-    from pipeline.detect.model import build_model, detection_loss
+    from pipeline import distributed as D
 
     cfg = load_train_config(config_path)
     out = ensure_dir(out)
@@ -176,12 +178,38 @@ def train(
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise TankerWatchError(f"{config_path}: device 'cuda' requested but no CUDA device found")
+    dist = D.setup(device)
+    try:
+        trained = _train(cfg, out, restart, stop_after, device, dist)
+    finally:
+        # leave the process group before scoring: torchmetrics would otherwise try to
+        # synchronise its states with ranks that have already finished
+        D.teardown(dist)
+    return None if trained is None else finish(cfg, *trained)
+
+
+def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
+    """The training loop; returns what ``finish`` needs (rank 0), or None (other ranks, or a
+    deliberate stop before the last step)."""
+    import torch
+
+    from pipeline import distributed as D
+    from pipeline.detect.bundle import arch_of
+    from pipeline.detect.data import AugmentConfig, ChipSampler
+    from pipeline.detect.model import build_model, detection_loss
+
+    device = D.device_for(dist, device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     chash = config_hash(cfg)
     t0 = time.time()
+    # rank 0 prepares the data (it may write simulated chips) before the others read it
+    if not dist.is_main:
+        D.barrier(dist)
     scenes = load_training_scenes(cfg, out)
+    if dist.is_main:
+        D.barrier(dist)
     n_real = sum(len(s.boxes) for s in scenes if s.source == "real")
     n_sim = sum(len(s.boxes) for s in scenes if s.source == "sim")
     log.info("training on %d scenes (%d real vessels, %d simulated)", len(scenes), n_real, n_sim)
@@ -193,13 +221,15 @@ def train(
         positive_p=cfg.positive_p,
         augment=aug,
     )
-    model = build_model(arch_of(cfg.architecture)).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    net = build_model(arch_of(cfg.architecture)).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt = out / CKPT_DIR
     start, history = 0, []
     if (ckpt / "state.yaml").exists() and not restart:
-        start, history = load_checkpoint(ckpt, model, opt, chash)
+        start, history = load_checkpoint(ckpt, net, opt, chash)
         log.info("resuming from step %d", start)
+    model = D.wrap(net, dist)  # DDP broadcasts rank 0's weights to every rank
+    batch_size = D.per_rank_batch(cfg.batch_size, dist)
     model.train()
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -211,11 +241,12 @@ def train(
         TextColumn("{task.fields[loss]}"),
         TimeRemainingColumn(),
         transient=True,
+        disable=not dist.is_main,
     ) as progress:
         task = progress.add_task("train", total=cfg.steps, completed=start, loss="")
         for step in range(start, cfg.steps):
-            rng = np.random.default_rng([cfg.seed, step])
-            x, tgt = sampler.batch(rng, cfg.batch_size)
+            rng = np.random.default_rng(D.batch_seed(cfg.seed, step, dist))
+            x, tgt = sampler.batch(rng, batch_size)
             x = x.to(device)
             tgt = {k: v.to(device) for k, v in tgt.items()}
             for g in opt.param_groups:
@@ -230,7 +261,7 @@ def train(
                 running[k] = 0.98 * running.get(k, fv) + 0.02 * fv
             progress.update(task, advance=1, loss=f"loss {running['total']:.3f}")
             done = step + 1
-            if done % 50 == 0:
+            if done % 50 == 0 and dist.is_main:
                 log.info(
                     "step %d/%d %s lr %.2e %.1fs",
                     done,
@@ -240,14 +271,16 @@ def train(
                     time.time() - t0,
                 )
             stopping = stop_after is not None and done - start >= stop_after
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping:
+            if (done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping) and dist.is_main:
                 history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
-                save_checkpoint(ckpt, model, opt, done, chash, history)
+                save_checkpoint(ckpt, net, opt, done, chash, history)
             if stopping and done < cfg.steps:
                 return None
     train_s = time.time() - t0
-    model.eval()
-    return finish(cfg, model.cpu(), out, history, train_s, n_real, n_sim, len(scenes))
+    if not dist.is_main:
+        return None
+    net.eval()
+    return net.cpu(), out, history, train_s, n_real, n_sim, len(scenes)
 
 
 def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> dict:

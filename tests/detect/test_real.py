@@ -12,8 +12,8 @@ from pipeline.detect.infer import detect_scene
 pytestmark = pytest.mark.real
 
 # Floors, a margin below the measured held-out scores in models/<default>/metrics.json.
-F1_FLOOR = 0.30
-LENGTH_MAE_CEILING_M = 60.0
+F1_FLOOR = 0.45
+LENGTH_MAE_CEILING_M = 45.0
 
 
 @pytest.fixture(scope="module")
