@@ -26,7 +26,8 @@ class LocalExecutor:
         for item in items:
             try:
                 yield item, fn(item), None
-            except TankerWatchError as exc:  # one bad scene among many: report, go on
+            except Exception as exc:  # one bad scene among many: report, go on (as on Dask)
+                log.debug("task %r failed", item, exc_info=True)
                 yield item, None, exc
 
     def close(self) -> None:
@@ -78,20 +79,21 @@ class DaskExecutor:
         log.info("dask executor: %s", self.client)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
+        import uuid
+
         from distributed import as_completed
 
         items = list(items)
+        batch = uuid.uuid4().hex  # unique on a shared scheduler, across processes and runs
         futures = {}
         for i, item in enumerate(items):
-            fut = self.client.submit(fn, item, key=f"tankerwatch-task-{i}-{id(self)}", pure=False)
+            fut = self.client.submit(fn, item, key=f"tankerwatch-{batch}-{i}", pure=False)
             futures[fut] = item
         for fut in as_completed(list(futures)):
             item = futures[fut]
             try:
                 yield item, fut.result(), None
-            except TankerWatchError as exc:
-                yield item, None, exc
-            except Exception as exc:  # e.g. KilledWorker after repeated worker deaths
+            except Exception as exc:  # a user error, a bug, or KilledWorker after worker deaths
                 yield item, None, exc
             finally:
                 fut.release()

@@ -10,15 +10,18 @@ from pipeline.errors import TankerWatchError
 from pipeline.executors import DaskExecutor, LocalExecutor, make_executor
 
 
-def test_local_executor_reports_user_errors_and_goes_on():
+def test_local_executor_reports_failed_tasks_and_goes_on():
     def work(x):
         if x == 2:
             raise TankerWatchError("scene 2: corrupt")
+        if x == 3:
+            raise ValueError("unexpected")
         return x * 10
 
-    out = {item: (res, err) for item, res, err in LocalExecutor().map(work, [1, 2, 3])}
-    assert out[1] == (10, None) and out[3] == (30, None)
+    out = {item: (res, err) for item, res, err in LocalExecutor().map(work, [1, 2, 3, 4])}
+    assert out[1] == (10, None) and out[4] == (40, None)
     assert isinstance(out[2][1], TankerWatchError)
+    assert isinstance(out[3][1], ValueError)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from pipeline.detect.geometry import box_from_polygon
 class BaselineDetector:
     kind = "baseline"
     name = "baseline-ndwi"
+    model_id = name  # no weights: the code version (recorded with every run) identifies it
     bands = ["B02", "B03", "B04", "B08"]
     gsd_m = 10.0
     tile = 1024

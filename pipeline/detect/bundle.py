@@ -126,6 +126,9 @@ class LearnedDetector:
         self.device = device
 
     name = property(lambda self: self.spec.name)
+    # What the ledger records as "model": the name alone would let a retrained bundle under the
+    # same name pass for the old one (no re-detection, no new run); the weights' hash cannot.
+    model_id = property(lambda self: f"{self.spec.name}@{self.spec.weights.sha256[:12]}")
     bands = property(lambda self: list(self.spec.bands))
     gsd_m = property(lambda self: self.spec.gsd_m)
     tile = property(lambda self: self.spec.inference.tile)

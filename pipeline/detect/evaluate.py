@@ -202,7 +202,7 @@ def evaluate_dataset(root: Path | str, detector, scenes: list[str] | None = None
         dets = detect_scene(d / "scene.tif", detector, scene_id=d.name)
         per_scene[d.name] = score_scene(dets, labels)
     out = {
-        "model": detector.name,
+        "model": detector.model_id,
         "dataset": str(root),
         "overall": summarise(per_scene),
         "scenes": {k: summarise({k: v}) for k, v in per_scene.items()},

@@ -114,7 +114,7 @@ def detect_scene(
                 heading_deg=round(heading_from_pixel_angle(box.angle), 2),
                 score=round(float(d["score"]), 4),
                 cls=box.cls,
-                model=detector.name,
+                model=detector.model_id,
             )
             out.append(det)
             if chips_dir is not None:

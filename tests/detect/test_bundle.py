@@ -127,3 +127,27 @@ def test_baseline_and_default_names():
     base = load_detector("baseline")
     assert base.name.startswith("baseline")
     assert isinstance(DEFAULT_MODEL, str) and DEFAULT_MODEL
+
+
+def test_model_id_changes_with_the_weights(tmp_path):
+    """Two bundles with one name but different weights are different models to the ledger."""
+    import torch
+
+    from pipeline.detect.bundle import load_detector, save_bundle
+    from pipeline.detect.model import Arch, build_model
+
+    fields = {
+        "name": "same-name",
+        "architecture": {"widths": [4, 8, 8, 8, 8], "decoder_width": 8},
+        "bands": ["B02", "B03", "B04", "B08"],
+        "gsd_m": 10.0,
+    }
+    ids = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8))
+        save_bundle(tmp_path / f"b{seed}", model, fields)
+        det = load_detector(tmp_path / f"b{seed}")
+        assert det.name == "same-name"
+        ids.append(det.model_id)
+    assert ids[0] != ids[1] and all(i.startswith("same-name@") for i in ids)
