@@ -46,6 +46,9 @@ class RunConfig(Strict):
     executor: Literal["local", "dask"] = "local"
     scheduler: str | None = None
     workers: int = Field(default=2, ge=1)
+    threads: int = Field(
+        default=1, ge=1, description="torch threads per detection task (scenes run in parallel)"
+    )
     seed: int = 0
 
     @field_validator("ports")
@@ -101,8 +104,15 @@ class RunSummary:
 _WORKER_CACHE: dict[str, Any] = {}
 
 
-def _detector(model: str | None):
+def _detector(model: str | None, threads: int | None = None):
     """One detector per process (Dask workers load it once, then reuse it)."""
+    if threads:
+        # Port scenes are small: one thread per task wastes far less time in thread
+        # synchronisation than torch's default of one per core (see BENCHMARKS.md).
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     key = model or ""
     if key not in _WORKER_CACHE:
         from pipeline.detect.bundle import load_detector
@@ -119,6 +129,7 @@ class SceneTask:
     db_url: str
     model: str | None
     land_mask: bool
+    threads: int = 1
 
 
 def detect_one_scene(task: SceneTask) -> int:
@@ -127,7 +138,7 @@ def detect_one_scene(task: SceneTask) -> int:
     from pipeline.detect.infer import detect_scene
     from pipeline.ledger.store import Ledger
 
-    detector = _detector(task.model)
+    detector = _detector(task.model, task.threads)
     ledger = Ledger(task.db_url)
     try:
         if ledger.scene_done(task.scene_id, detector.model_id):
@@ -143,7 +154,9 @@ def detect_one_scene(task: SceneTask) -> int:
 def _config_for_run_id(cfg: RunConfig, params_digest: str, registry_digest: str) -> dict:
     """What determines a run's results. Where it ran (executor, database) does not, so the
     same inputs give the same run id on the local executor and on Dask."""
-    keep = cfg.model_dump(mode="json", exclude={"executor", "scheduler", "workers", "db", "cache"})
+    keep = cfg.model_dump(
+        mode="json", exclude={"executor", "scheduler", "workers", "threads", "db", "cache"}
+    )
     keep["estimate_params"] = params_digest
     keep["registry_digest"] = registry_digest
     return keep
@@ -215,7 +228,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
         model_name = detector.model_id
         done = ledger.processed_scenes(model_name)
         todo = [
-            SceneTask(s.id, s.path, s.port, db_url, cfg.model, cfg.land_mask)
+            SceneTask(s.id, s.path, s.port, db_url, cfg.model, cfg.land_mask, cfg.threads)
             for s in scenes
             if s.id not in done
         ]
