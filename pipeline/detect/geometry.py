@@ -113,11 +113,9 @@ def read_labels(path: Path | str) -> list[dict]:
 
 
 def to_crs(geom, src: str, dst):
-    import shapely
-    from pyproj import Transformer
+    from pipeline.geo import reproject
 
-    tr = Transformer.from_crs(src, dst, always_xy=True)
-    return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return reproject(geom, src, dst)
 
 
 def labels_to_pixel_boxes(labels: list[dict], crs, transform) -> list[Box]:

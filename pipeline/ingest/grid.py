@@ -9,11 +9,9 @@ from pipeline.config import Port
 
 def to_crs(geom, crs: str, src_crs: str = "EPSG:4326"):
     """Transform a shapely geometry between CRSs (pyproj, always lon/lat axis order)."""
-    from pyproj import Transformer
-    from shapely.ops import transform
+    from pipeline.geo import reproject
 
-    tr = Transformer.from_crs(src_crs, crs, always_xy=True)
-    return transform(tr.transform, geom)
+    return reproject(geom, src_crs, crs)
 
 
 def aoi_grid(port: Port, resolution_m: float) -> tuple[str, object, int, int]:

@@ -50,16 +50,9 @@ def _long_axis(poly) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def _to_crs(geom, transformer):
-    import shapely
+    from pipeline.geo import apply
 
-    return shapely.transform(geom, lambda xy: _pairs(transformer, xy))
-
-
-def _pairs(transformer, xy):
-    import numpy as np
-
-    x, y = transformer.transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([x, y])
+    return apply(transformer, geom)
 
 
 class BerthIndex:
