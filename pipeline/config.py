@@ -198,7 +198,7 @@ class Port(Strict):
 
 
 def utm_epsg(lon: float, lat: float) -> str:
-    zone = int((lon + 180) // 6) + 1
+    zone = min(60, max(1, int((lon + 180) // 6) + 1))  # lon 180 belongs to zone 60
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 

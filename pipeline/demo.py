@@ -16,7 +16,6 @@ from pipeline.config import CONFIG_DIR
 from pipeline.records import utc
 
 DEFAULT_SCENARIO = CONFIG_DIR / "scenarios" / "vostochny-dprk-2024.yaml"
-REFINED_CAP_BBL = 500_000
 
 
 @dataclass
@@ -26,7 +25,7 @@ class Truth:
     cap_passed: datetime | None
 
 
-def read_truth(sim_dir: Path, load_port: str) -> Truth:
+def read_truth(sim_dir: Path, load_port: str, cap_bbl: float) -> Truth:
     """Load calls, barrels and the date the refined cap was passed, from the simulator's truth."""
     with (sim_dir / "truth" / "deliveries.csv").open(newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["load_port"] == load_port]
@@ -34,7 +33,7 @@ def read_truth(sim_dir: Path, load_port: str) -> Truth:
     total, passed = 0.0, None
     for r in rows:
         total += float(r["loaded_bbl"])
-        if passed is None and total > REFINED_CAP_BBL:
+        if passed is None and total > cap_bbl:
             passed = utc(r["departed_utc"])
     return Truth(calls=len(rows), barrels=total, cap_passed=passed)
 
@@ -46,11 +45,12 @@ def run_demo(
     model: str | None = None,
     progress: bool = True,
 ) -> dict:
+    from pipeline.estimate.params import load_params
     from pipeline.fsutil import ensure_dir
     from pipeline.ledger.export import export
     from pipeline.ledger.store import Ledger
     from pipeline.report.html import build_report
-    from pipeline.run import RunConfig, SourceSpec, run_pipeline
+    from pipeline.run import RunConfig, SourceSpec, resolve, run_pipeline
     from pipeline.simulate.run import simulate
     from pipeline.simulate.scenario import load_scenario
 
@@ -77,7 +77,13 @@ def run_demo(
         for kind in ("deliveries", "monthly", "caps"):
             export(ledger, kind, out / f"{kind}.csv")
         build_report(ledger, out / "report.html")
-    return {"summary": summary, "truth": read_truth(sim_dir, sc.load_port), "out": out}
+    cap_bbl = load_params(resolve(cfg.estimate)).caps.refined_bbl  # the cap the estimate used
+    return {
+        "summary": summary,
+        "truth": read_truth(sim_dir, sc.load_port, cap_bbl),
+        "out": out,
+        "cap_bbl": cap_bbl,
+    }
 
 
 def cap_date(coverage: dict, scenario: str) -> str:
@@ -90,7 +96,7 @@ def cap_date(coverage: dict, scenario: str) -> str:
 def comparison_table(result: dict):
     from rich.table import Table
 
-    s, truth = result["summary"], result["truth"]
+    s, truth, cap_bbl = result["summary"], result["truth"], result["cap_bbl"]
     t = s.coverage.get("totals", {})
     table = Table(title="Demo: estimate against the simulator's truth (load calls at the terminal)")
     for col in ("", "truth", "observed in images", "coverage-corrected P50 (P10-P90)"):
@@ -115,7 +121,7 @@ def comparison_table(result: dict):
         corrected_bbl,
     )
     table.add_row(
-        "refined cap (500,000 bbl) passed",
+        f"refined cap ({cap_bbl:,.0f} bbl) passed",
         truth.cap_passed.date().isoformat() if truth.cap_passed else "not passed",
         cap_date(s.coverage, "p50"),
         "90 % scenario: " + cap_date(s.coverage, "90"),

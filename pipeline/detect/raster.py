@@ -15,16 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.bands import band_indexes
+from pipeline.config import utm_epsg
 from pipeline.errors import TankerWatchError
 
 # L2A processing baseline 04.00+ adds this offset to every digital number.
 L2A_OFFSET = 1000.0
 DN_SCALE = 10000.0
-
-
-def utm_epsg_for(lon: float, lat: float) -> int:
-    zone = min(60, max(1, int((lon + 180) // 6) + 1))
-    return (32600 if lat >= 0 else 32700) + zone
 
 
 @dataclass
@@ -159,7 +155,7 @@ def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
             raise TankerWatchError(f"{path}: cannot read pixels ({_short(exc)})") from None
         west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
         lon, lat = (west + east) / 2, (south + north) / 2
-        dst_crs = CRS.from_epsg(utm_epsg_for(lon, lat))
+        dst_crs = CRS.from_string(utm_epsg(lon, lat))
         src_is_target = src.crs == dst_crs and all(
             math.isclose(abs(r), gsd_m, rel_tol=1e-6) for r in src.res
         )
