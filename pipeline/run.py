@@ -90,6 +90,7 @@ class RunSummary:
     scenes: int = 0
     scenes_new: int = 0
     scenes_skipped: int = 0
+    detected: int = 0  # scenes detected in this run without error
     detections: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     visits: int = 0
@@ -279,6 +280,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
 
 def _tally(summary: RunSummary, task: SceneTask, n: Any, err: BaseException | None) -> None:
     if err is None:
+        summary.detected += 1
         return
     reason = str(err) if isinstance(err, TankerWatchError) else f"{type(err).__name__}: {err}"
     log.warning("scene %s not processed: %s", task.scene_id, reason)
