@@ -53,6 +53,7 @@ class Thresholds(_Strict):
 class InferenceSpec(_Strict):
     tile: int = Field(512, ge=64)
     overlap: int = Field(96, ge=0)
+    tta: bool = Field(False, description="average the heatmap over the four flips (4x cost)")
 
     @model_validator(mode="after")
     def _overlap(self):
@@ -139,7 +140,7 @@ class LearnedDetector:
         """Detections in a reflectance array [bands, h, w] on the model grid (pixel units)."""
         import torch
 
-        from pipeline.detect.model import decode
+        from pipeline.detect.model import decode, predict
         from pipeline.detect.raster import normalise
 
         s = self.spec.architecture.out_stride
@@ -149,7 +150,8 @@ class LearnedDetector:
         if ph or pw:
             x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=-1.0)
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(x)[None].to(self.device))
+            x = torch.from_numpy(x)[None].to(self.device)
+            out = predict(self.model, x, self.spec.inference.tta)
             dets = decode(
                 {k: v.float().cpu() for k, v in out.items()}, s, self.spec.thresholds.score
             )[0]

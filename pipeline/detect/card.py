@@ -58,6 +58,28 @@ def render_card(spec, cfg, metrics: dict) -> str:
     )
     a = spec.architecture
     classes = "tanker / other" if spec.class_head_trained else "vessel"
+    g = cfg.augment
+    extra = []
+    if g.glint:
+        extra.append(f"spectrally flat sun-glint offsets up to {g.glint}")
+    if g.paste_p:
+        extra.append(
+            f"copy-paste of real ships onto open water in {g.paste_p:.0%} of the chips "
+            f"(rescaled {g.paste_scale[0]}-{g.paste_scale[1]})"
+        )
+    augment = (
+        f"flips, arbitrary rotation, scale {g.scale}, gain {g.gain}, per-band gain, haze, "
+        f"noise, un-removed +1000 DN offset{', ' if extra else ''}{', '.join(extra)}"
+    )
+    averaged = (
+        f"; the bundle holds the moving average of the weights (decay {cfg.ema})" if cfg.ema else ""
+    )
+    tta = (
+        " The heatmap and sizes are averaged over the four flips of each tile (4x the cost of one"
+        " pass)."
+        if spec.inference.tta
+        else ""
+    )
     return f"""# Model card: {spec.name}
 
 ## What it is
@@ -76,14 +98,13 @@ Output per vessel: oriented footprint, centre, length_m, beam_m, heading_deg (ax
 and stern are not told apart), score, class ({classes}).
 Thresholds: score >= {spec.thresholds.score}, length >= {spec.thresholds.min_length_m} m,
 duplicates within {spec.thresholds.nms_radius_m} m suppressed across tiles
-({spec.inference.tile} px tiles, {spec.inference.overlap} px overlap).
+({spec.inference.tile} px tiles, {spec.inference.overlap} px overlap).{tta}
 
 ## Training data
 - Real: {real}: {t.get("real_vessels", "?")} labelled vessels.
 - Simulated: {sim}: {t.get("simulated_vessels", "?")} vessels.
 - {cfg.steps} steps of {cfg.batch_size} chips of {cfg.chip} px, AdamW lr {cfg.lr}, cosine
-  schedule, seed {cfg.seed}; augmentation: flips, arbitrary rotation, scale {cfg.augment.scale},
-  gain {cfg.augment.gain}, per-band gain, haze, noise, un-removed +1000 DN offset.
+  schedule, seed {cfg.seed}{averaged}; augmentation: {augment}.
 - Trained in {t.get("train_seconds", "?")} s on {t.get("machine", "?")} (CPU), finished
   {t.get("finished_utc", "?")}.
 

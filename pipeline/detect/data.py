@@ -1,11 +1,13 @@
 """Training data: scenes in the dataset layout, warped once to the model grid (local UTM at the
 model GSD) and sampled as augmented chips.
 
-Geometric augmentation runs through torchvision.transforms.v2 on a ``tv_tensors.Image`` with the
-vessels as oriented ``tv_tensors.BoundingBoxes`` (XYXYXYXY), so flips, arbitrary rotations and
-scale move the boxes with the pixels; lengths are re-measured from the moved corners. Radiometric
-augmentation (per-band gain, brightness, haze, noise, the +1000 DN offset) acts on reflectance
-before normalisation.
+Copy-paste (pipeline.detect.paste) puts labelled ships cut from the training scenes onto open
+water of other chips. Geometric augmentation runs through torchvision.transforms.v2 on a
+``tv_tensors.Image`` with the vessels as oriented ``tv_tensors.BoundingBoxes`` (XYXYXYXY), so
+flips, arbitrary rotations and scale move the boxes with the pixels; lengths are re-measured from
+the moved corners. Radiometric
+augmentation (per-band gain, brightness, haze, sun glint, noise, the +1000 DN offset) acts on
+reflectance before normalisation.
 """
 
 from __future__ import annotations
@@ -50,12 +52,38 @@ class SceneData:
     boxes: list[Box]
     weight: float = 1.0
     source: str = "real"
+    mask: np.ndarray | None = None  # [h, w] uint8: 1 on labelled ship footprints
+    water: np.ndarray | None = None  # [h, w] bool, for copy-paste (set by prepare_paste)
 
 
 def load_scene(folder: Path, bands: list[str], gsd_m: float, source: str = "real") -> SceneData:
+    from rasterio.features import rasterize
+
+    from pipeline.detect.geometry import to_crs
+
     refl, valid, crs, transform = read_full(folder / "scene.tif", bands, gsd_m)
-    boxes = labels_to_pixel_boxes(read_labels(folder / "labels.geojson"), crs, transform)
-    return SceneData(folder.name, refl, valid, boxes, source=source)
+    labels = read_labels(folder / "labels.geojson")
+    boxes = labels_to_pixel_boxes(labels, crs, transform)
+    mask = np.zeros(valid.shape, np.uint8)
+    if labels:
+        shapes = [(to_crs(lab["geometry"], "EPSG:4326", crs), 1) for lab in labels]
+        mask = rasterize(shapes, out_shape=valid.shape, transform=transform, dtype="uint8")
+    return SceneData(folder.name, refl, valid, boxes, source=source, mask=mask)
+
+
+def prepare_paste(scenes: list[SceneData], bands: list[str]) -> list:
+    """Water masks of the scenes (from B08) and the ship cut-outs of the real ones."""
+    from pipeline.detect.paste import cut_ships, water_mask
+
+    if "B08" not in bands:
+        raise TankerWatchError("copy-paste augmentation needs band B08 (its water mask)")
+    nir = bands.index("B08")
+    bank = []
+    for s in scenes:
+        s.water = water_mask(s.refl[nir], s.valid)
+        if s.source == "real" and s.mask is not None:
+            bank += cut_ships(s.refl, s.mask, s.water)
+    return bank
 
 
 @dataclass
@@ -66,19 +94,25 @@ class AugmentConfig:
     gain: tuple[float, float] = (0.75, 1.3)
     band_gain: float = 0.1
     haze: float = 0.08
+    glint: float = 0.0
     noise: float = 0.01
     dn_offset_p: float = 0.1
+    paste_p: float = 0.0
+    paste_scale: tuple[float, float] = (0.5, 1.1)
 
 
 @dataclass
 class ChipSampler:
-    """Random chips from in-memory scenes; ``positive_p`` of them centred near a vessel."""
+    """Random chips from in-memory scenes; ``positive_p`` of them centred near a vessel.
+    With ``augment.paste_p`` > 0 and a ship ``bank`` (prepare_paste), that share of the chips
+    gets 1 + Poisson(1) ships pasted onto its open water."""
 
     scenes: list[SceneData]
     chip: int = 128
     stride: int = 2
     positive_p: float = 0.7
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    bank: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         w = np.array([max(s.weight, 1e-6) for s in self.scenes], dtype=np.float64)
@@ -104,6 +138,9 @@ class ChipSampler:
             for b in s.boxes
             if -b.length < b.cx - x0 < size + b.length and -b.length < b.cy - y0 < size + b.length
         ]
+        a = self.augment
+        if a and a.paste_p and self.bank and s.water is not None and rng.random() < a.paste_p:
+            boxes += self._paste(s, refl, x0, y0, size, rng)
         if self.augment:
             refl = radiometric(refl, valid, rng, self.augment)
         x = torch.from_numpy(normalise(refl, valid))
@@ -115,6 +152,20 @@ class ChipSampler:
         x = x.contiguous()
         n = self.chip // self.stride
         return x, render_targets(boxes, n, n, self.stride)
+
+    def _paste(self, s: SceneData, refl, x0: int, y0: int, size: int, rng) -> list[Box]:
+        from pipeline.detect.geometry import box_from_polygon
+        from pipeline.detect.paste import paste_ship
+
+        mask = _crop(s.mask[None].astype(np.float32), s.valid, x0, y0, size)[0][0] > 0
+        water = _crop(s.water[None].astype(np.float32), s.valid, x0, y0, size)[0][0] > 0
+        out = []
+        for _ in range(1 + int(rng.poisson(1.0))):
+            ship = self.bank[int(rng.integers(len(self.bank)))]
+            poly = paste_ship(refl, mask, water, ship, rng, self.augment.paste_scale)
+            if poly is not None:
+                out.append(box_from_polygon(poly, "vessel"))
+        return out
 
     def batch(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, dict]:
         xs, ts = zip(*(self.sample(rng) for _ in range(n)), strict=True)
@@ -147,6 +198,14 @@ def radiometric(
         )[0].numpy()
         spectral = np.linspace(1.0, 0.6, nb).reshape(nb, 1, 1)  # haze is bluer
         out = out + veil * spectral
+    if a.glint and rng.random() < 0.5:
+        # sun glint and thin cloud: spectrally flat, smooth in space (sen2ships Algiers and
+        # Busan water reads 3,000-3,900 DN in every band, Durban's 100-1,500)
+        coarse = rng.uniform(0, a.glint, size=(1, 3, 3)).astype(np.float32)
+        veil = torch.nn.functional.interpolate(
+            torch.from_numpy(coarse)[None], size=(h, w), mode="bilinear", align_corners=False
+        )[0].numpy()
+        out = out + veil * (1 + rng.uniform(-0.1, 0.1, size=(nb, 1, 1)))
     if a.noise:
         out = out + rng.normal(0, rng.uniform(0, a.noise), size=out.shape)
     if a.dn_offset_p and rng.random() < a.dn_offset_p:

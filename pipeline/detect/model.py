@@ -212,6 +212,26 @@ def detection_loss(out: dict, tgt: dict, weights: dict | None = None) -> dict[st
 
 
 @torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, tta: bool = False) -> dict[str, torch.Tensor]:
+    """The model's outputs; with ``tta`` the vessel heatmap and the log length / beam are
+    averaged over the four flips of the input (flips leave sizes unchanged; offsets, angle and
+    class come from the unflipped pass)."""
+    out = model(x)
+    if not tta:
+        return out
+    heat = [torch.sigmoid(out["heat"])]
+    size = [out["size"]]
+    for dims in ((3,), (2,), (2, 3)):
+        o = model(torch.flip(x, dims))
+        heat.append(torch.sigmoid(torch.flip(o["heat"], dims)))
+        size.append(torch.flip(o["size"], dims))
+    out = dict(out)
+    out["heat"] = torch.logit(torch.stack(heat).mean(0), eps=1e-6)
+    out["size"] = torch.stack(size).mean(0)
+    return out
+
+
+@torch.no_grad()
 def decode(
     out: dict[str, torch.Tensor], stride: int, score_threshold: float, max_det: int = 500
 ) -> list[list[dict]]:

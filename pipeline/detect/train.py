@@ -101,11 +101,15 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(folder: Path, model, opt, step: int, chash: str, history: list) -> None:
+def save_checkpoint(
+    folder: Path, model, opt, step: int, chash: str, history: list, ema=None
+) -> None:
     from safetensors.torch import save_file
 
     folder = ensure_dir(folder)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
     osd = opt.state_dict()
     for pid, st in osd["state"].items():
         for k, v in st.items():
@@ -130,7 +134,7 @@ def _plain(obj):
     return obj
 
 
-def load_checkpoint(folder: Path, model, opt, chash: str) -> tuple[int, list]:
+def load_checkpoint(folder: Path, model, opt, chash: str, ema=None) -> tuple[int, list]:
     import torch
     from safetensors.torch import load_file
 
@@ -142,6 +146,8 @@ def load_checkpoint(folder: Path, model, opt, chash: str) -> tuple[int, list]:
         )
     tensors = load_file(str(folder / "state.safetensors"))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if ema is not None:
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     state: dict = {}
     for k, v in tensors.items():
         if k.startswith("opt."):
@@ -153,6 +159,20 @@ def load_checkpoint(folder: Path, model, opt, chash: str) -> tuple[int, list]:
         if "step" in st and not torch.is_tensor(st["step"]):
             st["step"] = torch.tensor(float(st["step"]))
     return int(meta["step"]), list(meta.get("history") or [])
+
+
+def update_ema(ema, model, decay: float, step: int) -> None:
+    """Exponential moving average of the weights (and BatchNorm statistics), with the usual
+    warm-up so the first steps' random weights do not linger in the average."""
+    import torch
+
+    d = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for e, m in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+            if e.dtype.is_floating_point:
+                e.mul_(d).add_(m.detach(), alpha=1 - d)
+            else:
+                e.copy_(m)
 
 
 # --------------------------------------------------------------------------- training
@@ -195,7 +215,7 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
 
     from pipeline import distributed as D
     from pipeline.detect.bundle import arch_of
-    from pipeline.detect.data import AugmentConfig, ChipSampler
+    from pipeline.detect.data import AugmentConfig, ChipSampler, prepare_paste
     from pipeline.detect.model import build_model, detection_loss
 
     device = D.device_for(dist, device)
@@ -214,19 +234,28 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
     n_sim = sum(len(s.boxes) for s in scenes if s.source == "sim")
     log.info("training on %d scenes (%d real vessels, %d simulated)", len(scenes), n_real, n_sim)
     aug = AugmentConfig(**cfg.augment.model_dump())
+    bank = prepare_paste(scenes, cfg.bands) if aug.paste_p else []
+    if aug.paste_p:
+        log.info("copy-paste: %d ship cut-outs", len(bank))
     sampler = ChipSampler(
         scenes,
         chip=cfg.chip,
         stride=cfg.architecture.out_stride,
         positive_p=cfg.positive_p,
         augment=aug,
+        bank=bank,
     )
     net = build_model(arch_of(cfg.architecture)).to(device)
+    ema = None
+    if cfg.ema:
+        import copy
+
+        ema = copy.deepcopy(net)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt = out / CKPT_DIR
     start, history = 0, []
     if (ckpt / "state.yaml").exists() and not restart:
-        start, history = load_checkpoint(ckpt, net, opt, chash)
+        start, history = load_checkpoint(ckpt, net, opt, chash, ema)
         log.info("resuming from step %d", start)
     model = D.wrap(net, dist)  # DDP broadcasts rank 0's weights to every rank
     batch_size = D.per_rank_batch(cfg.batch_size, dist)
@@ -256,6 +285,8 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
             parts["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             opt.step()
+            if ema is not None:
+                update_ema(ema, net, cfg.ema, step)
             for k, v in parts.items():
                 fv = float(v.detach())
                 running[k] = 0.98 * running.get(k, fv) + 0.02 * fv
@@ -273,14 +304,15 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
             stopping = stop_after is not None and done - start >= stop_after
             if (done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping) and dist.is_main:
                 history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
-                save_checkpoint(ckpt, net, opt, done, chash, history)
+                save_checkpoint(ckpt, net, opt, done, chash, history, ema)
             if stopping and done < cfg.steps:
                 return None
     train_s = time.time() - t0
     if not dist.is_main:
         return None
-    net.eval()
-    return net.cpu(), out, history, train_s, n_real, n_sim, len(scenes)
+    final = ema if ema is not None else net
+    final.eval()
+    return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes)
 
 
 def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> dict:

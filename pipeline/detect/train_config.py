@@ -49,8 +49,11 @@ class AugmentSpec(Strict):
     gain: tuple[float, float] = (0.75, 1.3)
     band_gain: float = Field(0.1, ge=0, lt=1)
     haze: float = Field(0.08, ge=0)
+    glint: float = Field(0.0, ge=0, description="max spectrally flat offset (reflectance)")
     noise: float = Field(0.01, ge=0)
     dn_offset_p: float = Field(0.1, ge=0, le=1)
+    paste_p: float = Field(0.0, ge=0, le=1, description="share of chips with pasted ships")
+    paste_scale: tuple[float, float] = (0.5, 1.1)
 
 
 class TrainConfig(Strict):
@@ -68,6 +71,12 @@ class TrainConfig(Strict):
     chip: int = Field(128, ge=32)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
+    ema: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="decay of the weights' moving average (0: off); the bundle keeps the average",
+    )
     warmup_steps: int = Field(100, ge=0)
     positive_p: float = Field(0.7, ge=0, le=1)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
@@ -88,6 +97,8 @@ class TrainConfig(Strict):
             )
         if self.chip % 16:
             raise ValueError("chip must be a multiple of 16")
+        if self.augment.paste_p and "B08" not in self.bands:
+            raise ValueError("augment.paste_p needs band B08 (the water mask for pasting)")
         for r in self.real:
             for h in self.holdout:
                 if resolve_root_quiet(r.root) == resolve_root_quiet(h.root):

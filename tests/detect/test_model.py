@@ -52,3 +52,19 @@ def test_output_grid_matches_stride():
         model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8, out_stride=stride))
         out = model(torch.zeros(1, 4, 64, 64))
         assert out["heat"].shape == (1, 1, 64 // stride, 64 // stride)
+
+
+def test_flip_averaging_averages_the_heatmap_over_four_flips():
+    from pipeline.detect.model import predict
+
+    torch.manual_seed(1)
+    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    x = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        plain, tta = predict(model, x), predict(model, x, tta=True)
+        probs = [torch.sigmoid(model(x)["heat"])]
+        for dims in ((3,), (2,), (2, 3)):
+            probs.append(torch.flip(torch.sigmoid(model(torch.flip(x, dims))["heat"]), dims))
+    torch.testing.assert_close(torch.sigmoid(tta["heat"]), torch.stack(probs).mean(0))
+    torch.testing.assert_close(tta["offset"], plain["offset"])
+    assert not torch.allclose(tta["heat"], plain["heat"])

@@ -77,6 +77,37 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, dataset):
         assert (a[k] == b[k]).all(), k
 
 
+def test_resume_is_exact_with_weight_average_and_copy_paste(tmp_path, dataset):
+    """The moving average of the weights is checkpointed too, and the bundle keeps it."""
+    aug = {"paste_p": 1.0, "glint": 0.2}
+    cfg = write_config(tmp_path, dataset, ema=0.9, augment=aug)
+    train(cfg, tmp_path / "full")
+    assert train(cfg, tmp_path / "resumed", stop_after=2) is None
+    ckpt = load_file(str(tmp_path / "resumed" / "checkpoint" / "state.safetensors"))
+    assert any(k.startswith("ema.") for k in ckpt)
+    train(cfg, tmp_path / "resumed")
+    a = load_file(str(tmp_path / "full" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "weights.safetensors"))
+    for k in a:
+        assert (a[k] == b[k]).all(), k
+    # the bundle holds the average, not the last step's weights
+    last = {k[6:]: v for k, v in ckpt.items() if k.startswith("model.")}
+    avg = {k[4:]: v for k, v in ckpt.items() if k.startswith("ema.")}
+    assert any(not (last[k] == avg[k]).all() for k in last if last[k].is_floating_point())
+
+
+def test_copy_paste_needs_the_nir_band(tmp_path, dataset):
+    cfg = write_config(
+        tmp_path,
+        dataset,
+        bands=["B02", "B03", "B04"],
+        architecture={"widths": [4, 8, 8, 8, 8], "decoder_width": 8, "in_channels": 3},
+        augment={"paste_p": 0.5},
+    )
+    with pytest.raises(TankerWatchError, match="paste_p needs band B08"):
+        check_config(cfg)
+
+
 def test_checkpoint_of_another_config_is_refused(tmp_path, dataset):
     cfg = write_config(tmp_path, dataset)
     train(cfg, tmp_path / "m", stop_after=2)
