@@ -1,7 +1,9 @@
 """Batch orchestration: ingest -> detect -> portcalls -> estimate -> ledger, over a run config.
 
 Only scenes not yet processed with the run's model are detected, so a run can be repeated,
-extended with new imagery, or resumed after an interruption without duplicates. Detection runs
+extended with new imagery, or resumed after an interruption without duplicates. A run may name
+one model per sensor (``models``): a detector at the imagery's own resolution sees far more of a
+small tanker in 3 m images than one that resamples them to 10 m. Detection runs
 one scene per task on an executor (local or Dask); each task writes its detections in one
 transaction. Port calls and estimation then run over everything in the ledger for the ports.
 """
@@ -36,6 +38,10 @@ class RunConfig(Strict):
     end: date
     sources: list[SourceSpec] = Field(min_length=1)
     model: str | None = Field(default=None, description="bundle name or path; default released")
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description="per-sensor bundles (sensor name -> bundle), overriding `model` for them",
+    )
     db: str | None = Field(default=None, description="ledger URL; default $TANKERWATCH_DB_URL")
     cache: str = ".cache/tankerwatch"
     registry: str = "configs/fleet/vessels.csv"
@@ -59,6 +65,9 @@ class RunConfig(Strict):
                     f"item {i}: unknown port '{p}' (known: {', '.join(sorted(known))})"
                 )
         return ports
+
+    def model_for(self, sensor: str) -> str | None:
+        return self.models.get(sensor, self.model)
 
     def check_period(self) -> None:
         if self.end < self.start:
@@ -222,13 +231,16 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
         summary.scenes = len(scenes)
         summary.scenes_skipped = len(ledger.skips(ports=cfg.ports))
 
-        detector = _detector(cfg.model)
-        model_name = detector.model_id
-        done = ledger.processed_scenes(model_name)
+        # one detector per sensor (most runs: the same one for all)
+        keys = {cfg.model_for(s.sensor) for s in scenes} or {cfg.model}
+        model_id = {key: _detector(key).model_id for key in keys}
+        model_name = ",".join(sorted(set(model_id.values())))
+        done = {mid: ledger.processed_scenes(mid) for mid in set(model_id.values())}
         todo = [
-            SceneTask(s.id, s.path, s.port, db_url, cfg.model, cfg.land_mask, cfg.threads)
+            SceneTask(s.id, s.path, s.port, db_url, key, cfg.land_mask, cfg.threads)
             for s in scenes
-            if s.id not in done
+            for key in [cfg.model_for(s.sensor)]
+            if s.id not in done[model_id[key]]
         ]
         summary.scenes_new = len(todo)
         if todo:
@@ -244,13 +256,16 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
                     _tally(summary, task, n, err)
         lap("detect")
 
-        in_period = {s.id for s in scenes}
+        scene_model = {s.id: model_id[cfg.model_for(s.sensor)] for s in scenes}
         detections = [
             d
-            for d in ledger.detections(ports=cfg.ports, model=model_name)
-            if d.scene_id in in_period
+            for mid in sorted(set(model_id.values()))
+            for d in ledger.detections(ports=cfg.ports, model=mid)
+            if scene_model.get(d.scene_id) == mid
         ]
-        observations = [o for o in ledger.observations(ports=cfg.ports) if o.scene_id in in_period]
+        observations = [
+            o for o in ledger.observations(ports=cfg.ports) if o.scene_id in scene_model
+        ]
         summary.detections = len(detections)
         visits = build_visits(detections, scenes, observations, ports, params)
         voyages = link_voyages(visits, params)

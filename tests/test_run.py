@@ -51,6 +51,33 @@ def test_run_is_idempotent_and_dask_matches_local(small_simulation, tmp_path):
     assert _state(dask_db) == state
 
 
+def test_one_model_per_sensor(small_simulation, tmp_path, cli):
+    """models: {sensor: bundle} detects each sensor's scenes with its own detector; the run
+    names both, a rerun detects nothing, and the ledger's mix is accepted downstream."""
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    cfg = _config(small_simulation, db, tmp_path / "c", models={"commercial-3m": "tw-centernet-s2"})
+    first = run_pipeline(cfg, progress=False)
+    assert not first.failed
+    from pipeline.detect.bundle import load_detector
+
+    ids = {name: load_detector(name).model_id for name in ("baseline", "tw-centernet-s2")}
+    with Ledger(db) as ledger:
+        sensor = {s.id: s.sensor for s in ledger.scenes()}
+        processed = {
+            name: {sensor[sid] for sid in ledger.processed_scenes(mid)} for name, mid in ids.items()
+        }
+        models = {(sensor[d.scene_id], d.model) for d in ledger.detections()}
+    assert processed == {"baseline": {"sentinel-2-l2a"}, "tw-centernet-s2": {"commercial-3m"}}
+    assert models <= {
+        ("sentinel-2-l2a", ids["baseline"]),
+        ("commercial-3m", ids["tw-centernet-s2"]),
+    }
+    again = run_pipeline(cfg, progress=False)
+    assert again.scenes_new == 0 and again.run_id == first.run_id
+    res = cli("portcalls", "--db", db, "--ports", "vostochny,rajin", "--out", tmp_path / "v.csv")
+    assert res.returncode == 0, res.stderr
+
+
 def _write_run(tmp_path, **overrides):
     doc = {
         "name": "x",

@@ -19,7 +19,9 @@ def estimate(
         None, "--db", help="Ledger URL: read its records, build visits, save the estimate there."
     ),
     ports: str = typer.Option("all", "--ports", help="Comma-separated port names ('all')."),
-    model: str = typer.Option(None, "--model", help="With --db: only detections of this model."),
+    model: str = typer.Option(
+        None, "--model", help="With --db: only detections of these models (comma-separated)."
+    ),
     params: Path = typer.Option(None, "--params", help="configs/estimate YAML (default shipped)."),
     seed: int = typer.Option(0, "--seed", help="Monte Carlo seed (same seed, same numbers)."),
     out: Path = typer.Option(None, "--out", "-o", help="deliveries.csv to write."),
@@ -51,7 +53,7 @@ def estimate(
     if db and visits is None:
         dets, _sc, obs = load_inputs(None, None, None, db, model, port_cfgs)
         vis = build_visits(dets, _sc, obs, port_cfgs, p)
-        model_name = model or ",".join(sorted({d.model for d in dets}))
+        model_name = ",".join(sorted({d.model for d in dets})) or (model or "")
     else:
         vis = read_visits(visits)
         for i, v in enumerate(vis, start=2):

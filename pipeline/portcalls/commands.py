@@ -58,6 +58,29 @@ def check_inputs(detections, det_path, scenes, scenes_path, observations, obs_pa
     )
 
 
+def one_model_per_sensor(dets, scenes, model: str | None, where: str) -> list:
+    """Keep the detections of the chosen model(s) (``model``: comma-separated ids, or None for
+    all) and refuse sightings of one sensor by two detectors: a visit's size and timeline must
+    come from one consistent measurement (a 3 m and a 10 m detector may each have their sensor)."""
+    from pipeline.errors import TankerWatchError
+
+    if model:
+        wanted = {m.strip() for m in model.split(",") if m.strip()}
+        dets = [d for d in dets if d.model in wanted]
+    sensor_of = {s.id: s.sensor for s in scenes}
+    by_sensor: dict[str, set[str]] = {}
+    for d in dets:
+        by_sensor.setdefault(sensor_of.get(d.scene_id, "?"), set()).add(d.model)
+    for sensor, models in sorted(by_sensor.items()):
+        if len(models) > 1:
+            raise TankerWatchError(
+                f"{where}: {sensor} scenes have detections of several models "
+                f"({', '.join(sorted(models))}): choose with --model (comma-separated, one per "
+                "sensor)"
+            )
+    return dets
+
+
 def load_inputs(detections, observations, scenes, db, model, ports):
     """(detections, scenes, observations) from files or from the ledger, checked."""
     from pipeline.errors import TankerWatchError
@@ -72,13 +95,8 @@ def load_inputs(detections, observations, scenes, db, model, ports):
         with open_for_reading(db) as ledger:
             sc = ledger.scenes(ports=names)
             obs = ledger.observations(ports=names)
-            dets = ledger.detections(ports=names, model=model)
-        models = sorted({d.model for d in dets})
-        if len(models) > 1:
-            raise TankerWatchError(
-                f"the ledger holds detections of several models ({', '.join(models)}): "
-                "choose one with --model"
-            )
+            dets = ledger.detections(ports=names)
+        dets = one_model_per_sensor(dets, sc, model, "the ledger")
         return check_inputs(
             dets, "ledger detections", sc, "ledger scenes", obs, "ledger observations", ports
         )
@@ -95,15 +113,7 @@ def load_inputs(detections, observations, scenes, db, model, ports):
         raise TankerWatchError(f"missing {', '.join(missing)} (or give --db URL)")
     sc = read_scenes(scenes)
     obs = read_observations(observations)
-    dets = read_detections(detections)
-    if model:
-        dets = [d for d in dets if d.model == model]
-    models = sorted({d.model for d in dets})
-    if len(models) > 1:
-        raise TankerWatchError(
-            f"{detections}: detections of several models ({', '.join(models)}): choose one with "
-            "--model"
-        )
+    dets = one_model_per_sensor(read_detections(detections), sc, model, str(detections))
     return check_inputs(dets, detections, sc, scenes, obs, observations, ports)
 
 
@@ -119,7 +129,9 @@ def portcalls(
         ALL_PORTS, "--ports", help="Comma-separated port names or config paths ('all')."
     ),
     db: str = typer.Option(None, "--db", help="Read scenes/observations/detections from a ledger."),
-    model: str = typer.Option(None, "--model", help="Only detections of this model."),
+    model: str = typer.Option(
+        None, "--model", help="Only detections of these models (comma-separated, one per sensor)."
+    ),
     params: Path = typer.Option(None, "--params", help="configs/estimate YAML (default shipped)."),
     out: Path = typer.Option(..., "--out", "-o", help="visits.csv to write."),
     voyages: Path = typer.Option(None, "--voyages", help="Also link voyages; write this CSV."),

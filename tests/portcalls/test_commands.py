@@ -169,3 +169,33 @@ def test_detections_of_two_models_need_a_choice(cli, files, tmp_path):
     _one_line(cli("portcalls", *args), "several models", "--model")
     res = cli("portcalls", *args, "--model", "other")
     assert res.returncode == 0, res.stderr
+
+
+def test_one_model_per_sensor_needs_no_choice(cli, files, tmp_path):
+    """A 10 m detector on Sentinel-2 and a 3 m one on the daily sensor: one timeline, no --model."""
+    import dataclasses
+
+    d, s = files
+    sensor = {sc.id: sc.sensor for sc in s.scenes}
+    assert len(set(sensor.values())) == 2
+    relabelled = [
+        dataclasses.replace(x, model=f"m-{sensor[x.scene_id]}", id="") for x in s.detections
+    ]
+    write_detections(tmp_path / "dets.geojson", relabelled)
+    args = ["--observations", d / "obs.csv", "--scenes", d / "scenes.csv"]
+    res = cli(
+        "portcalls", "--detections", tmp_path / "dets.geojson", *args, "--out", tmp_path / "a.csv"
+    )
+    assert res.returncode == 0, res.stderr
+    res = cli("portcalls", "--detections", d / "dets.geojson", *args, "--out", tmp_path / "b.csv")
+    assert res.returncode == 0, res.stderr
+    a, b = read_visits(tmp_path / "a.csv"), read_visits(tmp_path / "b.csv")
+    assert [(v.id, v.n_obs) for v in a] == [(v.id, v.n_obs) for v in b]
+    # choosing one model keeps that sensor's sightings only
+    one = sorted(set(f"m-{x}" for x in sensor.values()))[0]
+    res = cli(
+        "portcalls", "--detections", tmp_path / "dets.geojson", *args, "--model", one,
+        "--out", tmp_path / "c.csv",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert sum(v.n_obs for v in read_visits(tmp_path / "c.csv")) < sum(v.n_obs for v in a)
