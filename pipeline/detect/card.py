@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 
 def _row(label: str, m: dict) -> str:
     def f(v, nd=3):
@@ -74,6 +76,23 @@ def render_card(spec, cfg, metrics: dict) -> str:
     averaged = (
         f"; the bundle holds the moving average of the weights (decay {cfg.ema})" if cfg.ema else ""
     )
+    gsd = spec.gsd_m
+    imagery = f"{gsd:g} m optical imagery of ports ({'Sentinel-2 L2A; ' if gsd >= 10 else ''}any"
+    n_real = t.get("real_vessels", 0)
+    if n_real:
+        data_limit = (
+            f"Few real training vessels ({n_real}); scores on other ports, seasons and sea states"
+            " will vary. Held-out ports are few, so the uncertainty on these numbers is large"
+            " (one vessel is several points of recall at a small port)."
+        )
+    else:
+        data_limit = (
+            "Trained on simulated imagery only (no real labels at this resolution were at hand):"
+            " its scores are on simulated scenes; on real imagery it is unmeasured."
+        )
+    data_limit = textwrap.fill(
+        data_limit, 98, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False
+    )
     tta = (
         " The heatmap and sizes are averaged over the four flips of each tile (4x the cost of one"
         " pass)."
@@ -83,7 +102,7 @@ def render_card(spec, cfg, metrics: dict) -> str:
     return f"""# Model card: {spec.name}
 
 ## What it is
-A vessel detector for 10 m optical imagery of ports (Sentinel-2 L2A; any sensor whose bands map
+A vessel detector for {imagery} sensor whose bands map
 onto {", ".join(spec.bands)}). A centre-point (CenterNet / xView3-style) heatmap model: a
 {a.backbone} convolutional backbone (torchvision `Conv2dNormActivation` blocks, widths
 {a.widths}) with a feature-pyramid decoder to output stride {a.out_stride}, and heads for the
@@ -117,12 +136,10 @@ the minimum rotated rectangle of a 10 m mask and so is much wider than a real hu
 {metrics_table(metrics)}
 
 {_notes(metrics)}## Limits
-- Few real training vessels (sen2ships has 181 in 7 ports); scores on other ports, seasons and
-  sea states will vary. Held-out ports are few, so the uncertainty on these numbers is large
-  (one vessel is several points of recall at a small port).
+{data_limit}
 - Ships moored side by side or touching a pier can merge into one detection; cranes, pier heads
   and bright roofs at the waterline cause false alarms. Use a land mask (`--port`).
-- Vessels under ~40 m (4 pixels) are near the resolution limit and often missed.
+- Vessels under ~{4 * gsd:g} m (4 pixels) are near the resolution limit and often missed.
 - Tanker vs other is learned from simulated chips only (sen2ships is single-class); treat it as
   a hint, not an identification.
 - Heading is the hull axis (0-180 deg); it does not say which way the ship points.
