@@ -1,12 +1,14 @@
 """Detector accuracy, learned bundle vs classical baseline, side by side.
 
-    .venv/bin/python benchmarks/detect_accuracy.py [--model NAME] [--real DIR] [--sim DIR]
-        [--sim-max N]
+    .venv/bin/python benchmarks/detect_accuracy.py [--model NAME[,NAME...]] [--real DIR | --no-real]
+        [--sim DIR] [--sim-max N] [--sim-sensor SENSOR]
 
 - real: the sen2ships scenes the bundle did NOT train on (read from its model.yaml), plus every
   scene for the baseline's reference row;
 - sim: a simulated dataset (`tankerwatch simulate --out DIR`, default scenario), scored on up to
-  --sim-max scenes (evenly spaced, for time).
+  --sim-max scenes (evenly spaced, for time), optionally only the scenes of one sensor
+  (``--sim-sensor commercial-3m``: the 3 m scenes).
+Several bundles (comma-separated) are scored side by side with the baseline, in one run.
 Prints a markdown table (precision, recall, F1, mAP@0.5, length/beam MAE).
 """
 
@@ -30,11 +32,14 @@ def row(label: str, name: str, o: dict) -> str:
     )
 
 
-def subset(root: Path, n: int) -> Path:
-    """A temporary dataset with every k-th scene of ``root`` (symlinks), for time."""
+def subset(root: Path, n: int, sensor: str | None = None) -> Path:
+    """A temporary dataset with every k-th scene of ``root`` (symlinks), for time; only the
+    scenes of ``sensor`` when given (simulated scene ids are <port>_<sensor>_<time>_simulated)."""
     from pipeline.detect.data import scene_dirs
 
-    dirs = scene_dirs(root)
+    dirs = [d for d in scene_dirs(root) if sensor is None or d.name.split("_")[1] == sensor]
+    if not dirs:
+        raise SystemExit(f"{root}: no scenes" + (f" of sensor {sensor}" if sensor else ""))
     step = max(1, len(dirs) // n)
     pick = dirs[::step][:n]
     tmp = Path(tempfile.mkdtemp(prefix="simsub-")) / "scenes"
@@ -49,15 +54,18 @@ def main() -> None:
     from pipeline.detect.evaluate import evaluate_dataset
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--model", default=DEFAULT_MODEL, help="bundle(s), comma-separated")
     ap.add_argument("--real", default=str(REPO.parent / "shared" / "data" / "sen2ships"))
+    ap.add_argument("--no-real", action="store_true", help="skip the real scenes")
     ap.add_argument("--sim", default=None)
     ap.add_argument("--sim-max", type=int, default=120)
+    ap.add_argument("--sim-sensor", default=None, help="only the simulated scenes of this sensor")
     args = ap.parse_args()
-    learned = load_detector(args.model)
+    models = [load_detector(m) for m in args.model.split(",") if m]
     base = load_detector("baseline")
+    detectors = [*models, base]
     held = None
-    cfg = learned.spec.trained.get("holdout_scenes")
+    cfg = models[0].spec.trained.get("holdout_scenes")
     if cfg:
         held = list(cfg)
     print(
@@ -66,20 +74,18 @@ def main() -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     real = Path(args.real)
-    if (real).is_dir():
+    if not args.no_real and real.is_dir():
         label = f"sen2ships held out ({', '.join(held)})" if held else "sen2ships (all)"
-        for det in (learned, base):
+        for det in detectors:
             res = evaluate_dataset(real, det, scenes=held)
             print(row(label, det.name, res["overall"]), flush=True)
     if args.sim:
-        sub = subset(Path(args.sim), args.sim_max)
+        sub = subset(Path(args.sim), args.sim_max, args.sim_sensor)
         n = len(list((sub / "scenes").iterdir()))
-        for det in (learned, base):
+        what = f"{n} {args.sim_sensor} scenes" if args.sim_sensor else f"{n} scenes"
+        for det in detectors:
             res = evaluate_dataset(sub, det)
-            print(
-                row(f"simulated default scenario ({n} scenes)", det.name, res["overall"]),
-                flush=True,
-            )
+            print(row(f"simulated default scenario ({what})", det.name, res["overall"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,52 @@
+"""benchmarks/detect_at_berths.py on the tiny simulation: berthed tankers found per sensor."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "detect_at_berths.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("detect_at_berths", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_counts_every_berthed_tanker_once_per_sensor(small_simulation, tmp_path, capsys):
+    mod = _module()
+    expected = {}
+    for folder in (small_simulation / "scenes").iterdir():
+        n = len(mod.berthed_labels(folder))
+        if n:
+            sensor = mod.scene_sensor(folder)
+            expected[sensor] = expected.get(sensor, 0) + n
+    assert expected, "the tiny scenario has tankers at berths"
+    out = tmp_path / "r.json"
+    assert mod.main(["--sim", str(small_simulation), "--model", "baseline", "--models", "",
+                     "--json", str(out)]) == 0  # fmt: skip
+    table = json.loads(out.read_text())
+    got = {k.split()[0]: v for k, v in table.items()}
+    assert {s: v["tankers"] for s, v in got.items()} == expected
+    for v in got.values():
+        assert 0 <= v["found"] <= v["tankers"] and v["recall"] == round(
+            v["found"] / v["tankers"], 3
+        )
+    assert "| sensor | model |" in capsys.readouterr().out
+
+
+def test_several_simulations_are_pooled(small_simulation, tmp_path):
+    mod = _module()
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    args = ["--model", "baseline", "--models", ""]
+    assert mod.main(["--sim", str(small_simulation), *args, "--json", str(one)]) == 0
+    sims = [str(small_simulation)] * 2
+    assert mod.main(["--sim", *sims, *args, "--json", str(two)]) == 0
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    assert a.keys() == b.keys()
+    for k in a:
+        assert b[k]["tankers"] == 2 * a[k]["tankers"] and b[k]["found"] == 2 * a[k]["found"]
+        assert b[k]["length_bias_m"] == a[k]["length_bias_m"]
