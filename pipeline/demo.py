@@ -2,7 +2,9 @@
 
 Simulates configs/scenarios/vostochny-dprk-2024.yaml (kept in DIR/simulation and reused the
 next time), runs ingest -> detect -> portcalls -> estimate into DIR/ledger.db with the released
-model, writes the exports and the report, and prints the estimate beside the simulator's truth.
+models (tw-centernet-s2 for Sentinel-2, tw-centernet-3m for the daily 3 m sensor; ``model``
+replaces both), writes the exports and the report, and prints the estimate beside the
+simulator's truth.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pipeline.config import CONFIG_DIR
 from pipeline.records import utc
 
 DEFAULT_SCENARIO = CONFIG_DIR / "scenarios" / "vostochny-dprk-2024.yaml"
+# the released detector of the daily 3 m sensor, at that sensor's own resolution
+SENSOR_MODELS = {"commercial-3m": "tw-centernet-3m"}
 
 
 @dataclass
@@ -66,6 +70,7 @@ def run_demo(
         end=sc.end,
         sources=[SourceSpec(source="simulated", path=str(sim_dir))],
         model=model,
+        models={} if model else SENSOR_MODELS,
         db=db,
         cache=str(out / "cache"),
         # the simulator's fleet: registry rows with the dimensions it completed (marked simulated)

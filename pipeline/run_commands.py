@@ -38,7 +38,9 @@ def run(
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Output folder."),
     executor: str = typer.Option("local", "--executor", help="local or dask."),
-    model: str = typer.Option(None, "--model", help="Detector bundle (default: released)."),
+    model: str = typer.Option(
+        None, "--model", help="Detector bundle for every sensor (default: the released ones)."
+    ),
 ) -> None:
     """Simulate the default scenario and run the whole pipeline on it, scored against truth."""
     from rich.console import Console
