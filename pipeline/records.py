@@ -112,7 +112,7 @@ class Visit(_Record):
     arrived_after: datetime | None
     departed_before: datetime | None
     n_obs: int
-    length_m: float
+    length_m: float  # the sightings' weighted mean, less the detector's bias (size_error)
     beam_m: float
     evidence: list[str] = field(default_factory=list)  # detection ids
     role: str = "load"

@@ -217,9 +217,18 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
             continue
         start = min(times).replace(minute=0, second=0, microsecond=0)
         end = max(times) + timedelta(hours=1)
-        clear = sorted({o.acquired for o in obs if o.state == "clear"})
-        # the berth of a detected call was seen at its sightings even without an observation row
-        sched = schedule(clear, start, end, p.coverage)
+        cov = p.coverage
+        fine = [
+            o.state == "clear"
+            and cov.detector_recall_fine is not None
+            and 0 < o.gsd_m < cov.fine_gsd_m
+            for o in obs
+        ]
+        clear = sorted(
+            {o.acquired for o, f in zip(obs, fine, strict=True) if o.state == "clear" and not f}
+        )
+        clear_fine = sorted({o.acquired for o, f in zip(obs, fine, strict=True) if f})
+        sched = schedule(clear, start, end, cov, clear_fine)
         months = sched.months
         mi = {m: i for i, m in enumerate(months)}
         observed = np.zeros(len(months))

@@ -2,6 +2,8 @@
 
 A call arriving at time a and staying d hours is seen when k >= 1 clear observations of its berth
 fall inside [a, a + d] and the detector finds the vessel in at least one: P = 1 - (1 - r)^k.
+Fine imagery (a daily 3 m sensor) can have its own recall r_f: with k coarse and k_f fine clear
+images in the stay, P = 1 - (1 - r)^k (1 - r_f)^k_f.
 Averaging over arrivals uniform in each month of the observed season and a log-normal dwell gives
 p_seen per month, from the real clear-observation schedule. The dwell median and detector recall
 are uncertain (drawn from their configured ranges), so p_seen is a distribution.
@@ -44,21 +46,35 @@ class Schedule:
     months: list[str]
     hours: np.ndarray  # (M,)
     dwell_grid_h: np.ndarray  # (D,)
-    k_frac: np.ndarray  # (M, D, K): share of arrivals in month m with k clear images in dwell d
+    # (M, D, K, Kf): share of arrivals in month m whose stay of dwell d holds k coarse and
+    # kf fine clear images
+    k_frac: np.ndarray
+
+
+def _counts(times: list[datetime], grid: np.ndarray, dwell: np.ndarray) -> np.ndarray:
+    clear = np.sort(np.array([t.timestamp() / 3600 for t in times], dtype=float))
+    lo = np.searchsorted(clear, grid, side="left")
+    return np.searchsorted(clear, grid[:, None] + dwell[None, :], side="right") - lo[:, None]
 
 
 def schedule(
-    clear_times: list[datetime], start: datetime, end: datetime, params: CoverageParams
+    clear_times: list[datetime],
+    start: datetime,
+    end: datetime,
+    params: CoverageParams,
+    fine_times: list[datetime] = (),
 ) -> Schedule:
-    """Tabulate, for hourly arrivals in [start, end), how many clear images each dwell covers."""
+    """Tabulate, for hourly arrivals in [start, end), how many clear images each dwell covers:
+    ``clear_times`` of imagery with the default recall, ``fine_times`` of fine imagery with
+    ``detector_recall_fine``."""
     t0 = start.timestamp() / 3600
     t1 = end.timestamp() / 3600
     grid = np.arange(t0, t1, params.grid_h)
-    clear = np.sort(np.array([t.timestamp() / 3600 for t in clear_times], dtype=float))
     dwell = np.geomspace(1.0, 24.0 * 30, 96)
-    lo = np.searchsorted(clear, grid, side="left")
-    k = np.searchsorted(clear, grid[:, None] + dwell[None, :], side="right") - lo[:, None]
+    k = _counts(list(clear_times), grid, dwell)
+    kf = _counts(list(fine_times), grid, dwell)
     kmax = int(k.max()) + 1 if k.size else 1
+    kfmax = int(kf.max()) + 1 if kf.size else 1
     months: list[str] = []
     key = month_key(start)
     while _month_start(key) < end:
@@ -66,17 +82,31 @@ def schedule(
         key = _next_month(key)
     edges = np.array([_month_start(m).timestamp() / 3600 for m in months] + [np.inf])
     which = np.searchsorted(edges, grid, side="right") - 1
-    k_frac = np.zeros((len(months), len(dwell), kmax))
+    k_frac = np.zeros((len(months), len(dwell), kmax, kfmax))
     hours = np.zeros(len(months))
     for mi in range(len(months)):
         sel = which == mi
         hours[mi] = sel.sum() * params.grid_h
         if not sel.any():
             continue
-        km = k[sel]
+        joint = k[sel] * kfmax + kf[sel]  # one index for the (k, kf) pair
         for d in range(len(dwell)):
-            k_frac[mi, d] = np.bincount(km[:, d], minlength=kmax)[:kmax] / sel.sum()
+            tally = np.bincount(joint[:, d], minlength=kmax * kfmax)[: kmax * kfmax]
+            k_frac[mi, d] = tally.reshape(kmax, kfmax) / sel.sum()
     return Schedule(months, hours, dwell, k_frac)
+
+
+def _p_found(sched: Schedule, recall: np.ndarray, recall_fine: np.ndarray) -> np.ndarray:
+    """(n, K, Kf): probability the detector finds the vessel in k coarse and kf fine images."""
+    kk = np.arange(sched.k_frac.shape[2])
+    kf = np.arange(sched.k_frac.shape[3])
+    miss = (1.0 - recall[:, None, None]) ** kk[None, :, None]
+    miss = miss * (1.0 - recall_fine[:, None, None]) ** kf[None, None, :]
+    return 1.0 - miss
+
+
+def _mid(d) -> float:
+    return (d.low + d.high) / 2
 
 
 def dwell_posterior(
@@ -102,11 +132,11 @@ def dwell_posterior(
     w = np.diff(
         norm.cdf((edges[None, :] - np.log(medians)[:, None]) / params.dwell_sigma_ln), axis=1
     )  # (G, D)
-    recall = (params.detector_recall.low + params.detector_recall.high) / 2
-    kk = np.arange(sched.k_frac.shape[2])
+    fine = params.detector_recall_fine or params.detector_recall
+    found = _p_found(sched, np.array([_mid(params.detector_recall)]), np.array([_mid(fine)]))[0]
     share = sched.hours / max(sched.hours.sum(), 1e-9)
-    k_all = np.einsum("m,mdk->dk", share, sched.k_frac)
-    p_d = k_all @ (1.0 - (1.0 - recall) ** kk)  # (D,) probability seen at each dwell
+    k_all = np.einsum("m,mdab->dab", share, sched.k_frac)
+    p_d = np.einsum("dab,ab->d", k_all, found)  # (D,) probability seen at each dwell
     seen = w * p_d[None, :]
     norm_ = seen.sum(axis=1)
     loglik = np.zeros(len(medians))
@@ -138,24 +168,31 @@ def p_seen_draws(
     else:
         median = from_uniform(params.dwell_median_h, rng.random(n))
     recall = from_uniform(params.detector_recall, rng.random(n))
-    return p_seen_given(sched, median, params.dwell_sigma_ln, recall)
+    fine = params.detector_recall_fine
+    recall_fine = recall if fine is None else from_uniform(fine, rng.random(n))
+    return p_seen_given(sched, median, params.dwell_sigma_ln, recall, recall_fine)
 
 
-def p_seen_given(sched: Schedule, median_h, sigma_ln: float, recall) -> np.ndarray:
+def p_seen_given(
+    sched: Schedule, median_h, sigma_ln: float, recall, recall_fine=None
+) -> np.ndarray:
+    """(n, M): probability seen for each (dwell median, recall[, fine recall]) draw."""
     from scipy.stats import norm
 
     median_h = np.atleast_1d(np.asarray(median_h, dtype=float))
     recall = np.atleast_1d(np.asarray(recall, dtype=float))
+    recall_fine = recall if recall_fine is None else np.atleast_1d(np.asarray(recall_fine, float))
     logd = np.log(sched.dwell_grid_h)
     edges = np.concatenate(
         [[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]]
     )  # bins around each grid dwell
     cdf = norm.cdf((edges[None, :] - np.log(median_h)[:, None]) / sigma_ln)
     w = np.diff(cdf, axis=1)  # (n, D)
-    kk = np.arange(sched.k_frac.shape[2])
-    p_k = 1.0 - (1.0 - recall[:, None]) ** kk[None, :]  # (n, K)
-    # (n, M) = sum_d sum_k w[n,d] * k_frac[m,d,k] * p_k[n,k]
-    return np.einsum("nd,mdk,nk->nm", w, sched.k_frac, p_k)
+    n = max(len(median_h), len(recall), len(recall_fine))
+    found = _p_found(sched, np.broadcast_to(recall, n), np.broadcast_to(recall_fine, n))
+    # (n, M) = sum_d sum_k sum_kf w[n,d] * k_frac[m,d,k,kf] * found[n,k,kf]
+    w = np.broadcast_to(w, (n, w.shape[1]))
+    return np.einsum("nd,mdab,nab->nm", w, sched.k_frac, found, optimize=True)
 
 
 def corrected_counts(

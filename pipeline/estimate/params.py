@@ -23,6 +23,8 @@ class SizeError(Strict):
     """Measurement error of a detected vessel's length and beam (1 sigma, metres).
 
     sigma = base_m + per_gsd * gsd_m (+ rel * size): coarser pixels, larger error.
+    bias = bias_base_m + bias_per_gsd * gsd_m is the detector's mean error (measured minus true),
+    subtracted from every measurement before sizes are compared or matched to the registry.
     """
 
     length_base_m: float = Field(ge=0)
@@ -31,18 +33,38 @@ class SizeError(Strict):
     beam_base_m: float = Field(ge=0)
     beam_per_gsd: float = Field(ge=0)
     beam_rel: float = Field(default=0.0, ge=0)
+    length_bias_base_m: float = 0.0
+    length_bias_per_gsd: float = 0.0
+    beam_bias_base_m: float = 0.0
+    beam_bias_per_gsd: float = 0.0
     systematic_frac: float = Field(
         default=0.5, ge=0, le=1, description="share of the variance that repeats between images"
     )
     default_gsd_m: float = Field(default=10.0, gt=0)
     source: str
 
+    def _gsd(self, gsd_m: float) -> float:
+        return gsd_m if gsd_m > 0 else self.default_gsd_m
+
+    def bias(self, gsd_m: float) -> tuple[float, float]:
+        """The detector's mean length and beam error (measured minus true) at this GSD."""
+        g = self._gsd(gsd_m)
+        return (
+            self.length_bias_base_m + self.length_bias_per_gsd * g,
+            self.beam_bias_base_m + self.beam_bias_per_gsd * g,
+        )
+
+    def debiased(self, gsd_m: float, length_m: float, beam_m: float) -> tuple[float, float]:
+        """A measured length and beam with the detector's mean error removed (at least 1 m)."""
+        bl, bb = self.bias(gsd_m)
+        return max(length_m - bl, 1.0), max(beam_m - bb, 1.0)
+
     def length_sigma(self, gsd_m: float, length_m: float = 0.0) -> float:
-        g = gsd_m if gsd_m > 0 else self.default_gsd_m
+        g = self._gsd(gsd_m)
         return self.length_base_m + self.length_per_gsd * g + self.length_rel * length_m
 
     def beam_sigma(self, gsd_m: float, beam_m: float = 0.0) -> float:
-        g = gsd_m if gsd_m > 0 else self.default_gsd_m
+        g = self._gsd(gsd_m)
         return self.beam_base_m + self.beam_per_gsd * g + self.beam_rel * beam_m
 
 
@@ -160,6 +182,10 @@ class CoverageParams(Strict):
     )
     dwell_fit_range_h: tuple[float, float] = (4.0, 240.0)
     detector_recall: Distribution
+    detector_recall_fine: Distribution | None = Field(
+        default=None, description="recall on imagery finer than fine_gsd_m (default: the same)"
+    )
+    fine_gsd_m: float = Field(default=5.0, gt=0)
     grid_h: float = Field(default=1.0, gt=0)
     draws: int = Field(default=400, ge=50)
     source: str

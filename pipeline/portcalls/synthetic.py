@@ -156,8 +156,12 @@ def detections_from_truth(
             sl = err.length_sigma(sc.gsd_m, st.length_m)
             sb = err.beam_sigma(sc.gsd_m, st.beam_m)
             key = (i, sc.sensor)
-            if key not in bias:
-                bias[key] = (rng.normal(0, math.sqrt(f) * sl), rng.normal(0, math.sqrt(f) * sb))
+            if key not in bias:  # the detector's mean error plus this hull's own, per sensor
+                ml, mb = err.bias(sc.gsd_m)
+                bias[key] = (
+                    ml + rng.normal(0, math.sqrt(f) * sl),
+                    mb + rng.normal(0, math.sqrt(f) * sb),
+                )
             L = max(st.length_m + bias[key][0] + rng.normal(0, math.sqrt(1 - f) * sl), 5.0)
             B = max(st.beam_m + bias[key][1] + rng.normal(0, math.sqrt(1 - f) * sb), 2.0)
             g = index.berths[(st.port, st.berth)]

@@ -31,6 +31,8 @@ class Sighting:
     along_m: float
     sigma_l: float
     sigma_b: float
+    length_m: float  # the detection's, less the detector's measured bias (size_error)
+    beam_m: float
 
 
 @dataclass
@@ -62,7 +64,7 @@ def visit_size(sightings: list[Sighting], err: SizeError) -> tuple[float, float,
     out = []
     for attr, sattr in (("length_m", "sigma_l"), ("beam_m", "sigma_b")):
         w = [1.0 / max(getattr(s, sattr), 1e-6) ** 2 for s in sightings]
-        mean = sum(wi * getattr(s.det, attr) for wi, s in zip(w, sightings, strict=True)) / sum(w)
+        mean = sum(wi * getattr(s, attr) for wi, s in zip(w, sightings, strict=True)) / sum(w)
         var = f * sum(getattr(s, sattr) ** 2 for s in sightings) / len(sightings)
         var += (1 - f) / sum(w)
         out += [mean, math.sqrt(var)]
@@ -128,14 +130,17 @@ def _timelines(
                 time=scene.acquired, scene_id=scene.id, clear=True, gsd_m=scene.gsd_m
             )
         gsd = ep.gsd_m or scene.gsd_m
+        length, beam = err.debiased(gsd, det.length_m, det.beam_m)
         ep.sightings.append(
             Sighting(
                 det=det,
                 time=ep.time,
                 gsd_m=gsd,
                 along_m=hit.along_m,
-                sigma_l=err.length_sigma(gsd, det.length_m),
-                sigma_b=err.beam_sigma(gsd, det.beam_m),
+                sigma_l=err.length_sigma(gsd, length),
+                sigma_b=err.beam_sigma(gsd, beam),
+                length_m=length,
+                beam_m=beam,
             )
         )
     lines: dict[tuple[str, str], list[_Epoch]] = defaultdict(list)
@@ -150,8 +155,8 @@ def _timelines(
 
 def _same_sensor_mean(same: list[Sighting]) -> tuple[float, float, float, float]:
     n = len(same)
-    L = sum(t.det.length_m for t in same) / n
-    B = sum(t.det.beam_m for t in same) / n
+    L = sum(t.length_m for t in same) / n
+    B = sum(t.beam_m for t in same) / n
     return L, B, same[0].sigma_l / math.sqrt(n), same[0].sigma_b / math.sqrt(n)
 
 
@@ -171,11 +176,11 @@ def _match(tracks: list[_Track], sightings: list[Sighting], p: PortcallParams):
             same = [t for t in tr.sightings if t.gsd_m == s.gsd_m]
             if same:  # same sensor: the hull's systematic error cancels in the difference
                 ref = _same_sensor_mean(same)
-                dl = (s.det.length_m - ref[0]) / (rand * math.hypot(ref[2], s.sigma_l))
-                db = (s.det.beam_m - ref[1]) / (rand * math.hypot(ref[3], s.sigma_b))
+                dl = (s.length_m - ref[0]) / (rand * math.hypot(ref[2], s.sigma_l))
+                db = (s.beam_m - ref[1]) / (rand * math.hypot(ref[3], s.sigma_b))
             else:
-                dl = (s.det.length_m - L) / math.hypot(sl, s.sigma_l)
-                db = (s.det.beam_m - B) / math.hypot(sb, s.sigma_b)
+                dl = (s.length_m - L) / math.hypot(sl, s.sigma_l)
+                db = (s.beam_m - B) / math.hypot(sb, s.sigma_b)
             tol = p.along_tolerance_m + max(s.gsd_m, tr.last.gsd_m)
             da = (s.along_m - tr.last.along_m) / tol
             if abs(dl) <= p.gate_sigma and abs(db) <= p.gate_sigma and abs(da) <= 1.0:

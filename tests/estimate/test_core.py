@@ -120,3 +120,25 @@ def test_a_schedule_without_any_call_seen_still_bounds_the_missed_ones(season):
     assert t["calls_corrected_p10"] == 0 and t["calls_corrected_p90"] >= 1
     assert t["barrels_corrected_p90"] > 0  # missed calls carry barrels, never zero by omission
     assert all(r["cumulative_bbl"] == 0 for r in res.coverage["caps"])
+
+
+def test_the_daily_sensors_recall_applies_to_its_images_only(estimated, season):
+    from pipeline.estimate.params import Distribution
+
+    p, visits, voyages, _ = estimated
+
+    def p_seen(fine):
+        cov = p.coverage.model_copy(update={"detector_recall_fine": fine})
+        q = p.model_copy(update={"coverage": cov})
+        res = run_estimate(
+            visits, voyages, season.observations, season.registry, q, seed=0, ports=season.ports
+        )
+        return res.coverage["p_seen"], res.coverage["totals"]["calls_corrected_p50"]
+
+    assert {o.gsd_m for o in season.observations} == {3.0, 10.0}
+    blind = Distribution(dist="uniform", low=0.01, high=0.02, source="test")
+    sharp = Distribution(dist="uniform", low=0.97, high=0.99, source="test")
+    (p_blind, calls_blind), (p_sharp, calls_sharp) = p_seen(blind), p_seen(sharp)
+    # with the daily images worthless only Sentinel-2 sees calls: fewer seen, more missed
+    assert p_blind < p_sharp and calls_blind > calls_sharp
+    assert p_seen(None)[0] != p_blind

@@ -106,3 +106,38 @@ def test_dwell_median_is_fitted_on_the_visits_bounds(params):
     medians, post = dwell_posterior(sched, stays, params.coverage)
     assert float(np.sum(medians * post)) == pytest.approx(30.0, rel=0.15)
     assert dwell_posterior(sched, stays[:3], params.coverage) is None  # too few: config prior
+
+
+def test_fine_imagery_has_its_own_recall(params):
+    """Coarse images every 5 days, fine ones every day; a 2-day stay."""
+    coarse = revisits(120, lambda k: True)
+    fine = [t + timedelta(hours=7) for t in revisits(24, lambda k: True)]
+    sched = schedule(coarse, T0, END, params.coverage, fine)
+    assert sched.k_frac.shape[3] > 1 and sched.k_frac.sum(axis=(2, 3)) == pytest.approx(1.0)
+
+    def p(recall, recall_fine):
+        ps = p_seen_given(sched, 48, 0.01, recall, recall_fine)[0]
+        return float((sched.hours * ps).sum() / sched.hours.sum())
+
+    assert p(1.0, 0.0) == pytest.approx(0.4, abs=0.02)  # only the coarse images count
+    assert p(0.0, 1.0) == pytest.approx(1.0, abs=0.01)  # a daily image in every 2-day stay
+    # two fine images in a 2-day stay (sometimes three): at recall 0.5 about 1 - 0.5^2
+    assert p(0.0, 0.5) == pytest.approx(0.75, abs=0.03)
+    # one recall for both: the same as one list of all images
+    both = schedule(sorted(coarse + fine), T0, END, params.coverage)
+    same = p_seen_given(both, 48, 0.01, 0.6)[0]
+    assert p_seen_given(sched, 48, 0.01, 0.6)[0] == pytest.approx(same, abs=1e-9)
+
+
+def test_fine_recall_is_drawn_only_when_configured(params):
+    from pipeline.estimate.coverage import p_seen_draws
+    from pipeline.estimate.params import Distribution
+
+    coarse = revisits(120, lambda k: True)
+    fine = [t + timedelta(hours=7) for t in revisits(24, lambda k: True)]
+    sched = schedule(coarse, T0, END, params.coverage, fine)
+    low = Distribution(dist="uniform", low=0.05, high=0.06, source="test")
+    cov = params.coverage.model_copy(update={"detector_recall_fine": low})
+    blind = p_seen_draws(sched, cov, np.random.default_rng(0), 200).mean()
+    sharp = p_seen_draws(sched, params.coverage, np.random.default_rng(0), 200).mean()
+    assert blind < 0.5 < sharp

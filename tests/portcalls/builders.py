@@ -14,9 +14,13 @@ T0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 
 
 class Builder:
-    """Scenes of a port at given hours after T0; detections placed at a berth."""
+    """Scenes of a port at given hours after T0; detections placed at a berth.
+
+    ``vessel(scene, length, beam)`` takes the hull's true size: the detection measures it with
+    the default config's detector bias at the scene's GSD (``measured=True``: as given)."""
 
     def __init__(self, ports=("vostochny",)):
+        self.error = load_params().portcalls.size_error
         self.ports = [load_port(p) for p in ports]
         self.index = BerthIndex(self.ports, 0.0)
         self.scenes: list[Scene] = []
@@ -73,7 +77,11 @@ class Builder:
         berth: str = "oil-1",
         offset_m: float = 0.0,
         gap_m: float | None = None,
+        measured: bool = False,
     ) -> Detection:
+        if not measured:
+            bias_l, bias_b = self.error.bias(scene.gsd_m)
+            length, beam = length + bias_l, beam + bias_b
         g = self.index.berths[(scene.port, berth)]
         c = g.shape_m.centroid
         nx, ny = -g.axis[1], g.axis[0]

@@ -24,7 +24,7 @@ def records(builder):
     b = builder
     b.scene(0)
     for t in (24, 48):
-        b.vessel(b.scene(t, sensor="daily", gsd=3.0), 88.5, 14.25)
+        b.vessel(b.scene(t, sensor="daily", gsd=3.0), 88.5, 14.25, measured=True)
     b.scene(72)
     return b
 

@@ -114,6 +114,29 @@ def test_sentinel2_and_daily_sensor_merge_into_one_timeline(builder):
     assert v.length_sigma_m < 10.0
 
 
+def with_size_error(params, **update):
+    err = params.portcalls.size_error.model_copy(update=update)
+    portcalls = params.portcalls.model_copy(update={"size_error": err})
+    return params.model_copy(update={"portcalls": portcalls})
+
+
+def test_the_detectors_bias_is_removed_per_gsd(builder, params):
+    no_bias = with_size_error(params, length_bias_base_m=0.0, length_bias_per_gsd=0.0,
+                              beam_bias_base_m=0.0, beam_bias_per_gsd=0.0)  # fmt: skip
+    biased = with_size_error(no_bias, length_bias_base_m=4.0, length_bias_per_gsd=1.0,
+                             beam_bias_per_gsd=0.5)  # fmt: skip
+    b = builder
+    # one 90 x 15 m hull, measured 7 m / 1.5 m too long at 3 m and 14 m / 5 m too long at 10 m
+    b.vessel(b.scene(0, sensor="daily", gsd=3.0), 97, 16.5, measured=True)
+    b.vessel(b.scene(10), 104, 20, measured=True)
+    b.vessel(b.scene(24, sensor="daily", gsd=3.0), 97, 16.5, measured=True)
+    (v,) = loads(b.build(biased))
+    assert v.n_obs == 3
+    assert v.length_m == pytest.approx(90) and v.beam_m == pytest.approx(15)
+    (raw,) = loads(b.build(no_bias))
+    assert raw.length_m > 97 and raw.beam_m > 16.5
+
+
 def test_different_sizes_are_different_vessels_at_fine_gsd(builder):
     b = builder
     b.vessel(b.scene(0, sensor="daily", gsd=3.0), 70, 12)
