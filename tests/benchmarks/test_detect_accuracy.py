@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "detect_accuracy.py"
+from .scripts import load_benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("detect_accuracy", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("detect_accuracy")
 
 
 def test_subset_keeps_one_sensor_when_asked(small_simulation):

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "detect_at_berths.py"
+from .scripts import load_benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("detect_at_berths", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("detect_at_berths")
 
 
 def test_counts_every_berthed_tanker_once_per_sensor(small_simulation, tmp_path, capsys):

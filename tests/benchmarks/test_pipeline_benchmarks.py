@@ -3,7 +3,6 @@ are asserted: those go to BENCHMARKS.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,15 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .scripts import load_benchmark
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
 
 
 def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark(name)
 
 
 def _script(name: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
