@@ -18,6 +18,7 @@ from pipeline.estimate.coverage import (
     dwell_posterior,
     month_key,
     p_seen_draws,
+    recall_inside_visits,
     schedule,
 )
 from pipeline.estimate.params import EstimateParams, load_params
@@ -186,6 +187,15 @@ def run_estimate(
     )
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
     notes += dwell_notes
+    found, clear = recall_inside_visits(loads, observations)
+    if clear:
+        r, rf = p.coverage.detector_recall, p.coverage.detector_recall_fine
+        fine = f", {rf.low:.2f}-{rf.high:.2f} on fine imagery" if rf else ""
+        notes.append(
+            f"detector recall check: inside the load visits the vessel was found in {found} of "
+            f"{clear} clear images ({found / clear:.2f}; runs high, misses at a visit's ends are "
+            f"not counted); configured {r.low:.2f}-{r.high:.2f}{fine}"
+        )
     if not observations:
         notes.append("no observation schedule given: calls missed by the images not estimated")
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)

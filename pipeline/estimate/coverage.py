@@ -203,3 +203,26 @@ def corrected_counts(
     rate = rng.gamma(observed.sum() + 0.5, 1.0 / np.maximum(exposure, 1e-9))
     missed = rng.poisson(rate[:, None] * hours[None, :] * (1.0 - p))
     return observed[None, :] + missed
+
+
+def recall_inside_visits(visits, observations) -> tuple[int, int]:
+    """(found, clear): clear images of a visit's berth taken strictly between its first and last
+    sighting, and how many of them show the vessel (one sighting per image).
+
+    A check of the configured detector recall on the analyst's own imagery. It runs high: a miss
+    at either end of a stay, or two misses in a row (which split a visit), are not counted.
+    """
+    clear: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    for o in observations:
+        if o.state == "clear":
+            clear.setdefault((o.port, o.berth), []).append((o.acquired, o.scene_id))
+    found = seen = 0
+    for v in visits:
+        if v.last_seen <= v.first_seen:
+            continue
+        inside = {
+            sid for t, sid in clear.get((v.port, v.berth), []) if v.first_seen < t < v.last_seen
+        }
+        seen += len(inside)
+        found += min(max(v.n_obs - 2, 0), len(inside))
+    return found, seen

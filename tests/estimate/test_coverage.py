@@ -141,3 +141,33 @@ def test_fine_recall_is_drawn_only_when_configured(params):
     blind = p_seen_draws(sched, cov, np.random.default_rng(0), 200).mean()
     sharp = p_seen_draws(sched, params.coverage, np.random.default_rng(0), 200).mean()
     assert blind < 0.5 < sharp
+
+
+def test_recall_inside_visits_counts_the_clear_images_between_first_and_last_sighting():
+    from pipeline.estimate.coverage import recall_inside_visits
+    from pipeline.records import Observation, Visit
+
+    def ob(hours, state="clear", berth="oil-1"):
+        t = T0 + timedelta(hours=hours)
+        return Observation(f"s{hours}-{berth}", "vostochny", berth, t, state, 1.0)
+
+    # a visit seen at 0, 24 and 72 h: clear images inside at 24 and 48 (a miss), cloud at 36
+    visit = Visit("vostochny", "oil-1", "L90", T0, T0 + timedelta(hours=72), None, None, 3, 90, 15)
+    single = Visit("vostochny", "oil-1", "L80", T0 + timedelta(hours=200),
+                   T0 + timedelta(hours=200), None, None, 1, 80, 14)  # fmt: skip
+    obs = [ob(0), ob(24), ob(36, "obscured"), ob(48), ob(72), ob(48, berth="oil-2"), ob(200)]
+    assert recall_inside_visits([visit, single], obs) == (1, 2)
+    assert recall_inside_visits([single], obs) == (0, 0)
+
+
+def test_the_estimate_notes_the_recall_check(params):
+    from pipeline.estimate import run_estimate
+    from pipeline.portcalls import build_visits
+    from pipeline.portcalls.synthetic import synthetic_season
+
+    s = synthetic_season(seed=4, days=90, n_calls=25, sensors=("sentinel-2", "daily"))
+    params.volume.draws = 200
+    visits = build_visits(s.detections, s.scenes, s.observations, s.ports, params)
+    res = run_estimate(visits, [], s.observations, s.registry, params, seed=0, ports=s.ports)
+    (note,) = [n for n in res.notes if n.startswith("detector recall check")]
+    assert "configured 0." in note and "on fine imagery" in note
