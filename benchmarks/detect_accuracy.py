@@ -34,10 +34,11 @@ def row(label: str, name: str, o: dict) -> str:
 
 def subset(root: Path, n: int, sensor: str | None = None) -> Path:
     """A temporary dataset with every k-th scene of ``root`` (symlinks), for time; only the
-    scenes of ``sensor`` when given (simulated scene ids are <port>_<sensor>_<time>_simulated)."""
+    scenes of ``sensor`` when given."""
     from pipeline.detect.data import scene_dirs
+    from pipeline.simulate.calibration import simulated_scene_dirs
 
-    dirs = [d for d in scene_dirs(root) if sensor is None or d.name.split("_")[1] == sensor]
+    dirs = simulated_scene_dirs(root, sensor) if sensor else scene_dirs(root)
     if not dirs:
         raise SystemExit(f"{root}: no scenes" + (f" of sensor {sensor}" if sensor else ""))
     step = max(1, len(dirs) // n)

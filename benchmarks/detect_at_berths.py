@@ -28,17 +28,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pipeline.simulate.calibration import scene_sensor  # noqa: E402
+
 BERTHED = ("load", "discharge")
-
-
-def scene_sensor(folder: Path) -> str:
-    item = folder / "item.json"
-    if item.exists():
-        props = json.loads(item.read_text()).get("properties", {})
-        if props.get("tankerwatch:sensor"):
-            return str(props["tankerwatch:sensor"])
-    # simulated scene ids are <port>_<sensor>_<time>_simulated
-    return folder.name.split("_")[1]
 
 
 def berthed_labels(folder: Path) -> list[dict]:

@@ -228,16 +228,9 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         start = min(times).replace(minute=0, second=0, microsecond=0)
         end = max(times) + timedelta(hours=1)
         cov = p.coverage
-        fine = [
-            o.state == "clear"
-            and cov.detector_recall_fine is not None
-            and 0 < o.gsd_m < cov.fine_gsd_m
-            for o in obs
-        ]
-        clear = sorted(
-            {o.acquired for o, f in zip(obs, fine, strict=True) if o.state == "clear" and not f}
-        )
-        clear_fine = sorted({o.acquired for o, f in zip(obs, fine, strict=True) if f})
+        clear_obs = [o for o in obs if o.state == "clear"]
+        clear = sorted({o.acquired for o in clear_obs if not cov.has_fine_recall(o.gsd_m)})
+        clear_fine = sorted({o.acquired for o in clear_obs if cov.has_fine_recall(o.gsd_m)})
         sched = schedule(clear, start, end, cov, clear_fine)
         months = sched.months
         mi = {m: i for i, m in enumerate(months)}

@@ -190,6 +190,10 @@ class CoverageParams(Strict):
     draws: int = Field(default=400, ge=50)
     source: str
 
+    def has_fine_recall(self, gsd_m: float) -> bool:
+        """Whether an image of this GSD (0: unknown) is detected with ``detector_recall_fine``."""
+        return self.detector_recall_fine is not None and 0 < gsd_m < self.fine_gsd_m
+
 
 class CapsParams(Strict):
     refined_bbl: float = Field(gt=0)

@@ -151,18 +151,19 @@ def real_scene_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in Path(root).glob("*/scene.tif"))
 
 
+def scene_sensor(folder: Path) -> str | None:
+    """The sensor of a simulated scene (its item.json) or chip (its labels' metadata)."""
+    item = folder / "item.json"
+    if item.exists():
+        return json.loads(item.read_text())["properties"]["tankerwatch:sensor"]
+    return json.loads((folder / "labels.geojson").read_text()).get("sensor")
+
+
 def simulated_scene_dirs(root: Path, sensor: str = "sentinel-2-l2a") -> list[Path]:
-    """10 m scene folders of a simulation (DIR/scenes/*) or of a chip folder (DIR/*)."""
-    out = []
-    for tif in sorted(Path(root).rglob("scene.tif")):
-        d = tif.parent
-        item = d / "item.json"
-        if item.exists():
-            if json.loads(item.read_text())["properties"]["tankerwatch:sensor"] != sensor:
-                continue
-        else:
-            meta = json.loads((d / "labels.geojson").read_text())
-            if meta.get("sensor") != sensor:
-                continue
-        out.append(d)
-    return out
+    """Scene folders of one sensor (default the 10 m one) of a simulation (DIR/scenes/*) or of a
+    chip folder (DIR/*)."""
+    return [
+        tif.parent
+        for tif in sorted(Path(root).rglob("scene.tif"))
+        if scene_sensor(tif.parent) == sensor
+    ]
