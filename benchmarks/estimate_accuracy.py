@@ -325,7 +325,7 @@ def main(argv=None) -> int:
             observations = [o for o in ledger.observations(ports=PORTS) if o.scene_id in keep]
         ports = [load_port(p) for p in PORTS]
         if a.detections:
-            from pipeline.portcalls.io import read_detections
+            from pipeline.recordio import read_detections
 
             dets = read_detections(a.detections)
         else:

@@ -10,46 +10,6 @@ import typer
 
 log = logging.getLogger(__name__)
 
-OUT_DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".parquet": None, ".gpkg": "GPKG"}
-
-
-def write_detections(dets, out: Path) -> None:
-    """Write Detection records to GeoJSON, GeoParquet or GeoPackage (by extension), atomically."""
-    import geopandas as gpd
-    from shapely import wkt
-
-    from pipeline.errors import TankerWatchError
-    from pipeline.fsutil import atomic_path
-
-    suffix = out.suffix.lower()
-    if suffix not in OUT_DRIVERS:
-        raise TankerWatchError(f"{out}: unknown output type (use .geojson, .parquet or .gpkg)")
-    rows = [d.to_dict() for d in dets]
-    cols = [
-        "id",
-        "scene_id",
-        "lon",
-        "lat",
-        "length_m",
-        "beam_m",
-        "heading_deg",
-        "score",
-        "cls",
-        "model",
-    ]
-    geoms = [wkt.loads(r.pop("geometry")) for r in rows]
-    import pandas as pd
-
-    df = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
-    gdf = gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
-    with atomic_path(out) as tmp:
-        if suffix == ".parquet":
-            gdf.to_parquet(tmp, index=False)
-        elif suffix == ".gpkg":
-            gdf.to_file(tmp, driver="GPKG", layer="detections")
-        else:
-            gdf.to_file(tmp, driver="GeoJSON")
-
 
 def detect(
     scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs (or dataset scene folders)."),
@@ -64,9 +24,9 @@ def detect(
     from pipeline.detect.bundle import load_detector
     from pipeline.detect.infer import detect_scene
     from pipeline.errors import TankerWatchError
+    from pipeline.recordio import check_detections_path, write_detections
 
-    if out.suffix.lower() not in OUT_DRIVERS:
-        raise TankerWatchError(f"{out}: unknown output type (use .geojson, .parquet or .gpkg)")
+    check_detections_path(out)
     detector = load_detector(model)
     land = None
     if port:
@@ -92,7 +52,7 @@ def detect(
         raise TankerWatchError(
             f"no scene could be processed ({len(failed)} failed; first: {failed[0]})"
         )
-    write_detections(all_dets, out)
+    write_detections(out, all_dets)
     typer.echo(
         f"{len(all_dets)} detections from {len(scenes) - len(failed)} scene(s) "
         f"({len(failed)} skipped) by {detector.name} -> {out}"

@@ -34,7 +34,7 @@ def estimate(
     from pipeline.estimate.params import load_params
     from pipeline.portcalls import build_visits, link_voyages
     from pipeline.portcalls.commands import load_inputs, resolve_ports
-    from pipeline.portcalls.io import (
+    from pipeline.recordio import (
         read_observations,
         read_visits,
         write_deliveries,
@@ -93,11 +93,13 @@ def estimate(
         run_id = ledger.begin_run(config, model_name)
     result = run_estimate(vis, links, obs, reg, p, seed=seed, run_id=run_id, model=model_name,
                           ports=port_cfgs)  # fmt: skip
+    scenes = None
     if ledger is not None:
         with ledger:
             ledger.save_estimate(run_id, vis, result.deliveries, result.coverage)
+            scenes = {k: e["scenes"] for k, e in ledger.evidence(result.deliveries).items()}
     if out:
-        write_deliveries(out, result.deliveries)
+        write_deliveries(out, result.deliveries, vis, scenes)
     if summary:
         write_json(summary, result.coverage)
     for note in result.notes:

@@ -1,5 +1,8 @@
 """Parameters of port-call building and estimation (configs/estimate/*.yaml).
 
+The `portcalls` and `voyages` sections are defined by the port-call stage
+(pipeline.portcalls.params); this module adds the estimation sections and the whole file.
+
 One file holds every number the two stages use, each with the source it comes from, so a reader
 can audit an estimate without reading code. `load_params()` reads the default file;
 `tankerwatch config check configs/estimate/default.yaml` validates one.
@@ -14,96 +17,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.config import CONFIG_DIR, Strict, load_yaml_model, register_checker
-
-DEFAULT_PARAMS = CONFIG_DIR / "estimate" / "default.yaml"
-
-
-class SizeError(Strict):
-    """Measurement error of a detected vessel's length and beam (1 sigma, metres).
-
-    sigma = base_m + per_gsd * gsd_m (+ rel * size): coarser pixels, larger error.
-    bias = bias_base_m + bias_per_gsd * gsd_m is the detector's mean error (measured minus true),
-    subtracted from every measurement before sizes are compared or matched to the registry.
-    """
-
-    length_base_m: float = Field(ge=0)
-    length_per_gsd: float = Field(ge=0)
-    length_rel: float = Field(default=0.0, ge=0)
-    beam_base_m: float = Field(ge=0)
-    beam_per_gsd: float = Field(ge=0)
-    beam_rel: float = Field(default=0.0, ge=0)
-    length_bias_base_m: float = 0.0
-    length_bias_per_gsd: float = 0.0
-    beam_bias_base_m: float = 0.0
-    beam_bias_per_gsd: float = 0.0
-    systematic_frac: float = Field(
-        default=0.5, ge=0, le=1, description="share of the variance that repeats between images"
-    )
-    default_gsd_m: float = Field(default=10.0, gt=0)
-    source: str
-
-    def _gsd(self, gsd_m: float) -> float:
-        return gsd_m if gsd_m > 0 else self.default_gsd_m
-
-    def bias(self, gsd_m: float) -> tuple[float, float]:
-        """The detector's mean length and beam error (measured minus true) at this GSD."""
-        g = self._gsd(gsd_m)
-        return (
-            self.length_bias_base_m + self.length_bias_per_gsd * g,
-            self.beam_bias_base_m + self.beam_bias_per_gsd * g,
-        )
-
-    def debiased(self, gsd_m: float, length_m: float, beam_m: float) -> tuple[float, float]:
-        """A measured length and beam with the detector's mean error removed (at least 1 m)."""
-        bl, bb = self.bias(gsd_m)
-        return max(length_m - bl, 1.0), max(beam_m - bb, 1.0)
-
-    def length_sigma(self, gsd_m: float, length_m: float = 0.0) -> float:
-        g = self._gsd(gsd_m)
-        return self.length_base_m + self.length_per_gsd * g + self.length_rel * length_m
-
-    def beam_sigma(self, gsd_m: float, beam_m: float = 0.0) -> float:
-        g = self._gsd(gsd_m)
-        return self.beam_base_m + self.beam_per_gsd * g + self.beam_rel * beam_m
-
-
-class PortcallParams(Strict):
-    berth_margin_m: float = Field(ge=0, description="a footprint within this of a berth meets it")
-    min_score: float = Field(default=0.0, ge=0, le=1)
-    min_length_m: float = Field(
-        default=0.0, ge=0, description="at load/discharge berths, shorter hulls are not calls"
-    )
-    max_length_m: float = Field(
-        default=1000.0, gt=0, description="at load/discharge berths, longer hulls are not calls"
-    )
-    classes: list[str] = Field(default_factory=list, description="empty: every class")
-    max_gap_h: float = Field(gt=0, description="longest obscured gap bridged inside one visit")
-    miss_tolerance: int = Field(
-        default=1, ge=0, description="clear images missing the vessel bridged inside one visit"
-    )
-    miss_gap_h: float = Field(default=36.0, gt=0, description="longest gap bridged over a miss")
-    gate_sigma: float = Field(gt=0, description="size gate, in sigmas of the difference")
-    along_tolerance_m: float = Field(gt=0, description="position along the berth, plus 1 GSD")
-    size_error: SizeError
-
-
-class TransitWindow(Strict):
-    min_h: float = Field(ge=0)
-    max_h: float = Field(gt=0)
-    source: str = ""
-
-    @model_validator(mode="after")
-    def _order(self) -> TransitWindow:
-        if self.max_h <= self.min_h:
-            raise ValueError("max_h must exceed min_h")
-        return self
-
-
-class VoyageParams(Strict):
-    load_ports: list[str]
-    windows: dict[str, TransitWindow]
-    gate_sigma: float = Field(gt=0)
+from pipeline.config import Strict, load_yaml_model, register_checker
+from pipeline.portcalls.params import DEFAULT_PARAMS, PortcallParams, VoyageParams
 
 
 class IdentificationParams(Strict):

@@ -15,7 +15,8 @@ import math
 from dataclasses import dataclass, field
 
 from pipeline.config import Vessel
-from pipeline.estimate.params import CapacityParams, IdentificationParams, SizeError
+from pipeline.estimate.params import CapacityParams, IdentificationParams
+from pipeline.portcalls.params import SizeError
 from pipeline.records import Visit
 
 UNIDENTIFIED = "unidentified"

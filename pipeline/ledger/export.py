@@ -1,7 +1,8 @@
 """Exports from the ledger: CSV tables for spreadsheets, GeoParquet / GeoPackage for GIS.
 
 CSV: UTF-8, a header row, no index column, times ISO 8601 UTC with a trailing Z, lists joined
-with ";". Every file is written to a temporary name and renamed when complete.
+with ";" (pipeline.recordio.write_table; deliveries have the one row of pipeline.recordio).
+Every file is written to a temporary name and renamed when complete.
 
 By default the current run is exported; ``run_id`` exports any earlier (superseded) run, so a
 published figure can be reproduced.
@@ -9,39 +10,14 @@ published figure can be reproduced.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import TankerWatchError
 from pipeline.fsutil import atomic_path
 from pipeline.ledger.store import Ledger, RunInfo
-from pipeline.records import Delivery, Visit, iso
+from pipeline.recordio import DELIVERY_COLUMNS, delivery_table, write_table
 
-DELIVERY_COLUMNS = [
-    "id",
-    "vessel",
-    "imo",
-    "id_probability",
-    "load_port",
-    "load_berth",
-    "arrived_after",
-    "first_seen",
-    "last_seen",
-    "departed_before",
-    "discharge_port",
-    "barrels_p10",
-    "barrels_p50",
-    "barrels_p90",
-    "barrels_33",
-    "barrels_50",
-    "barrels_90",
-    "product",
-    "evidence_scene_ids",
-    "run_id",
-    "model",
-]
 MONTHLY_COLUMNS = [
     "month",
     "port",
@@ -79,31 +55,6 @@ RUNS_COLUMNS = [
 KINDS = ("deliveries", "monthly", "caps", "detections", "visits", "runs")
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if hasattr(value, "tzinfo"):
-        return iso(value)
-    if isinstance(value, float):
-        return round(value, 3)
-    if isinstance(value, list | tuple | set):
-        return ";".join(str(v) for v in value)
-    return value
-
-
-def write_csv(out: Path | str, columns: list[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows as CSV (atomically); returns the number of rows."""
-    n = 0
-    with atomic_path(out) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(columns)
-            for row in rows:
-                w.writerow([_cell(row.get(c)) for c in columns])
-                n += 1
-    return n
-
-
 def _run(ledger: Ledger, run_id: str | None) -> RunInfo:
     run = ledger.run(run_id) if run_id else ledger.latest_run()
     if run_id and run is None:
@@ -121,30 +72,9 @@ def delivery_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, A
     """One row per delivery of the run (default: current), ordered by first sighting."""
     run = _run(ledger, run_id)
     deliveries = ledger.deliveries(run.id)
-    visits: dict[str, Visit] = {v.id: v for v in ledger.visits(run.id)}
     evidence = ledger.evidence(deliveries)
-    rows = []
-    for d in deliveries:
-        rows.append(_delivery_row(d, visits, evidence[d.id]["scenes"]))
-    rows.sort(key=lambda r: (r["first_seen"], r["id"]))
-    return rows
-
-
-def _delivery_row(d: Delivery, visits: dict[str, Visit], scenes: list[str]) -> dict[str, Any]:
-    load = visits[d.load_visit]
-    discharge = visits.get(d.discharge_visit) if d.discharge_visit else None
-    row = {c: getattr(d, c, None) for c in DELIVERY_COLUMNS}
-    row.update(
-        load_port=load.port,
-        load_berth=load.berth,
-        arrived_after=load.arrived_after,
-        first_seen=load.first_seen,
-        last_seen=load.last_seen,
-        departed_before=load.departed_before,
-        discharge_port=discharge.port if discharge else None,
-        evidence_scene_ids=scenes,
-    )
-    return row
+    scenes = {i: e["scenes"] for i, e in evidence.items()}
+    return delivery_table(deliveries, ledger.visits(run.id), scenes)
 
 
 def monthly_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -308,13 +238,13 @@ def export(
 ) -> int:
     """Write one export; returns the number of rows."""
     if kind == "deliveries":
-        return write_csv(out, DELIVERY_COLUMNS, delivery_rows(ledger, run_id))
+        return write_table(out, DELIVERY_COLUMNS, delivery_rows(ledger, run_id))
     if kind == "monthly":
-        return write_csv(out, MONTHLY_COLUMNS, monthly_rows(ledger, run_id))
+        return write_table(out, MONTHLY_COLUMNS, monthly_rows(ledger, run_id))
     if kind == "caps":
-        return write_csv(out, CAPS_COLUMNS, caps_rows(ledger, run_id))
+        return write_table(out, CAPS_COLUMNS, caps_rows(ledger, run_id))
     if kind == "runs":
-        return write_csv(out, RUNS_COLUMNS, runs_rows(ledger))
+        return write_table(out, RUNS_COLUMNS, runs_rows(ledger))
     if kind == "detections":
         return export_detections(ledger, out, model=model)
     if kind == "visits":

@@ -84,7 +84,7 @@ def one_model_per_sensor(dets, scenes, model: str | None, where: str) -> list:
 def load_inputs(detections, observations, scenes, db, model, ports):
     """(detections, scenes, observations) from files or from the ledger, checked."""
     from pipeline.errors import TankerWatchError
-    from pipeline.portcalls.io import read_detections, read_observations, read_scenes
+    from pipeline.recordio import read_detections, read_observations, read_scenes
 
     names = [p.name for p in ports]
     if db:
@@ -139,7 +139,7 @@ def portcalls(
     """Build visits at berths (and optionally voyages) from detections over time."""
     from pipeline.estimate.params import load_params
     from pipeline.portcalls import build_visits, link_voyages
-    from pipeline.portcalls.io import _write_csv, write_visits
+    from pipeline.recordio import write_visits, write_voyages
 
     p = load_params(params)
     port_cfgs = resolve_ports(ports)
@@ -149,7 +149,6 @@ def portcalls(
     msg = f"{len(visits)} visits ({sum(v.role == 'load' for v in visits)} at load berths) -> {out}"
     if voyages:
         links = link_voyages(visits, p)
-        cols = ["id", "load_visit", "discharge_visit", "discharge_port", "transit_h", "size_z"]
-        _write_csv(voyages, cols, [v.to_dict() for v in links])
+        write_voyages(voyages, links)
         msg += f"; {len(links)} voyages -> {voyages}"
     typer.echo(msg)

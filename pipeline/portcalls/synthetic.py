@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from pipeline.config import Port, Vessel, load_port
-from pipeline.estimate.params import SizeError
 from pipeline.portcalls.berths import BerthIndex
+from pipeline.portcalls.params import SizeError, load_portcall_params
 from pipeline.records import Detection, Observation, Scene, scene_id
 
 SENSORS = {
@@ -224,10 +224,8 @@ def synthetic_season(
     discharge: bool = True,
 ) -> Season:
     """A seeded season at Vostochny (+ Rajin, Chongjin, Nampo when ``discharge``)."""
-    from pipeline.estimate.params import load_params
-
     rng = np.random.default_rng(seed)
-    err = err or load_params().portcalls.size_error
+    err = err or load_portcall_params().size_error
     names = ["vostochny"] + (["rajin", "chongjin", "nampo"] if discharge else [])
     ports = [load_port(n) for n in names]
     fleet = synthetic_fleet(rng)

@@ -18,8 +18,8 @@ from datetime import datetime
 
 from pipeline.config import Port
 from pipeline.errors import TankerWatchError
-from pipeline.estimate.params import PortcallParams, SizeError, load_params
 from pipeline.portcalls.berths import BerthIndex
+from pipeline.portcalls.params import PortcallParams, SizeError, load_portcall_params
 from pipeline.records import Detection, Observation, Scene, Visit
 
 
@@ -73,7 +73,7 @@ def visit_size(sightings: list[Sighting], err: SizeError) -> tuple[float, float,
 
 def _params(params) -> PortcallParams:
     if params is None:
-        return load_params().portcalls
+        return load_portcall_params()
     if isinstance(params, PortcallParams):
         return params
     return params.portcalls  # the full EstimateParams

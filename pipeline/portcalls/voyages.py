@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pipeline.estimate.params import VoyageParams, load_params
+from pipeline.portcalls.params import VoyageParams, load_portcall_params, load_voyage_params
 from pipeline.records import Visit, stable_id
 
 
@@ -47,13 +47,20 @@ def _sigma(v: Visit, default_l: float, default_b: float) -> tuple[float, float]:
 
 
 def link_voyages(visits: list[Visit], params=None) -> list[Voyage]:
-    """Link load visits to discharge visits; ``params``: VoyageParams or EstimateParams."""
+    """Link load visits to discharge visits.
+
+    ``params``: VoyageParams, or the full EstimateParams (its `voyages`, and the `portcalls`
+    size error for visits without their own); default: the shipped configs/estimate file.
+    """
     import numpy as np
     from scipy.optimize import linear_sum_assignment
 
-    full = load_params() if params is None else params
-    p: VoyageParams = full if isinstance(full, VoyageParams) else full.voyages
-    err = None if isinstance(full, VoyageParams) else full.portcalls.size_error
+    if params is None:
+        p, err = load_voyage_params(), load_portcall_params().size_error
+    elif isinstance(params, VoyageParams):
+        p, err = params, None
+    else:
+        p, err = params.voyages, params.portcalls.size_error
     dl = err.length_sigma(err.default_gsd_m) if err else 10.0
     db = err.beam_sigma(err.default_gsd_m) if err else 5.0
     loads = sorted(

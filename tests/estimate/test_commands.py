@@ -12,8 +12,8 @@ import pytest
 from pipeline.config import REGISTRY_COLUMNS
 from pipeline.estimate.params import load_params
 from pipeline.portcalls import build_visits
-from pipeline.portcalls.io import write_observations, write_visits
 from pipeline.portcalls.synthetic import synthetic_season
+from pipeline.recordio import write_observations, write_visits
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,44 @@ def test_estimate_from_the_ledger_saves_the_run(cli, files, tmp_path):
     assert res.returncode == 0, res.stderr
     with Ledger(url) as ledger:
         assert sorted(x.id for x in ledger.deliveries()) == sorted(x.id for x in saved)
+
+
+def _fill_ledger(url, s):
+    from pipeline.ledger.store import Ledger
+
+    with Ledger(url) as ledger:
+        for sc in s.scenes:
+            ledger.add_scene(sc, [o for o in s.observations if o.scene_id == sc.id])
+        by_scene: dict[str, list] = {}
+        for det in s.detections:
+            by_scene.setdefault(det.scene_id, []).append(det)
+        for sid, dets in by_scene.items():
+            ledger.add_detections(sid, dets[0].model, dets)
+
+
+def test_estimate_out_and_export_write_the_same_delivery_rows(cli, files, tmp_path):
+    from pipeline.recordio import DELIVERY_COLUMNS
+
+    d, s, visits = files
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    _fill_ledger(url, s)
+    args = ("--registry", d / "fleet.csv", "--out", tmp_path / "estimate.csv")
+    assert cli("estimate", "--db", url, *args).returncode == 0
+    res = cli("export", "deliveries", "--db", url, "--out", tmp_path / "export.csv")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "estimate.csv").read_text() == (tmp_path / "export.csv").read_text()
+    with (tmp_path / "export.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == DELIVERY_COLUMNS
+    assert all(r["evidence_scene_ids"] and r["load_port"] == "vostochny" for r in rows)
+    # from files: the same columns, the visit's place and times, no scene ids to give
+    res = cli("estimate", "--visits", d / "visits.csv", *args)
+    assert res.returncode == 0, res.stderr
+    with (tmp_path / "estimate.csv").open() as fh:
+        from_files = list(csv.DictReader(fh))
+    assert list(from_files[0]) == DELIVERY_COLUMNS
+    by_visit = {v.id: v for v in visits}
+    for r in from_files:
+        v = by_visit[r["load_visit"]]
+        assert (r["load_port"], r["load_berth"]) == (v.port, v.berth)
+        assert r["evidence_scene_ids"] == ""

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from ledger.factory import build, fill
 from pipeline.errors import TankerWatchError
-from pipeline.ledger.export import DELIVERY_COLUMNS, export
+from pipeline.ledger.export import export
 from pipeline.ledger.store import Ledger
+from pipeline.recordio import DELIVERY_COLUMNS
 
 
 @pytest.fixture

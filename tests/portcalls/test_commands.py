@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.portcalls.io import (
+from pipeline.portcalls.synthetic import synthetic_season
+from pipeline.recordio import (
     read_visits,
     write_detections,
     write_observations,
     write_scenes,
 )
-from pipeline.portcalls.synthetic import synthetic_season
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
-"""Reading and writing the records of port calls and estimates as files.
+"""The records as files: scenes, observations, detections, visits, voyages and deliveries.
 
-Every reader checks its columns and rows and raises one TankerWatchError naming the file and
-the row (CSV: the line number, header = line 1; GeoJSON/GeoPackage/Parquet: the feature number,
-first = 1). Writers go through pipeline.fsutil (temporary file, then rename).
+The one place where a record becomes a file row and back, used by every command that reads or
+writes them and by the ledger's exports, so a column means the same in every file. Every reader
+checks its columns and rows and raises one TankerWatchError naming the file and the row (CSV: the
+line number, header = line 1; GeoJSON/GeoPackage/Parquet: the feature number, first = 1).
+Writers go through pipeline.fsutil (temporary file, then rename).
+
+CSV: UTF-8, a header row, no index column, times ISO 8601 UTC with a trailing Z.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import TankerWatchError
-from pipeline.fsutil import atomic_write_text
-from pipeline.records import Delivery, Detection, Observation, Scene, Visit, utc
+from pipeline.fsutil import atomic_path, atomic_write_text
+from pipeline.records import Delivery, Detection, Observation, Scene, Visit, iso, utc
 
 DETECTION_COLUMNS = ["scene_id", "lon", "lat", "length_m", "beam_m", "score"]
 SCENE_COLUMNS = ["id", "sensor", "acquired", "port", "gsd_m"]
@@ -25,11 +31,19 @@ VISIT_COLUMNS = [
     "id", "port", "berth", "role", "vessel_key", "first_seen", "last_seen", "arrived_after",
     "departed_before", "n_obs", "length_m", "beam_m", "length_sigma_m", "beam_sigma_m", "evidence",
 ]  # fmt: skip
+VOYAGE_COLUMNS = ["id", "load_visit", "discharge_visit", "discharge_port", "transit_h", "size_z"]
+# One row per delivery, the same in `estimate --out` and `export deliveries`: the delivery with
+# its load visit's place and time bounds, the scenes that show it, and how it was estimated.
 DELIVERY_COLUMNS = [
-    "id", "vessel", "imo", "id_probability", "load_visit", "discharge_visit", "barrels_p10",
-    "barrels_p50", "barrels_p90", "barrels_33", "barrels_50", "barrels_90", "product", "method",
-    "run_id", "model", "superseded_by", "candidates",
+    "id", "vessel", "imo", "id_probability", "load_port", "load_berth", "arrived_after",
+    "first_seen", "last_seen", "departed_before", "discharge_port", "barrels_p10", "barrels_p50",
+    "barrels_p90", "barrels_33", "barrels_50", "barrels_90", "product", "evidence_scene_ids",
+    "run_id", "model", "load_visit", "discharge_visit", "method", "candidates",
 ]  # fmt: skip
+DETECTION_OUT_COLUMNS = [
+    "id", "scene_id", "lon", "lat", "length_m", "beam_m", "heading_deg", "score", "cls", "model",
+]  # fmt: skip
+DETECTION_DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".parquet": None, ".gpkg": "GPKG"}
 
 
 def _where(path: Path, n: int, kind: str = "row") -> str:
@@ -251,11 +265,34 @@ def read_detections(path: Path | str) -> list[Detection]:
     return out
 
 
-def write_detections(path: Path | str, detections: list[Detection]) -> None:
-    """GeoJSON/GeoParquet/GeoPackage, same layout as `tankerwatch detect` writes."""
-    from pipeline.detect.commands import write_detections as _w
+def check_detections_path(path: Path | str) -> Path:
+    """The path, if its type is one detections can be written as; else a one-line error."""
+    path = Path(path)
+    if path.suffix.lower() not in DETECTION_DRIVERS:
+        raise TankerWatchError(f"{path}: unknown output type (use .geojson, .parquet or .gpkg)")
+    return path
 
-    _w(detections, Path(path))
+
+def write_detections(path: Path | str, detections: list[Detection]) -> None:
+    """Detection records as GeoJSON, GeoParquet or GeoPackage (by extension), atomically."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely import wkt
+
+    path = check_detections_path(path)
+    suffix = path.suffix.lower()
+    rows = [d.to_dict() for d in detections]
+    geoms = [wkt.loads(r.pop("geometry")) for r in rows]
+    cols = DETECTION_OUT_COLUMNS
+    df = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+    gdf = gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
+    with atomic_path(path) as tmp:
+        if suffix == ".parquet":
+            gdf.to_parquet(tmp, index=False)
+        elif suffix == ".gpkg":
+            gdf.to_file(tmp, driver="GPKG", layer="detections")
+        else:
+            gdf.to_file(tmp, driver="GeoJSON")
 
 
 # --------------------------------------------------------------------------- visits
@@ -306,20 +343,85 @@ def read_visits(path: Path | str) -> list[Visit]:
     return out
 
 
+# --------------------------------------------------------------------------- voyages
+
+
+def write_voyages(path: Path | str, voyages: list) -> None:
+    """Voyages (pipeline.portcalls.Voyage) as CSV."""
+    _write_csv(Path(path), VOYAGE_COLUMNS, [v.to_dict() for v in voyages])
+
+
 # --------------------------------------------------------------------------- deliveries
 
 
-def delivery_rows(deliveries: list[Delivery]) -> list[dict[str, Any]]:
-    rows = []
-    for d in deliveries:
-        r = d.to_dict()
-        r["candidates"] = json.dumps(d.candidates, sort_keys=True)
-        rows.append(r)
+def delivery_row(d: Delivery, visits: dict[str, Visit], scene_ids: list[str]) -> dict[str, Any]:
+    """The delivery's row: ``visits`` by id (its load and discharge visit), ``scene_ids`` the
+    scenes of its evidence (empty when unknown, e.g. visits read from a file name detections)."""
+    load = visits[d.load_visit]
+    discharge = visits.get(d.discharge_visit) if d.discharge_visit else None
+    row = {c: getattr(d, c, None) for c in DELIVERY_COLUMNS}
+    row.update(
+        load_port=load.port,
+        load_berth=load.berth,
+        arrived_after=load.arrived_after,
+        first_seen=load.first_seen,
+        last_seen=load.last_seen,
+        departed_before=load.departed_before,
+        discharge_port=discharge.port if discharge else None,
+        evidence_scene_ids=list(scene_ids),
+        candidates=json.dumps(d.candidates, sort_keys=True),
+    )
+    return row
+
+
+def delivery_table(
+    deliveries: list[Delivery], visits: list[Visit], scenes: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of ``deliveries`` ordered by first sighting; ``scenes``: evidence scene ids by
+    delivery id."""
+    by_id = {v.id: v for v in visits}
+    rows = [delivery_row(d, by_id, (scenes or {}).get(d.id, [])) for d in deliveries]
+    rows.sort(key=lambda r: (r["first_seen"], r["id"]))
     return rows
 
 
-def write_deliveries(path: Path | str, deliveries: list[Delivery]) -> None:
-    _write_csv(Path(path), DELIVERY_COLUMNS, delivery_rows(deliveries))
+def write_deliveries(
+    path: Path | str,
+    deliveries: list[Delivery],
+    visits: list[Visit],
+    scenes: dict[str, list[str]] | None = None,
+) -> int:
+    """deliveries.csv (DELIVERY_COLUMNS); returns the number of rows."""
+    return write_table(path, DELIVERY_COLUMNS, delivery_table(deliveries, visits, scenes))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list | tuple | set):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def write_table(path: Path | str, columns: list[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Rows as CSV for spreadsheets (times ISO UTC, floats to 3 decimals, lists joined with
+    ";"), written atomically; returns the number of rows."""
+    n = 0
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(columns)
+            for row in rows:
+                w.writerow([_cell(row.get(c)) for c in columns])
+                n += 1
+    return n
 
 
 def write_json(path: Path | str, data: Any) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from portcalls.builders import Builder
 
 from pipeline.errors import TankerWatchError
-from pipeline.portcalls.io import (
+from pipeline.recordio import (
     read_detections,
     read_observations,
     read_scenes,
@@ -20,8 +21,8 @@ from pipeline.portcalls.io import (
 
 
 @pytest.fixture
-def records(builder):
-    b = builder
+def records():
+    b = Builder()
     b.scene(0)
     for t in (24, 48):
         b.vessel(b.scene(t, sensor="daily", gsd=3.0), 88.5, 14.25, measured=True)
