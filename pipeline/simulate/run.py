@@ -55,7 +55,17 @@ class PlannedScene:
 
 
 def scenario_digest(sc: Scenario, seed: int) -> str:
-    text = json.dumps(sc.model_dump(mode="json"), sort_keys=True) + f"|{seed}|{FORMAT_VERSION}"
+    dump = sc.model_dump(mode="json")
+    # fields added later leave the digest of a scenario that does not use them unchanged, so a
+    # simulation made before them is still recognised (same scenes, same bytes)
+    if dump["weather"] == {"cloud_scale": 1.0}:
+        del dump["weather"]
+    for plan in dump["sensors"]:
+        if plan["revisit_days"] == 1:
+            del plan["revisit_days"]
+    if dump["calls"]["load_dwell_sigma_ln"] == 0.6:
+        del dump["calls"]["load_dwell_sigma_ln"]
+    text = json.dumps(dump, sort_keys=True) + f"|{seed}|{FORMAT_VERSION}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -83,6 +93,8 @@ def plan_scenes(sc: Scenario, layouts: dict[str, Layout], seed: int) -> list[Pla
             rng = _rng("acq", seed, sensor.name, port)
             grid = scene_grid(sc, layout, sensor, plan.box_m, plan.centre)
             for when in sensor.acquisitions(sc.start, sc.end, lon, rng, phase, lat):
+                if (when.date() - sc.start).days % plan.revisit_days:
+                    continue
                 sid = scene_id("simulated", sensor.name, when, port)
                 out.append(PlannedScene(sid, port, sensor, when, grid))
     out.sort(key=lambda s: (s.acquired, s.port, s.sensor.name))
@@ -316,7 +328,9 @@ def simulate(
             )
         rng = _rng("scene", seed, ps.id)
         lon, lat = layouts[ps.port].lonlat_centre
-        cond = draw_conditions(ps.acquired, lon, lat, rng, ps.sensor.partial_rate)
+        cond = draw_conditions(
+            ps.acquired, lon, lat, rng, ps.sensor.partial_rate, sc.weather.cloud_scale
+        )
         vessels = scene_vessels(
             sc, layouts[ps.port], ps.grid, ps.acquired, schedule, seed, rng, by_name
         )

@@ -56,6 +56,9 @@ class Calls(Strict):
     n_load_calls: int = Field(ge=0, le=10_000)
     load_dwell_h: Range = Field(default_factory=lambda: Range(min=6, max=96))
     load_dwell_median_h: float = Field(default=30, gt=0)
+    load_dwell_sigma_ln: float = Field(
+        default=0.6, gt=0, le=2, description="log-normal spread of the load dwell"
+    )
     discharge_dwell_h: Range = Field(default_factory=lambda: Range(min=10, max=60))
     speed_kn: Range = Field(default_factory=lambda: Range(min=8, max=11))
     home_idle_d: Range = Field(default_factory=lambda: Range(min=2, max=12))
@@ -80,9 +83,18 @@ class Bystanders(Strict):
 class SensorPlan(Strict):
     name: str
     ports: list[str] = Field(default_factory=list, description="empty = every scenario port")
+    revisit_days: int = Field(
+        default=1, ge=1, le=30, description="keep one acquisition day in this many (tasking)"
+    )
     box_m: tuple[float, float] = Field(description="scene size (width, height) in metres")
     centre: str = Field(
         default="aoi", pattern=r"^(aoi|berth)$", description="AOI centre or the scenario berth"
+    )
+
+
+class Weather(Strict):
+    cloud_scale: float = Field(
+        default=1.0, gt=0, le=3, description="monthly mean cloud cover x this (cloudier years > 1)"
     )
 
 
@@ -98,6 +110,7 @@ class Scenario(Strict):
     fleet: Fleet = Field(default_factory=Fleet)
     calls: Calls
     bystanders: Bystanders = Field(default_factory=Bystanders)
+    weather: Weather = Field(default_factory=Weather)
     sensors: list[SensorPlan] = Field(min_length=1)
 
     @property

@@ -123,7 +123,11 @@ def build_schedule(sc: Scenario, fleet: list[FleetVessel], seed: int) -> Schedul
         arrived = _round_min(max(off_port, berth_free + timedelta(hours=c.min_gap_h)))
         med = c.load_dwell_median_h
         dwell = float(
-            np.clip(med * math.exp(rng.normal(0, 0.6)), c.load_dwell_h.min, c.load_dwell_h.max)
+            np.clip(
+                med * math.exp(rng.normal(0, c.load_dwell_sigma_ln)),
+                c.load_dwell_h.min,
+                c.load_dwell_h.max,
+            )
         )
         departed = _round_min(arrived + timedelta(hours=dwell))
         if departed > end:
@@ -150,7 +154,7 @@ def build_schedule(sc: Scenario, fleet: list[FleetVessel], seed: int) -> Schedul
         disch_free[d.port] = d_dep
         dis = _visit(v, d.port, d.berth, "discharge", d_arr, d_dep, rng)
         out.visits.append(dis)
-        lf = float(np.clip(rng.normal(c.loading_factor_mean, c.loading_factor_sd), 0.6, 0.99))
+        lf = float(np.clip(rng.normal(c.loading_factor_mean, c.loading_factor_sd), 0.2, 0.99))
         product = str(products[int(rng.choice(len(products), p=pw))])
         loaded_t = round(v.dwt * lf, 1)
         out.deliveries.append(
