@@ -1,7 +1,7 @@
 """The detector where the estimate needs it: tankers at load and discharge berths, per sensor.
 
     .venv/bin/python benchmarks/detect_at_berths.py --sim DIR [DIR...] [--model M]
-        [--models S=M,...] [--every K] [--json OUT]
+        [--models S=M,...] [--every K] [--json OUT] [--write-bundle]
 
 On a simulated scenario (``tankerwatch simulate --out DIR [--seed N]``), every scene holding a
 tanker at a load or discharge berth (label role ``load`` / ``discharge``, at most half under
@@ -12,6 +12,11 @@ square, bias = mean, sd = spread around the bias), pooled over the simulations g
 are the numbers behind ``coverage.detector_recall`` and
 ``portcalls.size_error`` in configs/estimate: measure them on a simulation with another seed than
 the one you score the estimate on.
+
+``--write-bundle`` writes the numbers into each measured bundle as ``berths.json`` (format
+``tankerwatch-berth-calibration/1``, docs/ARCHITECTURE.md): the run reads it and the estimate
+takes its recall and size error as the detector's priors, so a retrained bundle needs only this
+re-measurement, never a hand-edited configs/estimate.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def berthed_labels(folder: Path) -> list[dict]:
     ]
 
 
+from pipeline.detect.berth_calibration import CALIBRATION_FILE, CALIBRATION_FORMAT  # noqa: E402
+
+
 def measure(sim: Path, models: dict[str, str | None], default: str | None, every: int = 1):
     from shapely.geometry import Point
 
@@ -75,12 +83,29 @@ def measure(sim: Path, models: dict[str, str | None], default: str | None, every
             d = dets[found[j]] if j in found else None
             rows[(sensor, det.model_id)].append(
                 {
+                    "sim": str(sim),
+                    "bundle": key,
+                    "gsd_m": _gsd(folder),
                     "found": d is not None,
                     "dl": None if d is None else d.length_m - float(lab["length_m"]),
                     "db": None if d is None else d.beam_m - float(lab["beam_m"]),
                 }
             )
     return rows
+
+
+def _sim_name(sim: Path) -> str:
+    """'<scenario> seed <n>' from a simulation's manifest (the folder name without one)."""
+    try:
+        m = json.loads((sim / "simulation.json").read_text())
+        return f"{m['scenario']} seed {m['seed']}"
+    except (OSError, ValueError, KeyError):
+        return sim.name
+
+
+def _gsd(folder: Path) -> float | None:
+    item = folder / "item.json"
+    return float(json.loads(item.read_text())["properties"]["gsd"]) if item.exists() else None
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -95,6 +120,52 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) -> dict:
+    """bundle path -> its berths.json document (one entry per sensor measured with it)."""
+    from datetime import UTC, datetime
+
+    from pipeline.detect.bundle import read_spec, resolve_bundle_dir
+
+    docs: dict = {}
+    for (sensor, _model), r in sorted(rows.items()):
+        bundle = r[0]["bundle"]
+        if bundle == "baseline":
+            continue  # the classical detector has no bundle folder to carry the file
+        folder = resolve_bundle_dir(bundle)
+        spec = read_spec(folder).model_dump(mode="json")
+        s = summarise(r)
+        by_sim = {}
+        for x in r:
+            by_sim.setdefault(_sim_name(Path(x["sim"])), []).append(x["found"])
+        gsd = [x["gsd_m"] for x in r if x["gsd_m"]]
+        doc = docs.setdefault(
+            folder,
+            {
+                "format": CALIBRATION_FORMAT,
+                "model": spec["name"],
+                "weights_sha256": spec["weights"]["sha256"],
+                "measured": {
+                    "command": "python benchmarks/detect_at_berths.py " + " ".join(argv),
+                    "simulations": sorted(by_sim),
+                    "when_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                "sensors": {},
+            },
+        )
+        doc["sensors"][sensor] = {
+            "gsd_m": float(np.median(gsd)) if gsd else float(spec["gsd_m"]),
+            "tankers": s["tankers"],
+            "found": s["found"],
+            "recall_by_simulation": [round(sum(v) / len(v), 3) for _, v in sorted(by_sim.items())],
+            "matched": s["found"],
+            "length_bias_m": s["length_bias_m"],
+            "length_sd_m": s["length_sd_m"],
+            "beam_bias_m": s["beam_bias_m"],
+            "beam_sd_m": s["beam_sd_m"],
+        }
+    return docs
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sim", type=Path, nargs="+", required=True, help="simulator output folders")
@@ -102,6 +173,10 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="commercial-3m=tw-centernet-3m", help="SENSOR=BUNDLE,...")
     ap.add_argument("--every", type=int, default=1, help="every k-th scene only")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    ap.add_argument(
+        "--write-bundle", action="store_true", help="write berths.json into each measured bundle"
+    )
+    argv = list(sys.argv[1:] if argv is None else argv)
     a = ap.parse_args(argv)
     models = dict(kv.split("=", 1) for kv in a.models.split(",") if kv.strip())
     rows: dict[tuple[str, str], list] = defaultdict(list)
@@ -129,6 +204,12 @@ def main(argv=None) -> int:
         )
     if a.json:
         a.json.write_text(json.dumps(table, indent=2) + "\n")
+    if a.write_bundle:
+        from pipeline.fsutil import atomic_write_text
+
+        for folder, doc in calibration_documents(rows, argv).items():
+            atomic_write_text(folder / CALIBRATION_FILE, json.dumps(doc, indent=1) + "\n")
+            print(f"wrote {folder / CALIBRATION_FILE}")
     return 0
 
 

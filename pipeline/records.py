@@ -119,6 +119,7 @@ class Visit(_Record):
     id: str = ""
     length_sigma_m: float = 0.0  # 1-sigma error of length_m/beam_m (0: unknown, use the config's)
     beam_sigma_m: float = 0.0
+    sightings: list[str] = field(default_factory=list)  # scene ids of the sightings, in order
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -145,3 +146,26 @@ class Delivery(_Record):
     model: str
     superseded_by: str | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SensorCalibration:
+    """One detector on one sensor, measured on tankers at load and discharge berths of
+    simulations (a detector bundle's berths.json): recall in clear images, and the mean
+    (bias) and spread (sd) of its length and beam errors, measured minus true."""
+
+    sensor: str
+    model: str
+    gsd_m: float
+    tankers: int
+    found: int
+    recall_by_simulation: tuple[float, ...]
+    length_bias_m: float
+    length_sd_m: float
+    beam_bias_m: float
+    beam_sd_m: float
+    source: str
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.tankers if self.tankers else 0.0

@@ -45,3 +45,25 @@ def test_several_simulations_are_pooled(small_simulation, tmp_path):
     for k in a:
         assert b[k]["tankers"] == 2 * a[k]["tankers"] and b[k]["found"] == 2 * a[k]["found"]
         assert b[k]["length_bias_m"] == a[k]["length_bias_m"]
+
+
+def test_write_bundle_document_matches_the_readers_format(tmp_path):
+    """The rows measured with a bundle become its berths.json, which the runner can read."""
+    from pipeline.detect.berth_calibration import read_calibration
+    from pipeline.detect.bundle import read_spec, resolve_bundle_dir
+
+    mod = _module()
+    rows = {
+        ("commercial-3m", "tw-centernet-3m@x"): [
+            {"sim": str(tmp_path / "a"), "bundle": "tw-centernet-3m", "gsd_m": 3.0,
+             "found": k < 3, "dl": 1.0 if k < 3 else None, "db": 0.5 if k < 3 else None}
+            for k in range(4)
+        ]
+    }  # fmt: skip
+    ((folder, doc),) = mod.calibration_documents(rows, ["--sim", "a"]).items()
+    assert folder == resolve_bundle_dir("tw-centernet-3m")
+    path = tmp_path / "berths.json"
+    path.write_text(json.dumps(doc))
+    (c,) = read_calibration(path, read_spec(folder).weights.sha256)
+    assert (c.tankers, c.found, c.length_bias_m, c.beam_bias_m) == (4, 3, 1.0, 0.5)
+    assert c.recall_by_simulation == (0.75,)
