@@ -10,7 +10,7 @@ with the same mix of scenes. Each run is `pipeline.run.run_pipeline` on a fresh 
 and ingest cache (every scene ingested and detected); the simulation is not timed in the run.
 Before the timed runs, an untimed local run of the smallest set (of the next ones while it
 detects nothing) loads the lazy imports, the PROJ database and the detector. Dask runs go to a
-loopback LocalCluster started beforehand (set up as pipeline.executors.DaskExecutor sets up its
+loopback LocalCluster started beforehand (set up as pipeline.run.executors.DaskExecutor sets up its
 own; its start is not timed), given to run_pipeline as its scheduler: a "cold" run, where each
 worker process imports the pipeline and loads the detector during "detect", then a "warm" run on
 a fresh ledger with the same workers. Stage times are RunSummary.timings_s. Identical = same run
@@ -107,7 +107,7 @@ def _torch_threads() -> int:
 
 @contextlib.contextmanager
 def local_cluster(n_workers: int):
-    """A loopback LocalCluster set up as pipeline.executors.DaskExecutor sets up its own."""
+    """A loopback LocalCluster set up as pipeline.run.executors.DaskExecutor sets up its own."""
     from distributed import Client, LocalCluster
 
     with (

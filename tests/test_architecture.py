@@ -19,6 +19,8 @@ STAGES = ("ingest", "simulate", "detect", "portcalls", "estimate")
 STAGE_MAY_IMPORT = {"estimate": {"portcalls"}}
 # shared foundations: records, configs, record files, helpers; they import no stage
 CORE = ("records", "recordio", "config", "errors", "fsutil", "geo", "bands")
+# what persists (the ledger, the batch runner) and what sits on top (CLI, demo, report)
+PERSIST_AND_ABOVE = ("ledger", "run", "cli", "demo", "report")
 
 
 def _unit(module: str) -> str | None:
@@ -83,16 +85,6 @@ def _edges(src: str) -> dict[str, set[str]]:
     return GRAPH.get(src, {})
 
 
-def _stage_edges(stage: str) -> dict[str, set[str]]:
-    # CLI verbs still live in <stage>/commands.py until they move to pipeline/cli (#19 step b)
-    out = {}
-    for dst, mods in _edges(stage).items():
-        mods = {m for m in mods if not m.endswith(".commands")}
-        if mods:
-            out[dst] = mods
-    return out
-
-
 @pytest.mark.parametrize(
     "stage",
     [
@@ -104,12 +96,57 @@ def _stage_edges(stage: str) -> dict[str, set[str]]:
 )
 def test_a_stage_imports_no_later_stage(stage):
     allowed = STAGE_MAY_IMPORT.get(stage, set())
-    bad = {d: m for d, m in _stage_edges(stage).items() if d in STAGES and d not in allowed}
+    bad = {d: m for d, m in _edges(stage).items() if d in STAGES and d not in allowed}
+    assert not bad, f"{stage} imports {bad}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_stage_imports_the_ledger_the_runner_or_the_cli(stage):
+    bad = {d: m for d, m in _edges(stage).items() if d in PERSIST_AND_ABOVE}
     assert not bad, f"{stage} imports {bad}"
 
 
 def test_portcalls_does_not_import_estimate():
-    assert "estimate" not in _stage_edges("portcalls"), _stage_edges("portcalls")["estimate"]
+    assert "estimate" not in _edges("portcalls"), _edges("portcalls")["estimate"]
+
+
+def test_only_the_cli_imports_the_cli():
+    bad = {src: e["cli"] for src, e in GRAPH.items() if "cli" in e}
+    assert not bad, bad
+
+
+def test_the_ledger_imports_no_stage_runner_or_cli():
+    bad = {d: m for d, m in _edges("ledger").items() if d not in CORE}
+    assert not bad, bad
+
+
+def _cycles() -> list[list[str]]:
+    found, path, state = [], [], {}
+
+    def visit(u: str) -> None:
+        state[u] = "open"
+        path.append(u)
+        for v in sorted(_edges(u)):
+            if state.get(v) == "open":
+                found.append(path[path.index(v) :] + [v])
+            elif v not in state:
+                visit(v)
+        path.pop()
+        state[u] = "done"
+
+    for u in sorted(GRAPH):
+        if u not in state:
+            visit(u)
+    return found
+
+
+def test_no_package_cycle():
+    assert not _cycles(), " ; ".join(" -> ".join(c) for c in _cycles())
+
+
+def test_the_cycle_finder_finds_cycles(monkeypatch):
+    monkeypatch.setitem(GRAPH, "records", {**GRAPH.get("records", {}), "ledger": {"x"}})
+    assert _cycles()
 
 
 @pytest.mark.parametrize("unit", CORE)
@@ -122,3 +159,4 @@ def test_the_graph_is_read():
     # guards the test itself: it must see the known edges
     assert "portcalls" in _edges("estimate")
     assert "records" in _edges("portcalls")
+    assert "ledger" in _edges("run") and "run" in _edges("cli")

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from pipeline.errors import TankerWatchError
-from pipeline.executors import DaskExecutor, LocalExecutor, make_executor
+from pipeline.run.executors import DaskExecutor, LocalExecutor, make_executor
 
 
 def test_local_executor_reports_failed_tasks_and_goes_on():

@@ -132,3 +132,40 @@ def test_unreachable_scheduler(cli, small_simulation, tmp_path):
     )
     res = cli("run", "--config", path, "--scheduler", f"tcp://127.0.0.1:{port}")
     _one_line_exit_2(res, f"tcp://127.0.0.1:{port}", "does not answer")
+
+
+def test_estimate_db_and_run_share_the_run_id_recipe(small_simulation, tmp_path, cli):
+    """One run-id recipe: `estimate --db` over the records a run used (same ports, period,
+    parameters, registry, seed) is that run, not a second one; `portcalls --db` rebuilds its
+    visits."""
+    import csv
+
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    first = run_pipeline(_config(small_simulation, db, tmp_path / "c"), progress=False)
+    with Ledger(db) as ledger:
+        stored = {v.id for v in ledger.visits(first.run_id)}
+        deliveries = sorted(d.id for d in ledger.current_deliveries())
+    period = ("--ports", "vostochny,rajin", "--start", "2024-06-01", "--end", "2024-06-21")
+    res = cli(
+        "estimate", "--db", db, *period, "--registry", small_simulation / "truth" / "fleet.csv"
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"run {first.run_id} saved" in res.stdout
+    with Ledger(db) as ledger:
+        assert [r.id for r in ledger.runs()] == [first.run_id]
+        assert sorted(d.id for d in ledger.current_deliveries()) == deliveries
+    res = cli("portcalls", "--db", db, *period, "--out", tmp_path / "v.csv")
+    assert res.returncode == 0, res.stderr
+    with (tmp_path / "v.csv").open() as fh:
+        assert {r["id"] for r in csv.DictReader(fh)} == stored
+    # another input (here: another seed) is another run
+    res = cli("estimate", "--db", db, *period, "--seed", "1", "--registry",
+              small_simulation / "truth" / "fleet.csv")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    with Ledger(db) as ledger:
+        assert len(ledger.runs()) == 2
+
+
+def test_start_and_end_select_ledger_scenes_only(cli, tmp_path):
+    res = cli("portcalls", "--start", "2024-06-01", "--out", tmp_path / "v.csv")
+    assert res.returncode == 2 and "--db" in res.stderr

@@ -16,9 +16,14 @@ def estimate(
         None, "--observations", help="Berth observations CSV (for the calls the images missed)."
     ),
     db: str = typer.Option(
-        None, "--db", help="Ledger URL: read its records, build visits, save the estimate there."
+        None,
+        "--db",
+        help="Ledger URL: read its records, build visits, save the estimate there as a run "
+        "(the run id `tankerwatch run` gives the same ports, period, parameters and registry).",
     ),
     ports: str = typer.Option("all", "--ports", help="Comma-separated port names ('all')."),
+    start: str = typer.Option(None, "--start", help="With --db: scenes from this day (UTC)."),
+    end: str = typer.Option(None, "--end", help="With --db: scenes up to this day (inclusive)."),
     model: str = typer.Option(
         None, "--model", help="With --db: only detections of these models (comma-separated)."
     ),
@@ -28,18 +33,13 @@ def estimate(
     summary: Path = typer.Option(None, "--summary", help="coverage.json to write."),
 ) -> None:
     """Identify vessels, estimate barrels (scenarios + Monte Carlo), coverage and UN caps."""
+    from pipeline.cli.portcalls import period, resolve_ports
     from pipeline.config import FLEET_CSV, load_registry
     from pipeline.errors import TankerWatchError
     from pipeline.estimate import run_estimate
     from pipeline.estimate.params import load_params
-    from pipeline.portcalls import build_visits, link_voyages
-    from pipeline.portcalls.commands import load_inputs, resolve_ports
-    from pipeline.recordio import (
-        read_observations,
-        read_visits,
-        write_deliveries,
-        write_json,
-    )
+    from pipeline.portcalls import link_voyages
+    from pipeline.recordio import read_observations, read_visits, write_deliveries, write_json
 
     p = load_params(params)
     reg = load_registry(registry or FLEET_CSV)
@@ -49,12 +49,9 @@ def estimate(
         raise TankerWatchError("give --visits FILE (or --db URL)")
     if db is None and out is None and summary is None:
         raise TankerWatchError("nothing to write: give --out and/or --summary (or --db URL)")
-    run_id, model_name = "", model or ""
-    if db and visits is None:
-        dets, _sc, obs = load_inputs(None, None, None, db, model, port_cfgs)
-        vis = build_visits(dets, _sc, obs, port_cfgs, p)
-        model_name = ",".join(sorted({d.model for d in dets})) or (model or "")
-    else:
+    t0, t1 = period(start, end, db)
+    vis = obs = None
+    if visits is not None:
         vis = read_visits(visits)
         for i, v in enumerate(vis, start=2):
             if v.port not in known or v.berth not in known[v.port]:
@@ -70,34 +67,28 @@ def estimate(
                         f"{observations} row {i}: berth '{o.berth}' of port '{o.port}' is unknown "
                         "to the port configs"
                     )
-        elif db:
-            from pipeline.ledger.store import open_for_reading
-
-            with open_for_reading(db) as ledger:
-                obs = ledger.observations(ports=list(known))
-        else:
-            obs = []
-    links = link_voyages(vis, p)
-    ledger = None
+    run_id, scenes = "", None
     if db:
-        from pipeline.estimate.registry import registry_digest
-        from pipeline.ledger.store import Ledger
+        from pipeline.run.steps import estimate_from_ledger, visits_digest
 
-        ledger = Ledger(db)
-        config = {
-            "estimate": p.model_dump(mode="json"),
-            "registry": registry_digest(reg),
-            "seed": seed,
-            "ports": sorted(known),
-        }
-        run_id = ledger.begin_run(config, model_name)
-    result = run_estimate(vis, links, obs, reg, p, seed=seed, run_id=run_id, model=model_name,
-                          ports=port_cfgs)  # fmt: skip
-    scenes = None
-    if ledger is not None:
-        with ledger:
-            ledger.save_estimate(run_id, vis, result.deliveries, result.coverage)
-            scenes = {k: e["scenes"] for k, e in ledger.evidence(result.deliveries).items()}
+        saved, vis, links = estimate_from_ledger(
+            db,
+            port_cfgs,
+            p,
+            reg,
+            seed=seed,
+            start=t0,
+            end=t1,
+            models=model,
+            visits=vis,
+            observations=obs,
+            visits_from_file=None if vis is None else visits_digest(vis),
+        )
+        run_id, result, scenes = saved.run_id, saved.result, saved.evidence_scenes
+    else:
+        links = link_voyages(vis, p)
+        result = run_estimate(vis, links, obs or [], reg, p, seed=seed, model=model or "",
+                              ports=port_cfgs)  # fmt: skip
     if out:
         write_deliveries(out, result.deliveries, vis, scenes)
     if summary:

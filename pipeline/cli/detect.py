@@ -1,4 +1,4 @@
-"""CLI verbs of the detect stage: detect, train, evaluate (registered by pipeline/cli.py)."""
+"""`tankerwatch detect`, `train` and `evaluate`: the detect stage's verbs."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The `tankerwatch` command line: a thin typer app.
 
-Each verb parses options and calls one stage function. The verbs live next to their stage
-(`pipeline/<stage>/commands.py`) so a stage and its command change together; this module only
-assembles them, sets up logging and turns user errors into one line and exit code 2.
+Each verb parses options and calls one stage function (or, for what is kept in the ledger, one
+run-level function of pipeline.run). The verbs live in this package, one module per stage
+(`pipeline/cli/<stage>.py`), so no stage imports the command line; this module only assembles
+them, sets up logging and turns user errors into one line and exit code 2.
 """
 
 from __future__ import annotations
@@ -68,26 +69,19 @@ def config_check(files: list[Path] = typer.Argument(..., help="Config files to v
 
 
 def _register() -> None:
-    from pipeline import run_commands
-    from pipeline.detect import commands as detect_cmds
-    from pipeline.estimate import commands as estimate_cmds
-    from pipeline.ingest import commands as ingest_cmds
-    from pipeline.ledger import commands as ledger_cmds
-    from pipeline.portcalls import commands as portcalls_cmds
-    from pipeline.report import commands as report_cmds
-    from pipeline.simulate import commands as simulate_cmds
+    from pipeline.cli import detect, estimate, export, ingest, portcalls, report, run, simulate
 
-    app.command("simulate")(simulate_cmds.simulate)
-    app.command("ingest")(ingest_cmds.ingest)
-    app.command("detect")(detect_cmds.detect)
-    app.command("train")(detect_cmds.train)
-    app.command("evaluate")(detect_cmds.evaluate)
-    app.command("portcalls")(portcalls_cmds.portcalls)
-    app.command("estimate")(estimate_cmds.estimate)
-    app.command("run")(run_commands.run)
-    app.command("demo")(run_commands.demo)
-    app.command("export")(ledger_cmds.export)
-    app.command("report")(report_cmds.report)
+    app.command("simulate")(simulate.simulate)
+    app.command("ingest")(ingest.ingest)
+    app.command("detect")(detect.detect)
+    app.command("train")(detect.train)
+    app.command("evaluate")(detect.evaluate)
+    app.command("portcalls")(portcalls.portcalls)
+    app.command("estimate")(estimate.estimate)
+    app.command("run")(run.run)
+    app.command("demo")(run.demo)
+    app.command("export")(export.export)
+    app.command("report")(report.report)
 
 
 _register()
@@ -104,7 +98,3 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

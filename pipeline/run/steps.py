@@ -1,0 +1,229 @@
+"""The run-level steps over the ledger, shared by `tankerwatch run` and the `--db` paths of
+`tankerwatch portcalls` and `tankerwatch estimate`: read a ledger's records for port calls, and
+save an estimate as a run under the one run-id recipe.
+
+Stages never touch the ledger; these functions read records out of it, hand them to the stage
+functions, and write the results back in one transaction (pipeline.ledger.store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pipeline.records import Detection, Observation, Scene, Visit
+
+if TYPE_CHECKING:
+    from pipeline.config import Port, Vessel
+    from pipeline.estimate import EstimateResult
+    from pipeline.estimate.params import EstimateParams
+    from pipeline.ledger.store import Ledger
+
+
+@dataclass
+class LedgerInputs:
+    """What port calls are built from: the scenes of the ports in the period, their berth
+    observations and the detections of one model per sensor."""
+
+    detections: list[Detection]
+    scenes: list[Scene]
+    observations: list[Observation]
+
+    @property
+    def model(self) -> str:
+        """The models of the detections, comma-separated (sorted)."""
+        return ",".join(sorted({d.model for d in self.detections}))
+
+
+def ledger_inputs(
+    ledger: Ledger,
+    ports: list[Port],
+    start: date | None = None,
+    end: date | None = None,
+    models: str | None = None,
+    sensor_models: dict[str, str] | None = None,
+) -> LedgerInputs:
+    """The ledger's records of ``ports`` acquired from ``start`` to ``end`` (inclusive days; None:
+    open), checked (pipeline.portcalls.check_inputs).
+
+    Detections: with ``sensor_models`` (sensor -> model id, as a run assigns them), each scene's
+    detections by its sensor's model; else those of ``models`` (comma-separated model ids; None:
+    every model), refusing one sensor seen by two models.
+    """
+    from pipeline.portcalls import check_inputs, one_model_per_sensor
+
+    names = [p.name for p in ports]
+    scenes = ledger.scenes(ports=names, start=start, end=end)
+    in_period = {s.id for s in scenes}
+    observations = [o for o in ledger.observations(ports=names) if o.scene_id in in_period]
+    detections = [d for d in ledger.detections(ports=names) if d.scene_id in in_period]
+    if sensor_models is not None:
+        model_of = {s.id: sensor_models.get(s.sensor) for s in scenes}
+        detections = [d for d in detections if model_of[d.scene_id] == d.model]
+    detections = one_model_per_sensor(detections, scenes, models, "the ledger")
+    dets, sc, obs = check_inputs(
+        detections,
+        "ledger detections",
+        scenes,
+        "ledger scenes",
+        observations,
+        "ledger observations",
+        ports,
+    )
+    return LedgerInputs(dets, sc, obs)
+
+
+def ledger_observations(
+    ledger: Ledger, ports: list[Port], start: date | None = None, end: date | None = None
+) -> list[Observation]:
+    """The berth observations of the scenes of ``ports`` in the period (None: open)."""
+    names = [p.name for p in ports]
+    if start is None and end is None:
+        return ledger.observations(ports=names)
+    in_period = {s.id for s in ledger.scenes(ports=names, start=start, end=end)}
+    return [o for o in ledger.observations(ports=names) if o.scene_id in in_period]
+
+
+def visits_digest(visits: list[Visit]) -> str:
+    """A short hash of visits given from outside the ledger (a visits.csv), for the run id."""
+    text = "\n".join(repr(sorted(v.to_dict().items())) for v in visits)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def run_config(
+    ports: list[Port],
+    params: EstimateParams,
+    registry: list[Vessel],
+    seed: int = 0,
+    start: date | None = None,
+    end: date | None = None,
+    visits: str | None = None,
+) -> dict[str, Any]:
+    """What determines a run's figures, and so its id (``Ledger.begin_run`` hashes it with the
+    model and the code version): the ports, the period, the estimate parameters, the registry,
+    the Monte Carlo seed, and ``visits`` (the digest of visits read from a file, None when they
+    are built from the ledger). Where or how it ran (executor, database, cache, sources, run
+    name) does not, so the same inputs give the same run from `run` and from `estimate --db`."""
+    from pipeline.estimate.registry import registry_digest
+
+    return {
+        "ports": sorted(p.name for p in ports),
+        "start": None if start is None else start.isoformat(),
+        "end": None if end is None else end.isoformat(),
+        "estimate": params.model_dump(mode="json"),
+        "registry": registry_digest(registry),
+        "seed": seed,
+        "visits": visits,
+    }
+
+
+@dataclass
+class SavedRun:
+    run_id: str
+    result: EstimateResult
+    evidence_scenes: dict[str, list[str]]  # delivery id -> scene ids of its evidence
+
+
+def estimate_into_ledger(
+    ledger: Ledger,
+    visits: list[Visit],
+    voyages: list,
+    observations: list[Observation],
+    registry: list[Vessel],
+    params: EstimateParams,
+    ports: list[Port],
+    model: str,
+    seed: int = 0,
+    start: date | None = None,
+    end: date | None = None,
+    visits_from_file: str | None = None,
+) -> SavedRun:
+    """Begin the run (see ``run_config``), estimate, and save visits, deliveries, evidence and
+    coverage as that run (replacing its rows; other runs' deliveries are superseded)."""
+    from pipeline.estimate import run_estimate
+
+    config = run_config(ports, params, registry, seed, start, end, visits_from_file)
+    run_id = ledger.begin_run(config, model)
+    result = run_estimate(
+        visits,
+        voyages,
+        observations,
+        registry,
+        params,
+        seed=seed,
+        run_id=run_id,
+        model=model,
+        ports=ports,
+    )
+    ledger.save_estimate(run_id, visits, result.deliveries, result.coverage)
+    evidence = ledger.evidence(result.deliveries)
+    return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()})
+
+
+def portcalls_from_ledger(
+    db: str,
+    ports: list[Port],
+    params: Any,
+    start: date | None = None,
+    end: date | None = None,
+    models: str | None = None,
+) -> list[Visit]:
+    """`tankerwatch portcalls --db`: visits from a ledger's records (read only)."""
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.portcalls import build_visits
+
+    with open_for_reading(db) as ledger:
+        inputs = ledger_inputs(ledger, ports, start, end, models=models)
+    return build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+
+
+def estimate_from_ledger(
+    db: str,
+    ports: list[Port],
+    params: EstimateParams,
+    registry: list[Vessel],
+    seed: int = 0,
+    start: date | None = None,
+    end: date | None = None,
+    models: str | None = None,
+    visits: list[Visit] | None = None,
+    observations: list[Observation] | None = None,
+    visits_from_file: str | None = None,
+) -> tuple[SavedRun, list[Visit], list]:
+    """`tankerwatch estimate --db`: visits built from the ledger's records (or ``visits`` given,
+    with the ledger's observations unless ``observations`` are given), estimated and saved as a
+    run, exactly as `tankerwatch run` does. Returns the saved run, the visits and voyages."""
+    from pipeline.ledger.store import Ledger
+    from pipeline.portcalls import build_visits, link_voyages
+
+    with Ledger(db) as ledger:
+        if visits is None:
+            inputs = ledger_inputs(ledger, ports, start, end, models=models)
+            visits = build_visits(
+                inputs.detections, inputs.scenes, inputs.observations, ports, params
+            )
+            obs = inputs.observations
+            model = inputs.model or (models or "")
+        else:
+            obs = observations
+            if obs is None:
+                obs = ledger_observations(ledger, ports, start, end)
+            model = models or ""
+        voyages = link_voyages(visits, params)
+        saved = estimate_into_ledger(
+            ledger,
+            visits,
+            voyages,
+            obs,
+            registry,
+            params,
+            ports,
+            model,
+            seed=seed,
+            start=start,
+            end=end,
+            visits_from_file=visits_from_file,
+        )
+    return saved, visits, voyages
