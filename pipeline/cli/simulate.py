@@ -21,6 +21,9 @@ def simulate(
         help="Instead of a scenario, write N randomised training chips into --out.",
     ),
     chip_size: int = typer.Option(256, "--chip-size", help="Chip side in pixels (with --chips)."),
+    sensors: str = typer.Option(
+        None, "--sensors", help="With --chips: comma-separated sensors (default: all simulated)."
+    ),
 ) -> None:
     """Simulate a scenario (scenes + truth), or write training chips with --chips N."""
     import json
@@ -32,7 +35,12 @@ def simulate(
             raise TankerWatchError("--chips and --scenario: give one or the other")
         from pipeline.simulate.chips import write_chips
 
-        paths = write_chips(out, chips, seed=seed or 0, size_px=chip_size, progress=True)
+        opts = (
+            {"sensors": tuple(s.strip() for s in sensors.split(",") if s.strip())}
+            if sensors
+            else {}
+        )
+        paths = write_chips(out, chips, seed=seed or 0, size_px=chip_size, progress=True, **opts)
         n_labels = sum(
             len(json.loads((p / "labels.geojson").read_text())["features"]) for p in paths
         )

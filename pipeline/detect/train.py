@@ -52,7 +52,7 @@ def load_training_scenes(cfg: TrainConfig, out: Path):
         _spread_weight(part, src.weight)
         scenes += part
     if cfg.simulated is not None:
-        sim_root = simulated_root(cfg, out)
+        sim_root = simulated_root(cfg)
         part = [load_scene(d, cfg.bands, cfg.gsd_m, "sim") for d in scene_dirs(sim_root)]
         _spread_weight(part, cfg.simulated.weight)
         scenes += part
@@ -61,28 +61,31 @@ def load_training_scenes(cfg: TrainConfig, out: Path):
     return scenes
 
 
-def simulated_root(cfg: TrainConfig, out: Path) -> Path:
-    from pipeline.detect.train_config import resolve_root
-
+def simulated_root(cfg: TrainConfig) -> Path:
+    """The simulated chips of the config, which must exist: training reads data, it does not
+    make it (`tankerwatch train` makes missing chips first, as `tankerwatch simulate --chips`)."""
     sim = cfg.simulated
+    root = sim.chips_dir()
     if sim.root:
-        return resolve_root(sim.root)
-    from pipeline.config import REPO_ROOT
-
-    opts = "_".join(f"{k}{v}" for k, v in sorted(sim.options.items()))
-    root = REPO_ROOT / ".cache" / "sim-chips" / f"n{sim.n}_s{sim.seed}{'_' + opts if opts else ''}"
-    done = root / ".complete"
-    if not done.exists():
-        try:
-            from pipeline.simulate.chips import write_chips
-        except ImportError as exc:
-            raise TankerWatchError(
-                f"simulated chips requested but the simulator is unavailable ({exc})"
-            ) from None
-        log.info("writing %d simulated chips to %s", sim.n, root)
-        write_chips(root, sim.n, seed=sim.seed, **sim.options)
-        done.write_text("ok\n")
+        return root
+    made = _manifest(root)
+    if made is None or (made.get("n"), made.get("seed")) != (sim.n, sim.seed):
+        found = (
+            "" if made is None else f" (found chips of n {made.get('n')} seed {made.get('seed')})"
+        )
+        raise TankerWatchError(
+            f"{root}: no complete set of {sim.n} simulated chips of seed {sim.seed}{found}; "
+            f"make them with `{sim.make_command()}`, or run `tankerwatch train`, which does"
+        )
     return root
+
+
+def _manifest(root: Path) -> dict | None:
+    # chips.json is written last by the chip writer (pipeline.simulate.chips): a complete set
+    try:
+        return json.loads((root / "chips.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _spread_weight(scenes, weight: float) -> None:
@@ -224,7 +227,7 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
     torch.manual_seed(cfg.seed)
     chash = config_hash(cfg)
     t0 = time.time()
-    # rank 0 prepares the data (it may write simulated chips) before the others read it
+    # rank 0 reads the data (and fails on missing data) before the others read it
     if not dist.is_main:
         D.barrier(dist)
     scenes = load_training_scenes(cfg, out)

@@ -29,11 +29,39 @@ class RealData(Strict):
 
 
 class SimulatedData(Strict):
-    n: int = Field(200, ge=1, description="number of simulated chips to generate")
+    """Simulated training chips (`tankerwatch simulate --chips`): read from ``root``, else from
+    ``.cache/sim-chips/n<n>_s<seed>[_options]``, which `tankerwatch train` fills when missing."""
+
+    n: int = Field(200, ge=1, description="number of simulated chips")
     seed: int = 0
-    root: str | None = Field(None, description="existing chips folder; default: generated")
+    root: str | None = Field(None, description="existing chips folder; default: the chip cache")
     weight: float = Field(1.0, gt=0)
-    options: dict = Field(default_factory=dict, description="extra write_chips keyword arguments")
+    options: dict = Field(
+        default_factory=dict, description="extra chip options (pipeline.simulate.chips)"
+    )
+
+    def chips_dir(self) -> Path:
+        if self.root:
+            return resolve_root(self.root)
+        opts = "_".join(f"{k}{v}" for k, v in sorted(self.options.items()))
+        return (
+            REPO_ROOT
+            / ".cache"
+            / "sim-chips"
+            / f"n{self.n}_s{self.seed}{'_' + opts if opts else ''}"
+        )
+
+    def make_command(self) -> str:
+        """The command that makes the default chip folder."""
+        cmd = f"tankerwatch simulate --chips {self.n} --seed {self.seed}"
+        for k, v in sorted(self.options.items()):
+            if k == "sensors":
+                cmd += f" --sensors {','.join(v)}"
+            elif k == "size_px":
+                cmd += f" --chip-size {v}"
+            else:
+                cmd += f" (option {k}={v})"
+        return f"{cmd} --out {self.chips_dir()}"
 
 
 class HoldoutData(Strict):

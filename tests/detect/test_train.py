@@ -3,6 +3,8 @@ run resumed from its checkpoint ends with exactly the same weights."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from safetensors.torch import load_file
@@ -120,3 +122,35 @@ def test_holdout_overlapping_training_is_refused(tmp_path, dataset):
     cfg = write_config(tmp_path, dataset, holdout=[{"root": str(dataset), "scenes": ["a"]}])
     with pytest.raises(TankerWatchError, match="holdout scenes also used for training: a"):
         check_config(cfg)
+
+
+def test_training_reads_chips_and_never_makes_them(tmp_path, dataset, monkeypatch):
+    from pipeline.detect import train_config
+
+    monkeypatch.setattr(train_config, "REPO_ROOT", tmp_path)
+    cfg = write_config(tmp_path, dataset, simulated={"n": 2, "seed": 5, "weight": 0.5})
+    with pytest.raises(TankerWatchError, match="tankerwatch simulate --chips 2 --seed 5"):
+        train(cfg, tmp_path / "m")
+    assert not (tmp_path / ".cache").exists()  # nothing made behind the user's back
+
+
+def test_train_command_makes_missing_chips_first(tmp_path, dataset, monkeypatch, capsys):
+    import sys
+
+    from pipeline.cli import main
+    from pipeline.detect import train_config
+
+    monkeypatch.setattr(train_config, "REPO_ROOT", tmp_path)
+    opts = {"sensors": ["commercial-3m"], "size_px": 64}
+    cfg = write_config(tmp_path, dataset, simulated={"n": 2, "seed": 5, "options": opts})
+    monkeypatch.setattr(sys, "argv", ["tankerwatch", "train", "--config", str(cfg), "--out",
+                                      str(tmp_path / "m")])  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    chips = tmp_path / ".cache" / "sim-chips" / "n2_s5_sensors['commercial-3m']_size_px64"
+    made = json.loads((chips / "chips.json").read_text())
+    assert (made["n"], made["seed"], made["sensors"]) == (2, 5, ["commercial-3m"])
+    assert len(list(chips.glob("*/scene.tif"))) == 2
+    assert load_detector(tmp_path / "m").spec.name == "tiny-test"
+    assert "bundle written" in capsys.readouterr().out
