@@ -15,7 +15,8 @@ from typing import Any
 
 from pipeline.errors import TankerWatchError
 from pipeline.fsutil import atomic_path
-from pipeline.ledger.store import Ledger, RunInfo
+from pipeline.ledger.runs import RunInfo
+from pipeline.ledger.store import Ledger
 from pipeline.recordio import DELIVERY_COLUMNS, delivery_table, write_table
 
 MONTHLY_COLUMNS = [
@@ -219,13 +220,15 @@ def export_visits(ledger: Ledger, out: Path | str, run_id: str | None = None) ->
                 "n_obs": v.n_obs,
                 "length_m": v.length_m,
                 "beam_m": v.beam_m,
+                "length_sigma_m": v.length_sigma_m,
+                "beam_sigma_m": v.beam_sigma_m,
                 "evidence_detection_ids": ";".join(v.evidence),
                 "geometry": geom,
             }
         )
     columns = ["id", "run_id", "port", "berth", "role", "vessel_key", "arrived_after_utc"]
     columns += ["first_seen_utc", "last_seen_utc", "departed_before_utc", "n_obs", "length_m"]
-    columns += ["beam_m", "evidence_detection_ids", "geometry"]
+    columns += ["beam_m", "length_sigma_m", "beam_sigma_m", "evidence_detection_ids", "geometry"]
     df = pd.DataFrame(rows, columns=columns)
     df = _times(df, ["arrived_after_utc", "first_seen_utc", "last_seen_utc", "departed_before_utc"])
     gdf = gpd.GeoDataFrame(df, geometry="geometry", crs="EPSG:4326")

@@ -152,6 +152,8 @@ visits = sa.Table(
     sa.Column("beam_m", sa.Float, nullable=False),
     sa.Column("evidence", JSONText, nullable=False),
     sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("length_sigma_m", sa.Float, nullable=False, server_default=sa.text("0")),
+    sa.Column("beam_sigma_m", sa.Float, nullable=False, server_default=sa.text("0")),
 )
 
 deliveries = sa.Table(

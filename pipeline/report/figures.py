@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.ledger.store import Ledger, RunInfo
+from pipeline.ledger.runs import RunInfo
+from pipeline.ledger.store import Ledger
 from pipeline.records import Delivery, Visit, utc
 
 UNSCR_2397_REFINED_CAP_BBL = 500_000.0

@@ -142,6 +142,8 @@ def build(
                 length_m=length,
                 beam_m=length / 6,
                 evidence=[d.id for _, d in g],
+                length_sigma_m=round(length / 20, 3),
+                beam_sigma_m=round(length / 60, 3),
             )
             visits.append(v)
             name, imo, _ = min(vessels, key=lambda x: abs(x[2] - length))

@@ -150,3 +150,14 @@ def test_export_cli(cli, tmp_path):
     assert res.returncode == 2, res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "hunter2" not in res.stderr
     assert "127.0.0.1:1/ledger" in res.stderr
+
+
+def test_visits_layer_carries_the_error_sizes(filled, tmp_path):
+    import geopandas as gpd
+
+    led, sample, _ = filled
+    export(led, "visits", tmp_path / "v.parquet")
+    vis = gpd.read_parquet(tmp_path / "v.parquet").set_index("id")
+    for v in sample.visits:
+        assert vis.loc[v.id, "length_sigma_m"] == pytest.approx(v.length_sigma_m)
+        assert vis.loc[v.id, "beam_sigma_m"] == pytest.approx(v.beam_sigma_m)

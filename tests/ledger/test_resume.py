@@ -55,7 +55,7 @@ def assert_consistent(url: str) -> None:
             assert not tables & set(t.metadata.tables), tables
             engine.dispose()
             return
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         obs = dict(
             conn.execute(
                 sa.select(t.observations.c.scene_id, sa.func.count()).group_by(

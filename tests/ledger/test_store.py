@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from ledger.factory import MODEL, PORT, build, fill, snapshot
 from pipeline.errors import TankerWatchError
-from pipeline.ledger.store import Ledger, mask_url, resolve_url, run_id_for
+from pipeline.ledger.runs import run_id_for
+from pipeline.ledger.store import Ledger
+from pipeline.ledger.urls import mask_url, resolve_url
 from pipeline.records import Scene
 
 
@@ -21,7 +23,7 @@ def sample():
 
 def test_new_ledger_is_at_head(db_url):
     with Ledger(db_url) as led:
-        assert led.schema_revision() == "0002"
+        assert led.schema_revision() == "0003"
         assert set(led.counts().values()) == {0}
         assert led.latest_run() is None
         assert led.visits() == []
@@ -223,7 +225,7 @@ def test_newer_schema_is_refused_and_left_alone(db_url, sample):
 def test_older_schema_is_upgraded_not_recreated(db_url, sample):
     from alembic import command
 
-    from pipeline.ledger.store import MIGRATIONS_DIR
+    from pipeline.ledger.engine import MIGRATIONS_DIR
 
     engine = sa.create_engine(db_url)
     from alembic.config import Config
@@ -254,7 +256,7 @@ def test_older_schema_is_upgraded_not_recreated(db_url, sample):
         )
     engine.dispose()
     with Ledger(db_url) as led:
-        assert led.schema_revision() == "0002"
+        assert led.schema_revision() == "0003"
         (got,) = led.scenes()
         assert got.id == s.id and got.bands == ["B02"]
         assert led.run("r-old").coverage is None
@@ -291,7 +293,7 @@ def test_readonly_open_of_older_schema_is_an_error(tmp_path):
     from alembic import command
     from alembic.config import Config
 
-    from pipeline.ledger.store import MIGRATIONS_DIR
+    from pipeline.ledger.engine import MIGRATIONS_DIR
 
     path = tmp_path / "old.db"
     cfg = Config()
@@ -304,7 +306,7 @@ def test_readonly_open_of_older_schema_is_an_error(tmp_path):
     with pytest.raises(TankerWatchError, match="older than this TankerWatch"):
         Ledger(path, readonly=True)
     with Ledger(path) as led:
-        assert led.schema_revision() == "0002"
+        assert led.schema_revision() == "0003"
 
 
 def test_schema_module_matches_migrations(db_url):
@@ -345,7 +347,8 @@ def test_open_for_reading_upgrades_an_older_writable_ledger(db_url):
     from alembic import command
     from alembic.config import Config
 
-    from pipeline.ledger.store import MIGRATIONS_DIR, open_for_reading
+    from pipeline.ledger.engine import MIGRATIONS_DIR
+    from pipeline.ledger.store import open_for_reading
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -355,7 +358,7 @@ def test_open_for_reading_upgrades_an_older_writable_ledger(db_url):
         command.upgrade(cfg, "0001")
     engine.dispose()
     with open_for_reading(db_url) as led:
-        assert led.schema_revision() == "0002" and led.deliveries() == []
+        assert led.schema_revision() == "0003" and led.deliveries() == []
 
 
 def test_many_detection_ids_and_odd_paths(tmp_path, sample):
@@ -397,3 +400,67 @@ def test_postgresql_user_without_write_rights(pg_schema_url, sample):
             conn.execute(sa.text(f"DROP ROLE {role}"))
         admin.dispose()
     assert snapshot(pg_schema_url) == before
+
+
+def test_every_record_field_has_a_ledger_column():
+    # records are mapped to rows in one place (pipeline.ledger.rows): a field without a column
+    # would be silently lost (as Visit.length_sigma_m was before schema 0003)
+    import dataclasses
+
+    from pipeline.ledger import rows
+
+    for cls, table in rows.TABLES.items():
+        fields = [f.name for f in dataclasses.fields(cls)]
+        columns = {c.name for c in table.columns}
+        missing = [f for f in fields if rows.column(f) not in columns]
+        assert not missing, f"{cls.__name__} fields without a column in {table.name}: {missing}"
+        extra = columns - {rows.column(f) for f in fields}
+        assert extra <= {"run_id"}, f"{table.name} columns of no {cls.__name__} field: {extra}"
+    every_field = {f.name for cls in rows.TABLES for f in dataclasses.fields(cls)}
+    assert set(rows.RENAMES) <= every_field  # the rename table names real fields only
+
+
+def test_visits_keep_their_error_sizes(db_url, sample):
+    with Ledger(db_url) as led:
+        run_id = fill(led, sample)
+        got = {v.id: v for v in led.visits(run_id)}
+    assert all(v.length_sigma_m > 0 for v in sample.visits)
+    for v in sample.visits:
+        assert (got[v.id].length_sigma_m, got[v.id].beam_sigma_m) == (
+            v.length_sigma_m,
+            v.beam_sigma_m,
+        )
+
+
+def test_upgrade_to_0003_gives_stored_visits_unknown_error_sizes(db_url):
+    from alembic import command
+    from alembic.config import Config
+
+    from pipeline.ledger.engine import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, config, config_hash, model, code_version, created_utc)"
+                " VALUES ('r-old', '{}', 'h', 'm', '0.0.1', :t)"
+            ),
+            {"t": datetime(2024, 3, 1, tzinfo=UTC)},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO visits (run_id, id, port, berth, vessel_key, first_seen_utc,"
+                " last_seen_utc, n_obs, length_m, beam_m, evidence, role) VALUES ('r-old', 'v1',"
+                " :port, 'oil-1', 'L100', :t, :t, 1, 100, 16, '[]', 'load')"
+            ),
+            {"t": datetime(2024, 3, 1, tzinfo=UTC), "port": PORT},
+        )
+    engine.dispose()
+    with Ledger(db_url) as led:
+        assert led.schema_revision() == "0003"
+        (v,) = led.visits("r-old")
+    assert (v.length_m, v.length_sigma_m, v.beam_sigma_m) == (100.0, 0.0, 0.0)
