@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from pytest_httpserver import HTTPServer  # noqa: E402
 
+from pipeline.config import load_ports  # noqa: E402
 from pipeline.ingest.core import ingest  # noqa: E402
 from pipeline.ledger.store import Ledger  # noqa: E402
 
@@ -44,7 +45,13 @@ def bench_simulated(tmp: Path, scenario: Path) -> dict:
 
         def go():
             return ingest(
-                "vostochny,rajin", "2024-01-01", "2024-12-31", "simulated", led, tmp / "c1", sim
+                load_ports("vostochny,rajin"),
+                "2024-01-01",
+                "2024-12-31",
+                "simulated",
+                led,
+                tmp / "c1",
+                sim,
             )
 
         s, first = timed(go)
@@ -89,7 +96,7 @@ def bench_stac(tmp: Path, n_items: int) -> dict:
 
             def go():
                 return ingest(
-                    "vostochny",
+                    load_ports("vostochny"),
                     "2024-01-01",
                     "2024-12-31",
                     "stac",
@@ -132,7 +139,7 @@ def bench_sentinelhub(tmp: Path, n_items: int) -> dict:
 
             def go():
                 return ingest(
-                    "vostochny",
+                    load_ports("vostochny"),
                     "2024-01-01",
                     "2024-12-31",
                     "sentinelhub",

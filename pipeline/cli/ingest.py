@@ -33,11 +33,11 @@ def ingest(
 ) -> None:
     """Ingest imagery of ports for a period into the scene catalogue (ledger database)."""
     from pipeline.errors import TankerWatchError
-    from pipeline.ingest.core import SOURCES, period_bounds
     from pipeline.ingest.core import ingest as run_ingest
+    from pipeline.ingest.core import period_bounds
+    from pipeline.ingest.sources import source_class
 
-    if source not in SOURCES:
-        raise TankerWatchError(f"--source: unknown source '{source}' (use {', '.join(SOURCES)})")
+    source_class(source)  # an unknown source fails before anything is opened
     period_bounds(start, end)  # fail on a bad period before opening anything
     from pipeline.config import load_ports
     from pipeline.ingest.settings import load_source_settings

@@ -1,4 +1,5 @@
-"""What every source hands to the ingest loop: scene candidates that load an AOI raster.
+"""What a source is (:class:`Source`) and what it hands to the ingest loop: scene candidates
+that load an AOI raster.
 
 A source lists :class:`Candidate` scenes from cheap metadata (a catalogue search, file tags, a
 STAC item) and only downloads when :meth:`Candidate.load` is called, so scenes already in the
@@ -9,15 +10,18 @@ catalogue cost nothing. ``load`` returns a :class:`Raster` clipped to the port A
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from pipeline.config import Port
 from pipeline.errors import TankerWatchError
+from pipeline.ingest.settings import SourceSettings
 from pipeline.records import scene_id, utc
 
 
@@ -74,3 +78,27 @@ class Candidate:
     @property
     def id(self) -> str:
         return scene_id(self.source, self.sensor, self.acquired, self.port.name)
+
+
+class Source(ABC):
+    """One imagery source, declared as rslearn declares its data sources: the source's constants
+    as class attributes and one method, ``candidates``, that lists the scenes of some ports and
+    period from metadata only. The ingest loop (pipeline.ingest.core) does everything else.
+
+    ``settings``: the source settings (endpoints, patterns, thresholds); ``folder``: the files of
+    a folder source (``needs_folder``).
+    """
+
+    name: ClassVar[str]  # the --source name, and `source` of every scene it lists
+    needs_folder: ClassVar[bool] = False
+
+    def __init__(self, settings: SourceSettings, folder: Path | None = None):
+        self.settings = settings
+        self.folder = folder
+
+    @abstractmethod
+    def candidates(
+        self, ports: list[Port], t0: datetime, t1: datetime, skipped: list[tuple[str, str]]
+    ) -> list[Candidate]:
+        """The scenes of ``ports`` acquired from ``t0`` to ``t1``; listings that cannot be read
+        (a corrupt file) go to ``skipped`` as (key, reason) and the listing goes on."""

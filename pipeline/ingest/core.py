@@ -3,7 +3,8 @@ load the rest, measure clear fractions, cache GeoTIFF + STAC item, write the cat
 
 Python API (the batch runner calls this)::
 
-    ingest(ports, start, end, source, ledger, cache_dir, path=None, settings=None) -> IngestSummary
+    ingest(ports, start, end, source, catalogue, cache_dir, path=None, settings=None)
+        -> IngestSummary
 """
 
 from __future__ import annotations
@@ -13,19 +14,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-from pipeline.config import Port, load_ports, parse_date
+from pipeline.config import Port, parse_date
 from pipeline.errors import TankerWatchError
 from pipeline.ingest import cache
 from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
 from pipeline.ingest.clouds import aoi_fractions, berth_observations, s2cloudless_mask
 from pipeline.ingest.grid import ground_gsd_m
 from pipeline.ingest.settings import SourceSettings, load_source_settings
+from pipeline.ingest.sources import source_class
+from pipeline.records import Observation, Scene
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("sentinelhub", "stac", "local", "simulated")
+
+class Catalogue(Protocol):
+    """Where ingest writes (pipeline.ledger.store.Ledger is one): scenes with their berth
+    observations, and the scenes that could not be used."""
+
+    def has_scene(self, scene_id: str) -> bool: ...
+    def add_scene(self, scene: Scene, observations: list[Observation]) -> bool: ...
+    def has_skip(self, key: str) -> bool: ...
+    def add_skip(self, key: str, port: str, source: str, reason: str) -> None: ...
 
 
 @dataclass
@@ -59,38 +70,6 @@ def period_bounds(start: date | str, end: date | str) -> tuple[datetime, datetim
     return datetime.combine(s, time.min, tzinfo=UTC), datetime.combine(e, time.max, tzinfo=UTC)
 
 
-def _candidates(
-    source: str,
-    ports: list[Port],
-    t0: datetime,
-    t1: datetime,
-    settings: SourceSettings,
-    path: Path | None,
-    summary: IngestSummary,
-) -> Iterable[Candidate]:
-    if source in ("local", "simulated") and path is None:
-        raise TankerWatchError(f"--source {source} needs --path DIR")
-    if path is not None and source in ("local", "simulated") and not Path(path).is_dir():
-        raise TankerWatchError(f"{path}: folder not found")
-    if source == "sentinelhub":
-        from pipeline.ingest import sentinelhub
-
-        return sentinelhub.candidates(ports, t0, t1, settings)
-    if source == "stac":
-        from pipeline.ingest import stac
-
-        return stac.candidates(ports, t0, t1, settings)
-    if source == "local":
-        from pipeline.ingest import local
-
-        return local.candidates(Path(path), ports, t0, t1, settings, summary.skipped)
-    if source == "simulated":
-        from pipeline.ingest import simulated
-
-        return simulated.candidates(Path(path), ports, t0, t1, settings, summary.skipped)
-    raise TankerWatchError(f"--source: unknown source '{source}' (use {', '.join(SOURCES)})")
-
-
 def _add_cloud_mask(raster: Raster, settings: SourceSettings) -> None:
     if raster.scl is None and raster.cloud is None and raster.cloud_source != "sar":
         mask = s2cloudless_mask(raster, settings.clouds.s2cloudless_threshold)
@@ -101,36 +80,41 @@ def _add_cloud_mask(raster: Raster, settings: SourceSettings) -> None:
 
 
 def ingest(
-    ports: str | list[str] | list[Port],
+    ports: list[Port],
     start: date | str,
     end: date | str,
     source: str,
-    ledger: Any,
+    ledger: Catalogue,
     cache_dir: Path | str = cache.DEFAULT_CACHE,
     path: Path | str | None = None,
-    settings: SourceSettings | Path | str | None = None,
+    settings: SourceSettings | None = None,
     progress: bool = False,
 ) -> IngestSummary:
-    """Fill the catalogue (``ledger``: pipeline.ledger.store.Ledger) with the scenes of ``ports``
-    acquired from ``start`` to ``end`` (inclusive dates) from ``source``.
+    """Fill the catalogue ``ledger`` with the scenes of ``ports`` acquired from ``start`` to
+    ``end`` (inclusive dates) from ``source`` (a name of pipeline.ingest.sources; ``path``: the
+    folder of a folder source; ``settings``: default configs/sources/default.yaml).
 
     Scenes already catalogued (or remembered as unusable) are not downloaded again. A bad scene
     among many is recorded with ``ledger.add_skip`` and the run goes on; bad credentials, an
     unknown port, an empty period or no scene at all raise TankerWatchError.
     """
-    if source not in SOURCES:
-        raise TankerWatchError(f"--source: unknown source '{source}' (use {', '.join(SOURCES)})")
-    if not isinstance(settings, SourceSettings):
-        settings = load_source_settings(settings)
-    if isinstance(ports, str) or (ports and not isinstance(ports[0], Port)):
-        ports = load_ports(ports)
+    source_cls = source_class(source)
+    if settings is None:
+        settings = load_source_settings(None)
     if not ports:
         raise TankerWatchError("no port given")
     t0, t1 = period_bounds(start, end)
+    folder = None
+    if source_cls.needs_folder:
+        if path is None:
+            raise TankerWatchError(f"--source {source} needs --path DIR")
+        folder = Path(path)
+        if not folder.is_dir():
+            raise TankerWatchError(f"{path}: folder not found")
     summary = IngestSummary(
         source=source, ports=[p.name for p in ports], start=t0.date(), end=t1.date()
     )
-    cands = list(_candidates(source, ports, t0, t1, settings, path and Path(path), summary))
+    cands = list(source_cls(settings, folder).candidates(ports, t0, t1, summary.skipped))
     summary.found = len(cands) + len(summary.skipped)
     if not cands and not summary.skipped:
         raise TankerWatchError(

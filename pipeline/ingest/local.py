@@ -28,19 +28,19 @@ import numpy as np
 from pipeline.bands import band_indexes, canonical_band
 from pipeline.config import Port
 from pipeline.errors import TankerWatchError
-from pipeline.ingest.base import Candidate, Raster, SceneSkip
+from pipeline.ingest.base import Candidate, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_window, footprint
-from pipeline.ingest.settings import LocalSettings, SourceSettings
+from pipeline.ingest.settings import LocalSettings
 from pipeline.records import utc
 
 log = logging.getLogger(__name__)
 
-MASK_NAMES = ("scl", "cloud")
-
 
 def is_mask_file(path: Path) -> bool:
     stem = path.stem.lower()
-    return stem in MASK_NAMES or any(stem.endswith(f"_{m}") for m in MASK_NAMES)
+    return stem in LocalSource.MASK_NAMES or any(
+        stem.endswith(f"_{m}") for m in LocalSource.MASK_NAMES
+    )
 
 
 def mask_file_for(path: Path) -> Path | None:
@@ -202,58 +202,61 @@ def _read_aligned(mask_path: Path, crs: str, transform, shape) -> np.ndarray:
     return out
 
 
-def candidates(
-    folder: Path,
-    ports: list[Port],
-    t0: datetime,
-    t1: datetime,
-    settings: SourceSettings,
-    skipped: list[tuple[str, str]],
-) -> list[Candidate]:
-    """Scenes in ``folder`` of the requested ports and period; unreadable files go to
-    ``skipped`` as (path, reason)."""
-    import rasterio
-    from rasterio.errors import RasterioError
+class LocalSource(Source):
+    """GeoTIFFs in a folder (``local.glob``), each a scene of every requested port it covers."""
 
-    files = sorted(p for p in folder.glob(settings.local.glob) if p.is_file())
-    files = [p for p in files if not is_mask_file(p)]
-    out: list[Candidate] = []
-    for path in files:
-        try:
+    name = "local"
+    needs_folder = True
+    MASK_NAMES = ("scl", "cloud")  # sidecar masks <name>_scl.tif, scl.tif, ...: not scenes
+
+    def candidates(self, ports, t0, t1, skipped) -> list[Candidate]:
+        """Scenes in the folder of the requested ports and period; unreadable files go to
+        ``skipped`` as (path, reason)."""
+        settings = self.settings
+        import rasterio
+        from rasterio.errors import RasterioError
+
+        files = sorted(p for p in self.folder.glob(settings.local.glob) if p.is_file())
+        files = [p for p in files if not is_mask_file(p)]
+        out: list[Candidate] = []
+        for path in files:
             try:
-                with rasterio.open(path) as src:
-                    if src.crs is None:
-                        raise SceneSkip(f"{path}: GeoTIFF has no CRS")
-                    tags = src.tags()
-                    names = [canonical_band(d) if d else "" for d in src.descriptions]
-                    foot = footprint(src.crs.to_string(), src.transform, (src.height, src.width))
-            except (RasterioError, OSError) as exc:
-                raise SceneSkip(
-                    f"{path}: unreadable or corrupt GeoTIFF ({str(exc)[:160]})"
-                ) from None
-            acquired, _where = acquisition_time(path, tags, settings.local)
-            side = _sidecar(path)
-        except SceneSkip as skip:
-            skipped.append((str(path), skip.reason))
-            continue
-        if not (t0 <= acquired <= t1):
-            continue
-        sensor = _sensor(tags, side, names, settings.local.sensor)
-        required = None if sensor == "sentinel-1-grd" else settings.local.required_bands
-        for port in ports:
-            if not foot.intersects(port.aoi_shape):
+                try:
+                    with rasterio.open(path) as src:
+                        if src.crs is None:
+                            raise SceneSkip(f"{path}: GeoTIFF has no CRS")
+                        tags = src.tags()
+                        names = [canonical_band(d) if d else "" for d in src.descriptions]
+                        foot = footprint(
+                            src.crs.to_string(), src.transform, (src.height, src.width)
+                        )
+                except (RasterioError, OSError) as exc:
+                    raise SceneSkip(
+                        f"{path}: unreadable or corrupt GeoTIFF ({str(exc)[:160]})"
+                    ) from None
+                acquired, _where = acquisition_time(path, tags, settings.local)
+                side = _sidecar(path)
+            except SceneSkip as skip:
+                skipped.append((str(path), skip.reason))
                 continue
-            out.append(
-                Candidate(
-                    source="local",
-                    sensor=sensor,
-                    acquired=acquired,
-                    port=port,
-                    load=_loader(path, port, required, mask_file_for(path)),
-                    origin=str(path.resolve()),
+            if not (t0 <= acquired <= t1):
+                continue
+            sensor = _sensor(tags, side, names, settings.local.sensor)
+            required = None if sensor == "sentinel-1-grd" else settings.local.required_bands
+            for port in ports:
+                if not foot.intersects(port.aoi_shape):
+                    continue
+                out.append(
+                    Candidate(
+                        source="local",
+                        sensor=sensor,
+                        acquired=acquired,
+                        port=port,
+                        load=_loader(path, port, required, mask_file_for(path)),
+                        origin=str(path.resolve()),
+                    )
                 )
-            )
-    return out
+        return out
 
 
 def _loader(path: Path, port: Port, required, mask_path):

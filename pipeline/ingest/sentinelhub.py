@@ -26,43 +26,13 @@ import numpy as np
 
 from pipeline.config import Port
 from pipeline.errors import TankerWatchError
-from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
+from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_grid
 from pipeline.ingest.http import TransientError, safe_url, with_retries
 from pipeline.ingest.settings import SourceSettings
 from pipeline.records import utc
 
 log = logging.getLogger(__name__)
-
-S2_BANDS = ["B02", "B03", "B04", "B08", "B11"]
-S1_BANDS = ["VV", "VH"]
-
-EVALSCRIPT_S2 = """//VERSION=3
-function setup() {
-  return {
-    input: [{bands: ["B02", "B03", "B04", "B08", "B11", "SCL", "dataMask"], units: "DN"}],
-    output: {bands: 7, sampleType: "UINT16"}
-  };
-}
-function evaluatePixel(s) {
-  return [s.B02, s.B03, s.B04, s.B08, s.B11, s.SCL, s.dataMask];
-}
-"""
-
-EVALSCRIPT_S1 = """//VERSION=3
-function setup() {
-  return {
-    input: [{bands: ["VV", "VH", "dataMask"]}],
-    output: {bands: 3, sampleType: "FLOAT32"}
-  };
-}
-function evaluatePixel(s) {
-  return [s.VV, s.VH, s.dataMask];
-}
-"""
-
-# sensor names are the collection ids, as the simulator writes them
-SENSOR = {"sentinel-2-l2a": "sentinel-2-l2a", "sentinel-1-grd": "sentinel-1-grd"}
 
 
 def sh_config(settings: SourceSettings):
@@ -207,27 +177,63 @@ def group_passes(features: list[dict], minutes: float) -> list[list[datetime]]:
     return groups
 
 
-def candidates(ports: list[Port], t0, t1, settings: SourceSettings) -> list[Candidate]:
-    cfg = sh_config(settings)
-    open_session(cfg, settings)
-    out: list[Candidate] = []
-    for port in ports:
-        for coll_name in settings.sentinelhub.collections:
-            feats = search(cfg, settings, coll_name, port, t0, t1)
-            for times in group_passes(feats, settings.sentinelhub.group_minutes):
-                acquired = times[0].replace(microsecond=0)
-                out.append(
-                    Candidate(
-                        source="sentinelhub",
-                        sensor=SENSOR[coll_name],
-                        acquired=acquired,
-                        port=port,
-                        load=_loader(cfg, settings, coll_name, port, times),
-                        origin=f"{safe_url(cfg.sh_base_url)} {coll_name}",
-                        properties={"tankerwatch:collection": coll_name},
+class SentinelHubSource(Source):
+    """Sentinel Hub or CDSE (base and token URLs from the settings): one scene per satellite pass
+    of each configured collection."""
+
+    name = "sentinelhub"
+    S2_BANDS = ["B02", "B03", "B04", "B08", "B11"]
+    S1_BANDS = ["VV", "VH"]
+
+    EVALSCRIPT_S2 = """//VERSION=3
+function setup() {
+  return {
+    input: [{bands: ["B02", "B03", "B04", "B08", "B11", "SCL", "dataMask"], units: "DN"}],
+    output: {bands: 7, sampleType: "UINT16"}
+  };
+}
+function evaluatePixel(s) {
+  return [s.B02, s.B03, s.B04, s.B08, s.B11, s.SCL, s.dataMask];
+}
+"""
+
+    EVALSCRIPT_S1 = """//VERSION=3
+function setup() {
+  return {
+    input: [{bands: ["VV", "VH", "dataMask"]}],
+    output: {bands: 3, sampleType: "FLOAT32"}
+  };
+}
+function evaluatePixel(s) {
+  return [s.VV, s.VH, s.dataMask];
+}
+"""
+
+    # sensor names are the collection ids, as the simulator writes them
+    SENSOR = {"sentinel-2-l2a": "sentinel-2-l2a", "sentinel-1-grd": "sentinel-1-grd"}
+
+    def candidates(self, ports, t0, t1, skipped) -> list[Candidate]:
+        settings = self.settings
+        cfg = sh_config(settings)
+        open_session(cfg, settings)
+        out: list[Candidate] = []
+        for port in ports:
+            for coll_name in settings.sentinelhub.collections:
+                feats = search(cfg, settings, coll_name, port, t0, t1)
+                for times in group_passes(feats, settings.sentinelhub.group_minutes):
+                    acquired = times[0].replace(microsecond=0)
+                    out.append(
+                        Candidate(
+                            source="sentinelhub",
+                            sensor=self.SENSOR[coll_name],
+                            acquired=acquired,
+                            port=port,
+                            load=_loader(cfg, settings, coll_name, port, times),
+                            origin=f"{safe_url(cfg.sh_base_url)} {coll_name}",
+                            properties={"tankerwatch:collection": coll_name},
+                        )
                     )
-                )
-    return out
+        return out
 
 
 def _loader(cfg, settings, coll_name, port, times):
@@ -246,7 +252,7 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
     s2 = coll_name == "sentinel-2-l2a"
     extra = {} if s2 else {"processing": {"orthorectify": True, "demInstance": "COPERNICUS"}}
     request = SentinelHubRequest(
-        evalscript=EVALSCRIPT_S2 if s2 else EVALSCRIPT_S1,
+        evalscript=SentinelHubSource.EVALSCRIPT_S2 if s2 else SentinelHubSource.EVALSCRIPT_S1,
         input_data=[
             SentinelHubRequest.input_data(
                 data_collection=coll,
@@ -282,10 +288,12 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
         data = arr[:5].astype(np.uint16)
         scl = arr[5].astype(np.uint8)
         valid = (arr[6] > 0) & (scl != 0)
-        return Raster(data, list(S2_BANDS), crs, transform, 0, valid, scl=scl)
+        return Raster(data, list(SentinelHubSource.S2_BANDS), crs, transform, 0, valid, scl=scl)
     data = arr[:2].astype(np.float32)
     valid = arr[2] > 0
-    return Raster(data, list(S1_BANDS), crs, transform, 0, valid, cloud_source="sar")
+    return Raster(
+        data, list(SentinelHubSource.S1_BANDS), crs, transform, 0, valid, cloud_source="sar"
+    )
 
 
 def _decode_tiff(content: bytes, shape: tuple[int, int, int], url: str) -> np.ndarray:

@@ -8,59 +8,58 @@ like any local file, so simulated and real scenes have the same record shape.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 from pipeline.config import Port
-from pipeline.ingest.base import Candidate, SceneSkip
+from pipeline.ingest.base import Candidate, SceneSkip, Source
 from pipeline.ingest.local import read_aoi
-from pipeline.ingest.settings import SourceSettings
 from pipeline.records import utc
 
 
-def candidates(
-    folder: Path,
-    ports: list[Port],
-    t0: datetime,
-    t1: datetime,
-    settings: SourceSettings,
-    skipped: list[tuple[str, str]],
-) -> list[Candidate]:
-    root = folder / "scenes" if (folder / "scenes").is_dir() else folder
-    by_name = {p.name: p for p in ports}
-    out: list[Candidate] = []
-    for item_path in sorted(root.glob("*/item.json")):
-        d = item_path.parent
-        try:
+class SimulatedSource(Source):
+    """The simulator's output folder: a scene per STAC item of a requested port and period."""
+
+    name = "simulated"
+    needs_folder = True
+    DEFAULT_SENSOR = "sentinel-2-l2a"  # items written before the simulator named its sensors
+
+    def candidates(self, ports, t0, t1, skipped) -> list[Candidate]:
+        folder = self.folder
+        root = folder / "scenes" if (folder / "scenes").is_dir() else folder
+        by_name = {p.name: p for p in ports}
+        out: list[Candidate] = []
+        for item_path in sorted(root.glob("*/item.json")):
+            d = item_path.parent
             try:
-                item = json.loads(item_path.read_text(encoding="utf-8"))
-                props = item["properties"]
-                acquired = utc(props["datetime"])
-                port_name = props["tankerwatch:port"]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise SceneSkip(f"{item_path}: not a simulator STAC item ({exc})") from None
-            if not (d / "scene.tif").exists():
-                raise SceneSkip(f"{d / 'scene.tif'}: missing")
-        except SceneSkip as skip:
-            skipped.append((str(d), skip.reason))
-            continue
-        port = by_name.get(port_name)
-        if port is None or not (t0 <= acquired <= t1):
-            continue
-        sensor = str(props.get("tankerwatch:sensor") or "sentinel-2-l2a")
-        scl = d / "scl.tif"
-        out.append(
-            Candidate(
-                source="simulated",
-                sensor=sensor,
-                acquired=acquired,
-                port=port,
-                load=_loader(d / "scene.tif", port, scl if scl.exists() else None),
-                origin=str(d.resolve()),
-                properties={"tankerwatch:simulated": True, "tankerwatch:sim_scene": d.name},
+                try:
+                    item = json.loads(item_path.read_text(encoding="utf-8"))
+                    props = item["properties"]
+                    acquired = utc(props["datetime"])
+                    port_name = props["tankerwatch:port"]
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    raise SceneSkip(f"{item_path}: not a simulator STAC item ({exc})") from None
+                if not (d / "scene.tif").exists():
+                    raise SceneSkip(f"{d / 'scene.tif'}: missing")
+            except SceneSkip as skip:
+                skipped.append((str(d), skip.reason))
+                continue
+            port = by_name.get(port_name)
+            if port is None or not (t0 <= acquired <= t1):
+                continue
+            sensor = str(props.get("tankerwatch:sensor") or self.DEFAULT_SENSOR)
+            scl = d / "scl.tif"
+            out.append(
+                Candidate(
+                    source="simulated",
+                    sensor=sensor,
+                    acquired=acquired,
+                    port=port,
+                    load=_loader(d / "scene.tif", port, scl if scl.exists() else None),
+                    origin=str(d.resolve()),
+                    properties={"tankerwatch:simulated": True, "tankerwatch:sim_scene": d.name},
+                )
             )
-        )
-    return out
+        return out
 
 
 def _loader(path: Path, port: Port, scl: Path | None):

@@ -22,7 +22,7 @@ import numpy as np
 
 from pipeline.config import Port
 from pipeline.errors import TankerWatchError
-from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
+from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_grid
 from pipeline.ingest.http import RETRY_STATUS, TransientError, gdal_http_env, get, safe_url
 from pipeline.ingest.http import with_retries as _with_retries
@@ -146,34 +146,43 @@ def group_items(items: list, port: Port, minutes: float) -> list:
     return best
 
 
-def candidates(ports: list[Port], t0, t1, settings: SourceSettings) -> list[Candidate]:
-    ep = settings.stac.endpoints[settings.stac.endpoint]
-    client = open_client(ep, settings.retry)
-    signer = SasSigner(ep, settings.retry) if ep.signing == "planetary-computer" else None
-    out: list[Candidate] = []
-    for port in ports:
-        items = search(client, ep, settings, port, t0, t1)
-        for item in group_items(items, port, settings.stac.group_minutes):
-            if _coverage(item, port) <= 0:
-                continue
-            missing = [b for b in [*settings.stac.bands, "SCL"] if ep.assets[b] not in item.assets]
-            props = {
-                "tankerwatch:stac_item": item.id,
-                "tankerwatch:stac_api": safe_url(ep.url),
-                "tankerwatch:tile_cloud_cover": item.properties.get("eo:cloud_cover"),
-            }
-            out.append(
-                Candidate(
-                    source="stac",
-                    sensor=ep.collection,
-                    acquired=utc(item.datetime).replace(microsecond=0),
-                    port=port,
-                    load=_loader(item, ep, signer, settings, port, missing),
-                    origin=f"{safe_url(ep.url)} {ep.collection}/{item.id}",
-                    properties=props,
+class StacSource(Source):
+    """A STAC API of Sentinel-2 L2A COGs (the settings' endpoint): one scene per pass, read from
+    the tile covering most of the AOI."""
+
+    name = "stac"
+
+    def candidates(self, ports, t0, t1, skipped) -> list[Candidate]:
+        settings = self.settings
+        ep = settings.stac.endpoints[settings.stac.endpoint]
+        client = open_client(ep, settings.retry)
+        signer = SasSigner(ep, settings.retry) if ep.signing == "planetary-computer" else None
+        out: list[Candidate] = []
+        for port in ports:
+            items = search(client, ep, settings, port, t0, t1)
+            for item in group_items(items, port, settings.stac.group_minutes):
+                if _coverage(item, port) <= 0:
+                    continue
+                missing = [
+                    b for b in [*settings.stac.bands, "SCL"] if ep.assets[b] not in item.assets
+                ]
+                props = {
+                    "tankerwatch:stac_item": item.id,
+                    "tankerwatch:stac_api": safe_url(ep.url),
+                    "tankerwatch:tile_cloud_cover": item.properties.get("eo:cloud_cover"),
+                }
+                out.append(
+                    Candidate(
+                        source="stac",
+                        sensor=ep.collection,
+                        acquired=utc(item.datetime).replace(microsecond=0),
+                        port=port,
+                        load=_loader(item, ep, signer, settings, port, missing),
+                        origin=f"{safe_url(ep.url)} {ep.collection}/{item.id}",
+                        properties=props,
+                    )
                 )
-            )
-    return out
+        return out
 
 
 def _loader(item, ep, signer, settings, port, missing):

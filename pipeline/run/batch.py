@@ -57,6 +57,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
     from pipeline.config import load_registry
     from pipeline.estimate.params import load_params
     from pipeline.ingest.core import ingest
+    from pipeline.ingest.settings import load_source_settings
     from pipeline.ledger.store import Ledger
     from pipeline.portcalls import build_visits, link_voyages
     from pipeline.run.executors import make_executor
@@ -91,7 +92,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
                 ledger,
                 cache_dir=resolve(cfg.cache),
                 path=resolve(spec.path),
-                settings=resolve(spec.settings),
+                settings=load_source_settings(resolve(spec.settings)),
                 progress=progress,
             )
         lap("ingest")

@@ -14,9 +14,18 @@ from pipeline.errors import TankerWatchError
 
 
 class SourceSpec(Strict):
-    source: Literal["sentinelhub", "stac", "local", "simulated"]
+    source: str = Field(description="a source of pipeline.ingest.sources")
     path: str | None = Field(default=None, description="folder for local / simulated sources")
     settings: str | None = Field(default=None, description="optional source settings YAML")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, name: str) -> str:
+        from pipeline.ingest.sources import SOURCES
+
+        if name not in SOURCES:
+            raise ValueError(f"unknown source '{name}' (known: {', '.join(SOURCES)})")
+        return name
 
 
 class RunConfig(Strict):

@@ -11,6 +11,7 @@ import rasterio
 import yaml
 
 from ingest import data
+from pipeline.config import load_ports
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.core import ingest
 from pipeline.ingest.grid import to_crs
@@ -78,7 +79,7 @@ def folder(tmp_path):
 def run(folder, tmp_path, **kw):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            "vostochny",
+            load_ports("vostochny"),
             kw.get("start", "2024-06-01"),
             kw.get("end", "2024-06-30"),
             "local",
@@ -210,7 +211,13 @@ def test_sen2ships_real_scene(sen2ships, tmp_path):
     port_yaml = sen2ships_port(tmp_path, sen2ships / "busan" / "scene.tif")
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            str(port_yaml), "2022-05-01", "2022-05-31", "local", led, tmp_path / "c", path=sen2ships
+            load_ports(str(port_yaml)),
+            "2022-05-01",
+            "2022-05-31",
+            "local",
+            led,
+            tmp_path / "c",
+            path=sen2ships,
         )
         scenes, obs = led.scenes(), led.observations()
     assert s.added == 1 and s.skipped == []  # the other six ports lie elsewhere
@@ -252,7 +259,7 @@ def test_l1c_file_gets_an_s2cloudless_mask(tmp_path):
     data.write_tif(tmp_path / "img" / "l1c_20240610.tif", arr.astype(np.uint16), crs, tr, names)
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            "vostochny",
+            load_ports("vostochny"),
             "2024-06-01",
             "2024-06-30",
             "local",

@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from ingest.shmock import CLIENT_ID, CLIENT_SECRET, FakeSentinelHub, short_tiff, truncated
+from pipeline.config import load_ports
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import CredentialsError
 from pipeline.ingest.core import ingest
@@ -53,7 +54,7 @@ def fake(httpserver, monkeypatch):
 def run(fake, tmp_path, start="2024-03-01", end="2024-03-31", **kw):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            "vostochny",
+            load_ports("vostochny"),
             start,
             end,
             "sentinelhub",
@@ -117,7 +118,13 @@ def test_process_timeout_is_retried(fake, tmp_path, creds):
     st.retry.timeout_s = 0.5
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            "vostochny", "2024-03-01", "2024-03-05", "sentinelhub", led, tmp_path, settings=st
+            load_ports("vostochny"),
+            "2024-03-01",
+            "2024-03-05",
+            "sentinelhub",
+            led,
+            tmp_path,
+            settings=st,
         )
     assert (s.added, s.skipped) == (1, []) and fake.calls["process"] == 2
 

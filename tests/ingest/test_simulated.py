@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from ingest import data
+from pipeline.config import load_ports
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.core import ingest
 from pipeline.ledger.store import Ledger
@@ -32,7 +33,9 @@ def sim(tmp_path):
 def test_ingest_simulated_fills_catalogue(sim, tmp_path, db_url):
     cache = tmp_path / "cache"
     with Ledger(db_url) as led:
-        s = ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim)
+        s = ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim
+        )
         assert (s.found, s.added, len(s.skipped)) == (3, 2, 1)
         assert "min_clear_fraction" in s.skipped[0][1]
         scenes = led.scenes(ports=["vostochny"])
@@ -65,10 +68,16 @@ def test_rerun_is_noop_and_longer_period_adds_only_new(sim, tmp_path):
     url = f"sqlite:///{tmp_path / 'l.db'}"
     cache = tmp_path / "cache"
     with Ledger(url) as led:
-        ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim)
-        again = ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim)
+        ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim
+        )
+        again = ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-31", "simulated", led, cache, path=sim
+        )
         assert (again.added, again.downloaded, again.known, again.skipped) == (0, 0, 3, [])
-        longer = ingest("vostochny", "2024-03-01", "2024-05-31", "simulated", led, cache, path=sim)
+        longer = ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-05-31", "simulated", led, cache, path=sim
+        )
         assert (longer.added, longer.downloaded, longer.known) == (1, 1, 3)
         assert len(led.scenes(ports=["vostochny"])) == 3
 
@@ -76,23 +85,51 @@ def test_rerun_is_noop_and_longer_period_adds_only_new(sim, tmp_path):
 def test_interrupted_run_resumes_from_complete_cache(sim, tmp_path):
     cache = tmp_path / "cache"
     with Ledger(f"sqlite:///{tmp_path / 'a.db'}") as led:
-        ingest("vostochny", "2024-03-01", "2024-03-06", "simulated", led, cache, path=sim)
+        ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-06", "simulated", led, cache, path=sim
+        )
     # a new catalogue (as if the database write had been lost): the cache is re-used
     with Ledger(f"sqlite:///{tmp_path / 'b.db'}") as led:
-        s = ingest("vostochny", "2024-03-01", "2024-03-06", "simulated", led, cache, path=sim)
+        s = ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-06", "simulated", led, cache, path=sim
+        )
         assert (s.added, s.downloaded, s.from_cache) == (1, 0, 1)
 
 
 def test_period_without_scenes_is_an_error(sim, tmp_path):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         with pytest.raises(TankerWatchError, match="no simulated scenes of vostochny"):
-            ingest("vostochny", "2025-01-01", "2025-01-31", "simulated", led, tmp_path, path=sim)
+            ingest(
+                load_ports("vostochny"),
+                "2025-01-01",
+                "2025-01-31",
+                "simulated",
+                led,
+                tmp_path,
+                path=sim,
+            )
         with pytest.raises(TankerWatchError, match="before --start"):
-            ingest("vostochny", "2024-03-31", "2024-03-01", "simulated", led, tmp_path, path=sim)
+            ingest(
+                load_ports("vostochny"),
+                "2024-03-31",
+                "2024-03-01",
+                "simulated",
+                led,
+                tmp_path,
+                path=sim,
+            )
         with pytest.raises(TankerWatchError, match="unknown port 'atlantis'"):
-            ingest("atlantis", "2024-03-01", "2024-03-31", "simulated", led, tmp_path, path=sim)
+            ingest(
+                load_ports("atlantis"),
+                "2024-03-01",
+                "2024-03-31",
+                "simulated",
+                led,
+                tmp_path,
+                path=sim,
+            )
         with pytest.raises(TankerWatchError, match="needs --path"):
-            ingest("vostochny", "2024-03-01", "2024-03-31", "simulated", led, tmp_path)
+            ingest(load_ports("vostochny"), "2024-03-01", "2024-03-31", "simulated", led, tmp_path)
 
 
 def test_small_simulation_from_the_simulator(small_simulation, tmp_path):
@@ -101,7 +138,7 @@ def test_small_simulation_from_the_simulator(small_simulation, tmp_path):
     sim_ids = {p.name for p in (small_simulation / "scenes").iterdir()}
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            "vostochny,rajin",
+            load_ports("vostochny,rajin"),
             "2024-06-01",
             "2024-06-21",
             "simulated",
@@ -125,7 +162,7 @@ def test_small_simulation_from_the_simulator(small_simulation, tmp_path):
         fine = [sc for sc in scenes if sc.sensor == "commercial-3m"]
         assert fine and all(abs(sc.gsd_m - 3.0) < 0.05 for sc in fine)
         again = ingest(
-            "vostochny,rajin",
+            load_ports("vostochny,rajin"),
             "2024-06-01",
             "2024-06-21",
             "simulated",

@@ -21,6 +21,7 @@ from ingest.stacmock import (
     make_scl_cog,
     tile_grid,
 )
+from pipeline.config import load_ports
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import CredentialsError
 from pipeline.ingest.core import ingest
@@ -90,7 +91,7 @@ def api(httpserver, cogs):
 def run(api, tmp_path, start="2024-03-01", end="2024-03-31", endpoint="earth-search"):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         s = ingest(
-            "vostochny",
+            load_ports("vostochny"),
             start,
             end,
             "stac",
@@ -151,7 +152,9 @@ def test_search_timeout_is_retried(api, tmp_path):
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         st = settings_for(api)
         st.retry.timeout_s = 0.5
-        s = ingest("vostochny", "2024-03-01", "2024-03-05", "stac", led, tmp_path, settings=st)
+        s = ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-05", "stac", led, tmp_path, settings=st
+        )
     # the test server answers one request at a time, so a retry sent while it still sleeps
     # can time out as well
     assert s.added == 1 and api.calls["search"] in (2, 3)
@@ -224,7 +227,15 @@ def test_unsigned_read_of_signed_endpoint_is_refused(pc_api, tmp_path):
     )
     with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
         with pytest.raises(CredentialsError, match="access refused"):
-            ingest("vostochny", "2024-03-01", "2024-03-05", "stac", led, tmp_path, settings=s)
+            ingest(
+                load_ports("vostochny"),
+                "2024-03-01",
+                "2024-03-05",
+                "stac",
+                led,
+                tmp_path,
+                settings=s,
+            )
 
 
 def test_tile_in_another_utm_zone_is_warped_onto_the_port_grid(httpserver, tmp_path):
