@@ -30,8 +30,7 @@ def fresh_bundle(folder: Path, train_config: str | None = None, seed: int = 0) -
     number of detections decoded can (see the scripts' notes)."""
     import torch
 
-    from pipeline.detect.bundle import arch_of, save_bundle
-    from pipeline.detect.model import build_model
+    from pipeline.detect.bundle import save_bundle
     from pipeline.detect.train_config import TrainConfig, load_train_config
 
     if train_config:
@@ -39,7 +38,7 @@ def fresh_bundle(folder: Path, train_config: str | None = None, seed: int = 0) -
     else:  # the defaults (training data must be named, though unused here)
         cfg = TrainConfig(name="defaults", simulated={"n": 1})
     torch.manual_seed(seed)
-    model = build_model(arch_of(cfg.architecture)).eval()
+    model = cfg.architecture.build().eval()
     fields = {
         "name": f"fresh-init-{cfg.name}",
         "architecture": cfg.architecture.model_dump(mode="json"),

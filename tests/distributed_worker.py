@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from pipeline import distributed as D
+from pipeline.detect.bundle import ArchSpec
 from pipeline.detect.geometry import Box
-from pipeline.detect.model import Arch, build_model, detection_loss, render_targets
+from pipeline.detect.model import build_model, detection_loss, render_targets
 
-ARCH = Arch(widths=(8, 8, 8, 8, 8), decoder_width=8, out_stride=2)
+ARCH = ArchSpec(widths=(8, 8, 8, 8, 8), decoder_width=8, out_stride=2)
 CHIP = 32
 BATCH = 4  # global batch
 LR = 0.05

@@ -16,6 +16,8 @@ from pipeline.detect.geometry import box_from_polygon
 
 
 class BaselineDetector:
+    """The classical detector, a :class:`pipeline.detect.detector.Detector`."""
+
     kind = "baseline"
     name = "baseline-ndwi"
     model_id = name  # no weights: the code version (recorded with every run) identifies it

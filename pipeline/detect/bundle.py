@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.config import REPO_ROOT, _format_validation_error, read_yaml
+from pipeline.detect.detector import CLASSICAL, Detector
 from pipeline.errors import TankerWatchError
 from pipeline.fsutil import atomic_path, atomic_write_text, ensure_dir
 
@@ -29,12 +30,19 @@ class _Strict(BaseModel):
 
 
 class ArchSpec(_Strict):
+    """The network, in model.yaml and the training config; ``build()`` makes it (untrained)."""
+
     kind: Literal["centernet"] = "centernet"
     backbone: Literal["compact", "resnet18"] = "compact"
     in_channels: int = Field(4, ge=1, le=16)
     widths: list[int] = Field(default_factory=lambda: [16, 32, 48, 64, 96])
     decoder_width: int = Field(32, ge=4)
     out_stride: Literal[1, 2, 4] = 2
+
+    def build(self):
+        from pipeline.detect.model import build_model
+
+        return build_model(self)
 
 
 class NormSpec(_Strict):
@@ -100,23 +108,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def arch_of(spec: ArchSpec):
-    from pipeline.detect.model import Arch
-
-    return Arch(
-        backbone=spec.backbone,
-        in_channels=spec.in_channels,
-        widths=tuple(spec.widths),
-        decoder_width=spec.decoder_width,
-        out_stride=spec.out_stride,
-    )
-
-
 # --------------------------------------------------------------------------- detectors
 
 
 class LearnedDetector:
-    """A loaded bundle: ``detect_array(refl, valid)`` -> pixel-space detections (model grid)."""
+    """A loaded bundle, a :class:`pipeline.detect.detector.Detector`: ``detect_array(refl,
+    valid)`` -> pixel-space detections (model grid)."""
 
     kind = "learned"
 
@@ -195,7 +192,7 @@ def resolve_bundle_dir(name_or_path: str | Path | None) -> Path:
     known = sorted(x.name for x in MODELS_DIR.glob("*/model.yaml") for x in [x.parent])
     raise TankerWatchError(
         f"model '{name_or_path}' not found (a folder with model.yaml; known: "
-        f"{', '.join(known + ['baseline']) or 'baseline'})"
+        f"{', '.join(known + sorted(CLASSICAL))})"
     )
 
 
@@ -212,13 +209,12 @@ def read_spec(folder: Path) -> ModelSpec:
         raise TankerWatchError(_format_validation_error(yml, exc)) from None
 
 
-def load_detector(name_or_path: str | Path | None = None, device: str = "auto"):
-    """Load a detector: None -> the released default (DEFAULT_MODEL), "baseline" -> the
-    classical detector, else a bundle name under models/ or a bundle folder."""
-    if name_or_path is not None and str(name_or_path) == "baseline":
-        from pipeline.detect.baseline import BaselineDetector
-
-        return BaselineDetector()
+def load_detector(name_or_path: str | Path | None = None, device: str = "auto") -> Detector:
+    """Load a detector: None -> the released default (DEFAULT_MODEL), a name of
+    ``pipeline.detect.detector.CLASSICAL`` ("baseline") -> that classical detector, else a
+    bundle name under models/ or a bundle folder."""
+    if name_or_path is not None and str(name_or_path) in CLASSICAL:
+        return CLASSICAL[str(name_or_path)]()
     folder = resolve_bundle_dir(name_or_path)
     spec = read_spec(folder)
     wfile = folder / spec.weights.file
@@ -237,9 +233,7 @@ def load_detector(name_or_path: str | Path | None = None, device: str = "auto"):
         state = load_file(str(wfile))
     except (SafetensorError, OSError, ValueError) as exc:
         raise TankerWatchError(f"{wfile}: not a readable safetensors file ({exc})") from None
-    from pipeline.detect.model import build_model
-
-    model = build_model(arch_of(spec.architecture))
+    model = spec.architecture.build()
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))

@@ -27,6 +27,7 @@ from pipeline.detect.geometry import (
     read_labels,
 )
 from pipeline.detect.raster import normalise, read_full
+from pipeline.detect.train_config import AugmentSpec
 from pipeline.errors import TankerWatchError
 
 log = logging.getLogger(__name__)
@@ -87,21 +88,6 @@ def prepare_paste(scenes: list[SceneData], bands: list[str]) -> list:
 
 
 @dataclass
-class AugmentConfig:
-    flips: bool = True
-    rotate: bool = True
-    scale: tuple[float, float] = (0.85, 1.15)
-    gain: tuple[float, float] = (0.75, 1.3)
-    band_gain: float = 0.1
-    haze: float = 0.08
-    glint: float = 0.0
-    noise: float = 0.01
-    dn_offset_p: float = 0.1
-    paste_p: float = 0.0
-    paste_scale: tuple[float, float] = (0.5, 1.1)
-
-
-@dataclass
 class ChipSampler:
     """Random chips from in-memory scenes; ``positive_p`` of them centred near a vessel.
     With ``augment.paste_p`` > 0 and a ship ``bank`` (prepare_paste), that share of the chips
@@ -111,7 +97,7 @@ class ChipSampler:
     chip: int = 128
     stride: int = 2
     positive_p: float = 0.7
-    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    augment: AugmentSpec | None = field(default_factory=AugmentSpec)
     bank: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -185,7 +171,7 @@ def _crop(refl: np.ndarray, valid: np.ndarray, x0: int, y0: int, size: int):
 
 
 def radiometric(
-    refl: np.ndarray, valid: np.ndarray, rng: np.random.Generator, a: AugmentConfig
+    refl: np.ndarray, valid: np.ndarray, rng: np.random.Generator, a: AugmentSpec
 ) -> np.ndarray:
     """Gain, per-band gain, haze (a smooth additive veil), sensor noise, residual DN offset."""
     nb, h, w = refl.shape
@@ -216,7 +202,7 @@ def radiometric(
 
 
 def geometric(
-    x: torch.Tensor, boxes: list[Box], rng: np.random.Generator, a: AugmentConfig
+    x: torch.Tensor, boxes: list[Box], rng: np.random.Generator, a: AugmentSpec
 ) -> tuple[torch.Tensor, list[Box]]:
     from torchvision import tv_tensors
     from torchvision.transforms import v2

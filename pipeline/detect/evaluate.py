@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.detect.detector import Detector
 from pipeline.errors import TankerWatchError
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def coco_map50(per_scene: dict[str, dict]) -> float:
     return max(value, 0.0)
 
 
-def evaluate_dataset(root: Path | str, detector, scenes: list[str] | None = None) -> dict:
+def evaluate_dataset(root: Path | str, detector: Detector, scenes: list[str] | None = None) -> dict:
     """Detect on every scene of a dataset (<root>/<scene>/ or <root>/scenes/<scene>/) and score
     it. Returns {"model", "dataset", "overall": {...}, "scenes": {name: {...}}}."""
     from pipeline.detect.data import scene_dirs

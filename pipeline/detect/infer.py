@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.detect.detector import Detector
 from pipeline.detect.geometry import Box, footprint_lonlat, heading_from_pixel_angle
 from pipeline.detect.raster import open_scene
 from pipeline.errors import TankerWatchError
@@ -46,7 +47,7 @@ def point_nms(dets: list[dict], radius_px: float) -> list[dict]:
     return [dets[i] for i in keep.tolist()]
 
 
-def detect_grid(grid, detector) -> list[dict]:
+def detect_grid(grid, detector: Detector) -> list[dict]:
     """All detections of an opened scene grid, in that grid's pixel space (after NMS)."""
     tile, overlap = detector.tile, detector.overlap
     margin = overlap / 2.0
@@ -76,7 +77,7 @@ def detect_grid(grid, detector) -> list[dict]:
 
 def detect_scene(
     path: Path | str,
-    detector,
+    detector: Detector,
     land=None,
     chips_dir: Path | str | None = None,
     scene_id: str | None = None,

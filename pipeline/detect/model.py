@@ -9,32 +9,17 @@ the sub-cell centre offset, log length and log beam in model pixels, the long-ax
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchvision.ops import Conv2dNormActivation
 
+if TYPE_CHECKING:
+    from pipeline.detect.bundle import ArchSpec
+
 HEADS = {"heat": 1, "cls": 1, "offset": 2, "size": 2, "angle": 2}
-
-
-@dataclass
-class Arch:
-    backbone: str = "compact"  # compact | resnet18
-    in_channels: int = 4
-    widths: tuple[int, ...] = (16, 32, 48, 64, 96)
-    decoder_width: int = 32
-    out_stride: int = 2
-
-    def to_dict(self) -> dict:
-        return {
-            "backbone": self.backbone,
-            "in_channels": self.in_channels,
-            "widths": list(self.widths),
-            "decoder_width": self.decoder_width,
-            "out_stride": self.out_stride,
-        }
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -91,7 +76,7 @@ class ResNet18Backbone(nn.Module):
 
 
 class CenterNet(nn.Module):
-    def __init__(self, arch: Arch):
+    def __init__(self, arch: ArchSpec):
         super().__init__()
         self.arch = arch
         if arch.backbone == "compact":
@@ -124,7 +109,7 @@ class CenterNet(nn.Module):
         return {k: head(y) for k, head in self.heads.items()}
 
 
-def build_model(arch: Arch) -> CenterNet:
+def build_model(arch: ArchSpec) -> CenterNet:
     return CenterNet(arch)
 
 

@@ -217,9 +217,8 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
     import torch
 
     from pipeline import distributed as D
-    from pipeline.detect.bundle import arch_of
-    from pipeline.detect.data import AugmentConfig, ChipSampler, prepare_paste
-    from pipeline.detect.model import build_model, detection_loss
+    from pipeline.detect.data import ChipSampler, prepare_paste
+    from pipeline.detect.model import detection_loss
 
     device = D.device_for(dist, device)
     if cfg.threads:
@@ -236,7 +235,7 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
     n_real = sum(len(s.boxes) for s in scenes if s.source == "real")
     n_sim = sum(len(s.boxes) for s in scenes if s.source == "sim")
     log.info("training on %d scenes (%d real vessels, %d simulated)", len(scenes), n_real, n_sim)
-    aug = AugmentConfig(**cfg.augment.model_dump())
+    aug = cfg.augment
     bank = prepare_paste(scenes, cfg.bands) if aug.paste_p else []
     if aug.paste_p:
         log.info("copy-paste: %d ship cut-outs", len(bank))
@@ -248,7 +247,7 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
         augment=aug,
         bank=bank,
     )
-    net = build_model(arch_of(cfg.architecture)).to(device)
+    net = cfg.architecture.build().to(device)
     ema = None
     if cfg.ema:
         import copy

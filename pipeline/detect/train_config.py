@@ -71,9 +71,11 @@ class HoldoutData(Strict):
 
 
 class AugmentSpec(Strict):
+    """Augmentation of training chips (pipeline.detect.data.ChipSampler reads it as is)."""
+
     flips: bool = True
     rotate: bool = True
-    scale: tuple[float, float] = (0.85, 1.15)
+    scale: tuple[float, float] | None = Field((0.85, 1.15), description="None: no rescaling")
     gain: tuple[float, float] = (0.75, 1.3)
     band_gain: float = Field(0.1, ge=0, lt=1)
     haze: float = Field(0.08, ge=0)

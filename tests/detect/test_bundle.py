@@ -7,8 +7,8 @@ import pytest
 import torch
 import yaml
 
-from pipeline.detect.bundle import DEFAULT_MODEL, load_detector, read_spec, save_bundle
-from pipeline.detect.model import Arch, build_model
+from pipeline.detect.bundle import DEFAULT_MODEL, ArchSpec, load_detector, read_spec, save_bundle
+from pipeline.detect.model import build_model
 from pipeline.errors import TankerWatchError
 
 TINY = {"backbone": "compact", "in_channels": 4, "widths": [4, 8, 8, 8, 8], "decoder_width": 8}
@@ -28,7 +28,7 @@ def tiny_fields(name="tiny", **over):
 
 def tiny_model(seed=0):
     torch.manual_seed(seed)
-    return build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    return build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
 
 
 @pytest.fixture
@@ -133,8 +133,8 @@ def test_model_id_changes_with_the_weights(tmp_path):
     """Two bundles with one name but different weights are different models to the ledger."""
     import torch
 
-    from pipeline.detect.bundle import load_detector, save_bundle
-    from pipeline.detect.model import Arch, build_model
+    from pipeline.detect.bundle import ArchSpec, load_detector, save_bundle
+    from pipeline.detect.model import build_model
 
     fields = {
         "name": "same-name",
@@ -145,9 +145,26 @@ def test_model_id_changes_with_the_weights(tmp_path):
     ids = []
     for seed in (1, 2):
         torch.manual_seed(seed)
-        model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8))
+        model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8))
         save_bundle(tmp_path / f"b{seed}", model, fields)
         det = load_detector(tmp_path / f"b{seed}")
         assert det.name == "same-name"
         ids.append(det.model_id)
     assert ids[0] != ids[1] and all(i.startswith("same-name@") for i in ids)
+
+
+def test_learned_and_classical_detectors_share_the_detector_interface():
+    from pipeline.detect.detector import CLASSICAL, Detector
+
+    assert isinstance(load_detector("baseline"), Detector)
+    assert isinstance(load_detector(DEFAULT_MODEL), Detector)
+    assert set(CLASSICAL) >= {"baseline"}
+    with pytest.raises(TankerWatchError, match="known: .*baseline"):
+        load_detector("nope")
+
+
+def test_the_architecture_spec_builds_the_network():
+    spec = ArchSpec(widths=[4, 8, 8, 8, 8], decoder_width=8)
+    net = spec.build()
+    assert isinstance(net, torch.nn.Module)
+    assert net.state_dict().keys() == build_model(spec).state_dict().keys()

@@ -6,8 +6,9 @@ import math
 
 import torch
 
+from pipeline.detect.bundle import ArchSpec
 from pipeline.detect.geometry import Box
-from pipeline.detect.model import Arch, build_model, decode, detection_loss, render_targets
+from pipeline.detect.model import build_model, decode, detection_loss, render_targets
 
 
 def _perfect_outputs(tgt):
@@ -39,7 +40,7 @@ def test_loss_is_lower_for_the_right_answer_and_backpropagates():
     tgt = {k: v[None] for k, v in render_targets(boxes, 32, 32, stride=2).items()}
     good = detection_loss(_perfect_outputs({k: v[0] for k, v in tgt.items()}), tgt)["total"]
     torch.manual_seed(0)
-    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8))
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8))
     out = model(torch.randn(1, 4, 64, 64))
     bad = detection_loss(out, tgt)
     assert float(good) < float(bad["total"])
@@ -49,7 +50,7 @@ def test_loss_is_lower_for_the_right_answer_and_backpropagates():
 
 def test_output_grid_matches_stride():
     for stride in (2, 4):
-        model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8, out_stride=stride))
+        model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8, out_stride=stride))
         out = model(torch.zeros(1, 4, 64, 64))
         assert out["heat"].shape == (1, 1, 64 // stride, 64 // stride)
 
@@ -58,7 +59,7 @@ def test_flip_averaging_averages_the_heatmap_over_four_flips():
     from pipeline.detect.model import predict
 
     torch.manual_seed(1)
-    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
     x = torch.randn(1, 4, 64, 64)
     with torch.no_grad():
         plain, tta = predict(model, x), predict(model, x, tta=True)

@@ -61,10 +61,10 @@ def test_sampler_labels_pasted_ships():
 
     scene = SceneData("h", refl, valid, [Box(30, 48, 20, 4, 0.0)], mask=mask)
     bank = prepare_paste([scene], ["B02", "B03", "B04", "B08"])
-    from pipeline.detect.data import AugmentConfig
+    from pipeline.detect.train_config import AugmentSpec
 
-    aug = AugmentConfig(flips=False, rotate=False, scale=None, paste_p=1.0, paste_scale=(0.6, 0.8))
-    plain = ChipSampler([scene], chip=64, positive_p=1.0, augment=AugmentConfig(paste_p=0.0))
+    aug = AugmentSpec(flips=False, rotate=False, scale=None, paste_p=1.0, paste_scale=(0.6, 0.8))
+    plain = ChipSampler([scene], chip=64, positive_p=1.0, augment=AugmentSpec(paste_p=0.0))
     pasted = ChipSampler([scene], chip=64, positive_p=1.0, augment=aug, bank=bank)
     n_plain = sum(
         float(plain.sample(np.random.default_rng(i))[1]["heat"].eq(1).sum()) for i in range(8)
