@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -270,57 +269,6 @@ def load_registry(path: Path | str = FLEET_CSV) -> list[Vessel]:
     if dup:
         raise TankerWatchError(f"{path}: duplicate vessel names {', '.join(sorted(dup))}")
     return vessels
-
-
-# --------------------------------------------------------------------------- check any file
-
-# directory name under configs/ -> loader(path). Stage modules register their own kinds here
-# (scenarios, train, runs) so `tankerwatch config check` validates every config file.
-CHECKERS: dict[str, Callable[[Path], object]] = {
-    "ports": lambda p: load_port(p),
-    "fleet": lambda p: load_registry(p),
-}
-
-
-def register_checker(kind: str, loader: Callable[[Path], object]) -> None:
-    CHECKERS[kind] = loader
-
-
-def _import_stage_configs() -> None:
-    # Stage packages define their config models next to their code and register a checker.
-    import importlib
-
-    for module in (
-        "pipeline.simulate.scenario",
-        "pipeline.detect.train_config",
-        "pipeline.run",
-        "pipeline.estimate.params",
-        "pipeline.ingest.settings",
-    ):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-def check_config(path: Path | str) -> str:
-    """Validate one config file; returns its kind. Raises TankerWatchError naming the problem."""
-    _import_stage_configs()
-    path = Path(path)
-    if not path.exists():
-        raise TankerWatchError(f"{path}: file not found")
-    kind = path.resolve().parent.name
-    if path.suffix == ".csv":
-        kind = "fleet"
-    loader = CHECKERS.get(kind)
-    if loader is None:
-        raise TankerWatchError(
-            f"{path}: cannot tell what kind of config this is; expected it under configs/"
-            f"{{{','.join(sorted(CHECKERS))}}}/"
-        )
-    loader(path)
-    return kind
 
 
 def parse_date(value: str | date, what: str) -> date:

@@ -55,7 +55,7 @@ def run_demo(
     from pipeline.ledger.store import Ledger
     from pipeline.report.html import build_report
     from pipeline.run import RunConfig, SourceSpec, resolve, run_pipeline
-    from pipeline.simulate.run import simulate
+    from pipeline.simulate import simulate
     from pipeline.simulate.scenario import load_scenario
 
     out = ensure_dir(out).resolve()

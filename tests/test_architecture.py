@@ -20,7 +20,7 @@ STAGE_MAY_IMPORT = {"estimate": {"portcalls"}}
 # shared foundations: records, configs, record files, helpers; they import no stage
 CORE = ("records", "recordio", "config", "errors", "fsutil", "geo", "bands")
 # what persists (the ledger, the batch runner) and what sits on top (CLI, demo, report)
-PERSIST_AND_ABOVE = ("ledger", "run", "cli", "demo", "report")
+PERSIST_AND_ABOVE = ("ledger", "run", "cli", "demo", "report", "config_check")
 
 
 def _unit(module: str) -> str | None:
@@ -157,3 +157,18 @@ def test_the_graph_is_read():
     assert "portcalls" in _edges("estimate")
     assert "records" in _edges("portcalls")
     assert "ledger" in _edges("run") and "run" in _edges("cli")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_package_exports_its_entry_function(stage):
+    import importlib
+
+    entry = {
+        "ingest": "ingest",
+        "simulate": "simulate",
+        "detect": "detect_scene",
+        "portcalls": "build_visits",
+        "estimate": "run_estimate",
+    }[stage]
+    package = importlib.import_module(f"pipeline.{stage}")
+    assert entry in package.__all__ and callable(getattr(package, entry))

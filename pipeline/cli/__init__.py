@@ -61,7 +61,7 @@ def _global(
 @config_app.command("check")
 def config_check(files: list[Path] = typer.Argument(..., help="Config files to validate.")) -> None:
     """Validate config files (ports, fleet registry, scenarios, train, runs)."""
-    from pipeline.config import check_config
+    from pipeline.config_check import check_config
 
     for f in files:
         kind = check_config(f)

@@ -21,8 +21,7 @@ def detect(
     """Detect vessels in scenes; write footprints (EPSG:4326) with length, beam, heading, score."""
     from rich.progress import Progress
 
-    from pipeline.detect.bundle import load_detector
-    from pipeline.detect.infer import detect_scene
+    from pipeline.detect import detect_scene, load_detector
     from pipeline.errors import TankerWatchError
     from pipeline.recordio import check_detections_path, write_detections
 
@@ -105,7 +104,7 @@ def evaluate(
     ),
 ) -> None:
     """Score a detector on a labelled dataset: precision, recall, F1, mAP@0.5, length/beam MAE."""
-    from pipeline.detect.bundle import load_detector
+    from pipeline.detect import load_detector
     from pipeline.detect.evaluate import evaluate_dataset
 
     detector = load_detector(model)

@@ -33,7 +33,7 @@ def ingest(
 ) -> None:
     """Ingest imagery of ports for a period into the scene catalogue (ledger database)."""
     from pipeline.errors import TankerWatchError
-    from pipeline.ingest.core import ingest as run_ingest
+    from pipeline.ingest import ingest as run_ingest
     from pipeline.ingest.core import period_bounds
     from pipeline.ingest.sources import source_class
 

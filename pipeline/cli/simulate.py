@@ -46,7 +46,7 @@ def simulate(
         )
         typer.echo(f"wrote {len(paths)} chips with {n_labels} labelled vessels to {out}")
         return
-    from pipeline.simulate.run import simulate as run_simulation
+    from pipeline.simulate import simulate as run_simulation
 
     done = run_simulation(scenario, out, seed=seed, progress=True)
     m = json.loads((done / "simulation.json").read_text())

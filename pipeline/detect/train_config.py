@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.config import REPO_ROOT, Strict, load_yaml_model, register_checker
+from pipeline.config import REPO_ROOT, Strict, load_yaml_model
 from pipeline.detect.bundle import ArchSpec, InferenceSpec, Thresholds
 from pipeline.errors import TankerWatchError
 
@@ -171,6 +171,3 @@ def resolve_root(root: str) -> Path:
 
 def load_train_config(path: Path | str) -> TrainConfig:
     return load_yaml_model(TrainConfig, path)
-
-
-register_checker("train", load_train_config)

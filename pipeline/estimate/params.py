@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.config import Strict, load_yaml_model, register_checker
+from pipeline.config import Strict, load_yaml_model
 from pipeline.portcalls.params import DEFAULT_PARAMS, PortcallParams, VoyageParams
 
 
@@ -133,6 +133,3 @@ class EstimateParams(Strict):
 
 def load_params(path: Path | str | None = None) -> EstimateParams:
     return load_yaml_model(EstimateParams, path or DEFAULT_PARAMS)
-
-
-register_checker("estimate", lambda p: load_params(p))

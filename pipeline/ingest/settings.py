@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipeline.config import CONFIG_DIR, Strict, load_yaml_model, register_checker
+from pipeline.config import CONFIG_DIR, Strict, load_yaml_model
 
 SOURCES_DIR = CONFIG_DIR / "sources"
 DEFAULT_SOURCES = SOURCES_DIR / "default.yaml"
@@ -148,6 +148,3 @@ class SourceSettings(Strict):
 def load_source_settings(path: Path | str | None = None) -> SourceSettings:
     """Load source settings (default: configs/sources/default.yaml)."""
     return load_yaml_model(SourceSettings, path or DEFAULT_SOURCES)
-
-
-register_checker("sources", load_source_settings)

@@ -56,7 +56,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
 
     from pipeline.config import load_registry
     from pipeline.estimate.params import load_params
-    from pipeline.ingest.core import ingest
+    from pipeline.ingest import ingest
     from pipeline.ingest.settings import load_source_settings
     from pipeline.ledger.store import Ledger
     from pipeline.portcalls import build_visits, link_voyages

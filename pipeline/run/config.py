@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pipeline.config import HOME, Strict, load_yaml_model, register_checker
+from pipeline.config import HOME, Strict, load_yaml_model
 from pipeline.errors import TankerWatchError
 
 
@@ -78,9 +78,6 @@ def load_run_config(path: Path | str) -> RunConfig:
     if cfg.end < cfg.start:
         raise TankerWatchError(f"{path}: field 'end': {cfg.end} is before start {cfg.start}")
     return cfg
-
-
-register_checker("runs", load_run_config)
 
 
 def resolve(path: str | None, base: Path = HOME) -> str | None:

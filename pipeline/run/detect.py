@@ -23,7 +23,7 @@ def detector(model: str | None, threads: int | None = None):
             torch.set_num_threads(threads)
     key = model or ""
     if key not in _WORKER_CACHE:
-        from pipeline.detect.bundle import load_detector
+        from pipeline.detect import load_detector
 
         _WORKER_CACHE[key] = load_detector(model)
     return _WORKER_CACHE[key]
@@ -43,7 +43,7 @@ class SceneTask:
 def detect_one_scene(task: SceneTask) -> int:
     """Read one scene, detect, write its detections in one transaction; returns their number."""
     from pipeline.config import load_port
-    from pipeline.detect.infer import detect_scene
+    from pipeline.detect import detect_scene
     from pipeline.ledger.store import Ledger
 
     det = detector(task.model, task.threads)

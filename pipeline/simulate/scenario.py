@@ -19,7 +19,6 @@ from pipeline.config import (
     load_port,
     load_registry,
     load_yaml_model,
-    register_checker,
 )
 from pipeline.errors import TankerWatchError
 
@@ -192,6 +191,3 @@ def load_scenario(path: Path | str | None = None) -> Scenario:
 def registry_path(sc: Scenario) -> Path:
     p = Path(sc.fleet.registry)
     return p if p.is_absolute() else REPO_ROOT / p
-
-
-register_checker("scenarios", load_scenario)

@@ -10,7 +10,7 @@ import yaml
 from safetensors.torch import load_file
 
 from detect import synth
-from pipeline.config import check_config
+from pipeline.config_check import check_config
 from pipeline.detect.bundle import load_detector
 from pipeline.detect.train import train
 from pipeline.errors import TankerWatchError
