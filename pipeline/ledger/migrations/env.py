@@ -1,6 +1,6 @@
 """Alembic environment for the TankerWatch ledger.
 
-The store (pipeline/ledger/store.py) runs the migrations programmatically, passing its own open
+The ledger (pipeline/ledger/engine.py) runs the migrations programmatically, passing its own open
 connection in ``config.attributes["connection"]`` so the upgrade happens inside the store's
 transaction (and lock). Without one (the `alembic` command line with a ``sqlalchemy.url``), an
 engine is built from the URL.
