@@ -68,24 +68,14 @@ def simulated_root(cfg: TrainConfig) -> Path:
     root = sim.chips_dir()
     if sim.root:
         return root
-    made = _manifest(root)
-    if made is None or (made.get("n"), made.get("seed")) != (sim.n, sim.seed):
-        found = (
-            "" if made is None else f" (found chips of n {made.get('n')} seed {made.get('seed')})"
-        )
+    # a complete set: every chip has its labels (the chip writer writes them last)
+    made = sum((p.parent / "labels.geojson").exists() for p in root.glob("*/scene.tif"))
+    if made < sim.n:
         raise TankerWatchError(
-            f"{root}: no complete set of {sim.n} simulated chips of seed {sim.seed}{found}; "
-            f"make them with `{sim.make_command()}`, or run `tankerwatch train`, which does"
+            f"{root}: {made} of {sim.n} simulated chips (seed {sim.seed}) found; make them with "
+            f"`{sim.make_command()}`, or run `tankerwatch train`, which does"
         )
     return root
-
-
-def _manifest(root: Path) -> dict | None:
-    # chips.json is written last by the chip writer (pipeline.simulate.chips): a complete set
-    try:
-        return json.loads((root / "chips.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _spread_weight(scenes, weight: float) -> None:

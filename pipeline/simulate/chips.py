@@ -3,13 +3,12 @@
 seasons and sea states, with hard negatives (piers, pontoons, jetties, clouds, empty chips).
 
 Chips are deterministic: chip ``i`` of seed ``s`` is the same bytes on every run, and a chip
-whose labels file exists is skipped, so an interrupted run resumes without duplicates. A
-complete set ends with ``chips.json`` (what it was made with); training reads only complete sets.
+whose labels file exists is skipped (labels are written last), so an interrupted run resumes
+without duplicates, and a set is complete when every chip has its labels.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,6 @@ import numpy as np
 
 from pipeline.config import utm_epsg
 from pipeline.errors import TankerWatchError
-from pipeline.fsutil import atomic_write_text
 from pipeline.simulate.compose import layout_surface, render_scene, write_labels
 from pipeline.simulate.layout import Layout, port_layout, random_layout
 from pipeline.simulate.render import Grid, write_geotiff
@@ -27,7 +25,6 @@ from pipeline.simulate.vessels import Placer, make_vessel
 from pipeline.simulate.weather import draw_conditions
 
 DEFAULT_PORTS = ("vostochny", "rajin", "chongjin", "nampo")
-CHIPS_MANIFEST = "chips.json"
 
 
 def _chip_rng(seed: int, i: int) -> np.random.Generator:
@@ -181,8 +178,7 @@ def write_chips(
 
         it = track(it, description="chips")
     for i in it:
-        chip_id = f"chip-s{seed}-{i:05d}"
-        d = out / chip_id
+        d = out / chip_id(seed, i)
         paths.append(d)
         if (d / "labels.geojson").exists():
             continue
@@ -196,42 +192,17 @@ def write_chips(
         for k, f in enumerate(feats):
             f["properties"]["id"] = k
         write_labels(d / "labels.geojson", feats, {"scene": "scene.tif", **meta})
-    manifest = chips_manifest(n, seed, size_px, tuple(sensors), tuple(ports), max_occluded)
-    atomic_write_text(out / CHIPS_MANIFEST, json.dumps(manifest, sort_keys=True) + "\n")
     return paths
 
 
-def chips_manifest(
-    n: int,
-    seed: int = 0,
-    size_px: int = 256,
-    sensors: tuple[str, ...] = ("sentinel-2-l2a", "commercial-3m"),
-    ports: tuple[str, ...] = DEFAULT_PORTS,
-    max_occluded: float = 0.5,
-) -> dict:
-    """What a complete set of chips was made with (``CHIPS_MANIFEST``, written last)."""
-    return {
-        "n": n,
-        "seed": seed,
-        "size_px": size_px,
-        "sensors": list(sensors),
-        "ports": list(ports),
-        "max_occluded": max_occluded,
-    }
-
-
-def read_chips_manifest(out_dir: Path | str) -> dict | None:
-    """The manifest of a complete chip folder, or None (absent, unfinished or unreadable)."""
-    try:
-        return json.loads((Path(out_dir) / CHIPS_MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def chip_id(seed: int, i: int) -> str:
+    return f"chip-s{seed}-{i:05d}"
 
 
 def ensure_chips(out_dir: Path | str, n: int, seed: int = 0, progress: bool = False, **options):
-    """Make the chips unless ``out_dir`` already holds this exact set (the training step's data
-    step, run by `tankerwatch train` before training, as `tankerwatch simulate --chips` would)."""
-    wanted = chips_manifest(n, seed, **options)
-    if read_chips_manifest(out_dir) == json.loads(json.dumps(wanted)):
-        return
-    write_chips(out_dir, n, seed=seed, progress=progress, **options)
+    """The chips, made unless ``out_dir`` already holds all ``n`` of this seed (the training
+    data step, run by `tankerwatch train` before training, as `tankerwatch simulate --chips`)."""
+    folders = [Path(out_dir) / chip_id(seed, i) for i in range(n)]
+    if all((d / "labels.geojson").exists() for d in folders):
+        return folders
+    return write_chips(out_dir, n, seed=seed, progress=progress, **options)
