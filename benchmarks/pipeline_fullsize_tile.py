@@ -2,20 +2,31 @@
 model's bare forward pass over the same tiles.
 
     .venv/bin/python benchmarks/pipeline_fullsize_tile.py [--size 10980] [--model NAME ...]
-        [--work DIR] [--json OUT.json] [--max-rss-mib 4096] [--threads N] [--gdal-cache-mib M]
+        [--variant SETTINGS ...] [--layout mixed|coast] [--work DIR] [--json OUT.json]
+        [--max-rss-mib 4096] [--threads N] [--gdal-cache-mib M]
 
 The tile (default 10980 x 10980 px at 10 m, a Sentinel-2 granule; bands B02 B03 B04 B08 B11,
-uint16, UTM zone 53N, tiled DEFLATE GeoTIFF) is written by seeded code: a smooth land/water
-pattern, per-pixel noise and bright hulls on the water (no port simulator: 120 Mpx of it would
-take far longer than the detection being measured). Each measurement runs in its own child
-process, so the peak resident memory (getrusage ru_maxrss of that child) is the detect's own
-(each child first detects a small 300 px tile, untimed, so lazy imports and the PROJ database
-are loaded before the clock starts):
+uint16, UTM zone 53N, tiled DEFLATE GeoTIFF) is written by seeded code: per-pixel noise and
+bright hulls on the water (no port simulator: 120 Mpx of it would take far longer than the
+detection being measured). Layout ``mixed`` (the default) is a smooth land/water pattern of
+1 km cells over the whole tile with 0.5 hulls per km2 of water, a worst case (water and hulls in
+every window); ``coast`` is a granule over a coast: land on the west half behind a ragged
+coastline, a few lakes, 0.05 hulls per km2 of sea.
+
+``--variant`` (repeatable) measures the learned bundles with other inference settings, as in
+benchmarks/detect_parity.py (``precision=fp32,tta_min_score=0,min_water_px=0`` is the inference
+before #15); the variants run one after the other, alternating detect and forward children.
+
+Each measurement runs in its own child process, so the peak resident memory (getrusage
+ru_maxrss of that child) is the detect's own (each child first detects a small 300 px tile,
+untimed, so lazy imports and the PROJ database are loaded before the clock starts):
 
 - detect: ``pipeline.detect.infer.detect_scene(tile, detector)``, what `tankerwatch detect` and
   the batch runner do per scene (open, windowed reads, model per tile, decode, NMS, footprints);
-- forward: the same windows read one at a time (untimed), then only ``model(x)`` timed: the bare
-  forward pass over the same tiles. For the classical baseline (no network) this times its
+- forward: the same windows read and prepared one at a time (untimed; windows the detect path
+  skips are skipped), then only the network timed: every pass the detect path makes on the
+  window (``detector.forward``: flip averaging included, in the detector's precision), and apart
+  one bare ``model(x)`` pass. For the classical baseline (no network) this times its
   ``detect_array`` on each tile instead.
 
 Default detectors: the released bundle (models/tw-centernet-s2) when present, else a freshly
@@ -58,6 +69,7 @@ ORIGIN = (600000.0, 4800000.0)  # upper-left corner, as a real 53T granule's
 GSD_M = 10.0
 COARSE_PX = 128  # land/water pattern cell
 HULLS_PER_KM2 = 0.5
+COAST_HULLS_PER_KM2 = 0.05
 ROWS_PER_WRITE = 512
 WARMUP_PX = 300  # a small tile each child detects first, untimed
 
@@ -75,14 +87,28 @@ def _field(coarse, rows: slice, width: int):
     return (1 - wy) * ((1 - wx) * c00 + wx * c01) + wy * ((1 - wx) * c10 + wx * c11)
 
 
-def _hulls(coarse, size: int, rng) -> list[tuple[float, float, float, float, float]]:
+def _land_score(coarse, rows: slice, size: int, layout: str):
+    """Above 0.6 is land. ``mixed``: the coarse field itself; ``coast``: the west half, with
+    the field making the coastline ragged and leaving a few lakes."""
+    field = _field(coarse, rows, size)
+    if layout == "mixed":
+        return field
+    import numpy as np
+
+    x = (np.arange(size, dtype=np.float32) + 0.5) / size
+    score = 0.6 + 2.0 * (0.5 - x)[None, :] + 0.5 * (field - 0.5)
+    return np.where(field > 0.93, 0.0, score)  # lakes inland
+
+
+def _hulls(coarse, size: int, rng, layout: str = "mixed") -> list:
     """(cx, cy, length_px, beam_px, angle_rad) of hulls well inside the water."""
-    n = int(round(HULLS_PER_KM2 * (size * GSD_M / 1000.0) ** 2))
+    density = HULLS_PER_KM2 if layout == "mixed" else COAST_HULLS_PER_KM2
+    n = int(round(density * (size * GSD_M / 1000.0) ** 2))
     out = []
     for _ in range(n):
         cx, cy = rng.uniform(20, size - 20, 2)
-        fy = float(_field(coarse, slice(int(cy), int(cy) + 1), size)[0, int(cx)])
-        if fy > 0.45:  # land is field > 0.6; keep hulls off the shore
+        fy = float(_land_score(coarse, slice(int(cy), int(cy) + 1), size, layout)[0, int(cx)])
+        if fy > 0.45:  # land is above 0.6; keep hulls off the shore
             continue
         length = float(rng.uniform(3.0, 30.0))
         beam = max(1.0, length / float(rng.uniform(5.5, 7.5)))
@@ -90,7 +116,7 @@ def _hulls(coarse, size: int, rng) -> list[tuple[float, float, float, float, flo
     return out
 
 
-def write_tile(path: Path, size: int, seed: int = 0) -> dict:
+def write_tile(path: Path, size: int, seed: int = 0, layout: str = "mixed") -> dict:
     """Write the synthetic tile block-row by block-row (bounded memory); returns its facts."""
     import numpy as np
     import rasterio
@@ -102,7 +128,7 @@ def write_tile(path: Path, size: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     cells = size // COARSE_PX + 2
     coarse = rng.random((cells, cells), dtype=np.float32)
-    hulls = _hulls(coarse, size, rng)
+    hulls = _hulls(coarse, size, rng, layout)
     water = np.array(WATER_DN, np.float32)[:, None, None]
     land = np.array(LAND_DN, np.float32)[:, None, None]
     hull = np.array(HULL_DN, np.float32)
@@ -130,7 +156,7 @@ def write_tile(path: Path, size: int, seed: int = 0) -> dict:
             dst.set_band_description(i, name)
         for r0 in range(0, size, ROWS_PER_WRITE):
             rows = slice(r0, min(size, r0 + ROWS_PER_WRITE))
-            is_land = _field(coarse, rows, size) > 0.6
+            is_land = _land_score(coarse, rows, size, layout) > 0.6
             land_px += int(is_land.sum())
             block = np.where(is_land[None], land, water)
             block += rng.standard_normal(block.shape, dtype=np.float32) * noise
@@ -151,6 +177,7 @@ def write_tile(path: Path, size: int, seed: int = 0) -> dict:
             dst.write(block.astype(np.uint16), window=win)
     return {
         "size_px": size,
+        "layout": layout,
         "megapixels": round(size * size / 1e6, 2),
         "land_share": round(land_px / size / size, 3),
         "hulls": len(hulls),
@@ -165,69 +192,95 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def child_detect(tile: Path, model: str, warm: Path) -> dict:
+def _load(model: str, variant: str | None):
+    from pipeline.detect.bundle import load_detector
+
+    if not variant or model == "baseline":
+        return load_detector(model)
+    from detect_parity import make_detector, parse_variant
+
+    return make_detector(model, parse_variant(variant))
+
+
+def child_detect(tile: Path, model: str, warm: Path, variant: str | None = None) -> dict:
+    import os
+
     import torch
 
-    from pipeline.detect.bundle import load_detector
     from pipeline.detect.infer import detect_scene
 
     t = time.perf_counter()
-    det = load_detector(model)
+    det = _load(model, variant)
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     detect_scene(warm, det)  # one-time costs (lazy imports, PROJ database) out of the timing
     warmup_s = time.perf_counter() - t
+    load_before = os.getloadavg()[0]
+    stats: dict = {}
     t = time.perf_counter()
-    dets = detect_scene(tile, det)
+    dets = detect_scene(tile, det, stats=stats)
     detect_s = time.perf_counter() - t
+    if os.environ.get("TW_BENCH_DETECTIONS"):  # for the parent's agreement check
+        rows = [[d.lon, d.lat, d.length_m, d.score] for d in dets]
+        Path(os.environ["TW_BENCH_DETECTIONS"]).write_text(json.dumps(rows))
     return {
         "detector": det.name,
+        "precision": getattr(getattr(det, "precision", None), "name", "-"),
         "tile": det.tile,
         "overlap": det.overlap,
         "load_s": load_s,
         "warmup_s": warmup_s,
         "detect_s": detect_s,
         "detections": len(dets),
+        "windows": stats,
         "torch_threads": torch.get_num_threads(),
         "peak_rss_mib": _peak_rss_mib(),
+        "loadavg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 
-def child_forward(tile: Path, model: str, warm: Path) -> dict:
-    """Read each window (timed apart), then time the network alone on it (the baseline: its
-    detect_array, having no network)."""
-    import numpy as np
+def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None) -> dict:
+    """Read and prepare each window the detect path detects on (timed apart), then time the
+    network alone on it: all its passes (``detector.forward``) and one bare ``model(x)`` (the
+    baseline: its detect_array, having no network)."""
+    import os
+
     import torch
 
-    from pipeline.detect.bundle import load_detector
-    from pipeline.detect.infer import detect_scene
-    from pipeline.detect.raster import normalise, open_scene
+    from pipeline.detect.infer import detect_scene, windows_to_detect
+    from pipeline.detect.raster import open_scene
 
-    det = load_detector(model)
+    det = _load(model, variant)
     detect_scene(warm, det)  # the same warm-up as the detect child
-    read_s = core_s = 0.0
+    read_s = core_s = single_s = 0.0
     n_tiles = 0
     tile_mpx = 0.0
+    load_before = os.getloadavg()[0]
+    counts = {"nodata": 0, "valid": 0, "dry": 0}
     with open_scene(tile, det.bands, det.gsd_m) as grid, torch.inference_mode():
-        for win in grid.windows(det.tile, det.overlap):
+        reads = windows_to_detect(grid, det, counts)
+        while True:
             t = time.perf_counter()
-            refl, valid = grid.read(win)
+            item = next(reads, None)
             read_s += time.perf_counter() - t
+            if item is None:
+                break
+            _, refl, valid, prepared = item
             n_tiles += 1
             tile_mpx += refl.shape[1] * refl.shape[2] / 1e6
             if det.kind == "learned":
-                x = normalise(refl, valid)
-                ph, pw = (-x.shape[1]) % 16, (-x.shape[2]) % 16
-                if ph or pw:
-                    x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=-1.0)
-                xt = torch.from_numpy(x)[None].to(det.device)
                 t = time.perf_counter()
-                det.model(xt)
+                det.forward(prepared)
                 core_s += time.perf_counter() - t
+                t = time.perf_counter()
+                with det.precision.autocast():
+                    det.model(prepared)
+                single_s += time.perf_counter() - t
             else:
                 t = time.perf_counter()
                 det.detect_array(refl, valid)
                 core_s += time.perf_counter() - t
+                single_s = core_s
         grid_mpx = grid.width * grid.height / 1e6
     return {
         "detector": det.name,
@@ -237,15 +290,37 @@ def child_forward(tile: Path, model: str, warm: Path) -> dict:
         "grid_mpx": grid_mpx,
         "read_s": read_s,
         "core_s": core_s,
+        "single_pass_s": single_s,
         "peak_rss_mib": _peak_rss_mib(),
+        "loadavg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 
-def run_child(mode: str, tile: Path, model: str, warm: Path, args) -> dict:
+def agreement_with(reference: Path, other: Path) -> str:
+    """same/lost/new and the largest length difference of two children's detections."""
+    from types import SimpleNamespace
+
+    from detect_parity import agreement
+
+    def load(p: Path):
+        return [
+            SimpleNamespace(lon=a, lat=b, length_m=c) for a, b, c, _ in json.loads(p.read_text())
+        ]
+
+    a = agreement(load(reference), load(other))
+    dlen = max(a["dlen"]) if a["dlen"] else 0.0
+    return f"{a['matched']}/{a['lost']}/{a['new']} (max |d length| {dlen:.1f} m)"
+
+
+def run_child(mode: str, tile: Path, model: str, warm: Path, args, variant=None) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--tile", str(tile), "--model", model]
     cmd += ["--warm", str(warm), "--threads", str(args.threads)]
+    if variant:
+        cmd += ["--variant", variant]
     gdal_cache_mib = args.gdal_cache_mib
     env = dict(os.environ)
+    if mode == "detect":
+        env["TW_BENCH_DETECTIONS"] = str(args.dets_dir / f"{abs(hash((model, variant)))}.json")
     if gdal_cache_mib:  # GDAL reads a plain number under 100000 as megabytes
         env["GDAL_CACHEMAX"] = str(gdal_cache_mib)
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
@@ -261,6 +336,10 @@ def main() -> int:
     ap.add_argument("--train-config", help="architecture of the fresh bundle (TrainConfig YAML)")
     ap.add_argument("--work", help="folder for the tile (kept); default a temporary folder")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--layout", choices=["mixed", "coast"], default="mixed")
+    ap.add_argument(
+        "--variant", action="append", help="inference settings of the learned bundles (repeatable)"
+    )
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--max-rss-mib", type=float, default=4096.0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -278,19 +357,21 @@ def main() -> int:
 
             torch.set_num_threads(args.threads)
         fn = child_detect if args.child == "detect" else child_forward
-        print(json.dumps(fn(Path(args.tile), args.model[0], Path(args.warm))))
+        variant = args.variant[0] if args.variant else None
+        print(json.dumps(fn(Path(args.tile), args.model[0], Path(args.warm), variant)))
         return 0
 
     with tempfile.TemporaryDirectory(prefix="tw-fullsize-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        tile = work / f"s2-synthetic-{args.size}-seed{args.seed}.tif"
+        suffix = "" if args.layout == "mixed" else f"-{args.layout}"
+        tile = work / f"s2-synthetic-{args.size}-seed{args.seed}{suffix}.tif"
         facts_file = tile.with_suffix(".json")
         t = time.perf_counter()
         if tile.exists() and facts_file.exists():
             facts = json.loads(facts_file.read_text()) | {"reused": True}
         else:
-            facts = write_tile(tile, args.size, args.seed)
+            facts = write_tile(tile, args.size, args.seed, args.layout)
             facts["write_s"] = round(time.perf_counter() - t, 1)
             write_json(str(facts_file), facts)
         print(f"tile {tile}: {facts}", flush=True)
@@ -298,41 +379,58 @@ def main() -> int:
         if not warm.exists():
             write_tile(warm, WARMUP_PX, args.seed)
         rows = []
+        args.dets_dir = Path(tempfile.mkdtemp(prefix="dets-", dir=work))
+        first: dict = {}
         for label, arg in resolve_models(args.model, work, args.train_config):
-            d = run_child("detect", tile, arg, warm, args)
-            f = run_child("forward", tile, arg, warm, args)
-            row = {
-                "detector": d["detector"] + (" (fresh init)" if label == "fresh" else ""),
-                "tile/overlap": f"{d['tile']}/{d['overlap']}",
-                "tiles": f["tiles"],
-                "grid_mpx": round(f["grid_mpx"], 1),
-                "detect_s": round(d["detect_s"], 1),
-                "mpx_per_s": round(f["grid_mpx"] / d["detect_s"], 2),
-                "forward_s": round(f["core_s"], 1),
-                "detect/forward": round(d["detect_s"] / f["core_s"], 2),
-                "read_s": round(f["read_s"], 1),
-                "peak_rss_mib": round(d["peak_rss_mib"]),
-                "forward_peak_rss_mib": round(f["peak_rss_mib"]),
-                "detections": d["detections"],
-                "load_s": round(d["load_s"], 2),
-                "warmup_s": round(d["warmup_s"], 2),
-                "torch_threads": d["torch_threads"],
-                "gdal_cache_mib": args.gdal_cache_mib or "default",
-            }
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            variants = [None] if arg == "baseline" else (args.variant or [None])
+            for variant in variants:
+                d = run_child("detect", tile, arg, warm, args, variant)
+                f = run_child("forward", tile, arg, warm, args, variant)
+                dets_file = args.dets_dir / f"{abs(hash((arg, variant)))}.json"
+                first.setdefault(arg, dets_file)
+                row = {
+                    "detector": d["detector"] + (" (fresh init)" if label == "fresh" else ""),
+                    "variant": variant or "bundle's",
+                    "precision": d["precision"],
+                    "tile/overlap": f"{d['tile']}/{d['overlap']}",
+                    "tiles": f["tiles"],
+                    "grid_mpx": round(f["grid_mpx"], 1),
+                    "detect_s": round(d["detect_s"], 1),
+                    "mpx_per_s": round(f["grid_mpx"] / d["detect_s"], 2),
+                    "forward_s": round(f["core_s"], 1),
+                    "single_pass_s": round(f["single_pass_s"], 1),
+                    "detect/forward": round(d["detect_s"] / f["core_s"], 2),
+                    "read_s": round(f["read_s"], 1),
+                    "peak_rss_mib": round(d["peak_rss_mib"]),
+                    "forward_peak_rss_mib": round(f["peak_rss_mib"]),
+                    "detections": d["detections"],
+                    "same/lost/new vs first": agreement_with(first[arg], dets_file),
+                    "windows": d.get("windows"),
+                    "load_s": round(d["load_s"], 2),
+                    "warmup_s": round(d["warmup_s"], 2),
+                    "torch_threads": d["torch_threads"],
+                    "gdal_cache_mib": args.gdal_cache_mib or "default",
+                    "loadavg": f"{d['loadavg'][0]}-{d['loadavg'][1]} / "
+                    f"{f['loadavg'][0]}-{f['loadavg'][1]}",
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     cols = [
         "detector",
+        "variant",
         "tile/overlap",
         "tiles",
         "grid_mpx",
         "detect_s",
         "mpx_per_s",
         "forward_s",
+        "single_pass_s",
         "detect/forward",
         "read_s",
         "peak_rss_mib",
         "detections",
+        "same/lost/new vs first",
+        "loadavg",
     ]
     print(markdown(rows, cols))
     write_json(args.json, {"tile": facts, "rows": rows, "machine": machine()})

@@ -10,6 +10,20 @@ import typer
 
 log = logging.getLogger(__name__)
 
+PRECISION_HELP = (
+    "Inference precision: auto (bf16 on CPUs with AMX / AVX-512 BF16 and on CUDA, else fp32), "
+    "fp32, bf16 or fp16; default: the bundle's inference.precision."
+)
+
+
+def _precision(value: str | None) -> str | None:
+    from pipeline.detect.precision import PRECISIONS
+    from pipeline.errors import TankerWatchError
+
+    if value is not None and value.lower() not in PRECISIONS:
+        raise TankerWatchError(f"--precision {value}: unknown (use one of {', '.join(PRECISIONS)})")
+    return value.lower() if value else None
+
 
 def detect(
     scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs (or dataset scene folders)."),
@@ -17,6 +31,7 @@ def detect(
     model: str = typer.Option(None, "--model", "-m", help="Bundle name/folder, or 'baseline'."),
     port: str = typer.Option(None, "--port", help="Port config whose land polygons mask out."),
     chips: Path = typer.Option(None, "--chips", help="Folder for PNG evidence chips."),
+    precision: str = typer.Option(None, "--precision", help=PRECISION_HELP),
 ) -> None:
     """Detect vessels in scenes; write footprints (EPSG:4326) with length, beam, heading, score."""
     from rich.progress import Progress
@@ -26,7 +41,7 @@ def detect(
     from pipeline.recordio import check_detections_path, write_detections
 
     check_detections_path(out)
-    detector = load_detector(model)
+    detector = load_detector(model, precision=_precision(precision))
     land = None
     if port:
         from pipeline.config import load_port
@@ -102,12 +117,13 @@ def evaluate(
         help="Also add the result to the bundle's metrics.json and card.md "
         "under this label (only for data the model did not train on).",
     ),
+    precision: str = typer.Option(None, "--precision", help=PRECISION_HELP),
 ) -> None:
     """Score a detector on a labelled dataset: precision, recall, F1, mAP@0.5, length/beam MAE."""
     from pipeline.detect import load_detector
     from pipeline.detect.evaluate import evaluate_dataset
 
-    detector = load_detector(model)
+    detector = load_detector(model, precision=_precision(precision))
     names = [s.strip() for s in scenes.split(",") if s.strip()] if scenes else None
     res = evaluate_dataset(dataset, detector, scenes=names)
     if record:

@@ -26,6 +26,7 @@ class BaselineDetector:
     tile = 1024
     overlap = 128
     nms_radius_m = 40.0
+    min_water_px = 50  # detect_array finds nothing with less water: the tiling loop skips
 
     ndwi_water = 0.0  # NDWI above this is water
     context_px = 15  # window for "surrounded by water"
@@ -44,7 +45,7 @@ class BaselineDetector:
         blue, green, red, nir = refl[0], refl[1], refl[2], refl[3]
         ndwi = (green - nir) / (green + nir + 1e-6)
         water = (ndwi > self.ndwi_water) & valid
-        if water.sum() < 50:
+        if water.sum() < self.min_water_px:
             return []
         context = ndimage.uniform_filter(water.astype(np.float32), size=self.context_px)
         bright_band = np.maximum(nir, (blue + green + red) / 3)

@@ -62,6 +62,23 @@ class InferenceSpec(_Strict):
     tile: int = Field(512, ge=64)
     overlap: int = Field(96, ge=0)
     tta: bool = Field(False, description="average the heatmap over the four flips (4x cost)")
+    tta_min_score: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="flip-average only around cells whose unflipped heat reaches this "
+        "(0: the whole tile); 0.2 left every detection of the yardsticks unchanged",
+    )
+    min_water_px: int = Field(
+        16,
+        ge=0,
+        description="windows with fewer water pixels (NDWI > 0) are not detected on (0: all)",
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="auto: bf16 on CPUs with AMX / AVX-512 BF16 and on CUDA (fp16 where the GPU "
+        "lacks bf16), fp32 elsewhere",
+    )
 
     @model_validator(mode="after")
     def _overlap(self):
@@ -117,11 +134,26 @@ class LearnedDetector:
 
     kind = "learned"
 
-    def __init__(self, spec: ModelSpec, model, path: Path | None = None, device: str = "cpu"):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model,
+        path: Path | None = None,
+        device: str = "cpu",
+        precision: str | None = None,
+    ):
+        import torch
+
+        from pipeline.detect.model import fuse_for_inference
+        from pipeline.detect.precision import resolve_precision
+
         self.spec = spec
-        self.model = model.eval()
+        # the network as inference runs it: batch norms folded into the convolutions (a copy:
+        # the caller's model is left alone), channels_last
+        self.model = fuse_for_inference(model).to(memory_format=torch.channels_last)
         self.path = path
         self.device = device
+        self.precision = resolve_precision(precision or spec.inference.precision, device)
 
     name = property(lambda self: self.spec.name)
     # What the ledger records as "model": the name alone would let a retrained bundle under the
@@ -131,27 +163,55 @@ class LearnedDetector:
     gsd_m = property(lambda self: self.spec.gsd_m)
     tile = property(lambda self: self.spec.inference.tile)
     overlap = property(lambda self: self.spec.inference.overlap)
+    min_water_px = property(lambda self: self.spec.inference.min_water_px)
     nms_radius_m = property(lambda self: self.spec.thresholds.nms_radius_m)
 
-    def detect_array(self, refl: np.ndarray, valid: np.ndarray) -> list[dict]:
-        """Detections in a reflectance array [bands, h, w] on the model grid (pixel units)."""
+    def prepare(self, refl: np.ndarray, valid: np.ndarray):
+        """The network's input tensor [1, bands, h', w'] (normalised, padded to a multiple of
+        the deepest stride, channels_last, on the device)."""
         import torch
 
-        from pipeline.detect.model import decode, predict
         from pipeline.detect.raster import normalise
 
-        s = self.spec.architecture.out_stride
         _, h, w = refl.shape
-        ph, pw = (-h) % 16, (-w) % 16
+        align = getattr(self.model, "deepest_stride", 16)
+        ph, pw = (-h) % align, (-w) % align
         x = normalise(refl, valid)
         if ph or pw:
             x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=-1.0)
-        with torch.inference_mode():
-            x = torch.from_numpy(x)[None].to(self.device)
-            out = predict(self.model, x, self.spec.inference.tta)
-            dets = decode(
-                {k: v.float().cpu() for k, v in out.items()}, s, self.spec.thresholds.score
-            )[0]
+        # channels_last made by numpy (HWC memory viewed as NCHW): no torch op, so the reader
+        # thread this runs in starts no OpenMP team of its own
+        hwc = np.ascontiguousarray(x.transpose(1, 2, 0))
+        x = torch.from_numpy(hwc).permute(2, 0, 1)[None]
+        return x.to(self.device, memory_format=torch.channels_last)
+
+    def forward(self, x) -> dict:
+        """The network's outputs (fp32, on the CPU) for a prepared input: every pass the
+        detection makes (flip averaging included), in the detector's precision."""
+        import torch
+
+        from pipeline.detect.model import predict
+
+        inf = self.spec.inference
+        with torch.inference_mode(), self.precision.autocast():
+            out = predict(self.model, x, inf.tta, inf.tta_min_score)
+        return {k: v.float().cpu() for k, v in out.items()}
+
+    def detect_array(self, refl: np.ndarray, valid: np.ndarray) -> list[dict]:
+        """Detections in a reflectance array [bands, h, w] on the model grid (pixel units)."""
+        return self.detect_prepared(self.prepare(refl, valid), valid)
+
+    def detect_prepared(self, x, valid: np.ndarray) -> list[dict]:
+        """detect_array on an input already made by ``prepare`` (the tiling loop prepares the
+        next windows in its reader thread); ``valid`` is the window's [h, w] mask."""
+        from pipeline.detect.model import decode
+
+        s = self.spec.architecture.out_stride
+        h, w = valid.shape
+        out = self.forward(x)
+        # room for every peak of a large tile (500 per 512 px tile, as before)
+        max_det = max(500, 500 * h * w // (512 * 512))
+        dets = decode(out, s, self.spec.thresholds.score, max_det=max_det)[0]
         keep = []
         min_len_px = self.spec.thresholds.min_length_m / self.gsd_m
         for d in dets:
@@ -209,10 +269,13 @@ def read_spec(folder: Path) -> ModelSpec:
         raise TankerWatchError(_format_validation_error(yml, exc)) from None
 
 
-def load_detector(name_or_path: str | Path | None = None, device: str = "auto") -> Detector:
+def load_detector(
+    name_or_path: str | Path | None = None, device: str = "auto", precision: str | None = None
+) -> Detector:
     """Load a detector: None -> the released default (DEFAULT_MODEL), a name of
     ``pipeline.detect.detector.CLASSICAL`` ("baseline") -> that classical detector, else a
-    bundle name under models/ or a bundle folder."""
+    bundle name under models/ or a bundle folder. ``precision`` (auto | fp32 | bf16 | fp16)
+    overrides a bundle's ``inference.precision``."""
     if name_or_path is not None and str(name_or_path) in CLASSICAL:
         return CLASSICAL[str(name_or_path)]()
     folder = resolve_bundle_dir(name_or_path)
@@ -251,7 +314,7 @@ def load_detector(name_or_path: str | Path | None = None, device: str = "auto") 
             )
     model.load_state_dict(state, strict=True)
     dev = _device(device)
-    return LearnedDetector(spec, model.to(dev), folder, dev)
+    return LearnedDetector(spec, model.to(dev), folder, dev, precision)
 
 
 def save_bundle(

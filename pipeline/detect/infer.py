@@ -1,17 +1,26 @@
 """Tiled detection over a whole scene: windowed reads of a UTM VRT at the model GSD (bounded
 memory whatever the scene size), overlap between tiles, and cross-tile duplicate suppression with
-torchvision.ops.nms on point-centred squares (point-distance NMS)."""
+torchvision.ops.nms on point-centred squares (point-distance NMS).
+
+A reader thread reads (and, for a detector with ``prepare``, normalises) the next windows while
+the detector runs on the current one. Windows that are all nodata, or have fewer water pixels
+(NDWI > 0: green brighter than near-infrared) than the detector's ``min_water_px``, are not
+given to the detector.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.detect.detector import Detector
 from pipeline.detect.geometry import Box, footprint_lonlat, heading_from_pixel_angle
-from pipeline.detect.raster import open_scene
+from pipeline.detect.raster import bound_block_cache, open_scene
 from pipeline.errors import TankerWatchError
 from pipeline.records import Detection
 
@@ -47,30 +56,122 @@ def point_nms(dets: list[dict], radius_px: float) -> list[dict]:
     return [dets[i] for i in keep.tolist()]
 
 
-def detect_grid(grid, detector: Detector) -> list[dict]:
-    """All detections of an opened scene grid, in that grid's pixel space (after NMS)."""
-    tile, overlap = detector.tile, detector.overlap
-    margin = overlap / 2.0
-    dets: list[dict] = []
-    any_valid = False
-    for win in grid.windows(tile, overlap):
+READ_AHEAD = 2  # windows read ahead of the detector (a detector's ``read_ahead`` overrides)
+
+
+def water_bands(detector) -> tuple[int, int] | None:
+    """Indexes of green (B03) and near-infrared (B08) among the detector's bands, if it has
+    both (the water test needs them)."""
+    from pipeline.bands import canonical_band
+
+    names = [canonical_band(b) for b in detector.bands]
+    if "B03" in names and "B08" in names:
+        return names.index("B03"), names.index("B08")
+    return None
+
+
+def water_pixels(refl: np.ndarray, valid: np.ndarray, bands: tuple[int, int]) -> int:
+    """Valid pixels with NDWI = (green - nir) / (green + nir) > 0 (the sign of the product, as
+    the baseline's own test with its 1e-6, without a division)."""
+    green, nir = refl[bands[0]], refl[bands[1]]
+    return int(np.count_nonzero(((green - nir) * (green + nir + 1e-6) > 0) & valid))
+
+
+def read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
+    """Iterate ``items`` in a thread, up to ``depth`` items ahead of the consumer (GDAL and
+    numpy release the GIL while they decode and convert). An exception in the thread is raised
+    in the consumer; a consumer that stops early stops the thread."""
+    if depth <= 0:
+        yield from items
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=run, name="tankerwatch-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Failed:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def windows_to_detect(grid, detector: Detector, stats: dict) -> Iterator:
+    """(window, refl, valid, prepared) of the windows worth detecting on, in row order."""
+    water = water_bands(detector)
+    min_water = int(getattr(detector, "min_water_px", 0) or 0)
+    prepare = getattr(detector, "prepare", None)
+    for win in grid.windows(detector.tile, detector.overlap):
         refl, valid = grid.read(win)
         if not valid.any():
+            stats["nodata"] += 1
             continue
-        any_valid = True
+        stats["valid"] += 1
+        if min_water and water is not None and water_pixels(refl, valid, water) < min_water:
+            stats["dry"] += 1
+            continue
+        yield win, refl, valid, (prepare(refl, valid) if prepare is not None else None)
+
+
+def detect_grid(grid, detector: Detector, stats: dict | None = None) -> list[dict]:
+    """All detections of an opened scene grid, in that grid's pixel space (after NMS).
+    ``stats`` (a dict) receives the window counts: nodata, valid, dry (skipped), detected."""
+    margin = detector.overlap / 2.0
+    bound_block_cache(grid, detector.tile)
+    counts = {"nodata": 0, "valid": 0, "dry": 0, "detected": 0}
+    dets: list[dict] = []
+    depth = getattr(detector, "read_ahead", READ_AHEAD)
+    for win, refl, valid, prepared in read_ahead(windows_to_detect(grid, detector, counts), depth):
+        counts["detected"] += 1
         x0, y0 = int(win.col_off), int(win.row_off)
         w, h = int(win.width), int(win.height)
         lo_x = 0 if x0 == 0 else margin
         lo_y = 0 if y0 == 0 else margin
         hi_x = w if x0 + w >= grid.width else w - margin
         hi_y = h if y0 + h >= grid.height else h - margin
-        for d in detector.detect_array(refl, valid):
+        if prepared is not None:
+            found = detector.detect_prepared(prepared, valid)
+        else:
+            found = detector.detect_array(refl, valid)
+        for d in found:
             if lo_x <= d["cx"] < hi_x and lo_y <= d["cy"] < hi_y:
                 d = dict(d)
                 d["cx"] += x0
                 d["cy"] += y0
                 dets.append(d)
-    if not any_valid:
+    if stats is not None:
+        stats.update(counts)
+    if not counts["valid"]:
         raise TankerWatchError(f"{grid.path}: all pixels are nodata")
     return point_nms(dets, detector.nms_radius_m / grid.gsd_m)
 
@@ -81,16 +182,18 @@ def detect_scene(
     land=None,
     chips_dir: Path | str | None = None,
     scene_id: str | None = None,
+    stats: dict | None = None,
 ) -> list[Detection]:
     """Detect vessels in one scene (GeoTIFF, or a dataset folder holding scene.tif).
 
     land: optional shapely geometry in EPSG:4326; detections whose centre lies on it are dropped.
     chips_dir: optional folder for one PNG evidence crop per detection.
+    stats: optional dict receiving the window counts (see detect_grid).
     """
     path = scene_path(path)
     sid = scene_id or default_scene_id(path)
     with open_scene(path, detector.bands, detector.gsd_m) as grid:
-        raw = detect_grid(grid, detector)
+        raw = detect_grid(grid, detector, stats)
         prepared = None
         if land is not None:
             from shapely.prepared import prep

@@ -86,6 +86,8 @@ class CenterNet(nn.Module):
         else:
             raise ValueError(f"unknown backbone '{arch.backbone}'")
         chans = self.backbone.channels
+        # the coarsest feature map's stride: crops must align to it (see predict)
+        self.deepest_stride = 2 ** (len(chans) - 1)
         d = arch.decoder_width
         self.out_level = int(round(math.log2(arch.out_stride)))
         self.lateral = nn.ModuleList(nn.Conv2d(c, d, 1) for c in chans[self.out_level :])
@@ -97,6 +99,21 @@ class CenterNet(nn.Module):
         self.head_trunk = Conv2dNormActivation(d, d, 3)
         self.heads = nn.ModuleDict({k: nn.Conv2d(d, n, 1) for k, n in HEADS.items()})
         nn.init.constant_(self.heads["heat"].bias, -2.19)
+        # context a crop needs around the cells it must reproduce exactly (see predict): the
+        # receptive-field radius with a 15 % margin, in whole deepest strides
+        radius = self.receptive_radius()
+        self.tta_context_px = -(-int(1.15 * radius) // self.deepest_stride) * self.deepest_stride
+
+    def receptive_radius(self) -> int:
+        """Input pixels an output cell sees on each side: the backbone's 3x3 convolutions (in
+        order, each at the stride reached before it) plus the decoder's upsampling and 3x3
+        convolutions (at most twice the deepest stride) and the head trunk."""
+        radius, stride = 0, 1
+        for m in self.backbone.modules():
+            if isinstance(m, nn.Conv2d) and m.kernel_size[0] > 1:
+                radius += (m.kernel_size[0] // 2) * m.dilation[0] * stride
+                stride *= m.stride[0]
+        return radius + 2 * self.deepest_stride + 2 * self.arch.out_stride
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.backbone(x)
@@ -111,6 +128,27 @@ class CenterNet(nn.Module):
 
 def build_model(arch: ArchSpec) -> CenterNet:
     return CenterNet(arch)
+
+
+def fuse_for_inference(model: nn.Module) -> nn.Module:
+    """A copy of an eval-mode model with every BatchNorm that directly follows a convolution
+    inside a Sequential (torchvision's Conv2dNormActivation) folded into that convolution's
+    weights and bias: the same function, one pass over memory less per layer (about 15 %
+    faster here). Other modules are left as they are."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model = copy.deepcopy(model).eval()
+    for mod in model.modules():
+        if not isinstance(mod, nn.Sequential):
+            continue
+        for i in range(len(mod) - 1):
+            conv, bn = mod[i], mod[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                mod[i] = fuse_conv_bn_eval(conv, bn)
+                mod[i + 1] = nn.Identity()
+    return model
 
 
 # --------------------------------------------------------------------------- targets and loss
@@ -196,23 +234,115 @@ def detection_loss(out: dict, tgt: dict, weights: dict | None = None) -> dict[st
     return parts
 
 
+# Flip averaging on crops: a crop reproduces the full tile's outputs in its core when it is
+# aligned to the network's deepest stride (the strided convolutions then sample the same pixels)
+# and extends past the core by the receptive-field radius (CenterNet.tta_context_px: 96 px for
+# the compact backbone, whose radius is 83 px).
+TTA_FULL_SHARE = 0.6  # crops covering more than this share of the tile: flip the whole tile
+FLIPS = ((3,), (2,), (2, 3))
+
+
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, tta: bool = False) -> dict[str, torch.Tensor]:
+def predict(
+    model: nn.Module, x: torch.Tensor, tta: bool = False, tta_min_score: float = 0.0
+) -> dict[str, torch.Tensor]:
     """The model's outputs; with ``tta`` the vessel heatmap and the log length / beam are
     averaged over the four flips of the input (flips leave sizes unchanged; offsets, angle and
-    class come from the unflipped pass)."""
+    class come from the unflipped pass).
+
+    ``tta_min_score`` > 0 spends the three flipped passes only where they can change the answer:
+    around cells whose unflipped heat reaches it (crops with enough context to give the same
+    values as flipping the whole tile); elsewhere the unflipped pass stands."""
     out = model(x)
     if not tta:
         return out
-    heat = [torch.sigmoid(out["heat"])]
-    size = [out["size"]]
-    for dims in ((3,), (2,), (2, 3)):
-        o = model(torch.flip(x, dims))
-        heat.append(torch.sigmoid(torch.flip(o["heat"], dims)))
-        size.append(torch.flip(o["size"], dims))
+    if tta_min_score <= 0:
+        return _flip_average(model, x, out)
+    heat0 = torch.sigmoid(out["heat"].float())
+    stride = x.shape[-1] // heat0.shape[-1]
+    hot = heat0.amax(dim=(0, 1)) >= tta_min_score
+    crops = tta_crops(
+        hot,
+        stride,
+        tuple(x.shape[-2:]),
+        getattr(model, "deepest_stride", 16),
+        getattr(model, "tta_context_px", 96),
+    )
+    if not crops:
+        return out
+    area = sum((c[1] - c[0]) * (c[3] - c[2]) for _, c in crops)
+    if area >= TTA_FULL_SHARE * x.shape[-2] * x.shape[-1]:
+        return _flip_average(model, x, out)
+    out = dict(out)
+    heat = heat0.clone()
+    size = out["size"].float().clone()
+    for core, crop in crops:
+        # the unflipped pass over the crop equals the tile's in the core: reuse the tile's
+        oy0, oy1, ox0, ox1 = (v // stride for v in crop)
+        plain = {k: v[..., oy0:oy1, ox0:ox1] for k, v in out.items()}
+        sub = _flip_average(model, x[..., crop[0] : crop[1], crop[2] : crop[3]], plain)
+        y0, y1, x0, x1 = (v // stride for v in core)
+        sl = (..., slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
+        heat[..., y0:y1, x0:x1] = torch.sigmoid(sub["heat"].float()[sl])
+        size[..., y0:y1, x0:x1] = sub["size"].float()[sl]
+    out["heat"] = torch.logit(heat, eps=1e-6)
+    out["size"] = size
+    return out
+
+
+def _flip_average(model: nn.Module, x: torch.Tensor, out: dict | None = None) -> dict:
+    """Heatmap (as a logit) and log sizes averaged over the four flips of ``x``; the three
+    flipped copies run as one batch."""
+    if out is None:
+        out = model(x)
+    n = x.shape[0]
+    flipped = model(torch.cat([torch.flip(x, dims) for dims in FLIPS]))
+    heat = [torch.sigmoid(out["heat"].float())]
+    size = [out["size"].float()]
+    for i, dims in enumerate(FLIPS):
+        part = slice(i * n, (i + 1) * n)
+        heat.append(torch.sigmoid(torch.flip(flipped["heat"][part].float(), dims)))
+        size.append(torch.flip(flipped["size"][part].float(), dims))
     out = dict(out)
     out["heat"] = torch.logit(torch.stack(heat).mean(0), eps=1e-6)
     out["size"] = torch.stack(size).mean(0)
+    return out
+
+
+def tta_crops(
+    hot: torch.Tensor, stride: int, shape: tuple[int, int], deepest: int = 16, context: int = 96
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+    """(core, crop) boxes (y0, y1, x0, x1 in input pixels) covering the output cells marked
+    ``hot`` [h, w] of a tile of ``shape`` (a multiple of ``deepest``): cores are groups of
+    touching blocks of 4 x ``deepest`` px holding a hot cell, crops the cores grown by
+    ``context`` px and aligned to ``deepest``, inside the tile."""
+    if not bool(hot.any()):
+        return []
+    from scipy import ndimage
+
+    height, width = shape
+    block = 4 * deepest
+    cells = block // stride
+    bh, bw = -(-hot.shape[0] // cells), -(-hot.shape[1] // cells)
+    grid = F.pad(
+        hot[None, None].float(), (0, bw * cells - hot.shape[1], 0, bh * cells - hot.shape[0])
+    )
+    # a hot cell within 2 cells of a block edge warms the neighbour block too (its 3x3 peak test
+    # compares it with cells that must come from the same averaged map)
+    grid = F.max_pool2d(grid, 5, stride=1, padding=2)
+    blocks = F.max_pool2d(grid, cells)[0, 0].cpu().numpy() > 0
+    labels, _ = ndimage.label(blocks)
+    out = []
+    for sl in ndimage.find_objects(labels):
+        y0, y1 = sl[0].start * block, min(height, sl[0].stop * block)
+        x0, x1 = sl[1].start * block, min(width, sl[1].stop * block)
+        crop = (
+            max(0, (y0 - context) // deepest * deepest),
+            min(height, -(-(y1 + context) // deepest) * deepest),
+            max(0, (x0 - context) // deepest * deepest),
+            min(width, -(-(x1 + context) // deepest) * deepest),
+        )
+        out.append(((y0, y1, x0, x1), crop))
     return out
 
 

@@ -1,13 +1,15 @@
 """Reading scenes for the detector: bands by name, any CRS/GSD warped to a local UTM grid at the
 model's GSD (so one pixel is a fixed number of true ground metres), robust normalisation.
 
-Every read is windowed through a rasterio ``WarpedVRT`` so memory stays bounded whatever the
-scene size.
+Every read is windowed, through a rasterio ``WarpedVRT`` (or straight from the file when it is
+already on that grid), so memory stays bounded whatever the scene size; GDAL's block cache is
+bounded too (``bound_block_cache``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,10 @@ from pipeline.errors import TankerWatchError
 # L2A processing baseline 04.00+ adds this offset to every digital number.
 L2A_OFFSET = 1000.0
 DN_SCALE = 10000.0
+# GDAL's block cache during detection when GDAL_CACHEMAX is not set: at least this, more when a
+# row of windows needs it (so each block is decompressed once), never above the cap
+BLOCK_CACHE_MIN_MIB = 256
+BLOCK_CACHE_MAX_MIB = 1024
 
 
 @dataclass
@@ -34,6 +40,7 @@ class SceneGrid:
     offset: float  # DN offset subtracted before scaling to reflectance
     scale: float  # divide by this to get reflectance (1.0 for reflectance floats)
     gsd_m: float
+    direct: bool = False  # the file is already on the UTM grid: read it without warping
 
     @property
     def width(self) -> int:
@@ -63,12 +70,29 @@ class SceneGrid:
 
     def read(self, window) -> tuple[np.ndarray, np.ndarray]:
         """(reflectance float32 [bands, h, w], valid bool [h, w]) for a window of the UTM grid."""
-        raw = self.vrt.read(self.indexes, window=window, boundless=False, masked=True)
+        reader = self.src if self.direct else self.vrt
+        raw = reader.read(self.indexes, window=window, boundless=False, masked=True)
         valid = ~np.ma.getmaskarray(raw).any(axis=0)
-        data = np.ma.filled(raw.astype(np.float32), 0.0)
-        refl = (data - self.offset) / self.scale
+        if self.direct and self.src.nodata is None:
+            # what the VRT does for such files (it declares 0 as nodata): same pixels valid
+            valid &= (raw.data != 0).all(axis=0)
+        refl = np.asarray(raw.data, dtype=np.float32)
+        if refl is raw.data:  # float32 files: do not scale the masked array's buffer in place
+            refl = refl.copy()
+        if self.offset:
+            refl -= np.float32(self.offset)
+        if self.scale != 1.0:
+            refl /= np.float32(self.scale)
         refl[:, ~valid] = 0.0
-        return refl.astype(np.float32, copy=False), valid
+        return refl, valid
+
+    def block_cache_bytes(self, rows: int) -> int:
+        """Bytes of GDAL blocks that ``rows`` rows of the grid touch across the whole source
+        width (the rows of one row of windows, plus a block row on either side)."""
+        bh = self.src.block_shapes[0][0]
+        src_rows = rows * self.gsd_m / max(1e-9, abs(self.src.res[1])) + 2 * bh
+        itemsize = np.dtype(self.src.dtypes[0]).itemsize
+        return int(src_rows * self.src.width * self.src.count * itemsize)
 
     def windows(self, tile: int, overlap: int) -> Iterator:
         from rasterio.windows import Window
@@ -107,8 +131,20 @@ def _detect_offset(src, indexes: list[int], path: Path) -> tuple[float, float]:
     return (L2A_OFFSET if darkest >= L2A_OFFSET else 0.0), DN_SCALE
 
 
+SAMPLE_BLOCKS = 4  # a 4 x 4 grid of blocks spread over a large file without overviews
+SAMPLE_DECIMATED_MAX_PX = 4_000_000
+SAMPLE_MIN_VALID = 1000
+
+
 def _sample(src, indexes: list[int]) -> np.ndarray:
-    """A decimated read of valid pixels (bands x n) to estimate value ranges cheaply."""
+    """Valid pixels (bands x n) to estimate value ranges cheaply: a decimated read of a small
+    file or of one with overviews; else whole blocks spread over the file (a decimated read of
+    a full Sentinel-2 granule without overviews decompresses every block several times: 28 s),
+    falling back to the decimated read when those blocks hold too few valid pixels."""
+    if src.width * src.height > SAMPLE_DECIMATED_MAX_PX and not src.overviews(indexes[0]):
+        data = _valid_pixels(_block_sample(src, indexes))
+        if data.shape[1] >= SAMPLE_MIN_VALID:
+            return data
     from rasterio.enums import Resampling
 
     h = max(1, min(src.height, 256))
@@ -116,10 +152,53 @@ def _sample(src, indexes: list[int]) -> np.ndarray:
     arr = src.read(
         indexes, out_shape=(len(indexes), h, w), masked=True, resampling=Resampling.nearest
     )
+    return _valid_pixels(arr)
+
+
+def _block_sample(src, indexes: list[int]) -> np.ma.MaskedArray:
+    from rasterio.windows import Window
+
+    bh, bw = src.block_shapes[0]
+    bh, bw = max(bh, 256), max(bw, 256)  # strips: read 256 rows
+    parts = []
+    for fy in np.linspace(0, 1, SAMPLE_BLOCKS):
+        for fx in np.linspace(0, 1, SAMPLE_BLOCKS):
+            # block-aligned windows, so each costs one block's decompression
+            y = int(fy * max(0, src.height - bh)) // bh * bh
+            x = int(fx * max(0, src.width - bw)) // bw * bw
+            win = Window(x, y, min(bw, src.width - x), min(bh, src.height - y))
+            a = src.read(indexes, window=win, masked=True)[:, ::4, ::4]
+            parts.append(a.reshape(len(indexes), -1))
+    return np.ma.concatenate(parts, axis=1)
+
+
+def _valid_pixels(arr: np.ma.MaskedArray) -> np.ndarray:
     mask = np.ma.getmaskarray(arr).any(axis=0)
     data = np.asarray(arr.data, dtype=np.float64)
     ok = ~mask & np.isfinite(data).all(axis=0) & (data != 0).any(axis=0)
     return data[:, ok]
+
+
+_cache_bytes = 0  # what bound_block_cache last set (0: not yet)
+
+
+def bound_block_cache(grid: SceneGrid, rows: int) -> None:
+    """Bound GDAL's block cache (process-wide; by default 5 % of physical memory, which a
+    sweep over a large file fills): enough for one row of windows of ``rows`` grid rows across
+    the file, at least BLOCK_CACHE_MIN_MIB, at most BLOCK_CACHE_MAX_MIB; it only grows from
+    there, so a scene never shrinks the cache another one needs. A user's GDAL_CACHEMAX wins."""
+    global _cache_bytes
+    if os.environ.get("GDAL_CACHEMAX"):
+        return
+    from rasterio.env import set_gdal_config
+
+    want = min(
+        BLOCK_CACHE_MAX_MIB << 20,
+        max(BLOCK_CACHE_MIN_MIB << 20, grid.block_cache_bytes(rows), _cache_bytes),
+    )
+    if want != _cache_bytes:
+        set_gdal_config("GDAL_CACHEMAX", want)
+        _cache_bytes = want
 
 
 def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
@@ -182,7 +261,7 @@ def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
     except Exception as exc:
         src.close()
         raise TankerWatchError(f"{path}: cannot open raster ({_short(exc)})") from None
-    return SceneGrid(path, src, vrt, indexes, offset, scale, gsd_m)
+    return SceneGrid(path, src, vrt, indexes, offset, scale, gsd_m, direct=src_is_target)
 
 
 def _short(exc: Exception) -> str:

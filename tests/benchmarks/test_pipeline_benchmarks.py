@@ -94,7 +94,7 @@ def test_fullsize_script_reports_and_enforces_the_memory_limit(tmp_path):
     assert row["detector"] == "baseline-ndwi" and row["tiles"] == 1
     assert row["peak_rss_mib"] > 1 and row["detect_s"] > 0 and row["detect/forward"] > 0
     assert r["tile"]["size_px"] == 400
-    assert "| baseline-ndwi | 1024/128 | 1 |" in res.stdout
+    assert "| baseline-ndwi | bundle's | 1024/128 | 1 |" in res.stdout
 
 
 @pytest.mark.slow

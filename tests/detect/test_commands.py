@@ -114,3 +114,35 @@ def test_evaluate_and_train_exit_2(run, tmp_path):
     bad.write_text("name: x\nsteps: 3\nwhat: 1\nreal: [{root: .}]\n")
     code, _, err = run("train", "--config", bad, "--out", tmp_path / "m")
     assert code == 2 and "field 'what': unknown key" in err
+
+
+def test_precision_flag(run, scenes, tmp_path):
+    import torch
+
+    from pipeline.detect.bundle import load_detector, save_bundle
+    from pipeline.detect.model import Arch, build_model
+
+    torch.manual_seed(0)
+    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    fields = {
+        "name": "tiny",
+        "architecture": {"widths": [4, 8, 8, 8, 8], "decoder_width": 8},
+        "bands": ["B02", "B03", "B04", "B08"],
+        "gsd_m": 10.0,
+        "inference": {"tta": True, "precision": "fp32"},
+    }
+    save_bundle(tmp_path / "tiny", model, fields)
+    assert load_detector(tmp_path / "tiny").precision.name == "fp32"  # the bundle's own
+    assert load_detector(tmp_path / "tiny", precision="bf16").precision.name == "bf16"
+    for precision in ("fp32", "bf16", "auto"):
+        out = tmp_path / f"{precision}.geojson"
+        code, _, err = run(
+            "detect", scenes / "a", "-m", tmp_path / "tiny", "--precision", precision, "-o", out
+        )
+        assert code == 0 and out.exists(), err
+    code, _, err = run(
+        "detect", scenes / "a", "-m", tmp_path / "tiny", "--precision", "fp8", "-o", out
+    )
+    assert code == 2 and "--precision fp8: unknown" in err
+    code, _, err = run("evaluate", "--dataset", scenes, "-m", "baseline", "--precision", "x")
+    assert code == 2 and "--precision x: unknown" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from shapely import wkt
 
@@ -90,3 +91,87 @@ def test_all_nodata_scene_raises(tmp_path):
     p = synth.write_geotiff(tmp_path / "zero.tif", refl * 0, transform, crs, nodata=0)
     with pytest.raises(TankerWatchError, match="all pixels are nodata"):
         detect_scene(p, BaselineDetector())
+
+
+def test_read_ahead_keeps_order_and_raises_the_readers_error():
+    from pipeline.detect.infer import read_ahead
+
+    assert list(read_ahead(iter(range(50)), depth=2)) == list(range(50))
+    assert list(read_ahead(iter(range(5)), depth=0)) == list(range(5))
+
+    def failing():
+        yield 1
+        raise OSError("block 7 unreadable")
+
+    got = []
+    with pytest.raises(OSError, match="block 7"):
+        for item in read_ahead(failing()):
+            got.append(item)
+    assert got == [1]
+
+
+def test_read_ahead_stops_its_thread_when_the_consumer_stops():
+    import threading
+
+    from pipeline.detect.infer import read_ahead
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    for item in read_ahead(endless(), depth=2):
+        if item == 3:
+            break
+    assert not [t for t in threading.enumerate() if t.name == "tankerwatch-reader"]
+    assert len(produced) <= 3 + 1 + 2 + 1  # never more than depth items ahead
+
+
+class CountingTiles(SmallTiles):
+    """The baseline on small tiles, counting the windows it is given."""
+
+    def __init__(self, min_water_px):
+        self.min_water_px = min_water_px
+        self.calls = 0
+
+    def detect_array(self, refl, valid):
+        self.calls += 1
+        return super().detect_array(refl, valid)
+
+
+def _half_land_scene(tmp_path):
+    ships = [(100, 30, 200, 30, 90), (100, 100, 180, 30, 0)]
+    refl, transform, crs, _ = synth.utm_scene(128, 128, ships=ships, seed=3)
+    # the left half is land: brighter in near-infrared than in green (NDWI < 0)
+    refl[:, :, :72] = np.array([0.08, 0.10, 0.12, 0.30])[:, None, None]
+    return synth.write_geotiff(tmp_path / "coast.tif", refl, transform, crs)
+
+
+def test_windows_without_water_are_not_detected_on(tmp_path):
+    path = _half_land_scene(tmp_path)
+    every, skipping = CountingTiles(0), CountingTiles(50)
+    stats: dict = {}
+    a = detect_scene(path, every)
+    b = detect_scene(path, skipping, stats=stats)
+    assert [d.id for d in a] == [d.id for d in b] and len(a) == 2
+    assert stats["valid"] == every.calls == 9  # 3 x 3 windows of 64 px every 40 px
+    assert stats["dry"] == 3 and skipping.calls == stats["detected"] == 6
+
+
+def test_water_test_needs_green_and_near_infrared():
+    from pipeline.detect.infer import water_bands, water_pixels
+
+    class Sar:
+        bands = ["VV", "VH"]
+
+    assert water_bands(Sar()) is None
+    assert water_bands(BaselineDetector()) == (1, 3)
+    refl = np.zeros((4, 2, 2), np.float32)
+    refl[1] = [[0.1, 0.1], [0.1, 0.01]]  # green
+    refl[3] = [[0.02, 0.3], [0.02, 0.3]]  # near-infrared
+    valid = np.array([[True, True], [False, True]])
+    assert water_pixels(refl, valid, (1, 3)) == 1

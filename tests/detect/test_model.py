@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from pipeline.detect.bundle import ArchSpec
@@ -69,3 +70,108 @@ def test_flip_averaging_averages_the_heatmap_over_four_flips():
     torch.testing.assert_close(torch.sigmoid(tta["heat"]), torch.stack(probs).mean(0))
     torch.testing.assert_close(tta["offset"], plain["offset"])
     assert not torch.allclose(tta["heat"], plain["heat"])
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        Arch(widths=(4, 8, 8, 8, 8), decoder_width=8),
+        Arch(backbone="resnet18", widths=(8, 16, 16, 16, 16), decoder_width=8),
+    ],
+    ids=["compact", "resnet18"],
+)
+def test_receptive_radius_covers_what_an_output_cell_sees(arch):
+    torch.manual_seed(0)
+    model = build_model(arch).eval()
+    size = 384
+    x = torch.randn(1, 4, size, size, requires_grad=True)
+    model(x)["heat"][0, 0, size // 4, size // 4].backward()  # the cell at the centre (stride 2)
+    rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
+    c = size // 2
+    seen = max(c - rows.min(), rows.max() - c, c - cols.min(), cols.max() - c).item()
+    assert 0 < seen <= model.receptive_radius() <= model.tta_context_px
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        Arch(widths=(4, 8, 8, 8, 8), decoder_width=8),
+        Arch(backbone="resnet18", widths=(8, 16, 16, 16, 16), decoder_width=8),
+        Arch(widths=(4, 8, 8, 8, 8, 8), decoder_width=8),
+    ],
+    ids=["compact", "resnet18", "compact-6-stages"],
+)
+def test_flip_averaging_on_crops_equals_flipping_the_whole_tile(arch):
+    """Where candidates are, gated flip averaging gives the whole tile's flip average."""
+    from pipeline.detect.model import TTA_FULL_SHARE, predict, tta_crops
+
+    torch.manual_seed(2)
+    model = build_model(arch).eval()
+    x = torch.randn(1, 4, 256, 384)
+    with torch.no_grad():
+        plain = predict(model, x)
+        full = predict(model, x, tta=True)
+        heat0 = torch.sigmoid(plain["heat"])[0, 0]
+        # a threshold that makes a few cells candidates, far fewer than the tile
+        gate = float(heat0.flatten().topk(3).values[-1])
+        gated = predict(model, x, tta=True, tta_min_score=gate)
+    hot = torch.nonzero(heat0 >= gate)
+    assert 0 < len(hot) <= 3
+    for y, xx in hot.tolist():
+        sl = (..., slice(max(0, y - 2), y + 3), slice(max(0, xx - 2), xx + 3))
+        torch.testing.assert_close(gated["heat"][sl], full["heat"][sl], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(gated["size"][sl], full["size"][sl], atol=1e-5, rtol=1e-4)
+    crops = tta_crops(heat0 >= gate, 2, (256, 384), model.deepest_stride, model.tta_context_px)
+    if sum((c[1] - c[0]) * (c[3] - c[2]) for _, c in crops) >= TTA_FULL_SHARE * 256 * 384:
+        # crops would cost about as much as the tile: the whole tile is flipped
+        torch.testing.assert_close(gated["heat"], full["heat"])
+        return
+    # outside the crops' cores the unflipped pass stands
+    far = torch.ones_like(heat0, dtype=torch.bool)
+    for (y0, y1, x0, x1), _ in crops:
+        far[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = False
+    assert far.any()
+    torch.testing.assert_close(gated["heat"][0, 0][far], plain["heat"][0, 0][far])
+    torch.testing.assert_close(gated["offset"], plain["offset"])
+
+
+def test_gated_flip_averaging_without_candidates_is_one_pass_and_with_many_is_full():
+    from pipeline.detect.model import predict
+
+    torch.manual_seed(3)
+    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    x = torch.randn(1, 4, 128, 128)
+    calls = []
+    model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    with torch.no_grad():
+        none = predict(model, x, tta=True, tta_min_score=0.999)
+        assert calls == [1]
+        torch.testing.assert_close(none["heat"], model(x)["heat"])
+        calls.clear()
+        every = predict(model, x, tta=True, tta_min_score=1e-6)
+        full = predict(model, x, tta=True)
+    assert calls[:2] == [1, 3]  # the plain pass, then the three flips as one batch
+    torch.testing.assert_close(every["heat"], full["heat"])
+
+
+def test_fusing_batch_norms_keeps_the_function_and_the_callers_model():
+    from torch import nn
+
+    from pipeline.detect.model import fuse_for_inference
+
+    torch.manual_seed(4)
+    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8))
+    for m in model.modules():  # trained-looking statistics, not the identity of a fresh BN
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    model.eval()
+    fused = fuse_for_inference(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    x = torch.randn(2, 4, 64, 96)
+    with torch.no_grad():
+        a, b = model(x), fused(x)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)

@@ -118,3 +118,100 @@ def test_corrupt_file_is_an_error(tmp_path):
     path.write_bytes(b"II*\x00" + b"\x00garbage" * 20)
     with pytest.raises(TankerWatchError, match=r"bad\.tif: cannot read raster"):
         open_scene(path, synth.BANDS, 10.0)
+
+
+@pytest.mark.parametrize("nodata", [None, 0], ids=["no-nodata", "nodata-0"])
+def test_a_file_on_the_grid_is_read_directly_with_the_warped_reads_values(tmp_path, nodata):
+    """No warping for a file already on the UTM grid at the model GSD; same pixels, same mask."""
+    refl, transform, crs, _ = synth.utm_scene(96, 80, ships=[(40, 30, 150, 30, 45)], seed=4)
+    refl[:, :5, :7] = -1.0  # a nodata corner (0 DN)
+    refl[2, 40, 40] = -1.0  # one band at 0 DN in an otherwise valid pixel
+    path = synth.write_geotiff(tmp_path / "g.tif", refl, transform, crs, offset=1000, nodata=nodata)
+    with open_scene(path, synth.BANDS, 10.0) as g:
+        assert g.direct
+        for win in [Window(0, 0, 96, 80), Window(10, 20, 32, 32), Window(64, 48, 32, 32)]:
+            a, va = g.read(win)
+            g.direct = False
+            b, vb = g.read(win)
+            g.direct = True
+            np.testing.assert_array_equal(va, vb)
+            np.testing.assert_array_equal(a, b)
+        _, valid = g.read(Window(0, 0, 96, 80))
+        assert not valid[:5, :7].any() and not valid[40, 40]
+        assert valid.sum() == 96 * 80 - 5 * 7 - 1
+
+
+def test_value_range_of_a_large_file_is_sampled_from_blocks(tmp_path, scene, monkeypatch):
+    """A large file without overviews is sampled from a few whole blocks (a decimated read
+    would decompress every block): the same offset decision as the decimated sample."""
+    import rasterio
+
+    from pipeline.detect import raster
+
+    refl, transform, crs, _ = scene
+    big = np.tile(refl, (1, 4, 4))  # 256 x 256
+    for offset in (0, 1000):
+        path = synth.write_geotiff(tmp_path / f"o{offset}.tif", big, transform, crs, offset=offset)
+        with rasterio.open(path) as src:
+            decimated = raster._sample(src, [1, 2, 3, 4])
+            monkeypatch.setattr(raster, "SAMPLE_DECIMATED_MAX_PX", 100)
+            monkeypatch.setattr(raster, "SAMPLE_MIN_VALID", 10)
+            blocks = raster._sample(src, [1, 2, 3, 4])
+            monkeypatch.undo()
+            assert blocks.shape[0] == 4 and blocks.shape[1] >= 10
+            expected = raster._detect_offset(src, [1, 2, 3, 4], path)
+            assert expected == (float(offset), raster.DN_SCALE)
+            monkeypatch.setattr(raster, "SAMPLE_DECIMATED_MAX_PX", 100)
+            monkeypatch.setattr(raster, "SAMPLE_MIN_VALID", 10)
+            assert raster._detect_offset(src, [1, 2, 3, 4], path) == expected
+            monkeypatch.undo()
+        assert abs(np.percentile(blocks[3], 50) - np.percentile(decimated[3], 50)) < 50
+
+
+def test_block_sample_falls_back_when_the_blocks_are_nodata(tmp_path, scene, monkeypatch):
+    import rasterio
+
+    from pipeline.detect import raster
+
+    refl, transform, crs, _ = scene
+    dn = np.zeros((4, 1024, 1024), np.uint16)
+    dn[:, 400:464, 400:464] = np.clip(refl * 10000, 1, 65535).astype(np.uint16)
+    path = tmp_path / "sparse.tif"
+    profile = {"driver": "GTiff", "width": 1024, "height": 1024, "count": 4, "dtype": "uint16"}
+    profile |= {"crs": crs, "transform": transform, "nodata": 0, "tiled": True}
+    with rasterio.open(path, "w", **profile, blockxsize=256, blockysize=256) as dst:
+        dst.write(dn)
+    monkeypatch.setattr(raster, "SAMPLE_BLOCKS", 2)  # the four corner blocks: all nodata
+    with rasterio.open(path) as src:
+        assert src.width * src.height > raster.SAMPLE_DECIMATED_MAX_PX / 4
+        monkeypatch.setattr(raster, "SAMPLE_DECIMATED_MAX_PX", 100)
+        assert raster._valid_pixels(raster._block_sample(src, [1, 2, 3, 4])).shape[1] == 0
+        assert raster._sample(src, [1, 2, 3, 4]).shape[1] > 0
+
+
+def test_block_cache_is_bounded_unless_the_user_set_it(tmp_path, scene, monkeypatch):
+    from rasterio.env import get_gdal_config, set_gdal_config
+
+    from pipeline.detect import raster
+
+    refl, transform, crs, _ = scene
+    path = synth.write_geotiff(tmp_path / "c.tif", refl, transform, crs)
+    before = get_gdal_config("GDAL_CACHEMAX")
+    monkeypatch.setattr(raster, "_cache_bytes", 0)
+    try:
+        with open_scene(path, synth.BANDS, 10.0) as g:
+            monkeypatch.setenv("GDAL_CACHEMAX", "64")
+            raster.bound_block_cache(g, 512)
+            assert get_gdal_config("GDAL_CACHEMAX") == before  # the user's setting stands
+            monkeypatch.delenv("GDAL_CACHEMAX")
+            raster.bound_block_cache(g, 512)
+            assert get_gdal_config("GDAL_CACHEMAX") == raster.BLOCK_CACHE_MIN_MIB << 20
+            # a wide file needs more: one row of windows across it, at most the cap
+            monkeypatch.setattr(g, "block_cache_bytes", lambda rows: 600 << 20)
+            raster.bound_block_cache(g, 512)
+            assert get_gdal_config("GDAL_CACHEMAX") == 600 << 20
+            monkeypatch.setattr(g, "block_cache_bytes", lambda rows: 5000 << 20)
+            raster.bound_block_cache(g, 512)
+            assert get_gdal_config("GDAL_CACHEMAX") == raster.BLOCK_CACHE_MAX_MIB << 20
+    finally:
+        set_gdal_config("GDAL_CACHEMAX", before)
