@@ -119,11 +119,11 @@ def test_evaluate_and_train_exit_2(run, tmp_path):
 def test_precision_flag(run, scenes, tmp_path):
     import torch
 
-    from pipeline.detect.bundle import load_detector, save_bundle
-    from pipeline.detect.model import Arch, build_model
+    from pipeline.detect.bundle import ArchSpec, load_detector, save_bundle
+    from pipeline.detect.model import build_model
 
     torch.manual_seed(0)
-    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
     fields = {
         "name": "tiny",
         "architecture": {"widths": [4, 8, 8, 8, 8], "decoder_width": 8},

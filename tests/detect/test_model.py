@@ -75,8 +75,8 @@ def test_flip_averaging_averages_the_heatmap_over_four_flips():
 @pytest.mark.parametrize(
     "arch",
     [
-        Arch(widths=(4, 8, 8, 8, 8), decoder_width=8),
-        Arch(backbone="resnet18", widths=(8, 16, 16, 16, 16), decoder_width=8),
+        ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8),
+        ArchSpec(backbone="resnet18", widths=(8, 16, 16, 16, 16), decoder_width=8),
     ],
     ids=["compact", "resnet18"],
 )
@@ -95,9 +95,9 @@ def test_receptive_radius_covers_what_an_output_cell_sees(arch):
 @pytest.mark.parametrize(
     "arch",
     [
-        Arch(widths=(4, 8, 8, 8, 8), decoder_width=8),
-        Arch(backbone="resnet18", widths=(8, 16, 16, 16, 16), decoder_width=8),
-        Arch(widths=(4, 8, 8, 8, 8, 8), decoder_width=8),
+        ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8),
+        ArchSpec(backbone="resnet18", widths=(8, 16, 16, 16, 16), decoder_width=8),
+        ArchSpec(widths=(4, 8, 8, 8, 8, 8), decoder_width=8),
     ],
     ids=["compact", "resnet18", "compact-6-stages"],
 )
@@ -139,7 +139,7 @@ def test_gated_flip_averaging_without_candidates_is_one_pass_and_with_many_is_fu
     from pipeline.detect.model import predict
 
     torch.manual_seed(3)
-    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
     x = torch.randn(1, 4, 128, 128)
     calls = []
     model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
@@ -160,7 +160,7 @@ def test_fusing_batch_norms_keeps_the_function_and_the_callers_model():
     from pipeline.detect.model import fuse_for_inference
 
     torch.manual_seed(4)
-    model = build_model(Arch(widths=(4, 8, 8, 8, 8), decoder_width=8))
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8))
     for m in model.modules():  # trained-looking statistics, not the identity of a fresh BN
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)

@@ -73,10 +73,11 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
 
 
 def test_bf16_forward_is_close_to_fp32():
-    from pipeline.detect.model import Arch, build_model
+    from pipeline.detect.bundle import ArchSpec
+    from pipeline.detect.model import build_model
 
     torch.manual_seed(0)
-    model = build_model(Arch(widths=(8, 16, 16, 16, 16), decoder_width=8)).eval()
+    model = build_model(ArchSpec(widths=(8, 16, 16, 16, 16), decoder_width=8)).eval()
     x = torch.randn(1, 4, 128, 128)
     fp32 = resolve_precision("fp32", "cpu")
     bf16 = resolve_precision("bf16", "cpu")
