@@ -154,6 +154,7 @@ visits = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("length_sigma_m", sa.Float, nullable=False, server_default=sa.text("0")),
     sa.Column("beam_sigma_m", sa.Float, nullable=False, server_default=sa.text("0")),
+    sa.Column("sightings", JSONText, nullable=False, server_default=sa.text("'[]'")),
 )
 
 deliveries = sa.Table(

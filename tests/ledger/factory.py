@@ -23,6 +23,9 @@ GSD_M = 10.0
 SIZE_PX = 96
 MODEL = "seeded-model"
 
+# the schema revision a ledger is migrated to on open (the newest migration)
+HEAD = "0004"
+
 
 @dataclass
 class Sample:
@@ -144,6 +147,7 @@ def build(
                 evidence=[d.id for _, d in g],
                 length_sigma_m=round(length / 20, 3),
                 beam_sigma_m=round(length / 60, 3),
+                sightings=[d.scene_id for _, d in g],
             )
             visits.append(v)
             name, imo, _ = min(vessels, key=lambda x: abs(x[2] - length))

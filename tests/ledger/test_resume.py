@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ledger.factory import build, snapshot
+from ledger.factory import HEAD, build, snapshot
 from pipeline.ledger import schema as t
 from pipeline.ledger.store import Ledger
 
@@ -55,7 +55,7 @@ def assert_consistent(url: str) -> None:
             assert not tables & set(t.metadata.tables), tables
             engine.dispose()
             return
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD
         obs = dict(
             conn.execute(
                 sa.select(t.observations.c.scene_id, sa.func.count()).group_by(

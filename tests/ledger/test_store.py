@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from ledger.factory import MODEL, PORT, build, fill, snapshot
+from ledger.factory import HEAD, MODEL, PORT, build, fill, snapshot
 from pipeline.errors import TankerWatchError
 from pipeline.ledger.runs import run_id_for
 from pipeline.ledger.store import Ledger
@@ -23,7 +23,7 @@ def sample():
 
 def test_new_ledger_is_at_head(db_url):
     with Ledger(db_url) as led:
-        assert led.schema_revision() == "0003"
+        assert led.schema_revision() == HEAD
         assert set(led.counts().values()) == {0}
         assert led.latest_run() is None
         assert led.visits() == []
@@ -256,7 +256,7 @@ def test_older_schema_is_upgraded_not_recreated(db_url, sample):
         )
     engine.dispose()
     with Ledger(db_url) as led:
-        assert led.schema_revision() == "0003"
+        assert led.schema_revision() == HEAD
         (got,) = led.scenes()
         assert got.id == s.id and got.bands == ["B02"]
         assert led.run("r-old").coverage is None
@@ -306,7 +306,7 @@ def test_readonly_open_of_older_schema_is_an_error(tmp_path):
     with pytest.raises(TankerWatchError, match="older than this TankerWatch"):
         Ledger(path, readonly=True)
     with Ledger(path) as led:
-        assert led.schema_revision() == "0003"
+        assert led.schema_revision() == HEAD
 
 
 def test_schema_module_matches_migrations(db_url):
@@ -358,7 +358,7 @@ def test_open_for_reading_upgrades_an_older_writable_ledger(db_url):
         command.upgrade(cfg, "0001")
     engine.dispose()
     with open_for_reading(db_url) as led:
-        assert led.schema_revision() == "0003" and led.deliveries() == []
+        assert led.schema_revision() == HEAD and led.deliveries() == []
 
 
 def test_many_detection_ids_and_odd_paths(tmp_path, sample):
@@ -425,11 +425,13 @@ def test_visits_keep_their_error_sizes(db_url, sample):
         run_id = fill(led, sample)
         got = {v.id: v for v in led.visits(run_id)}
     assert all(v.length_sigma_m > 0 for v in sample.visits)
+    assert all(v.sightings for v in sample.visits)
     for v in sample.visits:
         assert (got[v.id].length_sigma_m, got[v.id].beam_sigma_m) == (
             v.length_sigma_m,
             v.beam_sigma_m,
         )
+        assert got[v.id].sightings == v.sightings
 
 
 def test_upgrade_to_0003_gives_stored_visits_unknown_error_sizes(db_url):
@@ -461,6 +463,7 @@ def test_upgrade_to_0003_gives_stored_visits_unknown_error_sizes(db_url):
         )
     engine.dispose()
     with Ledger(db_url) as led:
-        assert led.schema_revision() == "0003"
+        assert led.schema_revision() == HEAD
         (v,) = led.visits("r-old")
     assert (v.length_m, v.length_sigma_m, v.beam_sigma_m) == (100.0, 0.0, 0.0)
+    assert v.sightings == []  # schema 0004: older visits have no sighting list (unknown)
