@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pipeline.errors import TankerWatchError
 
-# alias (lower case) -> canonical Sentinel-2 band name
+# alias (lower case) -> canonical Sentinel-2 band name. The long names are Earth Search's asset
+# keys (element84 sentinel-2-l2a): there ``nir`` is B08 (10 m, 842 nm) and ``nir08`` is B8A
+# (20 m, 865 nm), a different band; ``coastal`` is B01.
 ALIASES = {
+    "b01": "B01",
+    "b1": "B01",
+    "coastal": "B01",
     "b02": "B02",
     "b2": "B02",
     "blue": "B02",
@@ -17,17 +22,32 @@ ALIASES = {
     "b04": "B04",
     "b4": "B04",
     "red": "B04",
+    "b05": "B05",
+    "b5": "B05",
+    "rededge1": "B05",
+    "b06": "B06",
+    "b6": "B06",
+    "rededge2": "B06",
+    "b07": "B07",
+    "b7": "B07",
+    "rededge3": "B07",
     "b08": "B08",
     "b8": "B08",
     "nir": "B08",
-    "nir08": "B08",
     "b8a": "B8A",
+    "nir08": "B8A",
+    "b09": "B09",
+    "b9": "B09",
+    "nir09": "B09",
+    "b10": "B10",
+    "cirrus": "B10",
     "b11": "B11",
     "swir16": "B11",
     "swir1": "B11",
     "b12": "B12",
     "swir22": "B12",
     "swir2": "B12",
+    "scl": "SCL",
     "vv": "VV",
     "vh": "VH",
 }

@@ -1,0 +1,53 @@
+"""Band names: aliases map onto the Sentinel-2 names they really are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.bands import band_indexes, canonical_band
+
+# Earth Search sentinel-2-l2a asset keys and the bands they hold
+EARTH_SEARCH = {
+    "coastal": "B01",
+    "blue": "B02",
+    "green": "B03",
+    "red": "B04",
+    "rededge1": "B05",
+    "rededge2": "B06",
+    "rededge3": "B07",
+    "nir": "B08",
+    "nir08": "B8A",
+    "nir09": "B09",
+    "swir16": "B11",
+    "swir22": "B12",
+    "scl": "SCL",
+}
+
+
+@pytest.mark.parametrize("alias,band", sorted(EARTH_SEARCH.items()))
+def test_earth_search_asset_names(alias, band):
+    assert canonical_band(alias) == band
+    assert canonical_band(alias.upper()) == band
+
+
+def test_nir08_is_not_b08():
+    # a file carrying both 842 nm and 865 nm bands: B08 is the one named nir, not nir08
+    names = ["blue", "green", "red", "nir08", "nir"]
+    assert band_indexes(names, ["B08", "B8A"], "x.tif") == [5, 4]
+
+
+def test_source_settings_asset_keys_hold_their_bands():
+    """Every STAC endpoint's asset key, when it is a known alias, names the band it is read as."""
+    root = Path(__file__).resolve().parents[1] / "configs" / "sources"
+    checked = 0
+    for path in sorted(root.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        for name, ep in (doc.get("stac") or {}).get("endpoints", {}).items():
+            for band, key in ep["assets"].items():
+                if key.lower() in EARTH_SEARCH or canonical_band(key) != key:
+                    assert canonical_band(key) == band, f"{path.name} {name}: {band} <- {key}"
+                    checked += 1
+    assert checked
