@@ -76,6 +76,10 @@ class SceneGrid:
         if self.direct and self.src.nodata is None:
             # what the VRT does for such files (it declares 0 as nodata): same pixels valid
             valid &= (raw.data != 0).all(axis=0)
+        if raw.dtype.kind == "f":
+            # NaN / inf in a float file are nodata whatever the declared nodata value (one NaN
+            # in a tile turns a network's whole output into NaN)
+            valid &= np.isfinite(raw.data).all(axis=0)
         refl = np.asarray(raw.data, dtype=np.float32)
         if refl is raw.data:  # float32 files: do not scale the masked array's buffer in place
             refl = refl.copy()
@@ -283,7 +287,12 @@ def normalise(refl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     water without saturating, identical at train and prediction time (no per-tile statistics, so
     a tile with a lot of land reads the same as one with open water)."""
     x = np.clip(refl, 0.0, 2.0)
+    finite = np.isfinite(x)
+    if not finite.all():  # NaN is nodata (clip already took inf to the range)
+        x = np.where(finite, x, 0.0)
     out = np.log1p(x * 20.0) / math.log1p(20.0) * 2.0 - 1.0
     if valid is not None:
         out[:, ~valid] = -1.0
+    if not finite.all():
+        out[~finite] = -1.0
     return out.astype(np.float32, copy=False)

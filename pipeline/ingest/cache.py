@@ -100,7 +100,9 @@ def write_scene(
         "SENSOR": candidate.sensor,
     }
     data = raster.data
-    nodata = raster.nodata if raster.nodata is not None else 0
+    # nodata 0 unless the source declared a (finite) value: a NaN nodata would make every
+    # cached pixel compare as data when read back
+    nodata = raster.nodata if raster.nodata is not None and np.isfinite(raster.nodata) else 0
     data = np.where(raster.valid[None], data, np.asarray(nodata, dtype=data.dtype)).astype(
         data.dtype
     )
@@ -202,7 +204,8 @@ def load_cached(cache_dir: Path | str, candidate: Candidate) -> Raster | None:
                 cloud = src.read(1) == 2
     except (OSError, ValueError, rasterio.errors.RasterioError):
         return None  # damaged cache: fetch again
-    valid = np.any(data != (nodata if nodata is not None else 0), axis=0)
+    nd = nodata if nodata is not None else 0
+    valid = np.any((data != nd) & np.isfinite(data), axis=0)
     return Raster(
         data=data,
         bands=bands,

@@ -158,6 +158,13 @@ def read_aoi(
     valid = dmask
     if nodata is None:
         valid = valid & np.any(data != 0, axis=0)
+    if data.dtype.kind == "f":
+        # NaN / inf are nodata whatever the file declares; keep them out of the numbers too
+        finite = np.isfinite(data)
+        valid = valid & finite.all(axis=0)
+        if not finite.all():
+            fill = nodata if nodata is not None and np.isfinite(nodata) else 0
+            data = np.where(finite, data, np.asarray(fill, dtype=data.dtype))
     scl = None
     if "SCL" in names:
         i = names.index("SCL")

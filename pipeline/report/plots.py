@@ -250,7 +250,9 @@ def chip_jpeg(scene: Scene, detection: Detection, min_px: int = 32, out_px: int 
             idx = [1, 1, 1]  # single band (e.g. SAR) or unnamed bands: grey
         data = src.read(idx, window=win).astype("float32")
         nodata = src.nodata
-    valid = data != nodata if nodata is not None else np.ones_like(data, dtype=bool)
+    valid = np.isfinite(data)
+    if nodata is not None:
+        valid &= data != nodata
     rgb = np.zeros(data.shape, dtype="uint8")
     for b in range(data.shape[0]):
         vals = data[b][valid[b]]

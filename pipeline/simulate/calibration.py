@@ -72,7 +72,7 @@ def scene_stats(scene_dir: Path) -> dict | None:
         ids, lengths = _labels_mask(
             scene_dir / "labels.geojson", src, only_clear=True, min_length_m=MIN_SHIP_M
         )
-    valid = a[0] > 0
+    valid = (a[0] > 0) & np.isfinite(a).all(axis=0)
     scl_path = scene_dir / "scl.tif"
     if scl_path.exists():
         with rasterio.open(scl_path) as s:

@@ -175,3 +175,22 @@ def test_water_test_needs_green_and_near_infrared():
     refl[3] = [[0.02, 0.3], [0.02, 0.3]]  # near-infrared
     valid = np.array([[True, True], [False, True]])
     assert water_pixels(refl, valid, (1, 3)) == 1
+
+
+def test_nan_pixels_do_not_blank_the_network(tmp_path):
+    """Four NaN pixels in a corner of a float scene are nodata: the released model finds the
+    same vessels as without them (NaN in its input made every output NaN: 0 vessels)."""
+    from pipeline.detect import load_detector
+
+    ships = [(30, 30, 150, 30, 0), (100, 100, 150, 30, 0), (60, 100, 150, 30, 90)]
+    ships += [(100, 30, 150, 30, 45), (60, 60, 150, 30, 0)]
+    refl, transform, crs, _ = synth.utm_scene(128, 128, ships=ships, seed=7)
+    clean = synth.write_geotiff(tmp_path / "clean.tif", refl, transform, crs, as_float=True)
+    refl[:, :2, :2] = np.nan
+    holed = synth.write_geotiff(tmp_path / "nan.tif", refl, transform, crs, as_float=True)
+    det = load_detector(None)
+    a, b = detect_scene(clean, det), detect_scene(holed, det)
+    assert len(a) == 5
+    assert len(b) == 5
+    for da, db in zip(sorted(a, key=lambda d: d.lon), sorted(b, key=lambda d: d.lon), strict=True):
+        assert (db.lon, db.lat) == pytest.approx((da.lon, da.lat), abs=1e-5)  # ~1 m

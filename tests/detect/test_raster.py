@@ -215,3 +215,29 @@ def test_block_cache_is_bounded_unless_the_user_set_it(tmp_path, scene, monkeypa
             assert get_gdal_config("GDAL_CACHEMAX") == raster.BLOCK_CACHE_MAX_MIB << 20
     finally:
         set_gdal_config("GDAL_CACHEMAX", before)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_non_finite_pixels_are_nodata(tmp_path, scene, bad):
+    refl, transform, crs, _ = scene
+    r = refl.copy()
+    r[:, :2, :2] = bad  # a corner of four pixels
+    r[1, 10, 20] = bad  # one band of one pixel
+    path = synth.write_geotiff(tmp_path / "f.tif", r, transform, crs, as_float=True)
+    got, valid, _, _ = read_full(path, synth.BANDS, 10.0)
+    assert np.isfinite(got).all()
+    assert not valid[:2, :2].any() and not valid[10, 20]
+    assert valid.sum() == 64 * 64 - 5
+    np.testing.assert_allclose(got[:, valid], refl[:, valid], atol=2e-4)
+    x = normalise(got, valid)
+    assert np.isfinite(x).all() and (x[:, ~valid] == -1.0).all()
+
+
+def test_normalise_takes_nan_as_nodata(scene):
+    refl = scene[0].copy()
+    refl[0, 3, 4] = np.nan
+    x = normalise(refl)
+    assert np.isfinite(x).all() and x[0, 3, 4] == -1.0
+    np.testing.assert_array_equal(
+        np.delete(x.ravel(), 3 * 64 + 4), np.delete(normalise(scene[0]).ravel(), 3 * 64 + 4)
+    )

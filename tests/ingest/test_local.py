@@ -274,3 +274,22 @@ def test_l1c_file_gets_an_s2cloudless_mask(tmp_path):
     item = json.loads((d / "item.json").read_text())
     assert item["properties"]["tankerwatch:cloud_mask"] == "s2cloudless"
     assert item["assets"]["cloud"]["href"] == "cloud.tif"
+
+
+def test_nan_pixels_are_nodata(tmp_path):
+    """NaN in a float file is nodata: counted out of the valid fraction, never cached as data;
+    a file of NaN only holds no data."""
+    p = data.port()
+    d, _, crs, tr = data.make_arrays(p, seed=3)
+    refl = (d / 10000.0).astype(np.float32)
+    refl[:, :, : refl.shape[2] // 4] = np.nan  # the western quarter
+    data.write_tif(tmp_path / "img" / "f_20240611.tif", refl, crs, tr, data.BANDS, nodata=None)
+    nan = np.full_like(refl, np.nan)
+    data.write_tif(tmp_path / "img" / "g_20240612.tif", nan, crs, tr, data.BANDS, nodata=None)
+    s, scenes, _, _ = run(tmp_path / "img", tmp_path)
+    assert s.added == 1 and [r for _, r in s.skipped if "all nodata" in r]
+    sc = scenes[0]
+    assert sc.valid_fraction < 0.85
+    with rasterio.open(sc.path) as src:
+        cached = src.read()
+    assert np.isfinite(cached).all()
