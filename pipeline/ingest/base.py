@@ -71,6 +71,9 @@ class Candidate:
     load: Callable[[], Raster]
     origin: str  # provenance: a file path or a URL without query string
     properties: dict[str, Any] = field(default_factory=dict)
+    # what identifies the bytes behind a scene when its id does not (a local file: path, size,
+    # mtime); empty for catalogue scenes, whose id names immutable content
+    content: str = ""
 
     def __post_init__(self) -> None:
         self.acquired = utc(self.acquired)
@@ -78,6 +81,17 @@ class Candidate:
     @property
     def id(self) -> str:
         return scene_id(self.source, self.sensor, self.acquired, self.port.name)
+
+    @property
+    def skip_key(self) -> str:
+        """The key a permanent skip is remembered under: the scene id, plus a digest of
+        ``content`` when there is one, so a good copy of a bad file (same scene id) or a file
+        replaced since is examined again."""
+        if not self.content:
+            return self.id
+        import hashlib
+
+        return f"{self.id}@{hashlib.sha256(self.content.encode()).hexdigest()[:16]}"
 
 
 class Source(ABC):

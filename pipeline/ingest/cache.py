@@ -12,7 +12,9 @@ Layout (``CACHE`` is ``--cache``, default ``.cache/tankerwatch``)::
                                         came from s2cloudless
     CACHE/<port>/<scene_id>/item.json   STAC item (pystac): datetime, gsd, proj:epsg,
                                         eo:cloud_cover, tankerwatch:* fields, assets
-    CACHE/<port>/<scene_id>/skipped.json  a scene judged unusable (reason), so re-runs skip it
+    CACHE/<port>/<scene_id>/skipped.json  a scene judged unusable (reason, and the candidate's
+                                        skip_key: for a local file its path, size and mtime),
+                                        so re-runs skip it until that content changes
 
 Every file is written under a temporary name and renamed when complete; item.json is written
 last, so a folder without item.json is an interrupted download and is fetched again.
@@ -45,18 +47,29 @@ def scene_dir(cache_dir: Path | str, candidate: Candidate) -> Path:
 
 
 def skipped_reason(cache_dir: Path | str, candidate: Candidate) -> str | None:
+    """Why this candidate was judged unusable before, or None: a mark left by other content
+    under the same scene id (another file, or this file before it was replaced) does not count."""
     path = scene_dir(cache_dir, candidate) / "skipped.json"
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())["reason"]
-    except (OSError, ValueError, KeyError):
+        doc = json.loads(path.read_text())
+        if doc.get("key", candidate.id) != candidate.skip_key:
+            return None
+        return doc["reason"]
+    except (OSError, ValueError, KeyError, AttributeError):
         return None
 
 
 def mark_skipped(cache_dir: Path | str, candidate: Candidate, reason: str) -> None:
     d = ensure_dir(scene_dir(cache_dir, candidate))
-    doc = {"scene_id": candidate.id, "reason": reason, "at": iso(datetime.now(UTC))}
+    doc = {
+        "scene_id": candidate.id,
+        "key": candidate.skip_key,
+        "origin": candidate.origin,
+        "reason": reason,
+        "at": iso(datetime.now(UTC)),
+    }
     atomic_write_text(d / "skipped.json", json.dumps(doc, indent=2) + "\n")
 
 
@@ -159,6 +172,7 @@ def write_scene(
     for key, asset in assets.items():
         item.add_asset(key, asset)
     atomic_write_text(d / "item.json", json.dumps(item.to_dict(), indent=2) + "\n")
+    (d / "skipped.json").unlink(missing_ok=True)  # another file's mark under this scene id
     return scene_record(candidate, raster, fr, gsd_m, d)
 
 

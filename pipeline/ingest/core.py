@@ -143,10 +143,10 @@ def _one(
         summary.known += 1
         return
     reason = cache.skipped_reason(cache_dir, cand)
-    if reason is not None or ledger.has_skip(sid):
+    if reason is not None or ledger.has_skip(cand.skip_key):
         summary.known += 1
         if reason is not None:
-            ledger.add_skip(sid, cand.port.name, cand.source, reason)
+            ledger.add_skip(cand.skip_key, cand.port.name, cand.source, reason)
         return
     raster = cache.load_cached(cache_dir, cand)
     try:
@@ -203,7 +203,7 @@ def _skip(cand, ledger, cache_dir, summary, reason: str, permanent: bool) -> Non
     summary.skipped.append((cand.id, reason))
     if permanent:
         cache.mark_skipped(cache_dir, cand, reason)
-        ledger.add_skip(cand.id, cand.port.name, cand.source, reason)
+        ledger.add_skip(cand.skip_key, cand.port.name, cand.source, reason)
     else:
         # remembered for the record, but not under the scene id: the next run tries again
         ledger.add_skip(f"{cand.id}:retry", cand.port.name, cand.source, reason)

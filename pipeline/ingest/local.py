@@ -250,6 +250,7 @@ class LocalSource(Source):
                 continue
             sensor = _sensor(tags, side, names, settings.local.sensor)
             required = None if sensor == "sentinel-1-grd" else settings.local.required_bands
+            mask = mask_file_for(path)
             for port in ports:
                 if not foot.intersects(port.aoi_shape):
                     continue
@@ -259,11 +260,26 @@ class LocalSource(Source):
                         sensor=sensor,
                         acquired=acquired,
                         port=port,
-                        load=_loader(path, port, required, mask_file_for(path)),
+                        load=_loader(path, port, required, mask),
                         origin=str(path.resolve()),
+                        content=_content(path, mask),
                     )
                 )
         return out
+
+
+def _content(path: Path, mask: Path | None) -> str:
+    """What a skip of this file is remembered under: path, size and mtime of the file and of
+    its mask, so a copy, a replaced file or a new mask is examined again."""
+    parts = []
+    for p in (path, mask):
+        if p is not None:
+            try:
+                st = p.stat()
+                parts.append(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}")
+            except OSError:  # gone since the listing: its load says so
+                parts.append(str(p))
+    return "\n".join(parts)
 
 
 def _loader(path: Path, port: Port, required, mask_path):

@@ -293,3 +293,33 @@ def test_nan_pixels_are_nodata(tmp_path):
     with rasterio.open(sc.path) as src:
         cached = src.read()
     assert np.isfinite(cached).all()
+
+
+def test_a_skip_is_remembered_for_the_file_not_the_scene_id(tmp_path):
+    """A file judged unusable is skipped again only while it is the same file: a good copy of
+    the scene beside it (same scene id), or the file replaced by a good one, is ingested."""
+    p = data.port()
+    d, _, crs, tr = data.make_arrays(p, seed=4)
+    img = tmp_path / "img"
+    data.write_tif(img / "a_20240606.tif", np.zeros_like(d), crs, tr, data.BANDS)
+    s, scenes, _, _ = run(img, tmp_path)
+    assert s.added == 0 and "all nodata" in s.skipped[0][1]
+    s, _, _, _ = run(img, tmp_path)
+    assert (s.known, s.skipped, s.downloaded) == (1, [], 0)  # unchanged: not read again
+
+    # a good copy beside it, same acquisition time, same scene id
+    data.write_tif(img / "b_20240606.tif", d, crs, tr, data.BANDS)
+    s, scenes, _, _ = run(img, tmp_path)
+    assert s.added == 1 and len(scenes) == 1 and scenes[0].acquired.day == 6
+    cached = tmp_path / "cache" / "vostochny" / scenes[0].id
+    assert not (cached / "skipped.json").exists()
+
+    # the bad file replaced by a good one, in another ledger and cache
+    (img / "b_20240606.tif").unlink()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    s, _, _, _ = run(img, fresh)
+    assert s.added == 0 and s.skipped
+    data.write_tif(img / "a_20240606.tif", d, crs, tr, data.BANDS)
+    s, scenes, _, _ = run(img, fresh)
+    assert (s.added, s.known, s.skipped) == (1, 0, []) and len(scenes) == 1
