@@ -27,6 +27,13 @@ DN_SCALE = 10000.0
 # row of windows needs it (so each block is decompressed once), never above the cap
 BLOCK_CACHE_MIN_MIB = 256
 BLOCK_CACHE_MAX_MIB = 1024
+# Refused before any pixel is read (one line naming the file, not an allocation of hundreds of
+# GiB that takes a whole batch down): a scene whose grid at the model GSD has more pixels than
+# this (a Sentinel-2 tile at 10 m has 1.2e8; this is ~316 km square at 10 m) ...
+MAX_GRID_PIXELS = 1_000_000_000
+# ... and a file so much finer than the model GSD that GDAL's warper, which reads the whole
+# source footprint of one output block at once, would need more memory than this for one block
+MAX_WARP_BLOCK_BYTES = 1 << 30
 
 
 @dataclass
@@ -70,8 +77,13 @@ class SceneGrid:
 
     def read(self, window) -> tuple[np.ndarray, np.ndarray]:
         """(reflectance float32 [bands, h, w], valid bool [h, w]) for a window of the UTM grid."""
+        from rasterio.errors import RasterioError
+
         reader = self.src if self.direct else self.vrt
-        raw = reader.read(self.indexes, window=window, boundless=False, masked=True)
+        try:
+            raw = reader.read(self.indexes, window=window, boundless=False, masked=True)
+        except (RasterioError, MemoryError) as exc:
+            raise TankerWatchError(f"{self.path}: cannot read pixels ({_short(exc)})") from None
         valid = ~np.ma.getmaskarray(raw).any(axis=0)
         if self.direct and self.src.nodata is None:
             # what the VRT does for such files (it declares 0 as nodata): same pixels valid
@@ -208,10 +220,10 @@ def bound_block_cache(grid: SceneGrid, rows: int) -> None:
 def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
     """Open a scene, check it, and set up a windowed VRT in the local UTM zone at ``gsd_m``.
 
-    Raises TankerWatchError (one line naming the file) for no CRS, missing bands, all nodata or
-    an unreadable file.
+    Raises TankerWatchError (one line naming the file) for a .tif that is not a GeoTIFF, no
+    CRS, missing bands, all nodata, an unreadable file, or one too large (``check_size``,
+    ``check_warp``): checked before any pixel is read.
     """
-    import rasterio
     from rasterio.crs import CRS
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
@@ -221,21 +233,17 @@ def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
     if not path.exists():
         raise TankerWatchError(f"{path}: file not found")
     try:
-        src = rasterio.open(path)
+        src = open_quietly(path)
     except Exception as exc:
         raise TankerWatchError(f"{path}: cannot read raster ({_short(exc)})") from None
     try:
+        if path.suffix.lower() in (".tif", ".tiff") and src.driver not in GEOTIFF_DRIVERS:
+            raise TankerWatchError(f"{path}: not a GeoTIFF (a {src.driver} file)")
         if src.crs is None:
             raise TankerWatchError(f"{path}: raster has no CRS")
         if src.transform.is_identity:
             raise TankerWatchError(f"{path}: raster has no geotransform")
         indexes = band_indexes(list(src.descriptions), bands, str(path))
-        try:
-            offset, scale = _detect_offset(src, indexes, path)
-        except TankerWatchError:
-            raise
-        except Exception as exc:
-            raise TankerWatchError(f"{path}: cannot read pixels ({_short(exc)})") from None
         west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
         lon, lat = (west + east) / 2, (south + north) / 2
         dst_crs = CRS.from_string(utm_epsg(lon, lat))
@@ -248,6 +256,7 @@ def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
             transform, width, height = calculate_default_transform(
                 src.crs, dst_crs, src.width, src.height, *src.bounds, resolution=gsd_m
             )
+        check_size(path, src, width, height, gsd_m)
         nodata = src.nodata if src.nodata is not None else 0
         vrt = WarpedVRT(
             src,
@@ -265,7 +274,61 @@ def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
     except Exception as exc:
         src.close()
         raise TankerWatchError(f"{path}: cannot open raster ({_short(exc)})") from None
+    try:
+        if not src_is_target:
+            check_warp(path, src, vrt)
+        try:
+            offset, scale = _detect_offset(src, indexes, path)
+        except TankerWatchError:
+            raise
+        except Exception as exc:
+            raise TankerWatchError(f"{path}: cannot read pixels ({_short(exc)})") from None
+    except TankerWatchError:
+        vrt.close()
+        src.close()
+        raise
     return SceneGrid(path, src, vrt, indexes, offset, scale, gsd_m, direct=src_is_target)
+
+
+GEOTIFF_DRIVERS = ("GTiff", "COG")
+
+
+def open_quietly(path: Path | str):
+    """rasterio.open without the NotGeoreferencedWarning (two lines of noise before our own
+    one-line message about the same file)."""
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(path)
+
+
+def check_size(path: Path, src, width: int, height: int, gsd_m: float) -> None:
+    """Refuse a scene whose grid at the model GSD is larger than MAX_GRID_PIXELS."""
+    if width * height > MAX_GRID_PIXELS:
+        raise TankerWatchError(
+            f"{path}: too large: {src.width} x {src.height} px, {width * gsd_m / 1000:.0f} x "
+            f"{height * gsd_m / 1000:.0f} km on the {gsd_m:g} m grid ({width * height:.2e} px, "
+            f"the limit is {MAX_GRID_PIXELS:.0e}); crop it to the port area"
+        )
+
+
+def check_warp(path: Path, src, vrt) -> None:
+    """Refuse a file so much finer than the grid that warping one block needs more than
+    MAX_WARP_BLOCK_BYTES (GDAL reads the block's whole source footprint at once)."""
+    bh, bw = vrt.block_shapes[0]
+    ry, rx = src.height / max(1, vrt.height), src.width / max(1, vrt.width)
+    itemsize = max(np.dtype(d).itemsize for d in src.dtypes)
+    need = math.ceil(bh * ry + 2) * math.ceil(bw * rx + 2) * src.count * itemsize
+    if need > MAX_WARP_BLOCK_BYTES:
+        raise TankerWatchError(
+            f"{path}: pixels {max(rx, ry):.0f} times finer than the {vrt.res[0]:g} m grid "
+            f"({src.width} x {src.height} px): warping would need {need / 2**30:.0f} GiB per "
+            f"block; resample it first (e.g. gdalwarp -tr {vrt.res[0]:g} {vrt.res[0]:g} -r average)"
+        )
 
 
 def _short(exc: Exception) -> str:

@@ -190,6 +190,10 @@ def _one(
     except TankerWatchError as exc:  # e.g. a download that failed after every retry
         _skip(cand, ledger, cache_dir, summary, str(exc), permanent=False)
         return
+    except MemoryError:  # one scene too large for this machine must not end the run
+        reason = f"{cand.origin}: out of memory reading the scene"
+        _skip(cand, ledger, cache_dir, summary, reason, permanent=False)
+        return
     if ledger.add_scene(scene, obs):
         summary.added += 1
         summary.observations += len(obs)

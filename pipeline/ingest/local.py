@@ -35,6 +35,29 @@ from pipeline.records import utc
 
 log = logging.getLogger(__name__)
 
+GEOTIFF_DRIVERS = ("GTiff", "COG")
+# the AOI window of one file is read whole: a file that would need more than this (a 200000 px
+# raster over the port, imagery at a few cm) is skipped with its size instead of exhausting
+# memory and ending the run for every other scene
+MAX_AOI_BYTES = 1 << 30
+
+
+def open_geotiff(path: Path):
+    """rasterio.open for a file that must be a GeoTIFF: SceneSkip (one line naming the file)
+    for any other format, e.g. a PNG renamed .tif, without GDAL's georeferencing warnings."""
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        src = rasterio.open(path)
+    if src.driver not in GEOTIFF_DRIVERS:
+        src.close()
+        raise SceneSkip(f"{path}: not a GeoTIFF (a {src.driver} file)")
+    return src
+
 
 def is_mask_file(path: Path) -> bool:
     stem = path.stem.lower()
@@ -127,11 +150,10 @@ def read_aoi(
     mask_path: Path | None = None,
 ) -> Raster:
     """Read the AOI window of a GeoTIFF (and its aligned mask); SceneSkip names what is wrong."""
-    import rasterio
     from rasterio.errors import RasterioError
 
     try:
-        with rasterio.open(path) as src:
+        with open_geotiff(path) as src:
             if src.crs is None:
                 raise SceneSkip(f"{path}: GeoTIFF has no CRS")
             names = [canonical_band(d) if d else "" for d in src.descriptions]
@@ -145,6 +167,7 @@ def read_aoi(
             win = aoi_window(src, port)
             if win is None:
                 raise SceneSkip(f"{path}: does not overlap the AOI of port '{port.name}'")
+            _check_window(path, src, win, port)
             data = src.read(window=win)
             dmask = src.dataset_mask(window=win) > 0
             transform = src.window_transform(win)
@@ -188,6 +211,18 @@ def read_aoi(
     )
 
 
+def _check_window(path: Path, src, win, port: Port) -> None:
+    h, w = int(np.ceil(win.height)), int(np.ceil(win.width))
+    itemsize = max(np.dtype(d).itemsize for d in src.dtypes)
+    need = h * w * src.count * itemsize
+    if need > MAX_AOI_BYTES:
+        raise SceneSkip(
+            f"{path}: too large: the AOI of port '{port.name}' is {w} x {h} px x {src.count} "
+            f"bands in this file ({need / 2**30:.1f} GiB, the limit is "
+            f"{MAX_AOI_BYTES / 2**30:.0f} GiB); resample it to a coarser pixel size"
+        )
+
+
 def _read_aligned(mask_path: Path, crs: str, transform, shape) -> np.ndarray:
     """The mask resampled (nearest) onto the scene window's grid."""
     import rasterio
@@ -220,7 +255,6 @@ class LocalSource(Source):
         """Scenes in the folder of the requested ports and period; unreadable files go to
         ``skipped`` as (path, reason)."""
         settings = self.settings
-        import rasterio
         from rasterio.errors import RasterioError
 
         files = sorted(p for p in self.folder.glob(settings.local.glob) if p.is_file())
@@ -229,7 +263,7 @@ class LocalSource(Source):
         for path in files:
             try:
                 try:
-                    with rasterio.open(path) as src:
+                    with open_geotiff(path) as src:
                         if src.crs is None:
                             raise SceneSkip(f"{path}: GeoTIFF has no CRS")
                         tags = src.tags()

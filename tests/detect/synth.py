@@ -154,3 +154,29 @@ def write_labels(path: Path, polys, crs, classes: list[str] | None = None) -> Pa
         )
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
     return path
+
+
+def sparse_geotiff(path: Path, size: int, res: float, crs="EPSG:32652", origin=None, bands=BANDS):
+    """A ``size`` x ``size`` px uint16 GeoTIFF with no block written: it declares its size but
+    holds a few hundred KiB (the tile index) on disk."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    x, y = origin or (500000.0, 4750000.0)
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": len(bands)}
+    profile |= {"dtype": "uint16", "crs": crs, "transform": from_origin(x, y, res, res)}
+    profile |= {"tiled": True, "blockxsize": 1024, "blockysize": 1024, "BIGTIFF": "YES"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", **profile, SPARSE_OK=True) as dst:
+        for i, b in enumerate(bands, start=1):
+            dst.set_band_description(i, b)
+    return path
+
+
+def png_as_tif(path: Path) -> Path:
+    """A plain PNG image saved under a .tif name."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(path, format="PNG")
+    return path

@@ -146,3 +146,24 @@ def test_precision_flag(run, scenes, tmp_path):
     assert code == 2 and "--precision fp8: unknown" in err
     code, _, err = run("evaluate", "--dataset", scenes, "-m", "baseline", "--precision", "x")
     assert code == 2 and "--precision x: unknown" in err
+
+
+def test_bad_rasters_among_good_ones(run, scenes, tmp_path):
+    """A raster declaring 200000 x 200000 px and a PNG named .tif are each one line, skipped
+    in a batch (the good scenes are detected), exit 2 alone."""
+    big = synth.sparse_geotiff(tmp_path / "big.tif", 200000, 10.0)
+    png = synth.png_as_tif(tmp_path / "photo.tif")
+    out = tmp_path / "d.geojson"
+    code, stdout, err = run(
+        "detect", scenes / "a", big, png, scenes / "b", "-m", "baseline", "-o", out
+    )
+    assert code == 0, err
+    assert "big.tif: too large" in err and "photo.tif: not a GeoTIFF" in err
+    assert "4 detections from 2 scene(s) (2 skipped)" in stdout
+
+
+def test_png_named_tif_is_one_line_in_a_real_process(cli, tmp_path):
+    png = synth.png_as_tif(tmp_path / "photo.tif")
+    res = cli("detect", png, "--model", "baseline", "--out", tmp_path / "x.geojson")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [f"error: {png}: not a GeoTIFF (a PNG file)"]

@@ -241,3 +241,27 @@ def test_normalise_takes_nan_as_nodata(scene):
     np.testing.assert_array_equal(
         np.delete(x.ravel(), 3 * 64 + 4), np.delete(normalise(scene[0]).ravel(), 3 * 64 + 4)
     )
+
+
+def test_a_huge_raster_is_refused_before_any_pixel_is_read(tmp_path, monkeypatch):
+    from pipeline.detect import raster
+
+    def no_reads(*a, **k):
+        raise AssertionError("pixels read")
+
+    monkeypatch.setattr(raster, "_sample", no_reads)
+    big = synth.sparse_geotiff(tmp_path / "big.tif", 200000, 10.0)
+    assert big.stat().st_size < 2 << 20
+    with pytest.raises(TankerWatchError, match=r"big\.tif: too large: 200000 x 200000 px"):
+        open_scene(big, synth.BANDS, 10.0)
+    # 10 km at 5 cm: a small grid, but one warped block would read gigabytes of source
+    fine = synth.sparse_geotiff(tmp_path / "fine.tif", 200000, 0.05)
+    with pytest.raises(TankerWatchError, match=r"fine\.tif: pixels 200 times finer"):
+        open_scene(fine, synth.BANDS, 10.0)
+
+
+def test_a_png_named_tif_is_not_a_geotiff(tmp_path, recwarn):
+    path = synth.png_as_tif(tmp_path / "photo.tif")
+    with pytest.raises(TankerWatchError, match=r"photo\.tif: not a GeoTIFF \(a PNG file\)"):
+        open_scene(path, synth.BANDS, 10.0)
+    assert not [w for w in recwarn if "georeference" in str(w.message).lower()]

@@ -323,3 +323,24 @@ def test_a_skip_is_remembered_for_the_file_not_the_scene_id(tmp_path):
     data.write_tif(img / "a_20240606.tif", d, crs, tr, data.BANDS)
     s, scenes, _, _ = run(img, fresh)
     assert (s.added, s.known, s.skipped) == (1, 0, []) and len(scenes) == 1
+
+
+def test_huge_and_foreign_files_are_skipped_and_the_rest_ingested(tmp_path):
+    """A raster declaring 200000 x 200000 px over the port (5 cm pixels: its AOI window alone
+    would be hundreds of GiB) and a PNG named .tif: one line each, the good file goes in."""
+    from detect import synth
+
+    p = data.port()
+    d, _, crs, tr = data.make_arrays(p, seed=4)
+    img = tmp_path / "img"
+    data.write_tif(img / "good_20240601.tif", d, crs, tr, data.BANDS)
+    synth.sparse_geotiff(
+        img / "huge_20240602.tif", 200000, 0.05, crs=crs, origin=(tr.c, tr.f), bands=data.BANDS
+    )
+    synth.png_as_tif(img / "photo_20240603.tif")
+    s, scenes, _, skips = run(img, tmp_path)
+    assert s.added == 1 and len(scenes) == 1
+    reasons = sorted(r for _, r in s.skipped)
+    assert len(reasons) == 2
+    assert "huge_20240602.tif: too large: the AOI of port 'vostochny' is" in reasons[0]
+    assert reasons[1].endswith("photo_20240603.tif: not a GeoTIFF (a PNG file)")
