@@ -17,7 +17,9 @@ Layout (``CACHE`` is ``--cache``, default ``.cache/tankerwatch``)::
                                         so re-runs skip it until that content changes
 
 Every file is written under a temporary name and renamed when complete; item.json is written
-last, so a folder without item.json is an interrupted download and is fetched again.
+last, so a folder without item.json is an interrupted download and is fetched again. The
+temporary files of a killed run are removed at the start of the next ingest
+(``pipeline.fsutil.remove_stale_temps``).
 """
 
 from __future__ import annotations

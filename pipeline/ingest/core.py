@@ -18,6 +18,7 @@ from typing import Protocol
 
 from pipeline.config import Port, parse_date
 from pipeline.errors import TankerWatchError
+from pipeline.fsutil import remove_stale_temps
 from pipeline.ingest import cache
 from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip
 from pipeline.ingest.clouds import aoi_fractions, berth_observations, s2cloudless_mask
@@ -114,6 +115,8 @@ def ingest(
     summary = IngestSummary(
         source=source, ports=[p.name for p in ports], start=t0.date(), end=t1.date()
     )
+    # files a killed run was writing into the cache (their final names were never written)
+    remove_stale_temps(cache_dir)
     cands = list(source_cls(settings, folder).candidates(ports, t0, t1, summary.skipped))
     summary.found = len(cands) + len(summary.skipped)
     if not cands and not summary.skipped:

@@ -344,3 +344,22 @@ def test_huge_and_foreign_files_are_skipped_and_the_rest_ingested(tmp_path):
     assert len(reasons) == 2
     assert "huge_20240602.tif: too large: the AOI of port 'vostochny' is" in reasons[0]
     assert reasons[1].endswith("photo_20240603.tif: not a GeoTIFF (a PNG file)")
+
+
+def test_a_cache_write_killed_midway_leaves_nothing_after_the_next_run(folder, tmp_path):
+    import subprocess
+    import sys
+
+    scene = tmp_path / "cache" / "vostochny" / "some_scene"
+    scene.mkdir(parents=True)
+    code = (
+        "import os, signal, sys\n"
+        "from pipeline.fsutil import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_bytes(b'II*\\x00')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(scene / "scene.tif")], check=False)
+    assert [p.name.startswith(".scene.tif.") for p in scene.iterdir()] == [True]
+    run(folder, tmp_path)
+    assert list(scene.iterdir()) == []
