@@ -51,3 +51,14 @@ def test_source_settings_asset_keys_hold_their_bands():
                     assert canonical_band(key) == band, f"{path.name} {name}: {band} <- {key}"
                     checked += 1
     assert checked
+
+
+def test_a_stac_asset_holding_another_band_is_a_config_error():
+    from pipeline.ingest.settings import StacSettings
+
+    assets = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir08", "B11": "swir16"}
+    ep = {"url": "http://127.0.0.1:1/v1", "assets": {**assets, "SCL": "scl"}}
+    with pytest.raises(ValueError, match=r"assets\.B08: asset 'nir08' holds B8A, not B08"):
+        StacSettings(endpoints={"es": ep}, endpoint="es")
+    ep["assets"]["B08"] = "nir"
+    assert StacSettings(endpoints={"es": ep}, endpoint="es").endpoints["es"].assets["B08"] == "nir"

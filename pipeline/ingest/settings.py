@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pipeline.bands import ALIASES, canonical_band
 from pipeline.config import CONFIG_DIR, Strict, load_yaml_model
 
 SOURCES_DIR = CONFIG_DIR / "sources"
@@ -102,6 +103,13 @@ class StacSettings(Strict):
             missing = [b for b in [*self.bands, "SCL"] if b not in ep.assets]
             if missing:
                 raise ValueError(f"endpoints.{name}.assets: no asset for {', '.join(missing)}")
+            for band, key in ep.assets.items():
+                # an asset key that names a band (Earth Search's nir08 is B8A) must be that band
+                held = ALIASES.get(key.strip().lower())
+                if held is not None and held != canonical_band(band):
+                    raise ValueError(
+                        f"endpoints.{name}.assets.{band}: asset '{key}' holds {held}, not {band}"
+                    )
         return self
 
 
