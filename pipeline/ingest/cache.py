@@ -114,6 +114,8 @@ def write_scene(
         "SOURCE": candidate.source,
         "SENSOR": candidate.sensor,
     }
+    if raster.properties.get("tankerwatch:dn") == "harmonised":
+        tags["BOA_ADD_OFFSET"] = "0"  # the detector then never guesses the +1000 offset
     data = raster.data
     # nodata 0 unless the source declared a (finite) value: a NaN nodata would make every
     # cached pixel compare as data when read back

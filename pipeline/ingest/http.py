@@ -1,15 +1,22 @@
 """HTTP with bounded retries and backoff, GDAL's HTTP settings, and URLs safe to print.
 
-Used by the STAC source (SAS tokens; whole-scene retries around COG reads) and for GDAL's
-/vsicurl reads (configured through :func:`gdal_http_env`). pystac-client and sentinelhub-py
-retry with their own machinery, configured from the same :class:`RetrySettings`.
+Used by the STAC source (SAS tokens; retries around each COG read) and the Sentinel Hub token
+fetch. GDAL's own /vsicurl retries ignore ``Retry-After`` (GDAL 3.10), so GDAL is told not to
+retry (:func:`gdal_http_env`) and a failed read is retried here, after :func:`probe` has asked
+the server for the status and ``Retry-After`` of that URL. pystac-client and sentinelhub-py's
+Catalog/Process requests retry with their own machinery, configured from the same
+:class:`RetrySettings`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -65,11 +72,22 @@ def with_retries(fn: Callable[[], T], policy: RetrySettings, what: str) -> T:
     raise AssertionError("unreachable")
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+def retry_after_s(value: str | None, unit_s: float = 1.0) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: a number (of ``unit_s`` seconds: RFC 9110
+    says seconds; Sentinel Hub sends milliseconds) or an HTTP date; None when absent or bad."""
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value) * unit_s)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def get(session, url: str, policy: RetrySettings, what: str | None = None, **kwargs):
@@ -86,7 +104,7 @@ def get(session, url: str, policy: RetrySettings, what: str | None = None, **kwa
             raise TransientError(type(exc).__name__) from None
         if resp.status_code in RETRY_STATUS:
             raise TransientError(
-                f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After"))
+                f"HTTP {resp.status_code}", retry_after_s(resp.headers.get("Retry-After"))
             )
         if resp.status_code in (401, 403):
             raise TankerWatchError(
@@ -100,12 +118,13 @@ def get(session, url: str, policy: RetrySettings, what: str | None = None, **kwa
 
 
 def gdal_http_env(policy: RetrySettings) -> dict[str, str]:
-    """GDAL options for COG reads over HTTP: bounded retries, only ranged reads, no listing."""
+    """GDAL options for COG reads over HTTP: only ranged reads, no listing, and no retries of
+    GDAL's own: it would retry 429/503 without waiting for ``Retry-After``, so reads are retried
+    by the caller (:func:`with_retries`, :func:`probe`)."""
     return {
         "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff,.jp2",
-        "GDAL_HTTP_MAX_RETRY": str(policy.max_attempts - 1),
-        "GDAL_HTTP_RETRY_DELAY": str(max(policy.backoff_s, 0.001)),
+        "GDAL_HTTP_MAX_RETRY": "0",
         "GDAL_HTTP_TIMEOUT": str(int(max(policy.timeout_s, 1))),
         "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
         "VSI_CACHE": "TRUE",
@@ -113,3 +132,53 @@ def gdal_http_env(policy: RetrySettings) -> dict[str, str]:
         # transfer fetches again instead of re-using what GDAL kept from the broken attempt
         "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/",
     }
+
+
+def probe(session, url: str, policy: RetrySettings) -> tuple[int | None, float | None]:
+    """Status and ``Retry-After`` of ``url`` now (a one-byte ranged GET), to say why a GDAL read
+    failed: GDAL reports a 503 as "not recognized as being in a supported file format" and never
+    shows the headers. (None, None) when the server does not answer."""
+    import requests
+
+    try:
+        with session.get(
+            url, headers={"Range": "bytes=0-0"}, timeout=policy.timeout_s, stream=True
+        ) as resp:
+            return resp.status_code, retry_after_s(resp.headers.get("Retry-After"))
+    except requests.RequestException:
+        return None, None
+
+
+_GDAL_STATUS = re.compile(r"HTTP (?:response|error) code\s*:\s*(\d{3})")
+
+
+def gdal_status(messages: list[str]) -> int | None:
+    """The last HTTP status GDAL named in its messages, if any."""
+    codes = [int(m) for text in messages for m in _GDAL_STATUS.findall(text)]
+    return codes[-1] if codes else None
+
+
+@contextlib.contextmanager
+def gdal_messages(clean: Callable[[str], str]) -> Iterator[list[str]]:
+    """Hold GDAL's messages (rasterio's loggers: a warning per retry and per failed block)
+    back from the console: they go to this module's debug log, passed through ``clean`` (which
+    removes tokens from URLs), and into the list yielded, so a failure can be summed up in one
+    line."""
+    logger = logging.getLogger("rasterio")
+    seen: list[str] = []
+
+    class _ToDebug(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = clean(record.getMessage())
+            seen.append(text)
+            log.debug("GDAL: %s", text)
+
+    handler = _ToDebug(level=logging.DEBUG)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate

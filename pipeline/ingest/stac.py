@@ -4,7 +4,10 @@ pystac-client searches the endpoint for items over the AOI and period (``eo:clou
 ``max_cloud_cover``); items of one pass (tiles of one datatake) are merged and the tile covering
 most of the AOI is used. Each band asset is read with rasterio over HTTP (GDAL /vsicurl ranged
 reads) for the AOI window only, never the whole tile, onto the port's 10 m UTM grid; the 20 m
-SCL (and B11) are resampled with nearest neighbour onto that grid.
+SCL (and B11) are resampled with nearest neighbour onto that grid. Each asset read is retried on
+its own (429/5xx, waiting as long as ``Retry-After`` asks; GDAL's own retries would not), and
+band DN are harmonised to reflectance x 10000 without the +1000 offset of processing baseline
+04.00+ (:func:`radiometry`), the convention of Sentinel Hub and of the cache.
 
 Planetary Computer assets are signed with a SAS token from its token endpoint
 (``GET {sas_url}/{collection}`` -> ``{"token": ..., "msft:expiry": ...}``), fetched with plain
@@ -24,7 +27,16 @@ from pipeline.config import Port
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_grid
-from pipeline.ingest.http import RETRY_STATUS, TransientError, gdal_http_env, get, safe_url
+from pipeline.ingest.http import (
+    RETRY_STATUS,
+    TransientError,
+    gdal_http_env,
+    gdal_messages,
+    gdal_status,
+    get,
+    probe,
+    safe_url,
+)
 from pipeline.ingest.http import with_retries as _with_retries
 from pipeline.ingest.settings import RetrySettings, SourceSettings, StacEndpoint
 from pipeline.records import utc
@@ -231,23 +243,77 @@ def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.nd
 
 @contextlib.contextmanager
 def _quiet_rasterio(active: bool):
-    """rasterio's DEBUG messages print dataset names, i.e. signed URLs: hold them back."""
-    logger = logging.getLogger("rasterio")
-    old = logger.level
+    """rasterio's DEBUG messages print dataset names, and urllib3's print request lines, i.e.
+    signed URLs: hold them back."""
+    loggers = [logging.getLogger(n) for n in ("rasterio", "urllib3")]
+    old = [lg.level for lg in loggers]
     if active:
-        logger.setLevel(max(logging.INFO, old))
+        for lg, level in zip(loggers, old, strict=True):
+            lg.setLevel(max(logging.INFO, level))
     try:
         yield
     finally:
-        logger.setLevel(old)
+        for lg, level in zip(loggers, old, strict=True):
+            lg.setLevel(level)
+
+
+# Sentinel-2 processing baseline 04.00 (25 January 2022) on: L2A reflectance = (DN - 1000) / 10000
+BOA_ADD_OFFSET = -0.1  # reflectance (ESA's BOA_ADD_OFFSET of -1000 DN x QUANTIFICATION 1/10000)
+DN_PER_REFLECTANCE = 10_000.0
+
+
+def _baseline(value) -> float | None:
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def radiometry(item, asset_key: str) -> tuple[float, float]:
+    """(scale, offset) that turn this asset's pixels into reflectance (``DN * scale + offset``).
+
+    The cache holds harmonised DN, reflectance x 10000 without the +1000 offset, as Sentinel
+    Hub returns them (``harmonizeValues``, its default). What the pixels hold depends on the
+    catalogue: before baseline 04.00 there is no offset; Earth Search's ``sentinel-2-l2a`` says
+    with ``earthsearch:boa_offset_applied: true`` that it has already removed it (its
+    ``raster:bands`` still advertise the product's -0.1, which must then not be applied again);
+    ``false``, Earth Search's ``sentinel-2-c1-l2a`` (raw DN, offset and scale in ``raster:bands``)
+    and Planetary Computer (raw DN, no ``raster:bands`` offset) keep it in the pixels.
+    """
+    props = item.properties
+    asset = item.assets[asset_key]
+    rb = (asset.extra_fields.get("raster:bands") or [{}])[0] or {}
+    scale = float(rb.get("scale") or 1.0 / DN_PER_REFLECTANCE)
+    offset = float(rb.get("offset") or 0.0)
+    baseline = _baseline(props.get("s2:processing_baseline"))
+    if props.get("earthsearch:boa_offset_applied") is True:
+        offset = 0.0
+    elif baseline is not None and baseline < 4.0:
+        offset = 0.0
+    elif offset == 0.0 and baseline is not None:
+        offset = BOA_ADD_OFFSET  # raw DN of baseline 04.00+, no raster:bands to say so
+    return scale, offset
+
+
+def harmonise(raw: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    """Harmonised uint16 DN (reflectance x 10000) from raw DN; 0 stays nodata, and data that
+    would fall to 0 or below (dark water minus the offset) is held at 1, so it stays data."""
+    gain, add = scale * DN_PER_REFLECTANCE, offset * DN_PER_REFLECTANCE
+    if gain == 1.0 and add == 0.0:
+        return raw.astype(np.uint16)
+    out = np.rint(raw.astype(np.float64) * gain + add)
+    out = np.clip(out, 1, np.iinfo(np.uint16).max)
+    return np.where(raw != 0, out, 0).astype(np.uint16)
 
 
 def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
     import rasterio
+    import requests
     from rasterio.errors import RasterioError
 
     crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
     names = [*settings.stac.bands, "SCL"]
+    session = requests.Session()
 
     def href_of(name: str) -> str:
         href = item.assets[ep.assets[name]].href
@@ -255,34 +321,71 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
             href = signer.sign(href, ep.collection)
         return href
 
-    def once() -> list[np.ndarray]:
-        arrays = []
-        with rasterio.Env(**gdal_http_env(settings.retry)), _quiet_rasterio(signer is not None):
-            for name in names:
-                href = href_of(name)
-                try:
-                    arrays.append(read_asset(href, crs, transform, width, height))
-                except (RasterioError, OSError) as exc:
-                    text = str(exc).replace(href, safe_url(href))
-                    if signer is not None:  # never show the SAS token
-                        text = text.replace(signer.token(ep.collection), "***")
-                    if "403" in text or "401" in text:
-                        raise CredentialsError(
-                            f"{safe_url(href)}: access refused ({text[:120]})"
-                        ) from None
-                    raise TransientError(f"{name}: {text[:160]}") from None
-        return arrays
+    def clean(text: str) -> str:
+        if signer is not None:  # never show the SAS token
+            text = text.replace(signer.token(ep.collection), "***")
+        return text
 
-    try:
-        arrays = _with_retries(once, settings.retry, f"STAC item {item.id}")
-    except CredentialsError:
-        raise
-    except TankerWatchError as exc:
-        raise SceneSkip(str(exc), permanent=False) from None
-    data = np.stack(arrays[:-1]).astype(np.uint16)
+    def read_once(name: str) -> np.ndarray:
+        href = href_of(name)
+        url = safe_url(href)
+        with gdal_messages(lambda t: clean(t.replace(href, url))) as said:
+            try:
+                return read_asset(href, crs, transform, width, height)
+            except (RasterioError, OSError) as exc:
+                failure = clean(str(exc).replace(href, url))
+        status, retry_after = probe(session, href, settings.retry)
+        if status is None or status < 400:  # answers now: what did GDAL get?
+            status = gdal_status([*said, failure])
+        if status in (401, 403):
+            raise CredentialsError(f"{url}: HTTP {status}, access refused")
+        # (GDAL itself says "not recognized as being in a supported file format" for a 503)
+        if status in RETRY_STATUS:
+            raise TransientError(f"{url}: HTTP {status}", retry_after)
+        if status is not None and status >= 400:
+            raise TankerWatchError(f"{url}: HTTP {status}")
+        first = (failure.strip().splitlines() or [""])[0][:160]
+        raise TransientError(f"{url}: {first}")  # a dropped or cut-short transfer
+
+    arrays = []
+    with (
+        session,
+        rasterio.Env(**gdal_http_env(settings.retry)),
+        _quiet_rasterio(signer is not None),
+    ):
+        for name in names:
+            try:
+                arrays.append(
+                    _with_retries(
+                        lambda name=name: read_once(name),
+                        settings.retry,
+                        f"STAC item {item.id} {name}",
+                    )
+                )
+            except CredentialsError:
+                raise
+            except TankerWatchError as exc:
+                raise SceneSkip(str(exc), permanent=False) from None
+    raw = np.stack(arrays[:-1]).astype(np.uint16)
     scl = arrays[-1].astype(np.uint8)
-    valid = (scl != 0) & np.any(data != 0, axis=0)
-    props = {"tankerwatch:stac_assets": [safe_url(href_of(n)) for n in names]}
+    valid = (scl != 0) & np.any(raw != 0, axis=0)
+    data = np.empty_like(raw)
+    removed: dict[str, float] = {}
+    for i, name in enumerate(settings.stac.bands):
+        scale, offset = radiometry(item, ep.assets[name])
+        data[i] = harmonise(raw[i], scale, offset)
+        removed[name] = round(-offset * DN_PER_REFLECTANCE, 3)
+    props = {
+        "tankerwatch:stac_assets": [safe_url(item.assets[ep.assets[n]].href) for n in names],
+        # what the cached DN mean, and what was done to the catalogue's pixels to get there
+        "tankerwatch:dn": "harmonised",
+        "tankerwatch:boa_offset_removed_dn": removed,
+        **{
+            k: item.properties[k]
+            for k in ("s2:processing_baseline", "earthsearch:boa_offset_applied")
+            if k in item.properties
+        },
+    }
     return Raster(
         data, list(settings.stac.bands), crs, transform, 0, valid, scl=scl, properties=props
     )

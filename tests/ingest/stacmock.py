@@ -3,11 +3,16 @@
 Landing page, POST/GET /search (datetime + cloud filter, paginated with a 'next' link), COG
 assets served with HTTP Range support (so GDAL reads only the blocks it needs), an optional
 Planetary-Computer-style SAS token endpoint, and failures injected per path (429, 500, a
-range response cut short)."""
+range response cut short, :func:`slow_down`).
+
+Items look like Earth Search v1's: ``s2:processing_baseline``, ``earthsearch:boa_offset_applied``
+(``sentinel-2-l2a`` only) and per-asset ``raster:bands`` with ``scale`` / ``offset``, which in
+``sentinel-2-l2a`` advertise the product's -0.1 even where the offset is already applied."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections import defaultdict
@@ -67,8 +72,11 @@ def write_cog(path: Path, arr: np.ndarray, crs: str, x0: float, y1: float, res: 
     return path
 
 
-def make_band_cogs(root: Path, port: Port, seed: int = 0, crs: str | None = None) -> dict:
-    """B02..B11 COGs (10 m; B11 20 m), smooth seeded fields so they compress like real land."""
+def make_band_cogs(
+    root: Path, port: Port, seed: int = 0, crs: str | None = None, add: int = 0
+) -> dict:
+    """B02..B11 COGs (10 m; B11 20 m), smooth seeded fields so they compress like real land;
+    ``add``: DN added to every pixel (1000: ESA's BOA_ADD_OFFSET of baseline 04.00+ products)."""
     rng = np.random.default_rng(seed)
     crs, x0, y1 = tile_grid(port, crs)
     out = {}
@@ -77,8 +85,23 @@ def make_band_cogs(root: Path, port: Port, seed: int = 0, crs: str | None = None
         coarse = rng.integers(300, 1500, size=(n // 16, n // 16)).astype(np.uint16)
         arr = np.kron(coarse, np.ones((16, 16), dtype=np.uint16))
         arr += rng.integers(0, 32, size=arr.shape, dtype=np.uint16)  # texture, like real land
+        arr += np.uint16(add)
         out[band] = write_cog(root / f"{band}.tif", arr, crs, x0, y1, res)
     return out
+
+
+# Earth Search v1 sentinel-2-l2a, baseline 04.00+: the offset is already removed from the COGs,
+# yet raster:bands keep the product's scale and offset
+EARTH_SEARCH_L2A = {"s2:processing_baseline": "05.10", "earthsearch:boa_offset_applied": True}
+REFLECTANCE_BANDS = {"scale": 0.0001, "offset": -0.1}
+
+
+def raster_bands(key: str, scale_offset: dict | None) -> list[dict]:
+    """An asset's ``raster:bands`` as Earth Search writes them."""
+    if key.lower() == "scl":
+        return [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 20}]
+    rb = {"nodata": 0, "data_type": "uint16", "bits_per_sample": 15, "spatial_resolution": 10}
+    return [rb | (scale_offset or {})]
 
 
 def make_scl_cog(
@@ -107,6 +130,8 @@ class FakeStacApi:
         self.fail: dict[str, list] = defaultdict(list)  # path or "search"/"sas" -> failures
         self.bytes_served: dict[str, int] = defaultdict(int)
         self.calls: dict[str, int] = defaultdict(int)
+        self.busy_for: dict[str, float] = {}  # path -> seconds throttled from its next request
+        self.busy_until: dict[str, float] = {}  # path -> when its throttling ends (monotonic)
         self.sas = sas
         p = re.escape(prefix)
         httpserver.expect_request(f"{prefix}/").respond_with_handler(self.landing)
@@ -136,20 +161,29 @@ class FakeStacApi:
         geometry: dict,
         assets: dict[str, str],
         cloud_cover: float = 5.0,
+        collection: str = "sentinel-2-l2a",
+        properties: dict | None = None,
+        scale_offset: dict | None = None,
     ):
+        """``properties``: the item's Sentinel-2 properties (default: Earth Search's L2A of
+        baseline 05.10, offset applied); ``scale_offset``: the reflectance assets' raster:bands
+        scale and offset (default: scale 0.0001, offset -0.1; {} for none)."""
+        props = dict(EARTH_SEARCH_L2A if properties is None else properties)
+        so = REFLECTANCE_BANDS if scale_offset is None else scale_offset
         self.items.append(
             {
                 "type": "Feature",
                 "stac_version": "1.0.0",
                 "id": item_id,
-                "collection": "sentinel-2-l2a",
+                "collection": collection,
                 "geometry": geometry,
                 "bbox": _bbox(geometry),
-                "properties": {"datetime": iso(when), "eo:cloud_cover": cloud_cover},
+                "properties": {"datetime": iso(when), "eo:cloud_cover": cloud_cover} | props,
                 "assets": {
                     k: {
                         "href": v,
                         "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                        "raster:bands": raster_bands(k, so),
                     }
                     for k, v in assets.items()
                 },
@@ -157,8 +191,19 @@ class FakeStacApi:
             }
         )
 
+    def rate_limit(self, path: str, seconds: int) -> None:
+        """From the next request for ``path`` on, answer every request for it with 503 SlowDown
+        and ``Retry-After`` (whole seconds left) for ``seconds`` seconds, as a throttled service
+        does."""
+        self.busy_for[path] = seconds
+
     def _failure(self, key: str) -> Response | None:
         self.calls[key] += 1
+        if key in self.busy_for:
+            self.busy_until[key] = time.monotonic() + self.busy_for.pop(key)
+        left = self.busy_until.get(key, 0.0) - time.monotonic()
+        if left > 0:
+            return slow_down(503, retry_after=str(math.ceil(left)))
         if self.fail[key]:
             kind = self.fail[key].pop(0)
             if kind == 429:
@@ -264,6 +309,17 @@ class FakeStacApi:
             content_type="image/tiff",
             headers={"Content-Range": f"bytes {a}-{b - 1}/{len(data)}", "Accept-Ranges": "bytes"},
         )
+
+
+def slow_down(status: int = 503, retry_after: str | None = "1") -> Response:
+    """S3's answer to too many requests (the COGs of Earth Search live on S3): 503 SlowDown, an
+    XML error body, and here a ``Retry-After`` as a CDN in front of the bucket sends it."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+        "<Message>Please reduce your request rate.</Message></Error>"
+    )
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return Response(body, status=status, content_type="application/xml", headers=headers)
 
 
 def cut_short(full_len: int = 16384) -> Response:

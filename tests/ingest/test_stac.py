@@ -13,12 +13,14 @@ from shapely.geometry import box, mapping
 from ingest import data
 from ingest.stacmock import (
     ASSETS_ES,
+    EARTH_SEARCH_L2A,
     SAS_TOKEN,
     TILE_PX,
     FakeStacApi,
     cut_short,
     make_band_cogs,
     make_scl_cog,
+    slow_down,
     tile_grid,
 )
 from pipeline.config import load_ports
@@ -177,6 +179,111 @@ def test_cog_always_failing_is_a_transient_skip(api, tmp_path):
     api.fail["/stac/cogs/B03.tif"].clear()
     s, scenes, _ = run(api, tmp_path, end="2024-03-05")
     assert s.added == 1
+
+
+def test_cog_retry_waits_as_long_as_retry_after_says(api, tmp_path, caplog):
+    """GDAL's own retries ignore Retry-After (GDAL 3.10): the wait asked for is honoured."""
+    caplog.set_level(logging.INFO, logger="pipeline")
+    api.rate_limit("/stac/cogs/B04.tif", seconds=1)  # 503 SlowDown, Retry-After: 1
+    s, scenes, _ = run(api, tmp_path, end="2024-03-05")  # backoff_s is 0.01: 3 tries in 0.03 s
+    assert (s.added, s.skipped) == (1, [])
+    waits = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert waits and "B04" in waits[0] and "HTTP 503" in waits[0]
+    assert waits[0].endswith("retrying in 1.0 s")
+
+
+def test_cog_failing_for_good_is_one_line_with_url_and_status(api, tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    api.fail["/stac/cogs/B03.tif"] += [slow_down(503, retry_after=None) for _ in range(50)]
+    s, scenes, _ = run(api, tmp_path, end="2024-03-05")
+    assert s.added == 0 and len(s.skipped) == 1
+    reason = s.skipped[0][1]
+    assert f"{api.url}/cogs/B03.tif: HTTP 503" in reason and "\n" not in reason
+    assert "not recognized" not in reason and "Read failed" not in reason
+    # GDAL's warning per retry and per block stays in the debug log, out of the console
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("rasterio")] == []
+
+
+def test_missing_cog_is_not_retried(api, tmp_path):
+    api.files.pop("/stac/cogs/B08.tif")
+    s, scenes, _ = run(api, tmp_path, end="2024-03-05")
+    assert s.added == 0 and "B08.tif: HTTP 404" in s.skipped[0][1]
+    assert "attempts" not in s.skipped[0][1]
+
+
+# Items as the real catalogues describe them, over COGs whose pixels do or do not hold the
+# +1000 DN offset of processing baseline 04.00+. The cache must hold the same harmonised DN
+# (reflectance x 10000, as Sentinel Hub returns them) in every case.
+S2_CASES = {
+    # Earth Search sentinel-2-l2a, offset already removed (raster:bands still say -0.1)
+    "earth-search-applied": ("sentinel-2-l2a", EARTH_SEARCH_L2A, None, 0),
+    # ... and an item whose COGs still hold it
+    "earth-search-not-applied": (
+        "sentinel-2-l2a",
+        {"s2:processing_baseline": "05.09", "earthsearch:boa_offset_applied": False},
+        None,
+        1000,
+    ),
+    # Earth Search sentinel-2-c1-l2a: raw DN, scale and offset in raster:bands, no flag
+    "earth-search-c1": ("sentinel-2-c1-l2a", {"s2:processing_baseline": "05.11"}, None, 1000),
+    # Planetary Computer style: raw DN of baseline 04.00+, no raster:bands scale or offset
+    "baseline-only": ("sentinel-2-l2a", {"s2:processing_baseline": "04.00"}, {}, 1000),
+    # before baseline 04.00 there is no offset, whatever raster:bands advertise
+    "before-04.00": (
+        "sentinel-2-l2a",
+        {"s2:processing_baseline": "03.01", "earthsearch:boa_offset_applied": False},
+        None,
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(S2_CASES))
+def test_processing_baseline_offset_is_harmonised(httpserver, tmp_path, case, cogs):
+    collection, props, scale_offset, add = S2_CASES[case]
+    p = data.port()
+    files = make_band_cogs(tmp_path / "cogs", p, seed=7, add=add)  # seed of `cogs`: same field
+    api = FakeStacApi(httpserver, prefix="/h")
+    urls = {b: api.add_file(f"{b}.tif", f) for b, f in files.items()}
+    urls["SCL"] = api.add_file("scl.tif", cogs["SCL_clear"])
+    api.add_item(
+        "S2A_53TPN_20240303",
+        T1,
+        tile_geometry(p),
+        {ASSETS_ES[b]: u for b, u in urls.items()},
+        collection=collection,
+        properties=props,
+        scale_offset=scale_offset,
+    )
+    st = settings_for(api)
+    st.stac.endpoints["earth-search"].collection = collection
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        s = ingest(
+            load_ports("vostochny"), "2024-03-01", "2024-03-05", "stac", led, tmp_path, settings=st
+        )
+        sc = led.scenes(ports=["vostochny"])[0]
+    assert s.added == 1
+    with rasterio.open(sc.path) as src, rasterio.open(cogs["B02"]) as truth:
+        x, y = src.transform * (5.5, 7.5)
+        r, c = truth.index(x, y)
+        assert src.read(1)[7, 5] == truth.read(1)[r, c]  # the offset-free field of `cogs`
+        assert src.tags()["BOA_ADD_OFFSET"] == "0"  # the detector need not guess
+    item = json.loads(open(sc.stac_path).read())["properties"]
+    assert item["tankerwatch:dn"] == "harmonised"
+    assert item["tankerwatch:boa_offset_removed_dn"] == {
+        b: float(add) for b in ("B02", "B03", "B04", "B08", "B11")
+    }
+    assert item["s2:processing_baseline"] == props["s2:processing_baseline"]
+
+
+def test_harmonising_keeps_dark_pixels_as_data():
+    import numpy as np
+
+    from pipeline.ingest.stac import harmonise
+
+    raw = np.array([0, 900, 1000, 1001, 2500], dtype=np.uint16)
+    assert harmonise(raw, 0.0001, -0.1).tolist() == [0, 1, 1, 1, 1500]
+    assert harmonise(raw, 0.0001, 0.0).tolist() == raw.tolist()
 
 
 def test_search_failing_for_good_is_one_line(api, tmp_path):
