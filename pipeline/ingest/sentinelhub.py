@@ -8,9 +8,15 @@ cloud-cover filter; Sentinel-1 IW GRD), features of one satellite pass are merge
 Base and token URLs come from the settings (Sentinel Hub or CDSE); collections are derived with
 ``DataCollection.define_from(..., service_url=base_url)`` so the base URL is honoured. Credentials
 come from ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET`` (or the sentinelhub-py profile) and are never
-logged, printed or written. Retries: sentinelhub-py's own (``max_download_attempts``,
-``download_sleep_time``, ``max_retries`` for 429, all taken from ``retry:``), plus a bounded retry
-of the whole pass when the returned GeoTIFF is unreadable (a truncated body).
+logged, printed or written. Retries: the token fetch is retried here on 429/5xx, waiting as
+long as ``Retry-After`` asks (milliseconds, at Sentinel Hub); Catalog and Process requests use
+sentinelhub-py's own (``max_download_attempts``, ``download_sleep_time``, ``max_retries`` for
+429, all taken from ``retry:``), plus a bounded retry of the whole pass when the returned GeoTIFF
+is unreadable (a truncated body).
+
+Sentinel-2 DN come harmonised (``harmonizeValues: true``, the service's default, asked for
+explicitly): reflectance x 10000 without the +1000 offset of processing baseline 04.00+, the
+cache's convention (the STAC source converts to it).
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from pipeline.config import Port
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_grid
-from pipeline.ingest.http import TransientError, safe_url, with_retries
-from pipeline.ingest.settings import SourceSettings
+from pipeline.ingest.http import TransientError, retry_after_s, safe_url, with_retries
+from pipeline.ingest.settings import RetrySettings, SourceSettings
 from pipeline.records import utc
 
 log = logging.getLogger(__name__)
@@ -96,39 +102,85 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def open_session(cfg, settings: SourceSettings):
-    """Fetch an OAuth token (bounded retries on 429/5xx); bad credentials: CredentialsError."""
+# Sentinel Hub's Retry-After counts milliseconds (its rate-limiting docs; sentinelhub-py reads
+# it so too), not the seconds of RFC 9110
+SH_RETRY_AFTER_UNIT_S = 0.001
+
+
+def _token_session_class():
+    from sentinelhub import SentinelHubSession
+
+    class TokenSession(SentinelHubSession):
+        """A SentinelHubSession that looks at the HTTP status before the OAuth error body (a 429
+        with a JSON ``error`` is rate limiting, not refused credentials) and fetches every token,
+        refreshes included, through our retries, which honour ``Retry-After``; sentinelhub-py's
+        own retries (no Retry-After, 5xx only) are turned off for it."""
+
+        def __init__(self, config, policy: RetrySettings):
+            self.policy = policy
+            config = config.copy()
+            config.max_download_attempts = 1
+            super().__init__(config=config)
+
+        @staticmethod
+        def _compliance_hook(response):
+            if response.status_code == 429 or response.status_code >= 500:
+                response.raise_for_status()
+            return SentinelHubSession._compliance_hook(response)
+
+        def _collect_new_token(self):
+            url = safe_url(self.config.sh_token_url)
+            fetch = super()._collect_new_token
+            return with_retries(
+                lambda: _token_once(fetch, url), self.policy, f"Sentinel Hub token endpoint {url}"
+            )
+
+    return TokenSession
+
+
+def _token_once(fetch, url: str):
     import requests
     from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, OAuth2Error
-    from sentinelhub import SentinelHubDownloadClient, SentinelHubSession
     from sentinelhub.exceptions import DownloadFailedException
 
-    url = safe_url(cfg.sh_token_url)
+    try:
+        return fetch()
+    except InsecureTransportError:
+        raise TankerWatchError(f"{url}: token URL must use https") from None
+    except OAuth2Error as exc:
+        raise CredentialsError(
+            f"{url}: credentials refused ({exc.error}); check SH_CLIENT_ID / SH_CLIENT_SECRET"
+        ) from None
+    except (DownloadFailedException, requests.RequestException) as exc:
+        code = _status(exc)
+        if code in (401, 403):
+            raise CredentialsError(
+                f"{url}: HTTP {code}, credentials refused; check SH_CLIENT_ID / SH_CLIENT_SECRET"
+            ) from None
+        if code is None or code == 429 or code >= 500:
+            raise TransientError(
+                f"HTTP {code}" if code else type(exc).__name__, _retry_after(exc)
+            ) from None
+        raise TankerWatchError(f"{url}: HTTP {code} from the token endpoint") from None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    for e in (exc, getattr(exc, "request_exception", None), exc.__cause__):
+        resp = getattr(e, "response", None)
+        if resp is not None and getattr(resp, "headers", None) is not None:
+            return retry_after_s(resp.headers.get("Retry-After"), SH_RETRY_AFTER_UNIT_S)
+    return None
+
+
+def open_session(cfg, settings: SourceSettings):
+    """Fetch an OAuth token (bounded retries on 429/5xx, honouring Retry-After); bad
+    credentials: CredentialsError."""
+    from sentinelhub import SentinelHubDownloadClient
+
     # requests-oauthlib logs the token request body (client secret included) at DEBUG
     for name in ("requests_oauthlib", "oauthlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-    def once():
-        try:
-            return SentinelHubSession(config=cfg)
-        except InsecureTransportError:
-            raise TankerWatchError(f"{url}: token URL must use https") from None
-        except OAuth2Error as exc:
-            raise CredentialsError(
-                f"{url}: credentials refused ({exc.error}); check SH_CLIENT_ID / SH_CLIENT_SECRET"
-            ) from None
-        except (DownloadFailedException, requests.RequestException) as exc:
-            code = _status(exc)
-            if code in (401, 403):
-                raise CredentialsError(
-                    f"{url}: HTTP {code}, credentials refused; check SH_CLIENT_ID / "
-                    "SH_CLIENT_SECRET"
-                ) from None
-            if code is None or code == 429 or code >= 500:
-                raise TransientError(f"HTTP {code}" if code else type(exc).__name__) from None
-            raise TankerWatchError(f"{url}: HTTP {code} from the token endpoint") from None
-
-    session = with_retries(once, settings.retry, f"Sentinel Hub token endpoint {url}")
+    session = _token_session_class()(cfg, settings.retry)
     SentinelHubDownloadClient.cache_session(session)
     return session
 
@@ -250,7 +302,11 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
     bbox = BBox((x0, y0, x1, y1), crs=CRS(int(crs.split(":")[1])))
     coll = collection(coll_name, cfg.sh_base_url)
     s2 = coll_name == "sentinel-2-l2a"
-    extra = {} if s2 else {"processing": {"orthorectify": True, "demInstance": "COPERNICUS"}}
+    extra = (
+        {"processing": {"harmonizeValues": True}}
+        if s2
+        else {"processing": {"orthorectify": True, "demInstance": "COPERNICUS"}}
+    )
     request = SentinelHubRequest(
         evalscript=SentinelHubSource.EVALSCRIPT_S2 if s2 else SentinelHubSource.EVALSCRIPT_S1,
         input_data=[
@@ -288,7 +344,17 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
         data = arr[:5].astype(np.uint16)
         scl = arr[5].astype(np.uint8)
         valid = (arr[6] > 0) & (scl != 0)
-        return Raster(data, list(SentinelHubSource.S2_BANDS), crs, transform, 0, valid, scl=scl)
+        props = {"tankerwatch:dn": "harmonised", "tankerwatch:harmonize_values": True}
+        return Raster(
+            data,
+            list(SentinelHubSource.S2_BANDS),
+            crs,
+            transform,
+            0,
+            valid,
+            scl=scl,
+            properties=props,
+        )
     data = arr[:2].astype(np.float32)
     valid = arr[2] > 0
     return Raster(

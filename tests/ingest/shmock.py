@@ -8,7 +8,7 @@ import io
 import json
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from werkzeug import Request, Response
@@ -16,6 +16,7 @@ from werkzeug import Request, Response
 from pipeline.records import iso, utc
 
 CLIENT_ID, CLIENT_SECRET = "test-client", "s3cret-value-never-logged"
+BASELINE_04 = datetime(2022, 1, 25, tzinfo=UTC)  # Sentinel-2 processing baseline 04.00 from then
 
 
 def _jwt(claims: dict) -> str:
@@ -83,7 +84,7 @@ class FakeSentinelHub:
         if self.fail[endpoint]:
             kind = self.fail[endpoint].pop(0)
             if kind == 429:
-                return Response("rate limited", status=429, headers={"Retry-After": "5"})
+                return rate_limited()
             if isinstance(kind, int):
                 return Response("Forbidden" if kind == 403 else "server error", status=kind)
             if isinstance(kind, float):  # answer late: the client's timeout fires first
@@ -165,6 +166,10 @@ class FakeSentinelHub:
             payload = tiff_bytes(arr, crs, bbox, "float32")
         else:
             refl = rng.integers(300, 1500, size=(5, h, w))
+            # harmonizeValues (default true) removes the +1000 DN of baseline 04.00+ products
+            harmonise = data.get("processing", {}).get("harmonizeValues", True)
+            if not harmonise and lo >= BASELINE_04:
+                refl = refl + 1000
             scl = np.full((h, w), 6)
             share = next(
                 (c for t, c in self.clouds.items() if abs((utc(t) - lo).total_seconds()) < 180), 0.0
@@ -174,6 +179,24 @@ class FakeSentinelHub:
             arr = np.concatenate([refl, scl[None], np.ones((1, h, w))])
             payload = tiff_bytes(arr, crs, bbox, "uint16")
         return Response(payload, content_type="image/tiff")
+
+
+def rate_limited(retry_after_ms: int = 5) -> Response:
+    """Sentinel Hub's 429: its JSON error body and Retry-After in milliseconds."""
+    body = {
+        "error": {
+            "status": 429,
+            "reason": "Too Many Requests",
+            "message": "You have exceeded your rate limit",
+            "code": "RATE_LIMIT_EXCEEDED",
+        }
+    }
+    return Response(
+        json.dumps(body),
+        status=429,
+        content_type="application/json",
+        headers={"Retry-After": str(retry_after_ms)},
+    )
 
 
 def truncated(payload_len: int = 100_000, sent: bytes = b"II*\x00" + b"\x00" * 500) -> Response:

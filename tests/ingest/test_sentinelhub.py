@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 
 import pytest
 import rasterio
 
-from ingest.shmock import CLIENT_ID, CLIENT_SECRET, FakeSentinelHub, short_tiff, truncated
+from ingest.shmock import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeSentinelHub,
+    rate_limited,
+    short_tiff,
+    truncated,
+)
 from pipeline.config import load_ports
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import CredentialsError
@@ -162,6 +170,43 @@ def test_bad_credentials_one_line_naming_token_url(fake, tmp_path, monkeypatch):
     msg = str(err.value)
     assert fake.token_url.split("?")[0] in msg and "\n" not in msg
     assert "wrong-secret-xyz" not in msg and fake.calls["process"] == 0
+
+
+def test_token_rate_limited_is_retried_after_retry_after(fake, tmp_path, creds, caplog):
+    """A 429 whose JSON body has an `error` key is rate limiting, not refused credentials."""
+    caplog.set_level(logging.INFO, logger="pipeline")
+    fake.fail["token"] += [rate_limited(retry_after_ms=1500)]
+    s, scenes, _ = run(fake, tmp_path, end="2024-03-05")
+    assert (s.added, s.skipped) == (1, []) and fake.calls["token"] == 2
+    waits = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(waits) == 1 and "HTTP 429" in waits[0] and waits[0].endswith("in 1.5 s")
+
+
+def test_token_rate_limited_for_good_is_not_a_credentials_error(fake, tmp_path, creds):
+    fake.fail["token"] += [rate_limited(retry_after_ms=1) for _ in range(5)]
+    with pytest.raises(TankerWatchError) as err:
+        run(fake, tmp_path)
+    assert not isinstance(err.value, CredentialsError)
+    msg = str(err.value)
+    assert "HTTP 429" in msg and "refused" not in msg and "\n" not in msg
+    assert fake.calls["token"] == 3 and fake.calls["process"] == 0  # max_attempts, no more
+
+
+def test_token_5xx_retried_by_us_only(fake, tmp_path, creds):
+    fake.fail["token"] += [503, 503, 503, 503]
+    with pytest.raises(TankerWatchError, match="HTTP 503"):
+        run(fake, tmp_path)
+    assert fake.calls["token"] == 3  # not 3 x sentinelhub-py's own attempts
+
+
+def test_sentinel2_values_are_harmonised(fake, tmp_path, creds):
+    s, scenes, _ = run(fake, tmp_path, end="2024-03-05")
+    assert fake.bodies[0]["input"]["data"][0]["processing"]["harmonizeValues"] is True
+    with rasterio.open(scenes[0].path) as src:
+        assert src.tags()["BOA_ADD_OFFSET"] == "0"
+        assert src.read().max() < 1600  # the mock's reflectance x 10000, no +1000
+    item = json.loads(open(scenes[0].stac_path).read())["properties"]
+    assert item["tankerwatch:dn"] == "harmonised"
 
 
 def test_token_403_is_a_credentials_error(fake, tmp_path, creds):
