@@ -40,6 +40,31 @@ def test_dask_matches_local(dask_two_workers):
     assert len(dask_two_workers.client.scheduler_info()["workers"]) == 2
 
 
+def test_task_errors_come_back_as_raised_on_dask(dask_two_workers, tmp_path):
+    """A user error raised while handling rasterio's (whose chained CPLE error cannot be
+    unpickled) comes back as itself: Dask used to send a bare Exception holding its repr."""
+    bad = tmp_path / "scene.tif"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 296)  # a cut-short GeoTIFF
+
+    def work(x):
+        import rasterio
+        from rasterio.errors import RasterioIOError
+
+        if x == 1:
+            try:
+                rasterio.open(bad)
+            except RasterioIOError:
+                raise TankerWatchError(f"{bad}: cannot read raster") from None
+        if x == 2:
+            raise ValueError("unexpected")
+        return x
+
+    out = {i: (r, e) for i, r, e in dask_two_workers.map(work, [0, 1, 2])}
+    assert out[0] == (0, None)
+    assert type(out[1][1]) is TankerWatchError and str(out[1][1]) == f"{bad}: cannot read raster"
+    assert type(out[2][1]) is ValueError and str(out[2][1]) == "unexpected"
+
+
 def test_worker_dying_mid_task_is_retried_elsewhere(dask_two_workers, tmp_path):
     marker = tmp_path / "died-once"
 

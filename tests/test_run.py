@@ -169,3 +169,68 @@ def test_estimate_db_and_run_share_the_run_id_recipe(small_simulation, tmp_path,
 def test_start_and_end_select_ledger_scenes_only(cli, tmp_path):
     res = cli("portcalls", "--start", "2024-06-01", "--out", tmp_path / "v.csv")
     assert res.returncode == 2 and "--db" in res.stderr
+
+
+def test_scene_task_repr_hides_the_ledger_password():
+    from pipeline.run.detect import SceneTask
+
+    url = "postgresql+psycopg://tw:S3cretPW@db.example/tw"
+    task = SceneTask("s1", "/x/scene.tif", "rajin", url, "baseline", True)
+    assert task.db_url == url and "S3cretPW" not in repr(task)
+    cfg = RunConfig(
+        name="x",
+        ports=["rajin"],
+        start="2024-06-01",
+        end="2024-06-02",
+        sources=[SourceSpec(source="simulated", path="/x")],
+        db=url,
+    )
+    assert "S3cretPW" not in repr(cfg)
+
+
+def test_failed_scene_is_one_line_and_the_password_never_shows(
+    cli, small_simulation, tmp_path, pg_schema_url
+):
+    """A scene that cannot be read fails its detection: one warning line, also on Dask (no
+    worker "Compute Failed" block), and the ledger URL's password is never printed, not even
+    with --debug (the task's repr used to carry it)."""
+    from pipeline.config import load_ports
+    from pipeline.ingest import ingest
+
+    db = pg_schema_url.replace("postgresql+psycopg://postgres@", "postgresql://postgres:S3cretPW@")
+    cache = tmp_path / "cache"
+    with Ledger(db) as ledger:
+        ingest(
+            load_ports(["rajin"]),
+            "2024-06-01",
+            "2024-06-21",
+            "simulated",
+            ledger,
+            cache,
+            path=small_simulation,
+        )
+        broken = ledger.scenes(ports=["rajin"])[0]
+    data = open(broken.path, "rb").read(300)
+    open(broken.path, "wb").write(data)  # a cut-short file: the header, no image
+    path = _write_run(
+        tmp_path,
+        ports=["rajin"],
+        sources=[{"source": "simulated", "path": str(small_simulation)}],
+        model="baseline",
+        cache=str(cache),
+        registry=str(small_simulation / "truth" / "fleet.csv"),
+    )
+
+    def failure_lines(res):
+        assert res.returncode == 0, res.stderr
+        assert "S3cretPW" not in res.stderr + res.stdout
+        return [ln for ln in res.stderr.splitlines() if "not processed" in ln]
+
+    lines = failure_lines(cli("--debug", "run", "--config", path, "--db", db))
+    assert len(lines) == 1 and broken.id in lines[0] and "cannot read raster" in lines[0]
+    # the scene is still to do: Dask tries it again
+    res = cli("run", "--config", path, "--db", db, "--executor", "dask", "--workers", "1")
+    lines = failure_lines(res)
+    assert len(lines) == 1 and lines[0].startswith(f"warning: scene {broken.id} not processed:")
+    assert "cannot read raster" in lines[0]
+    assert "Compute Failed" not in res.stderr and "Traceback" not in res.stderr

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from pipeline import __version__
 from pipeline.errors import TankerWatchError
@@ -49,13 +48,30 @@ def _global(
 ) -> None:
     _state["debug"] = debug
     level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=debug)],
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine(debug))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("pipeline").setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+class _OneLine(logging.Formatter):
+    """A log record as one line, however long (a console-width layout would fold a warning
+    naming a long path over many lines): ``warning: ...``; with --debug, time and logger name
+    first and the traceback of a record that carries one."""
+
+    def __init__(self, debug: bool):
+        super().__init__()
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = " ".join(record.getMessage().split()) if not self.debug else record.getMessage()
+        level = record.levelname.lower()
+        if self.debug:
+            line = f"{self.formatTime(record, '%H:%M:%S')} {level} {record.name}: {text}"
+            if record.exc_info:
+                line += "\n" + self.formatException(record.exc_info)
+            return line
+        return text if record.levelno < logging.WARNING else f"{level}: {text}"
 
 
 @config_app.command("check")

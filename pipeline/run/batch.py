@@ -159,6 +159,7 @@ def _tally(summary: RunSummary, task: SceneTask, n: Any, err: BaseException | No
         summary.detected += 1
         return
     reason = str(err) if isinstance(err, TankerWatchError) else f"{type(err).__name__}: {err}"
+    reason = " ".join(reason.split())  # one line per failed scene, whatever the exception said
     log.warning("scene %s not processed: %s", task.scene_id, reason)
     summary.failed.append((task.scene_id, reason))
 

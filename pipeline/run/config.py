@@ -39,7 +39,11 @@ class RunConfig(Strict):
         default_factory=dict,
         description="per-sensor bundles (sensor name -> bundle), overriding `model` for them",
     )
-    db: str | None = Field(default=None, description="ledger URL; default $TANKERWATCH_DB_URL")
+    db: str | None = Field(
+        default=None,
+        description="ledger URL; default $TANKERWATCH_DB_URL",
+        repr=False,  # it may hold a password
+    )
     cache: str = ".cache/tankerwatch"
     registry: str = "configs/fleet/vessels.csv"
     estimate: str | None = Field(default=None, description="estimate parameters YAML")

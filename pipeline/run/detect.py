@@ -6,7 +6,7 @@ each process loads a detector once and reuses it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _WORKER_CACHE: dict[str, Any] = {}
@@ -34,7 +34,8 @@ class SceneTask:
     scene_id: str
     path: str
     port: str
-    db_url: str
+    # the full ledger URL, password included: kept out of the repr, which Dask and --debug print
+    db_url: str = field(repr=False)
     model: str | None
     land_mask: bool
     threads: int = 1
