@@ -319,6 +319,19 @@ def test_planetary_computer_signed_reads(pc_api, tmp_path, caplog):
         assert all(secret not in r["reason"] for r in led.skips())
 
 
+def test_planetary_computer_failed_reads_keep_the_token_out_of_logs(pc_api, tmp_path, caplog):
+    """A failed signed read is probed and retried: neither GDAL's messages nor the probe's
+    request line may show the SAS token, even at debug level."""
+    caplog.set_level(logging.DEBUG)
+    pc_api.fail["/pc/cogs/B04.tif"] += [500] * 20
+    s, scenes, _ = run(pc_api, tmp_path, end="2024-03-05", endpoint="planetary-computer")
+    assert s.added == 0 and "/pc/cogs/B04.tif: HTTP 500" in s.skipped[0][1]
+    secret = SAS_TOKEN.split("sig=")[1]
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert any("GDAL" in m for m in ours) and not any(secret in m for m in ours)
+    assert secret not in s.skipped[0][1]
+
+
 def test_planetary_computer_refused_token(pc_api, tmp_path):
     pc_api.fail["sas"] += [403]
     with pytest.raises(CredentialsError) as err:
