@@ -134,28 +134,42 @@ def gdal_http_env(policy: RetrySettings) -> dict[str, str]:
     }
 
 
-def probe(session, url: str, policy: RetrySettings) -> tuple[int | None, float | None]:
-    """Status and ``Retry-After`` of ``url`` now (a one-byte ranged GET), to say why a GDAL read
-    failed: GDAL reports a 503 as "not recognized as being in a supported file format" and never
-    shows the headers. (None, None) when the server does not answer."""
+def probe(
+    session, url: str, policy: RetrySettings, start: int | None = None
+) -> tuple[int | None, float | None]:
+    """Status and ``Retry-After`` of ``url`` now (a one-byte ranged GET at ``start``, default 0),
+    to say why a GDAL read failed: GDAL reports a 503 as "not recognized as being in a supported
+    file format" or "Read failed" and never shows the headers. (None, None) when the server
+    does not answer."""
     import requests
 
+    first = start or 0
     try:
         with session.get(
-            url, headers={"Range": "bytes=0-0"}, timeout=policy.timeout_s, stream=True
+            url,
+            headers={"Range": f"bytes={first}-{first}"},
+            timeout=policy.timeout_s,
+            stream=True,
         ) as resp:
             return resp.status_code, retry_after_s(resp.headers.get("Retry-After"))
     except requests.RequestException:
         return None, None
 
 
-_GDAL_STATUS = re.compile(r"HTTP (?:response|error) code\s*:\s*(\d{3})")
+_GDAL_STATUS = re.compile(r"(?:HTTP (?:response|error) code\s*:\s*|response_code=)(\d{3})")
+_GDAL_RANGE = re.compile(r"Request for (\d+)-\d+ failed")
 
 
 def gdal_status(messages: list[str]) -> int | None:
     """The last HTTP status GDAL named in its messages, if any."""
     codes = [int(m) for text in messages for m in _GDAL_STATUS.findall(text)]
     return codes[-1] if codes else None
+
+
+def gdal_range_start(messages: list[str]) -> int | None:
+    """Where the last ranged request GDAL reported as failed began, if any."""
+    starts = [int(m) for text in messages for m in _GDAL_RANGE.findall(text)]
+    return starts[-1] if starts else None
 
 
 @contextlib.contextmanager

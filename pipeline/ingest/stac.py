@@ -32,6 +32,7 @@ from pipeline.ingest.http import (
     TransientError,
     gdal_http_env,
     gdal_messages,
+    gdal_range_start,
     gdal_status,
     get,
     probe,
@@ -306,6 +307,17 @@ def harmonise(raw: np.ndarray, scale: float, offset: float) -> np.ndarray:
     return np.where(raw != 0, out, 0).astype(np.uint16)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exceptions ``exc`` was raised from (rasterio: "Read failed. See previous exception
+    for details.", the details being in the one before)."""
+    out: list[BaseException] = []
+    e = exc.__cause__ or exc.__context__
+    while e is not None and len(out) < 10:
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
+
+
 def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
     import rasterio
     import requests
@@ -334,7 +346,9 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
                 return read_asset(href, crs, transform, width, height)
             except (RasterioError, OSError) as exc:
                 failure = clean(str(exc).replace(href, url))
-        status, retry_after = probe(session, href, settings.retry)
+                said += [clean(str(e).replace(href, url)) for e in _chain(exc)]
+        # ask again for the first byte GDAL did not get (the header, or a tile)
+        status, retry_after = probe(session, href, settings.retry, gdal_range_start(said))
         if status is None or status < 400:  # answers now: what did GDAL get?
             status = gdal_status([*said, failure])
         if status in (401, 403):

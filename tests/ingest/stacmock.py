@@ -132,6 +132,9 @@ class FakeStacApi:
         self.calls: dict[str, int] = defaultdict(int)
         self.busy_for: dict[str, float] = {}  # path -> seconds throttled from its next request
         self.busy_until: dict[str, float] = {}  # path -> when its throttling ends (monotonic)
+        # path -> failures for ranged reads of image data (past the first 16 KiB: the header
+        # and tile index are read fine, the tiles are not)
+        self.fail_tiles: dict[str, list] = defaultdict(list)
         self.sas = sas
         p = re.escape(prefix)
         httpserver.expect_request(f"{prefix}/").respond_with_handler(self.landing)
@@ -301,6 +304,8 @@ class FakeStacApi:
         if ranges is None:
             return Response(status=416)
         a, b = ranges
+        if a >= 16384 and self.fail_tiles[path]:
+            return self.fail_tiles[path].pop(0)
         chunk = data[a:b]
         self.bytes_served[path] += len(chunk)
         return Response(

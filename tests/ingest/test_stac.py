@@ -204,6 +204,18 @@ def test_cog_failing_for_good_is_one_line_with_url_and_status(api, tmp_path, cap
     assert [r.getMessage() for r in caplog.records if r.name.startswith("rasterio")] == []
 
 
+def test_cog_tiles_failing_for_good_name_url_and_status(api, tmp_path, caplog):
+    """The header reads fine, every tile read gets 503: GDAL says only "Read failed. See
+    previous exception for details."; the skip names the URL and the status."""
+    caplog.set_level(logging.WARNING)
+    api.fail_tiles["/stac/cogs/B02.tif"] += [slow_down(503, retry_after=None) for _ in range(50)]
+    s, scenes, _ = run(api, tmp_path, end="2024-03-05")
+    assert s.added == 0 and len(s.skipped) == 1
+    reason = s.skipped[0][1]
+    assert f"{api.url}/cogs/B02.tif: HTTP 503" in reason and "Read failed" not in reason
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("rasterio")] == []
+
+
 def test_missing_cog_is_not_retried(api, tmp_path):
     api.files.pop("/stac/cogs/B08.tif")
     s, scenes, _ = run(api, tmp_path, end="2024-03-05")
