@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.config import Port, Vessel, load_port
 from pipeline.errors import TankerWatchError
-from pipeline.estimate.caps import cap_rows
+from pipeline.estimate.caps import MissedCalls, cap_rows, corrected_cap_rows
 from pipeline.estimate.coverage import (
     corrected_counts,
     dwell_posterior,
@@ -182,10 +182,13 @@ def run_estimate(
         load_times[did] = v.last_seen
         load_of[did] = v
 
-    coverage, total_draws, observed_draws, dwell_notes = _coverage(
+    coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
         deliveries, draws, load_of, observations, portmap, p, seed, n
     )
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
+    coverage["caps"] += corrected_cap_rows(
+        deliveries, draws, load_times, missed, p.caps, np.random.default_rng([seed, 2397, 1])
+    )
     notes += dwell_notes
     found, clear = recall_inside_visits(loads, observations)
     if clear:
@@ -219,6 +222,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
     exposure_den = 0.0
     rng = np.random.default_rng([seed, 2397])
     dwell_notes: list[str] = []
+    missed_calls: list[MissedCalls] = []  # per port, for the corrected cap dates
     for port in ports:
         obs = [o for o in observations if o.port == port and (o.port, o.berth) in load_berths]
         mine = [d for d in deliveries if load_of[d.id].port == port]
@@ -268,6 +272,12 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
             pseen = p_seen_draws(sched, p.coverage, rng, n, dwell)
             calls = corrected_counts(observed, sched.hours, pseen, rng)
             missed = calls - observed[None, :]
+            pool_class = (
+                np.repeat([d.product for d in mine], n)
+                if mine
+                else np.full(len(pool), reported_class("unknown", p.volume))
+            )
+            missed_calls.append(MissedCalls(port, start, end, months, missed, pool, pool_class))
             corr_bbl = obs_bbl.copy()
             for m in range(len(months)):
                 counts = missed[:, m].astype(int)
@@ -312,7 +322,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         total_draws = None
     by_month.sort(key=lambda r: (r["month"], r["port"]))
     cov = {"by_month": by_month, "totals": totals, "caps": [], "p_seen": p_seen}
-    return cov, total_draws, tot_obs_bbl, dwell_notes
+    return cov, total_draws, tot_obs_bbl, dwell_notes, missed_calls
 
 
 def _prior_pool(p: EstimateParams, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+
 from pipeline.estimate.caps import cap_rows
-from pipeline.records import Delivery
+from pipeline.records import Delivery, utc
 
 
 def delivery(i, bbl, product="refined"):
@@ -58,3 +60,140 @@ def test_each_calendar_year_starts_again(params):
         (2024, 400_000, ""),
         (2025, 400_000, ""),
     ]
+
+
+def _missed(counts, pool, pool_class="refined", start=None, end=None, months=None):
+    from pipeline.estimate.caps import MissedCalls
+
+    counts = np.asarray(counts, dtype=int)
+    months = months or [f"2024-{m + 1:02d}" for m in range(counts.shape[1])]
+    y, m = map(int, months[-1].split("-"))
+    return MissedCalls(
+        port="vostochny",
+        start=start or datetime(int(months[0][:4]), int(months[0][5:]), 1, tzinfo=UTC),
+        end=end or datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC),
+        months=months,
+        counts=counts,
+        pool=np.asarray(pool, dtype=float),
+        pool_class=np.full(len(pool), pool_class),
+    )
+
+
+def _corrected(rows, cls="refined"):
+    (row,) = [r for r in rows if r["scenario"] == "corrected" and r["product_class"] == cls]
+    return row
+
+
+def test_corrected_series_without_missed_calls_is_the_observed_one(params):
+    from pipeline.estimate.caps import corrected_cap_rows
+
+    n = 200
+    ds = [delivery(i, 100_000) for i in range(6)]
+    times = {f"d{i}": datetime(2024, i + 1, 15, 6, tzinfo=UTC) for i in range(6)}
+    draws = {d.id: np.full(n, 100_000.0) for d in ds}
+    rows = corrected_cap_rows(
+        ds, draws, times, [_missed(np.zeros((n, 6)), [1.0])], params.caps, np.random.default_rng(0)
+    )
+    row = _corrected(rows)
+    # every draw passes with the 5th call, in May
+    assert row["cap_passed_utc"] == row["cap_passed_p10_utc"] == row["cap_passed_p90_utc"]
+    assert row["cap_passed_utc"] == "2024-05-15T06:00:00Z"
+    assert row["p_passed"] == 1.0 and row["cumulative_bbl"] == 600_000
+    assert (
+        _corrected(rows, "crude")["cap_passed_utc"] == ""
+        and _corrected(rows, "crude")["p_passed"] == 0.0
+    )
+
+
+def test_missed_calls_pass_the_cap_in_a_share_of_the_draws(params):
+    """400k seen by April; half the draws missed one 200k call in May: passed with p = 0.5."""
+    from pipeline.estimate.caps import corrected_cap_rows
+
+    n = 400
+    ds = [delivery(i, 100_000) for i in range(4)]
+    times = {f"d{i}": datetime(2024, i + 1, 10, tzinfo=UTC) for i in range(4)}
+    draws = {d.id: np.full(n, 100_000.0) for d in ds}
+    counts = np.zeros((n, 6), dtype=int)
+    counts[: n // 2, 4] = 1  # May
+    counts[: n // 4, 5] = 1  # and a quarter of the draws one more in June
+    rows = corrected_cap_rows(
+        ds, draws, times, [_missed(counts, [200_000.0])], params.caps, np.random.default_rng(1)
+    )
+    row = _corrected(rows)
+    assert row["p_passed"] == 0.5
+    assert row["cap_passed_p10_utc"].startswith("2024-05")  # the earliest tenth: in May
+    assert row["cap_passed_utc"].startswith("2024-05")  # the median draw just passes, in May
+    assert row["cap_passed_p90_utc"] == ""  # 90 % of the draws did not pass: not passed
+    assert row["cumulative_p10_bbl"] == 400_000 and row["cumulative_p90_bbl"] == 800_000
+    # the observed series alone never passed
+    assert all(r["cap_passed_utc"] == "" for r in cap_rows(ds, times, params.caps))
+
+
+def test_corrected_dates_match_a_draw_by_draw_recount(params):
+    """The vectorised running sums against a plain loop over the same kind of histories."""
+    from pipeline.estimate.caps import corrected_cap_rows
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    ds = [delivery(i, 60_000) for i in range(5)]
+    times = {f"d{i}": datetime(2024, 2 * i + 1, 3, tzinfo=UTC) for i in range(5)}
+    draws = {d.id: rng.lognormal(np.log(60_000), 0.3, n) for d in ds}
+    counts = rng.poisson(0.5, size=(n, 12))
+    pool = rng.lognormal(np.log(50_000), 0.4, 500)
+    mc = _missed(counts, pool)
+    row = _corrected(corrected_cap_rows(ds, draws, times, [mc], params.caps, rng))
+
+    # the same histories drawn one by one: seen calls plus missed ones uniform in their month
+    loop = np.random.default_rng(11)
+    month_starts = [datetime(2024, m, 1, tzinfo=UTC).timestamp() for m in range(1, 13)]
+    month_starts.append(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+    passed = []
+    for i in range(n):
+        events = [(times[d.id].timestamp(), draws[d.id][i]) for d in ds]
+        for m in range(12):
+            for _ in range(counts[i, m]):
+                t = loop.uniform(month_starts[m], month_starts[m + 1])
+                events.append((t, loop.choice(pool)))
+        total, when = 0.0, np.inf
+        for t, b in sorted(events):
+            total += b
+            if total >= 500_000:
+                when = t
+                break
+        passed.append(when)
+    passed = np.array(passed)
+    assert abs(row["p_passed"] - np.isfinite(passed).mean()) < 0.03
+    assert 0.5 < row["p_passed"] < 0.9  # P10 and P50 dates, no P90
+    assert row["cap_passed_p90_utc"] == ""
+    for q, key in ((10, "cap_passed_p10_utc"), (50, "cap_passed_utc")):
+        want = np.percentile(passed, q, method="inverted_cdf")
+        got = utc(row[key]).timestamp()
+        assert abs(got - want) < 6 * 86400, (key, row[key])
+    assert utc(row["cap_passed_p10_utc"]) < utc(row["cap_passed_utc"])
+
+
+def test_corrected_series_restarts_each_year(params):
+    from pipeline.estimate.caps import corrected_cap_rows
+
+    n = 100
+    counts = np.full((n, 2), 2)  # two missed 200k calls in December and two in January
+    mc = _missed(counts, [200_000.0], months=["2024-12", "2025-01"])
+    rows = corrected_cap_rows([], {}, {}, [mc], params.caps, np.random.default_rng(0))
+    by_year = {y: _corrected([r for r in rows if r["year"] == y]) for y in (2024, 2025)}
+    assert {y: r["cumulative_bbl"] for y, r in by_year.items()} == {2024: 400_000, 2025: 400_000}
+    assert all(r["cap_passed_utc"] == "" and r["p_passed"] == 0 for r in by_year.values())
+
+
+def test_without_a_schedule_no_corrected_rows(params):
+    from pipeline.estimate.caps import corrected_cap_rows
+
+    ds = [delivery(0, 600_000)]
+    rows = corrected_cap_rows(
+        ds,
+        {"d0": np.full(10, 600_000.0)},
+        {"d0": datetime(2024, 1, 1, tzinfo=UTC)},
+        [],
+        params.caps,
+        np.random.default_rng(0),
+    )
+    assert rows == []  # never a fabricated correction

@@ -24,6 +24,13 @@ MONTH_KEYS = {
     "barrels_corrected_p90",
 }
 CAP_KEYS = {"year", "product_class", "cap_bbl", "scenario", "cumulative_bbl", "cap_passed_utc"}
+CORRECTED_CAP_KEYS = CAP_KEYS | {
+    "cumulative_p10_bbl",
+    "cumulative_p90_bbl",
+    "cap_passed_p10_utc",
+    "cap_passed_p90_utc",
+    "p_passed",
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +70,9 @@ def test_coverage_has_exactly_the_agreed_shape(estimated):
         assert r["calls_corrected_p10"] >= r["calls_observed"]
     assert set(cov["totals"]) == MONTH_KEYS - {"month", "port"}
     assert cov["totals"]["calls_observed"] == len(res.deliveries)
-    assert all(set(r) == CAP_KEYS for r in cov["caps"])
-    assert {r["scenario"] for r in cov["caps"]} == {"p50", "33", "50", "90"}
+    for r in cov["caps"]:
+        assert set(r) == (CORRECTED_CAP_KEYS if r["scenario"] == "corrected" else CAP_KEYS)
+    assert {r["scenario"] for r in cov["caps"]} == {"p50", "33", "50", "90", "corrected"}
     assert 0 < cov["p_seen"] < 1
     json.dumps(cov)  # plain JSON
 
@@ -76,6 +84,30 @@ def test_observed_and_corrected_side_by_side(estimated, season):
     assert t["calls_corrected_p50"] >= t["calls_observed"]
     true_calls = len(season.load_calls())
     assert t["calls_corrected_p10"] <= true_calls <= t["calls_corrected_p90"] * 1.2
+
+
+def test_the_corrected_series_gets_its_cap_dates(estimated):
+    """Its P50 total over the cap means a P50 date (the bug: "not passed" at 734,000 bbl)."""
+    _, _, _, res = estimated
+    t = res.coverage["totals"]
+    (row,) = [
+        r
+        for r in res.coverage["caps"]
+        if r["scenario"] == "corrected" and r["product_class"] == "refined"
+    ]
+    assert row["cumulative_p10_bbl"] <= row["cumulative_bbl"] <= row["cumulative_p90_bbl"]
+    # one season, one product: the year's corrected sum is the corrected total (other samples
+    # of the missed calls' barrels, so not to the barrel)
+    assert abs(row["cumulative_bbl"] / t["barrels_corrected_p50"] - 1) < 0.05
+    assert row["cumulative_bbl"] > row["cap_bbl"] > t["barrels_observed_p50"]  # this season
+    assert row["cap_passed_utc"] and row["p_passed"] >= 0.5
+    assert row["cap_passed_p10_utc"] <= row["cap_passed_utc"]
+    observed = next(
+        r
+        for r in res.coverage["caps"]
+        if r["scenario"] == "p50" and r["product_class"] == "refined"
+    )
+    assert observed["cap_passed_utc"] == ""  # the images alone never showed it passed
 
 
 def test_deliveries_link_discharge_visits_and_list_candidates(estimated):
@@ -119,7 +151,15 @@ def test_a_schedule_without_any_call_seen_still_bounds_the_missed_ones(season):
     assert res.deliveries == [] and t["calls_observed"] == 0
     assert t["calls_corrected_p10"] == 0 and t["calls_corrected_p90"] >= 1
     assert t["barrels_corrected_p90"] > 0  # missed calls carry barrels, never zero by omission
-    assert all(r["cumulative_bbl"] == 0 for r in res.coverage["caps"])
+    assert all(
+        r["cumulative_bbl"] == 0 for r in res.coverage["caps"] if r["scenario"] != "corrected"
+    )
+    refined = next(
+        r
+        for r in res.coverage["caps"]
+        if r["scenario"] == "corrected" and r["product_class"] == "refined"
+    )
+    assert refined["cumulative_p90_bbl"] > 0  # the corrected series carries the missed calls
 
 
 def test_the_daily_sensors_recall_applies_to_its_images_only(estimated, season):
