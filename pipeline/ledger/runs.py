@@ -29,6 +29,7 @@ class RunInfo:
     estimated_utc: datetime | None
     coverage: dict[str, Any] | None
     superseded_by: str | None
+    notes: list[str] | None = None  # the estimate's notes (None: not kept, runs before 0005)
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -95,8 +96,10 @@ class RunStore:
         visits: list[Visit],
         deliveries: list[Delivery],
         coverage: dict[str, Any],
+        notes: list[str] | None = None,
     ) -> None:
-        """Store a run's visits, deliveries, evidence links and coverage in one transaction.
+        """Store a run's visits, deliveries, evidence links, coverage and the estimate's notes
+        (how its figures were made) in one transaction.
 
         Saving the same run again replaces its rows (same inputs: identical state). Every other
         run's current deliveries get ``superseded_by = run_id``; they are kept.
@@ -156,7 +159,12 @@ class RunStore:
             conn.execute(
                 sa.update(t.runs)
                 .where(rc.id == run_id)
-                .values(coverage=coverage, estimated_utc=now(), superseded_by=None)
+                .values(
+                    coverage=coverage,
+                    notes=list(notes or []),
+                    estimated_utc=now(),
+                    superseded_by=None,
+                )
             )
 
     def visits(self, run_id: str | None = None) -> list[Visit]:
@@ -216,4 +224,5 @@ def _run(r: Any) -> RunInfo:
         estimated_utc=r.estimated_utc,
         coverage=r.coverage,
         superseded_by=r.superseded_by,
+        notes=r.notes,
     )

@@ -63,6 +63,7 @@ runs = sa.Table(
     sa.Column("estimated_utc", UTCDateTime, nullable=True),
     sa.Column("coverage", JSONText, nullable=True),
     sa.Column("superseded_by", sa.String(64), nullable=True),
+    sa.Column("notes", JSONText, nullable=True),  # the estimate's notes; None: not kept (< 0005)
 )
 
 scenes = sa.Table(

@@ -140,8 +140,9 @@ def estimate_into_ledger(
     end: date | None = None,
     visits_from_file: str | None = None,
 ) -> SavedRun:
-    """Begin the run (see ``run_config``), estimate, and save visits, deliveries, evidence and
-    coverage as that run (replacing its rows; other runs' deliveries are superseded)."""
+    """Begin the run (see ``run_config``), estimate, and save visits, deliveries, evidence,
+    coverage and the estimate's notes as that run (replacing its rows; other runs' deliveries
+    are superseded)."""
     from pipeline.estimate import run_estimate
 
     config = run_config(ports, params, registry, seed, start, end, visits_from_file)
@@ -157,7 +158,7 @@ def estimate_into_ledger(
         model=model,
         ports=ports,
     )
-    ledger.save_estimate(run_id, visits, result.deliveries, result.coverage)
+    ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
     return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()})
 

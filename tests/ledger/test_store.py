@@ -467,3 +467,61 @@ def test_upgrade_to_0003_gives_stored_visits_unknown_error_sizes(db_url):
         (v,) = led.visits("r-old")
     assert (v.length_m, v.length_sigma_m, v.beam_sigma_m) == (100.0, 0.0, 0.0)
     assert v.sightings == []  # schema 0004: older visits have no sighting list (unknown)
+
+
+def test_the_estimates_notes_are_kept_with_the_run(db_url, sample):
+    with Ledger(db_url) as led:
+        run_id = fill(led, sample)
+        assert led.run(run_id).notes == sample.notes
+        assert led.latest_run().notes == sample.notes
+        # saving the run again replaces its notes with the new estimate's
+        led.save_estimate(run_id, sample.visits, sample.deliveries, sample.coverage, ["other"])
+        assert led.run(run_id).notes == ["other"]
+        led.save_estimate(run_id, sample.visits, sample.deliveries, sample.coverage)
+        assert led.run(run_id).notes == []  # an estimate without notes: none, not the old ones
+        assert led.run(led.begin_run({"x": 1}, MODEL)).notes is None  # begun, not estimated
+
+
+def test_visits_keep_their_sightings(db_url, sample):
+    for i, v in enumerate(sample.visits):
+        v.sightings = [f"scene-{i}-{k}" for k in range(v.n_obs)]
+    with Ledger(db_url) as led:
+        run_id = fill(led, sample)
+        assert led.visits(run_id) == sample.visits
+
+
+def test_upgrade_to_0005_keeps_runs_and_visits(db_url):
+    from alembic import command
+    from alembic.config import Config
+
+    from pipeline.ledger.engine import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = sa.create_engine(db_url)
+    t = datetime(2024, 3, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, config, config_hash, model, code_version, created_utc,"
+                " estimated_utc, coverage) VALUES ('r-old', '{}', 'h', 'm', '0.0.1', :t, :t, '{}')"
+            ),
+            {"t": t},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO visits (run_id, id, port, berth, vessel_key, first_seen_utc,"
+                " last_seen_utc, n_obs, length_m, beam_m, evidence, role) VALUES ('r-old', 'v1',"
+                " :port, 'oil-1', 'L100', :t, :t, 1, 100, 16, '[]', 'load')"
+            ),
+            {"t": t, "port": PORT},
+        )
+    engine.dispose()
+    with Ledger(db_url) as led:
+        assert led.schema_revision() == HEAD
+        run = led.run("r-old")
+        (v,) = led.visits("r-old")
+    assert run.notes is None and run.coverage == {}  # notes were not kept before 0005
+    assert v.sightings == [] and v.length_m == 100.0
