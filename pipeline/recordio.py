@@ -395,6 +395,48 @@ def write_deliveries(
     return write_table(path, DELIVERY_COLUMNS, delivery_table(deliveries, visits, scenes))
 
 
+# --------------------------------------------------------------------------- caps and calls
+
+# One row per year, product class and scenario, the same in `estimate --caps` and `export caps`.
+# The observed scenarios (p50, 33, 50, 90) leave the corrected-only columns empty.
+CAPS_COLUMNS = [
+    "year", "product_class", "scenario", "cap_bbl", "cumulative_bbl", "cumulative_p10_bbl",
+    "cumulative_p90_bbl", "cap_fraction", "cap_passed_utc", "cap_passed_p10_utc",
+    "cap_passed_p90_utc", "p_passed", "run_id",
+]  # fmt: skip
+CALL_FIELDS = ("calls_corrected_p10", "calls_corrected_p50", "calls_corrected_p90")
+
+
+def whole(value: Any) -> int | None:
+    """A call count as shown: the nearest whole number (halves up), None kept."""
+    return None if value is None or value == "" else int(math.floor(float(value) + 0.5))
+
+
+def whole_calls(row: dict[str, Any]) -> dict[str, Any]:
+    """A coverage row (``by_month`` or ``totals``) with its corrected call counts whole."""
+    return {**row, **{k: whole(row[k]) for k in CALL_FIELDS if k in row}}
+
+
+def caps_table(coverage: dict[str, Any] | None, run_id: str = "") -> list[dict[str, Any]]:
+    """The coverage's cap rows with their share of the cap, ordered by year (within a year the
+    estimate stage's order: the observed scenarios, then the corrected series)."""
+    out = []
+    for r in (coverage or {}).get("caps", []):
+        cap = float(r.get("cap_bbl") or 0)
+        out.append(
+            {
+                **r,
+                "cap_fraction": float(r["cumulative_bbl"]) / cap if cap else None,
+                "run_id": run_id,
+            }
+        )
+    return sorted(out, key=lambda r: r["year"])
+
+
+def write_caps(path: Path | str, coverage: dict[str, Any], run_id: str = "") -> int:
+    return write_table(path, CAPS_COLUMNS, caps_table(coverage, run_id))
+
+
 # --------------------------------------------------------------------------- tables
 
 

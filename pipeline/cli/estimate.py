@@ -31,6 +31,9 @@ def estimate(
     seed: int = typer.Option(0, "--seed", help="Monte Carlo seed (same seed, same numbers)."),
     out: Path = typer.Option(None, "--out", "-o", help="deliveries.csv to write."),
     summary: Path = typer.Option(None, "--summary", help="coverage.json to write."),
+    caps: Path = typer.Option(
+        None, "--caps", help="caps.csv to write (the columns of `tankerwatch export caps`)."
+    ),
 ) -> None:
     """Identify vessels, estimate barrels (scenarios + Monte Carlo), coverage and UN caps."""
     from pipeline.cli.portcalls import period, resolve_ports
@@ -39,7 +42,13 @@ def estimate(
     from pipeline.estimate import run_estimate
     from pipeline.estimate.params import load_params
     from pipeline.portcalls import link_voyages
-    from pipeline.recordio import read_observations, read_visits, write_deliveries, write_json
+    from pipeline.recordio import (
+        read_observations,
+        read_visits,
+        write_caps,
+        write_deliveries,
+        write_json,
+    )
 
     p = load_params(params)
     reg = load_registry(registry or FLEET_CSV)
@@ -47,8 +56,8 @@ def estimate(
     known = {pc.name: {b.id for b in pc.berths} for pc in port_cfgs}
     if db is None and visits is None:
         raise TankerWatchError("give --visits FILE (or --db URL)")
-    if db is None and out is None and summary is None:
-        raise TankerWatchError("nothing to write: give --out and/or --summary (or --db URL)")
+    if db is None and out is None and summary is None and caps is None:
+        raise TankerWatchError("nothing to write: give --out, --summary or --caps (or --db URL)")
     t0, t1 = period(start, end, db)
     vis = obs = None
     if visits is not None:
@@ -93,6 +102,8 @@ def estimate(
         write_deliveries(out, result.deliveries, vis, scenes)
     if summary:
         write_json(summary, result.coverage)
+    if caps:
+        write_caps(caps, result.coverage, run_id)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     t = result.coverage["totals"]

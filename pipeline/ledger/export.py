@@ -17,7 +17,14 @@ from pipeline.errors import TankerWatchError
 from pipeline.fsutil import atomic_path
 from pipeline.ledger.runs import RunInfo
 from pipeline.ledger.store import Ledger
-from pipeline.recordio import DELIVERY_COLUMNS, delivery_table, write_table
+from pipeline.recordio import (
+    CAPS_COLUMNS,
+    DELIVERY_COLUMNS,
+    caps_table,
+    delivery_table,
+    whole_calls,
+    write_table,
+)
 
 MONTHLY_COLUMNS = [
     "month",
@@ -32,16 +39,6 @@ MONTHLY_COLUMNS = [
     "barrels_corrected_p90",
     "run_id",
 ]
-CAPS_COLUMNS = [
-    "year",
-    "product_class",
-    "scenario",
-    "cap_bbl",
-    "cumulative_bbl",
-    "cap_fraction",
-    "cap_passed_utc",
-    "run_id",
-]
 RUNS_COLUMNS = [
     "id",
     "model",
@@ -52,6 +49,7 @@ RUNS_COLUMNS = [
     "superseded_by",
     "deliveries",
     "config",
+    "notes",
 ]
 KINDS = ("deliveries", "monthly", "caps", "detections", "visits", "runs")
 
@@ -81,22 +79,13 @@ def delivery_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, A
 def monthly_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]:
     run = _run(ledger, run_id)
     rows = (run.coverage or {}).get("by_month", [])
-    return [{**r, "run_id": run.id} for r in sorted(rows, key=lambda r: (r["month"], r["port"]))]
+    ordered = sorted(rows, key=lambda r: (r["month"], r["port"]))
+    return [{**whole_calls(r), "run_id": run.id} for r in ordered]  # calls are whole numbers
 
 
 def caps_rows(ledger: Ledger, run_id: str | None = None) -> list[dict[str, Any]]:
     run = _run(ledger, run_id)
-    out = []
-    for r in (run.coverage or {}).get("caps", []):
-        cap = float(r.get("cap_bbl") or 0)
-        out.append(
-            {
-                **r,
-                "cap_fraction": float(r["cumulative_bbl"]) / cap if cap else None,
-                "run_id": run.id,
-            }
-        )
-    return sorted(out, key=lambda r: r["year"])  # within a year: the estimate stage's order
+    return caps_table(run.coverage, run.id)
 
 
 def runs_rows(ledger: Ledger) -> list[dict[str, Any]]:
@@ -117,6 +106,7 @@ def runs_rows(ledger: Ledger) -> list[dict[str, Any]]:
             "superseded_by": r.superseded_by,
             "deliveries": counts.get(r.id, 0),
             "config": json.dumps(r.config, sort_keys=True),
+            "notes": None if r.notes is None else json.dumps(r.notes),
         }
         for r in ledger.runs()
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from ledger.factory import build, fill
 from pipeline.errors import TankerWatchError
 from pipeline.ledger.export import export
 from pipeline.ledger.store import Ledger
-from pipeline.recordio import DELIVERY_COLUMNS
+from pipeline.recordio import CAPS_COLUMNS, DELIVERY_COLUMNS
 
 
 @pytest.fixture
@@ -65,11 +66,33 @@ def test_monthly_and_caps_csv(filled, tmp_path):
     assert {r["run_id"] for r in rows} == {run_id}
     export(led, "caps", tmp_path / "c.csv")
     caps = {r["scenario"]: r for r in _read(tmp_path / "c.csv")}
-    assert set(caps) == {"p50", "33", "50", "90"}
+    assert set(caps) == {"p50", "33", "50", "90", "corrected"}
+    assert list(_read(tmp_path / "c.csv")[0]) == CAPS_COLUMNS
     p50 = caps["p50"]
     assert p50["cap_bbl"] == "500000" and p50["product_class"] == "refined"
     assert float(p50["cap_fraction"]) == pytest.approx(float(p50["cumulative_bbl"]) / 500000, 1e-3)
     assert p50["cap_passed_utc"] == sample.coverage["caps"][0]["cap_passed_utc"]
+    assert p50["p_passed"] == p50["cap_passed_p10_utc"] == p50["cumulative_p90_bbl"] == ""
+    # the coverage-corrected series: its P10 / P50 / P90 dates and the probability it passed
+    want = sample.coverage["caps"][-1]
+    got = caps["corrected"]
+    for key in ("cap_passed_utc", "cap_passed_p10_utc", "cap_passed_p90_utc"):
+        assert got[key] == want[key] and got[key].endswith("Z")
+    assert float(got["p_passed"]) == want["p_passed"]
+    assert float(got["cumulative_p10_bbl"]) <= float(got["cumulative_bbl"])
+    assert float(got["cumulative_bbl"]) <= float(got["cumulative_p90_bbl"])
+
+
+def test_monthly_calls_are_whole_numbers(filled, tmp_path):
+    led, sample, _ = filled
+    export(led, "monthly", tmp_path / "m.csv")
+    rows = _read(tmp_path / "m.csv")
+    fractional = [m["calls_corrected_p50"] for m in sample.coverage["by_month"]]
+    assert any(x != int(x) for x in fractional)  # the stored figures are not whole
+    for r, m in zip(rows, sample.coverage["by_month"], strict=True):
+        for key in ("calls_corrected_p10", "calls_corrected_p50", "calls_corrected_p90"):
+            assert r[key] == str(int(m[key] + 0.5))
+        assert float(r["barrels_corrected_p50"]) == pytest.approx(m["barrels_corrected_p50"], 1e-3)
 
 
 def test_an_earlier_run_can_be_exported_again(filled, tmp_path):
@@ -92,6 +115,7 @@ def test_an_earlier_run_can_be_exported_again(filled, tmp_path):
     assert runs[old]["superseded_by"] == new and runs[new]["superseded_by"] == ""
     assert runs[old]["deliveries"] == str(len(sample.deliveries))
     assert '"retrained": true' in runs[new]["config"]
+    assert json.loads(runs[new]["notes"]) == sample.notes  # how the figures were made
 
 
 def test_gis_layers(filled, tmp_path):
