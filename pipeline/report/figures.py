@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.ledger.runs import RunInfo
 from pipeline.ledger.store import Ledger
+from pipeline.recordio import whole_calls
 from pipeline.records import Delivery, Visit, utc
 
 UNSCR_2397_REFINED_CAP_BBL = 500_000.0
@@ -55,6 +56,7 @@ def delivery_time(d: Delivery, visits: dict[str, Visit]) -> datetime:
 def headline(data: ReportData) -> dict[str, Any]:
     """Calls and barrels (observed, corrected p10/p50/p90) and cap-passed dates per scenario."""
     totals = dict(data.coverage.get("totals") or {})
+    totals = whole_calls(totals)  # calls are shown as whole numbers
     out: dict[str, Any] = {
         "run_id": data.run.id if data.run else "",
         "model": data.run.model if data.run else "",
@@ -83,7 +85,37 @@ def headline(data: ReportData) -> dict[str, Any]:
         and c.get("cap_passed_utc")
     ]
     out["cap_passed_utc"] = min((c["cap_passed_utc"] for c in p50), default="")
+    out["cap_corrected"] = corrected_cap_row(out["caps"])
+    out["notes"] = list((data.run.notes if data.run else None) or [])
     return out
+
+
+def corrected_cap_row(caps: list[dict[str, Any]], product: str = "refined") -> dict | None:
+    """The coverage-corrected cap row to headline: of the years whose P50 date exists, the
+    earliest; else the year most likely passed; None when the run has no corrected series."""
+    rows = [
+        c
+        for c in caps
+        if c.get("scenario") == "corrected" and c.get("product_class", "refined") == product
+    ]
+    if not rows:
+        return None
+    passed = [c for c in rows if c.get("cap_passed_utc")]
+    if passed:
+        return min(passed, key=lambda c: c["cap_passed_utc"])
+    return max(rows, key=lambda c: (float(c.get("p_passed") or 0), -int(c["year"])))
+
+
+def corrected_cap_text(row: dict | None) -> str:
+    """'2024-04-20 (P10 2024-04-15, P90 2024-05-15)', or 'not passed (probability 0.23 that
+    it was)'; 'n/a' without a corrected series (no observation schedule)."""
+    if row is None:
+        return "n/a"
+    p = float(row.get("p_passed") or 0)
+    if not row.get("cap_passed_utc"):
+        return f"not passed (probability {p:.2f} that it was, {row['year']})"
+    p90 = (row.get("cap_passed_p90_utc") or "")[:10] or "not passed"
+    return f"{row['cap_passed_utc'][:10]} (P10 {row['cap_passed_p10_utc'][:10]}, P90 {p90})"
 
 
 def cumulative(

@@ -180,6 +180,47 @@ def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, int, int]:
     return "".join(parts), n_chips, n_missing
 
 
+def _dates(row: dict[str, Any]) -> dict[str, Any]:
+    """A cap row with its dates as days (the time of day is no real precision)."""
+    keys = ("cap_passed_utc", "cap_passed_p10_utc", "cap_passed_p90_utc")
+    return {**row, **{k: (row.get(k) or "")[:10] for k in keys if k in row}}
+
+
+def _corrected_cap_card(row: dict[str, Any] | None) -> tuple[str, str]:
+    if row is None:
+        return "n/a", "UNSCR 2397 cap passed, coverage-corrected (no observation schedule)"
+    if not row.get("cap_passed_utc"):
+        return (
+            "not passed",
+            f"UNSCR 2397 cap, coverage-corrected: passed in {row['year']} with probability "
+            f"{float(row.get('p_passed') or 0):.2f}",
+        )
+    p90 = (row.get("cap_passed_p90_utc") or "")[:10] or "not passed"
+    return (
+        row["cap_passed_utc"][:10],
+        f"UNSCR 2397 cap passed, coverage-corrected p50 (p10 {row['cap_passed_p10_utc'][:10]}, "
+        f"p90 {p90}; probability passed {float(row.get('p_passed') or 0):.2f})",
+    )
+
+
+def _notes_html(run: Any, notes: list[str]) -> str:
+    """The estimate's notes, as saved with the run."""
+    if run is None or run.estimated_utc is None:
+        return '<p class="meta">No estimate yet.</p>'
+    if run.notes is None:
+        return (
+            '<p class="meta">This run was estimated before the ledger kept the estimate\'s notes '
+            "(schema 0004); estimate it again to see them.</p>"
+        )
+    if not notes:
+        return '<p class="meta">The estimate left no notes.</p>'
+    items = "".join(f"<li>{_e(n)}</li>" for n in notes)
+    return (
+        '<p class="meta">What the estimate fitted, assumed and could not see (its notes, saved '
+        f'with run <code>{_e(run.id)}</code>):</p><ul class="notes">{items}</ul>'
+    )
+
+
 def _document(
     ledger: Ledger,
     data: figures.ReportData,
@@ -199,9 +240,9 @@ def _document(
     cards = [
         (_n(head["calls_observed"]), "tanker calls observed"),
         (
-            f"{_n(head['calls_corrected_p50'], 1)}",
-            f"calls, coverage-corrected p50 ({_n(head['calls_corrected_p10'], 1)} to "
-            f"{_n(head['calls_corrected_p90'], 1)})",
+            f"{_n(head['calls_corrected_p50'])}",
+            f"calls, coverage-corrected p50 ({_n(head['calls_corrected_p10'])} to "
+            f"{_n(head['calls_corrected_p90'])})",
         ),
         (_n(head["barrels_observed_p50"]), "barrels observed (p50)"),
         (
@@ -209,7 +250,11 @@ def _document(
             f"barrels, corrected p50 ({_n(head['barrels_corrected_p10'])} to "
             f"{_n(head['barrels_corrected_p90'])})",
         ),
-        (head["cap_passed_utc"][:10] or "not passed", "UNSCR 2397 cap passed (p50)"),
+        (
+            head["cap_passed_utc"][:10] or "not passed",
+            "UNSCR 2397 cap passed, observed deliveries (p50)",
+        ),
+        _corrected_cap_card(head["cap_corrected"]),
     ]
     cards_html = "".join(
         f"<div class='card'><b>{_e(a)}</b><span>{_e(b)}</span></div>" for a, b in cards
@@ -221,10 +266,15 @@ def _document(
             ("scenario", "scenario"),
             ("cap_bbl", "cap (bbl)"),
             ("cumulative_bbl", "cumulative (bbl)"),
+            ("cumulative_p10_bbl", "p10"),
+            ("cumulative_p90_bbl", "p90"),
             ("cap_passed_utc", "cap passed"),
+            ("cap_passed_p10_utc", "passed p10"),
+            ("cap_passed_p90_utc", "passed p90"),
+            ("p_passed", "p passed"),
         ],
-        head["caps"],
-        {"cap_bbl", "cumulative_bbl"},
+        [_dates(c) for c in head["caps"]],
+        {"cap_bbl", "cumulative_bbl", "cumulative_p10_bbl", "cumulative_p90_bbl", "p_passed"},
     )
     vessels_html = _table(
         [
@@ -302,10 +352,16 @@ TankerWatch {_e(__version__)}.</p>
 the range. Corrected figures add the calls the imagery could not see (gaps between passes and
 clouds; probability a call was seen at least once: {p_seen_txt}). Every delivery below links to
 the satellite images it rests on.</p>
+<h2>How these figures were made</h2>
+{_notes_html(run, head["notes"])}
 <h2>Visits per berth</h2>
 {_img(charts["timeline"], "timeline of visits per berth")}
 <h2>Cumulative barrels against the UNSCR 2397 cap</h2>
 {_img(charts["cumulative"], "cumulative barrels against the cap")}
+<p class="meta">Scenarios p50, 33, 50 and 90 add up the deliveries seen; <code>corrected</code>
+adds the calls the imagery missed: its dates are the p10 / p50 / p90 of the date each Monte Carlo
+draw's running total passed the cap ("p passed": the share of draws that passed it in the
+period; a date is empty where fewer than that share did).</p>
 {caps_html}
 <h2>Calls per month</h2>
 {_img(charts["monthly"], "calls per month")}

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.recordio import whole_calls
 from pipeline.records import Detection, Scene, utc
 from pipeline.report.figures import UNSCR_2397_REFINED_CAP_BBL, ReportData, cumulative
 
@@ -146,6 +147,16 @@ def cumulative_png(data: ReportData) -> bytes:
                 when, 0, f" cap passed {when:%Y-%m-%d} (p50)", rotation=90, va="bottom",
                 fontsize=8, bbox={"fc": "white", "ec": "none", "alpha": 0.8},
             )  # fmt: skip
+    for c in data.coverage.get("caps") or []:
+        refined = c.get("product_class", "refined") == "refined"
+        if refined and c.get("scenario") == "corrected" and c.get("cap_passed_utc"):
+            when = utc(c["cap_passed_utc"])
+            ax.axvline(when, color="#6a4c93", ls=":", lw=1)
+            ax.text(
+                when, 0, f" cap passed {when:%Y-%m-%d} (corrected p50)", rotation=90,
+                va="bottom", fontsize=8, color="#6a4c93",
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8},
+            )  # fmt: skip
     ax.set_ylabel("barrels (cumulative within each year)")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.grid(alpha=0.3)
@@ -184,6 +195,7 @@ def monthly_png(data: ReportData) -> bytes:
     rows: dict[str, dict[str, float]] = {}
     corrected = True
     for r in data.coverage.get("by_month") or []:
+        r = whole_calls(r)  # calls are whole numbers where shown
         acc = rows.setdefault(r["month"], dict.fromkeys(keys, 0.0))
         corrected = corrected and r.get("calls_corrected_p50") is not None
         for k in keys:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from ledger.factory import build, fill, write_rasters
 
 from pipeline.ledger.store import Ledger
@@ -63,6 +65,58 @@ def test_report_is_self_contained_and_complete(ledger_with_rasters, tmp_path):
         assert re.search(rf"<h3>{vessel}, IMO \d+: {n} deliveries</h3>", doc)
     assert led.latest_run().id in doc
     assert "UNSCR 2397" in doc
+    # the coverage-corrected cap: its P50 date with P10 and P90 and the probability it passed
+    corrected = next(c for c in sample.coverage["caps"] if c["scenario"] == "corrected")
+    assert corrected["cap_passed_utc"] != sample.coverage["caps"][0]["cap_passed_utc"]
+    card = re.search(
+        r"<div class='card'><b>([^<]*)</b><span>([^<]*coverage-corrected p50 \(p10[^<]*)", doc
+    )
+    assert card, "no corrected cap card"
+    assert card.group(1) == corrected["cap_passed_utc"][:10]
+    assert corrected["cap_passed_p10_utc"][:10] in card.group(2)
+    assert corrected["cap_passed_p90_utc"][:10] in card.group(2)
+    assert f"probability passed {corrected['p_passed']:.2f}" in card.group(2)
+    # calls are whole numbers where shown (the stored P50 is fractional)
+    calls = totals["calls_corrected_p50"]
+    assert calls != int(calls)
+    assert f"<b>{int(calls + 0.5)}</b><span>calls, coverage-corrected p50" in doc
+    assert f"{calls:.1f}" not in doc
+    # the estimate's notes, saved with the run, shown (escaped) in the report
+    assert "How these figures were made" in doc
+    for note in sample.notes:
+        assert f"<li>{html.escape(note)}</li>" in doc
+
+
+def test_runs_without_kept_notes_say_so(db_url, tmp_path):
+    sample = build(seed=2)
+    sample.notes = []
+    with Ledger(db_url) as led:
+        fill(led, sample)
+        build_report(led, tmp_path / "r.html")
+        assert "The estimate left no notes." in (tmp_path / "r.html").read_text(encoding="utf-8")
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE runs SET notes = NULL"))  # estimated before 0004
+    engine.dispose()
+    with Ledger(db_url) as led:
+        build_report(led, tmp_path / "r.html")
+    doc = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "before the ledger kept the estimate's notes" in html.unescape(doc)
+
+
+def test_a_corrected_series_that_did_not_pass_gives_its_probability(db_url, tmp_path):
+    sample = build(seed=2)
+    row = next(c for c in sample.coverage["caps"] if c["scenario"] == "corrected")
+    row.update(cap_passed_utc="", cap_passed_p10_utc="2024-05-01T00:00:00Z", p_passed=0.31)
+    row["cap_passed_p90_utc"] = ""
+    with Ledger(db_url) as led:
+        fill(led, sample)
+        build_report(led, tmp_path / "r.html")
+    doc = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert (
+        "<b>not passed</b><span>UNSCR 2397 cap, coverage-corrected: passed in 2024 with "
+        "probability 0.31</span>" in doc
+    )
 
 
 def test_missing_raster_is_a_note_not_a_crash(ledger_with_rasters, tmp_path):
