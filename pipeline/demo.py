@@ -101,14 +101,17 @@ def cap_date(coverage: dict, scenario: str) -> str:
 def comparison_table(result: dict):
     from rich.table import Table
 
+    from pipeline.recordio import whole_calls
+    from pipeline.report.figures import corrected_cap_row, corrected_cap_text
+
     s, truth, cap_bbl = result["summary"], result["truth"], result["cap_bbl"]
     t = s.coverage.get("totals", {})
     table = Table(title="Demo: estimate against the simulator's truth (load calls at the terminal)")
     for col in ("", "truth", "observed in images", "coverage-corrected P50 (P10-P90)"):
         table.add_column(col, justify="right" if col else "left")
+    w = whole_calls(t)
     corrected_calls = (
-        f"{t['calls_corrected_p50']:.0f} ({t['calls_corrected_p10']:.0f}-"
-        f"{t['calls_corrected_p90']:.0f})"
+        f"{w['calls_corrected_p50']} ({w['calls_corrected_p10']}-{w['calls_corrected_p90']})"
         if t.get("calls_corrected_p50") is not None
         else "n/a"
     )
@@ -128,7 +131,7 @@ def comparison_table(result: dict):
     table.add_row(
         f"refined cap ({cap_bbl:,.0f} bbl) passed",
         truth.cap_passed.date().isoformat() if truth.cap_passed else "not passed",
-        cap_date(s.coverage, "p50"),
-        "90 % scenario: " + cap_date(s.coverage, "90"),
+        f"{cap_date(s.coverage, 'p50')} (90 % loaded: {cap_date(s.coverage, '90')})",
+        corrected_cap_text(corrected_cap_row(s.coverage.get("caps") or [])),
     )
     return table

@@ -41,6 +41,18 @@ def test_notebook_runs_and_reproduces_the_headline(tmp_path, monkeypatch):
     cap = next(c for c in sample.coverage["caps"] if c["scenario"] == "p50")["cap_passed_utc"]
     assert f"UNSCR 2397 cap passed (p50): {cap}" in text
     totals = sample.coverage["totals"]
-    assert f"{totals['barrels_corrected_p50']:.1f}" in text
+    assert f"{totals['barrels_corrected_p50']:.0f}" in text
+    # the coverage-corrected cap dates, and the estimate's notes saved with the run
+    corrected = next(c for c in sample.coverage["caps"] if c["scenario"] == "corrected")
+    assert (
+        "UNSCR 2397 cap passed, coverage-corrected: "
+        f"{corrected['cap_passed_utc'][:10]} (P10 {corrected['cap_passed_p10_utc'][:10]}, "
+        f"P90 {corrected['cap_passed_p90_utc'][:10]})"
+    ) in text
+    for note in sample.notes:
+        assert f"- {note}" in text
+    # calls are whole numbers (the stored corrected P50 is fractional)
+    calls = totals["calls_corrected_p50"]
+    assert calls != int(calls) and f"{calls:.1f}" not in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the cap chart and the monthly chart
