@@ -234,3 +234,44 @@ def test_failed_scene_is_one_line_and_the_password_never_shows(
     assert len(lines) == 1 and lines[0].startswith(f"warning: scene {broken.id} not processed:")
     assert "cannot read raster" in lines[0]
     assert "Compute Failed" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_run_and_estimate_db_give_the_same_inputs_the_same_run(small_simulation, tmp_path, cli):
+    """One run-id recipe: `estimate --db` over the ledger a `run` filled, with the run's ports,
+    period, registry, parameters and seed, is that run (no second run), and keeps its notes."""
+    import re
+
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    cfg = _config(small_simulation, db, tmp_path / "c")
+    first = run_pipeline(cfg, progress=False)
+    assert not first.failed
+    with Ledger(db) as ledger:
+        notes = ledger.run(first.run_id).notes
+    assert notes and any("dwell median" in n for n in notes)  # saved with the run
+
+    res = cli(
+        "estimate",
+        "--db",
+        db,
+        "--ports",
+        ",".join(cfg.ports),
+        "--start",
+        str(cfg.start),
+        "--end",
+        str(cfg.end),
+        "--registry",
+        cfg.registry,
+        "--caps",
+        tmp_path / "caps.csv",
+    )
+    assert res.returncode == 0, res.stderr
+    assert re.search(rf"run {first.run_id} saved to the ledger", res.stdout), res.stdout
+    with Ledger(db) as ledger:
+        assert [r.id for r in ledger.runs()] == [first.run_id]
+        assert ledger.run(first.run_id).notes == notes
+        assert ledger.run(first.run_id).coverage == first.coverage
+    # estimate --caps writes what export caps writes
+    res = cli("export", "caps", "--db", db, "--out", tmp_path / "exported.csv")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "caps.csv").read_text() == (tmp_path / "exported.csv").read_text()
+    assert ",corrected," in (tmp_path / "caps.csv").read_text()

@@ -86,6 +86,12 @@ def ledger_observations(
     return [o for o in ledger.observations(ports=names) if o.scene_id in in_period]
 
 
+def model_name(models: str | None) -> str:
+    """A run's model: its model ids sorted, comma-separated, each once (the run-id recipe;
+    `run` names its run by the sorted set of its detectors' ids the same way)."""
+    return ",".join(sorted({m.strip() for m in (models or "").split(",") if m.strip()}))
+
+
 def visits_digest(visits: list[Visit]) -> str:
     """A short hash of visits given from outside the ledger (a visits.csv), for the run id."""
     text = "\n".join(repr(sorted(v.to_dict().items())) for v in visits)
@@ -206,12 +212,14 @@ def estimate_from_ledger(
                 inputs.detections, inputs.scenes, inputs.observations, ports, params
             )
             obs = inputs.observations
-            model = inputs.model or (models or "")
+            # the models named (as `run` names a run: sorted, once each, found something or
+            # not), else the models of the detections
+            model = model_name(models) or inputs.model
         else:
             obs = observations
             if obs is None:
                 obs = ledger_observations(ledger, ports, start, end)
-            model = models or ""
+            model = model_name(models)
         voyages = link_voyages(visits, params)
         saved = estimate_into_ledger(
             ledger,

@@ -195,3 +195,27 @@ def test_estimate_out_and_export_write_the_same_delivery_rows(cli, files, tmp_pa
         v = by_visit[r["load_visit"]]
         assert (r["load_port"], r["load_berth"]) == (v.port, v.berth)
         assert r["evidence_scene_ids"] == ""
+
+
+def test_estimate_db_names_the_run_as_run_does_when_a_model_found_nothing(files, tmp_path):
+    """`run` names a run by every model it ran (sorted), detections or not; `estimate --db
+    --model` given those models in any order is the same run."""
+    from pipeline.config import load_registry
+    from pipeline.ledger.runs import run_id_for
+    from pipeline.ledger.store import Ledger
+    from pipeline.run.steps import estimate_from_ledger, run_config
+
+    d, s, _ = files
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    _fill_ledger(url, s)
+    (found,) = {det.model for det in s.detections}
+    quiet = "zz-quiet-model"  # processed a scene, found nothing
+    with Ledger(url) as ledger:
+        ledger.add_detections(s.scenes[0].id, quiet, [])
+    params, registry = load_params(), load_registry(d / "fleet.csv")
+    saved, _, _ = estimate_from_ledger(url, s.ports, params, registry, models=f"{quiet}, {found}")
+    expected = run_id_for(run_config(s.ports, params, registry), f"{found},{quiet}")
+    assert saved.run_id == expected
+    with Ledger(url) as ledger:
+        assert ledger.run(expected).model == f"{found},{quiet}"
+        assert ledger.run(expected).notes == saved.result.notes != []
