@@ -210,7 +210,7 @@ def _notes_html(run: Any, notes: list[str]) -> str:
     if run.notes is None:
         return (
             '<p class="meta">This run was estimated before the ledger kept the estimate\'s notes '
-            "(schema 0004); estimate it again to see them.</p>"
+            "(schema 0005); estimate it again to see them.</p>"
         )
     if not notes:
         return '<p class="meta">The estimate left no notes.</p>'
