@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import yaml
 
 VERBS = [
@@ -102,3 +103,26 @@ def test_malformed_registry_row_names_row(cli, tmp_path, repo):
     with (d / "vessels.csv").open("a") as fh:
         fh.write("Bad Ship,12AB,KP,,,,refined,test\n")
     _assert_one_line_error(cli("config", "check", d / "vessels.csv"), "row 11", "imo")
+
+
+LEDGER_VERBS = {
+    "ingest": ["--ports", "vostochny", "--start", "2024-01-01", "--end", "2024-01-02",
+               "--source", "simulated", "--path", "{tmp}"],
+    "portcalls": ["--out", "{tmp}/visits.csv"],
+    "estimate": [],
+    "run": ["--config", "configs/runs/vostochny-2024-earthsearch.yaml"],
+    "export": ["deliveries", "--out", "{tmp}/deliveries.csv"],
+    "report": ["--out", "{tmp}/report.html"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("verb", sorted(LEDGER_VERBS))
+def test_ledger_that_is_not_a_database_is_one_line(cli, tmp_path, verb):
+    """A --db SQLite file that holds something else is named on one line and left as it was."""
+    notdb = tmp_path / "notes.txt"
+    notdb.write_text("these are my notes, not a ledger\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in LEDGER_VERBS[verb]]
+    res = cli(verb, *args, "--db", f"sqlite:///{notdb}")
+    _assert_one_line_error(res, str(notdb), "not an SQLite database")
+    assert notdb.read_text() == "these are my notes, not a ledger\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -137,6 +137,13 @@ class LedgerBase:
                 raise TankerWatchError(
                     f"ledger at {self.display_url}: the database user may not do this ({line})"
                 ) from None
+            # SQLite says so (as a plain DatabaseError) on the first read of a file that is not
+            # a database (a text file, a truncated copy), whichever verb opened it
+            if "file is not a database" in low or "disk image is malformed" in low:
+                where = self.path if self.path is not None else self.display_url
+                raise TankerWatchError(
+                    f"ledger at {where}: not an SQLite database, or a damaged one ({line})"
+                ) from None
             if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
                 raise TankerWatchError(f"ledger at {self.display_url}: {line}") from None
             raise
