@@ -45,6 +45,21 @@ def _format_validation_error(path: Path | str, err: ValidationError) -> str:
     return f"{path}: field '{loc}': {msg}{more}"
 
 
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader, except that a date-like scalar that is no date (``2024-13-01``) stays
+    a string: the model that reads it then names the field, where PyYAML would raise a bare
+    ValueError without a file or a line."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def read_yaml(path: Path | str) -> Any:
     path = Path(path)
     try:
@@ -54,7 +69,7 @@ def read_yaml(path: Path | str) -> Any:
     except OSError as exc:
         raise TankerWatchError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -126,3 +126,23 @@ def test_ledger_that_is_not_a_database_is_one_line(cli, tmp_path, verb):
     _assert_one_line_error(res, str(notdb), "not an SQLite database")
     assert notdb.read_text() == "these are my notes, not a ledger\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("config", "verb", "bad"),
+    [
+        ("runs/vostochny-2024-earthsearch.yaml", ["run", "--config"], "2024-13-01"),
+        ("scenarios/tiny.yaml", ["simulate", "--out", "{tmp}/sim", "--scenario"], "2024-02-30"),
+    ],
+)
+def test_impossible_date_in_yaml_names_file_and_field(cli, tmp_path, repo, config, verb, bad):
+    """A date-like value that is no date is the model's field error, not PyYAML's ValueError."""
+    text = (repo / "configs" / config).read_text()
+    assert "\nstart: " in text
+    lines = [f"start: {bad}" if ln.startswith("start: ") else ln for ln in text.splitlines()]
+    path = tmp_path / config.split("/")[0] / "bad.yaml"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    for args in (["config", "check"], [a.replace("{tmp}", str(tmp_path)) for a in verb]):
+        _assert_one_line_error(cli(*args, path), str(path), "field 'start'", "date")
+    assert not (tmp_path / "sim").exists()
