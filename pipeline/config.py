@@ -279,6 +279,10 @@ def load_registry(path: Path | str = FLEET_CSV) -> list[Vessel]:
                     ) from None
     except FileNotFoundError:
         raise TankerWatchError(f"{path}: file not found") from None
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), a stray NUL
+        raise TankerWatchError(
+            f"{path} line {reader.reader.line_num}: not a readable CSV ({exc})"
+        ) from None
     names = [v.name for v in vessels]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

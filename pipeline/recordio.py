@@ -102,10 +102,15 @@ def _read_csv(path: Path, required: list[str]) -> list[tuple[int, dict]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TankerWatchError(f"{path}: cannot read ({exc})") from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        raise TankerWatchError(f"{path}: missing columns {', '.join(missing)}")
-    return [(i, row) for i, row in enumerate(reader, start=2)]
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise TankerWatchError(f"{path}: missing columns {', '.join(missing)}")
+        return [(i, row) for i, row in enumerate(reader, start=2)]
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit(), a stray NUL
+        raise TankerWatchError(
+            f"{path} line {reader.reader.line_num}: not a readable CSV ({exc})"
+        ) from None
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:

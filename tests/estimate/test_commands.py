@@ -219,3 +219,19 @@ def test_estimate_db_names_the_run_as_run_does_when_a_model_found_nothing(files,
     with Ledger(url) as ledger:
         assert ledger.run(expected).model == f"{found},{quiet}"
         assert ledger.run(expected).notes == saved.result.notes != []
+
+
+@pytest.mark.parametrize("which", ["visits", "registry"])
+def test_field_over_the_csv_limit_is_one_line(cli, files, tmp_path, which):
+    """A field longer than csv.field_size_limit() (131,072 characters) names the file."""
+    d, _, _ = files
+    src = d / ("visits.csv" if which == "visits" else "fleet.csv")
+    rows = src.read_text().splitlines()
+    rows[2] = rows[2] + "," + "x" * 200_000
+    bad = tmp_path / src.name
+    bad.write_text("\n".join(rows) + "\n")
+    visits = bad if which == "visits" else d / "visits.csv"
+    registry = bad if which == "registry" else d / "fleet.csv"
+    res = cli("estimate", "--visits", visits, "--registry", registry, "--out", tmp_path / "x.csv")
+    _one_line(res, f"{bad} line 3", "field larger than field limit")
+    assert not (tmp_path / "x.csv").exists()

@@ -199,3 +199,24 @@ def test_one_model_per_sensor_needs_no_choice(cli, files, tmp_path):
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert sum(v.n_obs for v in read_visits(tmp_path / "c.csv")) < sum(v.n_obs for v in a)
+
+
+def test_field_over_the_csv_limit_is_one_line(cli, files, tmp_path):
+    """A field longer than csv.field_size_limit() (131,072 characters) names the file."""
+    d, _ = files
+    rows = (d / "obs.csv").read_text().splitlines()
+    rows[2] = rows[2] + "," + "x" * 200_000
+    (tmp_path / "obs.csv").write_text("\n".join(rows) + "\n")
+    res = cli(
+        "portcalls",
+        "--detections",
+        d / "dets.geojson",
+        "--observations",
+        tmp_path / "obs.csv",
+        "--scenes",
+        d / "scenes.csv",
+        "--out",
+        tmp_path / "v.csv",
+    )
+    _one_line(res, f"{tmp_path / 'obs.csv'} line 3", "field larger than field limit")
+    assert not (tmp_path / "v.csv").exists()
