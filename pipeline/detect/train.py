@@ -127,27 +127,65 @@ def _plain(obj):
     return obj
 
 
+RESTART_HINT = "use --restart to start over"
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+
+
+def _read_checkpoint_state(meta_path: Path) -> dict:
+    """state.yaml of a checkpoint; a damaged one is one line naming it."""
+    try:
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TankerWatchError(
+            f"{meta_path}: unreadable checkpoint state ({_first_line(exc)}); {RESTART_HINT}"
+        ) from None
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("step"), int)
+        or not isinstance(meta.get("param_groups"), list)
+    ):
+        raise TankerWatchError(
+            f"{meta_path}: not a checkpoint state (needs step and param_groups); {RESTART_HINT}"
+        )
+    return meta
+
+
 def load_checkpoint(folder: Path, model, opt, chash: str, ema=None) -> tuple[int, list]:
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     meta_path = folder / "state.yaml"
-    meta = yaml.safe_load(meta_path.read_text())
+    meta = _read_checkpoint_state(meta_path)
     if meta.get("config_hash") != chash:
         raise TankerWatchError(
-            f"{meta_path}: checkpoint was made with a different config; use --restart to start over"
+            f"{meta_path}: checkpoint was made with a different config; {RESTART_HINT}"
         )
-    tensors = load_file(str(folder / "state.safetensors"))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    if ema is not None:
-        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    state: dict = {}
-    for k, v in tensors.items():
-        if k.startswith("opt."):
-            _, pid, name = k.split(".", 2)
-            state.setdefault(int(pid), {})[name] = v
-    groups = meta["param_groups"]
-    opt.load_state_dict({"state": state, "param_groups": groups})
+    tensor_path = folder / "state.safetensors"
+    try:
+        tensors = load_file(str(tensor_path))
+    except (OSError, SafetensorError) as exc:
+        raise TankerWatchError(
+            f"{tensor_path}: unreadable checkpoint tensors ({_first_line(exc)}); {RESTART_HINT}"
+        ) from None
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if ema is not None:
+            ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, pid, name = k.split(".", 2)
+                state.setdefault(int(pid), {})[name] = v
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        # tensors or optimiser groups that do not fit this config's network
+        raise TankerWatchError(
+            f"{tensor_path}: checkpoint does not fit the model ({_first_line(exc)}); {RESTART_HINT}"
+        ) from None
     for st in opt.state.values():
         if "step" in st and not torch.is_tensor(st["step"]):
             st["step"] = torch.tensor(float(st["step"]))

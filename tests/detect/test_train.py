@@ -154,3 +154,27 @@ def test_train_command_makes_missing_chips_first(tmp_path, dataset, monkeypatch,
         assert json.loads(labels.read_text())["sensor"] == "commercial-3m"
     assert load_detector(tmp_path / "m").spec.name == "tiny-test"
     assert "bundle written" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "junk"),
+    [
+        ("state.yaml", "step: [2\nparam_groups: {\n"),  # not YAML
+        ("state.yaml", "- just\n- a list\n"),  # YAML, but no checkpoint state
+        ("state.safetensors", "not safetensors at all"),
+    ],
+)
+def test_damaged_checkpoint_is_one_line_naming_it(cli, tmp_path, dataset, name, junk):
+    cfg = write_config(tmp_path, dataset)
+    assert train(cfg, tmp_path / "m", stop_after=2) is None
+    damaged = tmp_path / "m" / "checkpoint" / name
+    damaged.write_text(junk)
+    res = cli("train", "--config", cfg, "--out", tmp_path / "m")
+    assert res.returncode == 2, res.stderr
+    # training logs what it read first (INFO); the failure itself is one line
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.rstrip().endswith(errors[0]), res.stderr
+    assert str(damaged) in errors[0] and "--restart" in errors[0], errors[0]
+    assert damaged.read_text() == junk  # left for the user to look at
+    assert not (tmp_path / "m" / "weights.safetensors").exists()
