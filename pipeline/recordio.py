@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -238,7 +239,11 @@ def read_detections(path: Path | str) -> list[Detection]:
     if not path.exists():
         raise TankerWatchError(f"{path}: file not found")
     try:
-        gdf = gpd.read_parquet(path) if suffix == ".parquet" else gpd.read_file(path)
+        # the readers warn about columns they leave as text (a 'lon' of "abc" among numbers);
+        # the field checks below turn such a value into the one error line naming its feature
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gdf = gpd.read_parquet(path) if suffix == ".parquet" else gpd.read_file(path)
     except Exception as exc:  # any reader failure is a bad file
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TankerWatchError(f"{path}: cannot read detections ({first})") from None

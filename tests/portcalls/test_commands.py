@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -219,4 +220,26 @@ def test_field_over_the_csv_limit_is_one_line(cli, files, tmp_path):
         tmp_path / "v.csv",
     )
     _one_line(res, f"{tmp_path / 'obs.csv'} line 3", "field larger than field limit")
+    assert not (tmp_path / "v.csv").exists()
+
+
+def test_text_among_numbers_in_a_detection_column_is_only_the_error(cli, files, tmp_path):
+    """A 'lon' of "abc" among numbers: the field's error line, without the GeoJSON reader's
+    warnings about the column before it."""
+    d, _ = files
+    doc = json.loads((d / "dets.geojson").read_text())
+    doc["features"][1]["properties"]["lon"] = "abc"
+    (tmp_path / "dets.geojson").write_text(json.dumps(doc))
+    res = cli(
+        "portcalls",
+        "--detections",
+        tmp_path / "dets.geojson",
+        "--observations",
+        d / "obs.csv",
+        "--scenes",
+        d / "scenes.csv",
+        "--out",
+        tmp_path / "v.csv",
+    )
+    _one_line(res, "dets.geojson feature 2", "field 'lon'", "'abc' is not a number")
     assert not (tmp_path / "v.csv").exists()
