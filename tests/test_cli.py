@@ -146,3 +146,29 @@ def test_impossible_date_in_yaml_names_file_and_field(cli, tmp_path, repo, confi
     for args in (["config", "check"], [a.replace("{tmp}", str(tmp_path)) for a in verb]):
         _assert_one_line_error(cli(*args, path), str(path), "field 'start'", "date")
     assert not (tmp_path / "sim").exists()
+
+
+def test_config_check_tells_the_kind_of_a_file_outside_configs(cli, tmp_path, repo):
+    """`--ports` takes a port YAML anywhere, so `config check` does too: the kind is told from
+    the file's keys, or given with --kind."""
+    port = tmp_path / "my-port.yaml"
+    shutil.copy(repo / "configs/ports/nampo.yaml", port)
+    train = tmp_path / "exp.yaml"
+    shutil.copy(repo / "configs/train/exp-real-a.yaml", train)
+    res = cli("config", "check", port, train)
+    assert res.returncode == 0, res.stderr
+    assert f"ok   {port} (ports)" in res.stdout and f"ok   {train} (train)" in res.stdout
+    res = cli("config", "check", "--kind", "ports", port)
+    assert res.returncode == 0 and "(ports)" in res.stdout, res.stderr
+    # the kind given is the one checked, whatever the keys say
+    _assert_one_line_error(cli("config", "check", "--kind", "runs", port), str(port), "'ports'")
+    _assert_one_line_error(cli("config", "check", "--kind", "harbour", port), "--kind harbour")
+    # a broken port outside configs/ is still refused for what is wrong with it
+    doc = yaml.safe_load(port.read_text())
+    doc["harbour_master"] = "x"
+    port.write_text(yaml.safe_dump(doc))
+    _assert_one_line_error(cli("config", "check", port), str(port), "harbour_master")
+    # keys that fit several kinds equally are not guessed at
+    vague = tmp_path / "vague.yaml"
+    vague.write_text("name: x\n")
+    _assert_one_line_error(cli("config", "check", vague), str(vague), "--kind")

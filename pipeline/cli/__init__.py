@@ -75,13 +75,21 @@ class _OneLine(logging.Formatter):
 
 
 @config_app.command("check")
-def config_check(files: list[Path] = typer.Argument(..., help="Config files to validate.")) -> None:
-    """Validate config files (ports, fleet registry, scenarios, train, runs)."""
+def config_check(
+    files: list[Path] = typer.Argument(..., help="Config files to validate."),
+    kind: str = typer.Option(
+        None,
+        "--kind",
+        help="ports, fleet, scenarios, train, runs, estimate or sources (default: the folder "
+        "under configs/, fleet for a CSV, else told from the file's keys).",
+    ),
+) -> None:
+    """Validate config files (ports, fleet registry, scenarios, train, runs, estimate, sources)."""
     from pipeline.config_check import check_config
 
     for f in files:
-        kind = check_config(f)
-        typer.echo(f"ok   {f} ({kind})")
+        kind_found = check_config(f, kind)
+        typer.echo(f"ok   {f} ({kind_found})")
 
 
 def _register() -> None:
