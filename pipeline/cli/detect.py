@@ -73,6 +73,11 @@ def detect(
     )
 
 
+def _skipped(scene: str, reason: str) -> None:
+    """One stderr line per scene that train/evaluate leave out (unreadable raster or labels)."""
+    typer.echo(f"skipped scene {scene}: {reason}", err=True)
+
+
 def train(
     config: Path = typer.Option(..., "--config", "-c", help="configs/train/<name>.yaml"),
     out: Path = typer.Option(..., "--out", "-o", help="Bundle folder, e.g. models/<name>."),
@@ -94,14 +99,18 @@ def train(
         from pipeline.simulate.chips import ensure_chips
 
         ensure_chips(sim.chips_dir(), sim.n, seed=sim.seed, progress=True, **sim.options)
-    metrics = run_train(config, out, restart=restart)
+    metrics = run_train(config, out, restart=restart, on_skip=_skipped)
     if metrics is None:  # a torchrun rank other than 0: rank 0 writes and reports the bundle
         return
+    left_out = metrics["training"].get("skipped_scenes") or {}
+    if left_out:
+        typer.echo(f"training: {len(left_out)} scene(s) skipped")
     for label, res in metrics["holdout"].items():
         o = res["overall"]
         typer.echo(
             f"{label}: P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f} "
             f"mAP50 {o['map50']:.3f} length MAE {o['length_mae_m']} m"
+            + (f" ({len(res['skipped'])} scene(s) skipped)" if res.get("skipped") else "")
         )
     typer.echo(f"bundle written to {out}")
 
@@ -125,7 +134,7 @@ def evaluate(
 
     detector = load_detector(model, precision=_precision(precision))
     names = [s.strip() for s in scenes.split(",") if s.strip()] if scenes else None
-    res = evaluate_dataset(dataset, detector, scenes=names)
+    res = evaluate_dataset(dataset, detector, scenes=names, on_skip=_skipped)
     if record:
         from pipeline.detect.card import record_evaluation
         from pipeline.errors import TankerWatchError
@@ -142,5 +151,7 @@ def evaluate(
                 f"{name:<28} {m['n_labels']:>4} {m['precision']:>6.3f} {m['recall']:>6.3f} "
                 f"{m['f1']:>6.3f} {m['map50']:>6.3f} {mae:>7}"
             )
+        if res["skipped"]:
+            typer.echo(f"{len(res['skipped'])} scene(s) skipped: {', '.join(res['skipped'])}")
     else:
         typer.echo(json.dumps(res, sort_keys=True))

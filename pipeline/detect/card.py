@@ -31,6 +31,8 @@ def metrics_table(metrics: dict) -> str:
                 lines.append(_row(f"{label} / {scene}", m))
         if res.get("note"):
             notes.append(f"- {label}: {res['note']}")
+        if res.get("skipped"):
+            notes.append(f"- {label}: scenes left out (unreadable): {', '.join(res['skipped'])}")
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -169,6 +171,8 @@ def record_evaluation(
     entry = {"overall": result["overall"], "scenes": result["scenes"], "dataset": result["dataset"]}
     if note:
         entry["note"] = note
+    if result.get("skipped"):
+        entry["skipped"] = result["skipped"]
     metrics.setdefault("holdout", {})[label] = entry
     if notes is not None:
         metrics["notes"] = list(notes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -183,9 +184,23 @@ def coco_map50(per_scene: dict[str, dict]) -> float:
     return max(value, 0.0)
 
 
-def evaluate_dataset(root: Path | str, detector: Detector, scenes: list[str] | None = None) -> dict:
+def log_skip(scene: str, reason: str) -> None:
+    """The default report of a scene left out of an evaluation or a training run."""
+    log.warning("skipped scene %s: %s", scene, reason)
+
+
+def evaluate_dataset(
+    root: Path | str,
+    detector: Detector,
+    scenes: list[str] | None = None,
+    on_skip: Callable[[str, str], None] = log_skip,
+) -> dict:
     """Detect on every scene of a dataset (<root>/<scene>/ or <root>/scenes/<scene>/) and score
-    it. Returns {"model", "dataset", "overall": {...}, "scenes": {name: {...}}}."""
+    it. Returns {"model", "dataset", "overall": {...}, "scenes": {name: {...}}, "skipped":
+    {name: reason}}.
+
+    A scene that cannot be read (its raster or its labels) is left out, reported through
+    ``on_skip(name, reason)`` and listed under "skipped"; no usable scene at all is an error."""
     from pipeline.detect.data import scene_dirs
     from pipeline.detect.geometry import read_labels
     from pipeline.detect.infer import detect_scene
@@ -198,14 +213,24 @@ def evaluate_dataset(root: Path | str, detector: Detector, scenes: list[str] | N
         if missing:
             raise TankerWatchError(f"{root}: scenes not found: {', '.join(sorted(missing))}")
     per_scene: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
     for d in dirs:
-        labels = read_labels(d / "labels.geojson")
-        dets = detect_scene(d / "scene.tif", detector, scene_id=d.name)
+        try:
+            labels = read_labels(d / "labels.geojson")
+            dets = detect_scene(d / "scene.tif", detector, scene_id=d.name)
+        except TankerWatchError as exc:
+            skipped[d.name] = str(exc)
+            on_skip(d.name, str(exc))
+            continue
         per_scene[d.name] = score_scene(dets, labels)
+    if not per_scene:
+        first = next(iter(skipped.values()))
+        raise TankerWatchError(f"{root}: no usable scene ({len(skipped)} skipped; first: {first})")
     out = {
         "model": detector.model_id,
         "dataset": str(root),
         "overall": summarise(per_scene),
         "scenes": {k: summarise({k: v}) for k, v in per_scene.items()},
+        "skipped": skipped,
     }
     return out

@@ -14,6 +14,7 @@ import logging
 import math
 import platform
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,9 +35,26 @@ def config_hash(cfg: TrainConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_training_scenes(cfg: TrainConfig, out: Path):
-    """In-memory training scenes (real + simulated) on the model grid."""
+def load_training_scenes(
+    cfg: TrainConfig, out: Path, on_skip: Callable[[str, str], None] | None = None
+) -> tuple[list, dict[str, str]]:
+    """In-memory training scenes (real + simulated) on the model grid, and the scenes left out
+    ({name: reason}: a raster or labels that cannot be read), each reported through
+    ``on_skip(name, reason)`` (default: a warning in the log). No usable scene is an error."""
     from pipeline.detect.data import load_scene, scene_dirs
+    from pipeline.detect.evaluate import log_skip
+
+    skipped: dict[str, str] = {}
+
+    def load(dirs: list[Path], source: str) -> list:
+        part = []
+        for d in dirs:
+            try:
+                part.append(load_scene(d, cfg.bands, cfg.gsd_m, source))
+            except TankerWatchError as exc:
+                skipped[str(d)] = str(exc)
+                (on_skip or log_skip)(str(d), str(exc))
+        return part
 
     scenes = []
     for src in cfg.real:
@@ -48,17 +66,21 @@ def load_training_scenes(cfg: TrainConfig, out: Path):
             missing = names - {d.name for d in dirs}
             if missing:
                 raise TankerWatchError(f"{root}: scenes not found: {', '.join(sorted(missing))}")
-        part = [load_scene(d, cfg.bands, cfg.gsd_m, "real") for d in dirs]
+        part = load(dirs, "real")
         _spread_weight(part, src.weight)
         scenes += part
     if cfg.simulated is not None:
-        sim_root = simulated_root(cfg)
-        part = [load_scene(d, cfg.bands, cfg.gsd_m, "sim") for d in scene_dirs(sim_root)]
+        part = load(scene_dirs(simulated_root(cfg)), "sim")
         _spread_weight(part, cfg.simulated.weight)
         scenes += part
     if not scenes:
+        if skipped:
+            raise TankerWatchError(
+                f"no usable training scene ({len(skipped)} skipped; first: "
+                f"{next(iter(skipped.values()))})"
+            )
         raise TankerWatchError("no training scenes found")
-    return scenes
+    return scenes, skipped
 
 
 def simulated_root(cfg: TrainConfig) -> Path:
@@ -210,10 +232,16 @@ def update_ema(ema, model, decay: float, step: int) -> None:
 
 
 def train(
-    config_path: Path | str, out: Path | str, restart: bool = False, stop_after: int | None = None
+    config_path: Path | str,
+    out: Path | str,
+    restart: bool = False,
+    stop_after: int | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> dict | None:
     """Train (or resume) and write the bundle. ``stop_after``: checkpoint and return None after
     that many steps of this run (an interruption on purpose, for tests and time-boxed runs).
+    A training or held-out scene that cannot be read is left out and reported through
+    ``on_skip(scene, reason)`` (default: a warning in the log); metrics.json lists it.
 
     Under ``torchrun`` (several processes) the model is wrapped in DistributedDataParallel:
     every rank draws its own chips, gradients are averaged, and rank 0 alone writes checkpoints
@@ -231,15 +259,15 @@ def train(
         raise TankerWatchError(f"{config_path}: device 'cuda' requested but no CUDA device found")
     dist = D.setup(device)
     try:
-        trained = _train(cfg, out, restart, stop_after, device, dist)
+        trained = _train(cfg, out, restart, stop_after, device, dist, on_skip)
     finally:
         # leave the process group before scoring: torchmetrics would otherwise try to
         # synchronise its states with ranks that have already finished
         D.teardown(dist)
-    return None if trained is None else finish(cfg, *trained)
+    return None if trained is None else finish(cfg, *trained, on_skip=on_skip)
 
 
-def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
+def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip=None):
     """The training loop; returns what ``finish`` needs (rank 0), or None (other ranks, or a
     deliberate stop before the last step)."""
     import torch
@@ -257,7 +285,8 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
     # rank 0 reads the data (and fails on missing data) before the others read it
     if not dist.is_main:
         D.barrier(dist)
-    scenes = load_training_scenes(cfg, out)
+    # every rank reads the scenes; rank 0 alone reports those it leaves out
+    scenes, skipped = load_training_scenes(cfg, out, on_skip if dist.is_main else lambda *_: None)
     if dist.is_main:
         D.barrier(dist)
     n_real = sum(len(s.boxes) for s in scenes if s.source == "real")
@@ -342,13 +371,15 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist):
         return None
     final = ema if ema is not None else net
     final.eval()
-    return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes)
+    return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes), skipped
 
 
-def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> dict:
+def finish(
+    cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes, skipped=None, on_skip=None
+) -> dict:
     """Write the bundle, score it on the held-out data, write metrics.json and card.md."""
     from pipeline.detect.bundle import load_detector, save_bundle
-    from pipeline.detect.evaluate import evaluate_dataset
+    from pipeline.detect.evaluate import evaluate_dataset, log_skip
     from pipeline.detect.train_config import resolve_root
 
     trained = {
@@ -363,6 +394,8 @@ def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> 
         or [f"all of {src.root} except {', '.join(src.exclude)}" for src in cfg.real],
         "holdout_scenes": sorted({s for h in cfg.holdout for s in (h.scenes or [])}),
     }
+    if skipped:
+        trained["skipped_scenes"] = dict(skipped)
     fields = {
         "name": cfg.name,
         "architecture": cfg.architecture.model_dump(mode="json"),
@@ -377,8 +410,12 @@ def finish(cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes) -> 
     det = load_detector(out)
     metrics: dict = {"model": cfg.name, "holdout": {}, "training": trained, "history": history}
     for h in cfg.holdout:
-        res = evaluate_dataset(resolve_root(h.root), det, scenes=h.scenes)
+        res = evaluate_dataset(
+            resolve_root(h.root), det, scenes=h.scenes, on_skip=on_skip or log_skip
+        )
         metrics["holdout"][h.label] = {"overall": res["overall"], "scenes": res["scenes"]}
+        if res["skipped"]:
+            metrics["holdout"][h.label]["skipped"] = res["skipped"]
         log.info("holdout %s: %s", h.label, res["overall"])
     from pipeline.detect.card import render_card
 

@@ -167,3 +167,38 @@ def test_png_named_tif_is_one_line_in_a_real_process(cli, tmp_path):
     res = cli("detect", png, "--model", "baseline", "--out", tmp_path / "x.geojson")
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [f"error: {png}: not a GeoTIFF (a PNG file)"]
+
+
+def _with_bad_scenes(good, root):
+    """A copy of the dataset ``good`` plus scene c (raster that is no GeoTIFF) and scene d
+    (labels that are no JSON)."""
+    import shutil
+
+    shutil.copytree(good, root)
+    (root / "c").mkdir()
+    (root / "c" / "scene.tif").write_text("not a tiff")
+    shutil.copytree(root / "a", root / "d")
+    (root / "d" / "labels.geojson").write_text("{broken")
+    return root
+
+
+def test_evaluate_skips_a_bad_scene_and_counts_it(cli, scenes, tmp_path):
+    ds = _with_bad_scenes(scenes, tmp_path / "ds")
+    res = cli("evaluate", "--dataset", ds, "--model", "baseline", "--json")
+    assert res.returncode == 0, res.stderr
+    warnings = res.stderr.strip().splitlines()
+    assert len(warnings) == 2 and "Traceback" not in res.stderr, res.stderr
+    assert (
+        warnings[0].startswith("skipped scene c: ") and str(ds / "c" / "scene.tif") in warnings[0]
+    )
+    assert warnings[1].startswith("skipped scene d: ") and "labels.geojson" in warnings[1]
+    obj = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(obj["scenes"]) == {"a", "b"} and set(obj["skipped"]) == {"c", "d"}
+    assert obj["overall"]["n_labels"] == 4 and obj["overall"]["f1"] == 1.0
+    res = cli("evaluate", "--dataset", ds, "--model", "baseline")
+    assert res.returncode == 0 and "2 scene(s) skipped: c, d" in res.stdout, res.stderr
+    # no usable scene left: exit 2, one error line after the two warnings
+    res = cli("evaluate", "--dataset", ds, "--model", "baseline", "--scenes", "c,d")
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("error: ") and "no usable scene" in lines[-1]

@@ -178,3 +178,40 @@ def test_damaged_checkpoint_is_one_line_naming_it(cli, tmp_path, dataset, name, 
     assert str(damaged) in errors[0] and "--restart" in errors[0], errors[0]
     assert damaged.read_text() == junk  # left for the user to look at
     assert not (tmp_path / "m" / "weights.safetensors").exists()
+
+
+def test_train_skips_a_bad_scene_and_counts_it(cli, tmp_path, dataset):
+    import shutil
+
+    ds = tmp_path / "ds"
+    shutil.copytree(dataset, ds)
+    (ds / "c").mkdir()
+    (ds / "c" / "scene.tif").write_text("not a tiff")
+    shutil.copytree(ds / "b", ds / "d")
+    (ds / "d" / "labels.geojson").write_text("{broken")
+    cfg = write_config(
+        tmp_path,
+        ds,
+        real=[{"root": str(ds), "scenes": ["a", "c"]}],
+        holdout=[{"root": str(ds), "scenes": ["b", "d"], "label": "b-only"}],
+    )
+    res = cli("train", "--config", cfg, "--out", tmp_path / "m")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    skips = [ln for ln in res.stderr.splitlines() if ln.startswith("skipped scene")]
+    assert len(skips) == 2, res.stderr
+    assert str(ds / "c" / "scene.tif") in skips[0] and "labels.geojson" in skips[1]
+    assert "training: 1 scene(s) skipped" in res.stdout
+    assert "(1 scene(s) skipped)" in res.stdout
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert list(metrics["training"]["skipped_scenes"]) == [str(ds / "c")]
+    assert metrics["training"]["scenes"] == 1
+    assert list(metrics["holdout"]["b-only"]["skipped"]) == ["d"]
+    assert "scenes left out (unreadable): d" in (tmp_path / "m" / "card.md").read_text()
+    # nothing usable to train on: exit 2 with the one error line last
+    cfg = write_config(tmp_path, ds, real=[{"root": str(ds), "scenes": ["c"]}])
+    res = cli("train", "--config", cfg, "--out", tmp_path / "none")
+    assert res.returncode == 2, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: no usable training scene (1 skipped") and "c/scene.tif" in last
+    assert not (tmp_path / "none" / "weights.safetensors").exists()
