@@ -115,6 +115,12 @@ def train(
     typer.echo(f"bundle written to {out}")
 
 
+def _split(r: dict | None) -> str:
+    if r is None or not r["n"]:
+        return "-"
+    return f"{r['recall']:.3f} ({r['n']})"
+
+
 def evaluate(
     dataset: Path = typer.Option(..., "--dataset", "-d", help="Dataset folder (labelled scenes)."),
     model: str = typer.Option(None, "--model", "-m", help="Bundle name/folder, or 'baseline'."),
@@ -127,14 +133,27 @@ def evaluate(
         "under this label (only for data the model did not train on).",
     ),
     precision: str = typer.Option(None, "--precision", help=PRECISION_HELP),
+    min_length: float = typer.Option(
+        0.0,
+        "--min-length",
+        help="Mission-size rule: labels shorter than this (m) and unmatched predictions shorter "
+        "than this are neither hits nor errors (0: every label and prediction counts).",
+    ),
 ) -> None:
-    """Score a detector on a labelled dataset: precision, recall, F1, mAP@0.5, length/beam MAE."""
+    """Score a detector on a labelled dataset: precision, recall, F1, mAP@0.5, length/beam MAE,
+    recall alongside (label outline within 20 m of land) and in open water, length MAE per size
+    class."""
     from pipeline.detect import load_detector
     from pipeline.detect.evaluate import evaluate_dataset
+    from pipeline.errors import TankerWatchError
 
+    if not min_length >= 0:
+        raise TankerWatchError(f"--min-length {min_length}: must be a length >= 0 m")
     detector = load_detector(model, precision=_precision(precision))
     names = [s.strip() for s in scenes.split(",") if s.strip()] if scenes else None
-    res = evaluate_dataset(dataset, detector, scenes=names, on_skip=_skipped)
+    res = evaluate_dataset(
+        dataset, detector, scenes=names, min_length_m=min_length, on_skip=_skipped
+    )
     if record:
         from pipeline.detect.card import record_evaluation
         from pipeline.errors import TankerWatchError
@@ -143,14 +162,31 @@ def evaluate(
             raise TankerWatchError("--record: only a learned bundle has a card to record into")
         record_evaluation(detector.path, record, res)
     if not as_json:
-        typer.echo(f"model {res['model']} on {res['dataset']}")
-        typer.echo(f"{'scene':<28} {'n':>4} {'P':>6} {'R':>6} {'F1':>6} {'mAP50':>6} {'lenMAE':>7}")
+        rule = f"labels and unmatched predictions >= {min_length:g} m" if min_length else "all"
+        typer.echo(f"model {res['model']} on {res['dataset']} (scored: {rule})")
+        typer.echo(
+            f"{'scene':<28} {'n':>4} {'P':>6} {'R':>6} {'F1':>6} {'mAP50':>6} {'lenMAE':>7} "
+            f"{'R along':>11} {'R open':>11}"
+        )
         for name, m in [*res["scenes"].items(), ("ALL", res["overall"])]:
             mae = "-" if m["length_mae_m"] is None else f"{m['length_mae_m']:.1f}"
             typer.echo(
                 f"{name:<28} {m['n_labels']:>4} {m['precision']:>6.3f} {m['recall']:>6.3f} "
-                f"{m['f1']:>6.3f} {m['map50']:>6.3f} {mae:>7}"
+                f"{m['f1']:>6.3f} {m['map50']:>6.3f} {mae:>7} "
+                f"{_split(m.get('recall_alongside')):>11} {_split(m.get('recall_open')):>11}"
             )
+        sizes = res["overall"]["length_mae_by_size"]
+        typer.echo(
+            "length MAE by size: "
+            + ", ".join(
+                f"{k} {'-' if v['mae_m'] is None else round(v['mae_m'], 1)} m (n {v['n']})"
+                for k, v in sizes.items()
+            )
+        )
+        typer.echo(
+            "land (for alongside = outline within 20 m of land): "
+            + ", ".join(f"{k}: {v}" for k, v in res.get("land", {}).items())
+        )
         if res["skipped"]:
             typer.echo(f"{len(res['skipped'])} scene(s) skipped: {', '.join(res['skipped'])}")
     else:

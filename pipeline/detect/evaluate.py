@@ -54,13 +54,36 @@ def _utm_of(geoms) -> str:
 
 
 OCCLUDED_IGNORE = 0.5
+ALONGSIDE_M = 20.0  # a label whose outline is this close to land is "alongside"
+MISSION_MIN_LENGTH_M = 60.0  # the mission's tankers are 60-130 m
+SIZE_CLASSES = (
+    ("60-120 m", 60.0, 120.0),
+    ("120-200 m", 120.0, 200.0),
+    ("> 200 m", 200.0, math.inf),
+)
 
 
-def score_scene(detections, labels: list[dict]) -> dict:
+def _label_length(lab: dict, shape_m) -> float:
+    if lab.get("length_m") is not None:
+        return float(lab["length_m"])
+    from pipeline.detect.geometry import box_from_polygon
+
+    return float(box_from_polygon(shape_m).length)
+
+
+def score_scene(detections, labels: list[dict], min_length_m: float = 0.0, land=None) -> dict:
     """Per-scene counts and matched pairs for Detection records vs label dicts (EPSG:4326).
 
     Labels more than half hidden (property ``occluded`` > 0.5, e.g. by simulated cloud) are
     "ignore" regions: missing them is no error, and a prediction on one is not a false alarm.
+
+    ``min_length_m`` (the mission-size rule): labels shorter than it, the predictions matched to
+    them and unmatched predictions shorter than it are neither hits nor errors; 0 scores every
+    label and prediction. Matching runs over all labels first, so a small boat's detection is
+    not counted as a false alarm on it.
+
+    ``land`` (shapely, EPSG:4326): each scored label is "alongside" when its outline lies within
+    ``ALONGSIDE_M`` of land, else "open"; the counts split recall between the two.
     """
     from shapely import wkt
     from shapely.geometry import Point
@@ -81,45 +104,103 @@ def score_scene(detections, labels: list[dict]) -> dict:
             if not near_ignored or near_scored:
                 keep.append(d)
         detections = keep
+    empty_split = {"tp": 0, "fn": 0} if land is not None else None
     if not detections and not labels:
-        return {"tp": 0, "fp": 0, "fn": 0, "pairs": [], "pred_boxes": [], "label_boxes": []}
+        return {
+            "tp": 0,
+            "fp": 0,
+            "fn": 0,
+            "pairs": [],
+            "pred_boxes": [],
+            "pred_scores": [],
+            "label_boxes": [],
+            "alongside": empty_split,
+            "open": dict(empty_split) if empty_split else None,
+        }
     ref = [lab["geometry"] for lab in labels] or [Point(detections[0].lon, detections[0].lat)]
     crs = _utm_of(ref)
     lab_shapes = [to_crs(lab["geometry"], "EPSG:4326", crs) for lab in labels]
     pred_shapes = [to_crs(wkt.loads(d.geometry), "EPSG:4326", crs) for d in detections]
     pred_pts = [to_crs(Point(d.lon, d.lat), "EPSG:4326", crs) for d in detections]
     pairs = match(pred_pts, lab_shapes)
-    tp = len(pairs)
+    lab_len = [_label_length(lab, g) for lab, g in zip(labels, lab_shapes, strict=True)]
+    scored = [length >= min_length_m for length in lab_len]
+    matched_label = {j: i for i, j, _ in pairs}
+    ignored_pred = {i for i, j, _ in pairs if not scored[j]} | {
+        i
+        for i, d in enumerate(detections)
+        if i not in {p[0] for p in pairs} and d.length_m < min_length_m
+    }
+    split = None
+    if land is not None:
+        from shapely.prepared import prep
+
+        land_m = to_crs(land, "EPSG:4326", crs)
+        near = prep(land_m.buffer(ALONGSIDE_M)) if not land_m.is_empty else None
+        split = {"alongside": {"tp": 0, "fn": 0}, "open": {"tp": 0, "fn": 0}}
+        for j, g in enumerate(lab_shapes):
+            if scored[j]:
+                where = "alongside" if near is not None and near.intersects(g) else "open"
+                split[where]["tp" if j in matched_label else "fn"] += 1
     out_pairs = []
     for i, j, dist in pairs:
+        if not scored[j]:
+            continue
         lab = labels[j]
-        true_len = lab.get("length_m")
         true_beam = lab.get("beam_m")
-        if true_len is None or true_beam is None:
+        if true_beam is None:
             from pipeline.detect.geometry import box_from_polygon
 
-            b = box_from_polygon(lab_shapes[j])
-            true_len, true_beam = b.length, b.beam
+            true_beam = box_from_polygon(lab_shapes[j]).beam
         out_pairs.append(
             {
                 "distance_m": dist,
                 "length_m": detections[i].length_m,
-                "true_length_m": float(true_len),
+                "true_length_m": lab_len[j],
                 "beam_m": detections[i].beam_m,
                 "true_beam_m": float(true_beam),
                 "cls": detections[i].cls,
                 "true_cls": lab["cls"],
             }
         )
+    kept = [i for i in range(len(detections)) if i not in ignored_pred]
+    tp = len(out_pairs)
     return {
         "tp": tp,
-        "fp": len(detections) - tp,
-        "fn": len(labels) - tp,
+        "fp": len(kept) - tp,
+        "fn": sum(scored) - tp,
         "pairs": out_pairs,
-        "pred_boxes": [list(s.bounds) for s in pred_shapes],
-        "pred_scores": [d.score for d in detections],
-        "label_boxes": [list(s.bounds) for s in lab_shapes],
+        "pred_boxes": [list(pred_shapes[i].bounds) for i in kept],
+        "pred_scores": [detections[i].score for i in kept],
+        "label_boxes": [list(s.bounds) for s, k in zip(lab_shapes, scored, strict=True) if k],
+        "alongside": split["alongside"] if split else None,
+        "open": split["open"] if split else None,
     }
+
+
+def _recall_split(per_scene: dict[str, dict], where: str) -> dict | None:
+    parts = [s.get(where) for s in per_scene.values()]
+    if not parts or any(p is None for p in parts):
+        return None
+    tp = sum(p["tp"] for p in parts)
+    n = tp + sum(p["fn"] for p in parts)
+    return {"recall": round(tp / n, 4) if n else None, "tp": tp, "n": n}
+
+
+def length_mae_by_size(pairs: list[dict]) -> dict:
+    """Length MAE of matched pairs per size class of the labelled length."""
+    out = {}
+    for name, lo, hi in SIZE_CLASSES:
+        errs = [
+            abs(p["length_m"] - p["true_length_m"]) for p in pairs if lo <= p["true_length_m"] < hi
+        ]
+        bias = [p["length_m"] - p["true_length_m"] for p in pairs if lo <= p["true_length_m"] < hi]
+        out[name] = {
+            "n": len(errs),
+            "mae_m": round(float(np.mean(errs)), 2) if errs else None,
+            "bias_m": round(float(np.mean(bias)), 2) if bias else None,
+        }
+    return out
 
 
 def summarise(per_scene: dict[str, dict]) -> dict:
@@ -138,7 +219,7 @@ def summarise(per_scene: dict[str, dict]) -> dict:
     beam_mae = (
         float(np.mean([abs(p["beam_m"] - p["true_beam_m"]) for p in pairs])) if pairs else math.nan
     )
-    return {
+    out = {
         "precision": round(precision, 4),
         "recall": round(recall, 4),
         "f1": round(f1, 4),
@@ -150,7 +231,13 @@ def summarise(per_scene: dict[str, dict]) -> dict:
         "fn": fn,
         "n_labels": tp + fn,
         "n_predictions": tp + fp,
+        "length_mae_by_size": length_mae_by_size(pairs),
     }
+    for where in ("alongside", "open"):
+        split = _recall_split(per_scene, where)
+        if split is not None:
+            out[f"recall_{where}"] = split
+    return out
 
 
 def coco_map50(per_scene: dict[str, dict]) -> float:
@@ -193,18 +280,25 @@ def evaluate_dataset(
     root: Path | str,
     detector: Detector,
     scenes: list[str] | None = None,
+    min_length_m: float = 0.0,
+    land: bool = True,
     on_skip: Callable[[str, str], None] = log_skip,
 ) -> dict:
     """Detect on every scene of a dataset (<root>/<scene>/ or <root>/scenes/<scene>/) and score
-    it. Returns {"model", "dataset", "overall": {...}, "scenes": {name: {...}}, "skipped":
-    {name: reason}}.
+    it (``min_length_m``: see :func:`score_scene`). With ``land``, recall is also split into
+    alongside / open water, with each scene's land from :func:`pipeline.detect.land.scene_land`.
+    Returns {"model", "dataset", "min_length_m", "overall": {...}, "scenes": {name: {...}},
+    "skipped": {name: reason}, "land": {name: source}}.
 
     A scene that cannot be read (its raster or its labels) is left out, reported through
     ``on_skip(name, reason)`` and listed under "skipped"; no usable scene at all is an error."""
     from pipeline.detect.data import scene_dirs
     from pipeline.detect.geometry import read_labels
     from pipeline.detect.infer import detect_scene
+    from pipeline.detect.land import scene_land
 
+    if not min_length_m >= 0:
+        raise TankerWatchError(f"min length {min_length_m}: must be a length >= 0 m")
     dirs = scene_dirs(root)
     if scenes is not None:
         wanted = set(scenes)
@@ -214,6 +308,7 @@ def evaluate_dataset(
             raise TankerWatchError(f"{root}: scenes not found: {', '.join(sorted(missing))}")
     per_scene: dict[str, dict] = {}
     skipped: dict[str, str] = {}
+    sources: dict[str, str] = {}
     for d in dirs:
         try:
             labels = read_labels(d / "labels.geojson")
@@ -222,15 +317,29 @@ def evaluate_dataset(
             skipped[d.name] = str(exc)
             on_skip(d.name, str(exc))
             continue
-        per_scene[d.name] = score_scene(dets, labels)
+        shape = None
+        if land:
+            shape, sources[d.name] = scene_land(d)
+        per_scene[d.name] = score_scene(
+            dets, labels, min_length_m=min_length_m, land=shape if land else None
+        )
+        if land and shape is None:  # a scene with no land at all: every label is in open water
+            per_scene[d.name]["alongside"] = {"tp": 0, "fn": 0}
+            per_scene[d.name]["open"] = {
+                "tp": per_scene[d.name]["tp"],
+                "fn": per_scene[d.name]["fn"],
+            }
     if not per_scene:
         first = next(iter(skipped.values()))
         raise TankerWatchError(f"{root}: no usable scene ({len(skipped)} skipped; first: {first})")
     out = {
         "model": detector.model_id,
         "dataset": str(root),
+        "min_length_m": min_length_m,
         "overall": summarise(per_scene),
         "scenes": {k: summarise({k: v}) for k, v in per_scene.items()},
         "skipped": skipped,
     }
+    if land:
+        out["land"] = sources
     return out

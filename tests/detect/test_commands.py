@@ -202,3 +202,17 @@ def test_evaluate_skips_a_bad_scene_and_counts_it(cli, scenes, tmp_path):
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 3 and lines[-1].startswith("error: ") and "no usable scene" in lines[-1]
+
+
+def test_evaluate_min_length(run, scenes):
+    code, out, err = run(
+        "evaluate", "-d", scenes, "-m", "baseline", "--min-length", "150", "--json"
+    )
+    assert code == 0, err
+    obj = json.loads(out.strip().splitlines()[-1])
+    assert obj["min_length_m"] == 150 and obj["overall"]["n_labels"] == 2  # the 180 m hulls
+    assert obj["overall"]["fp"] == 0
+    code, out, _ = run("evaluate", "-d", scenes, "-m", "baseline", "--min-length", "150")
+    assert ">= 150 m" in out and "R along" in out and "length MAE by size" in out
+    code, _, err = run("evaluate", "-d", scenes, "-m", "baseline", "--min-length", "-5")
+    assert code == 2 and "--min-length -5.0: must be a length >= 0 m" in err
