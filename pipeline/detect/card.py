@@ -36,12 +36,67 @@ def metrics_table(metrics: dict) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+def _split(r: dict | None) -> str:
+    return "n/a" if not r or not r.get("n") else f"{r['recall']:.2f} ({r['tp']}/{r['n']})"
+
+
+def where_and_size_table(metrics: dict) -> str:
+    """Recall alongside / in open water and length MAE per size class, for the evaluations that
+    carry them (recorded by this version of ``evaluate``); empty when none does."""
+    from pipeline.detect.evaluate import SIZE_CLASSES
+
+    rows = []
+    for label, res in metrics.get("holdout", {}).items():
+        entries = [(f"**{label}** (all)", res["overall"])]
+        scenes = res.get("scenes", {})
+        if len(scenes) <= 12:
+            entries += [(f"{label} / {k}", m) for k, m in scenes.items()]
+        for name, m in entries:
+            if "recall_alongside" not in m and "length_mae_by_size" not in m:
+                continue
+            sizes = m.get("length_mae_by_size") or {}
+            cells = []
+            for cls, _, _ in SIZE_CLASSES:
+                v = sizes.get(cls) or {}
+                cells.append(
+                    "n/a"
+                    if v.get("mae_m") is None
+                    else f"{v['mae_m']:.1f} / {v['bias_m']:+.1f} ({v['n']})"
+                )
+            rows.append(
+                f"| {name} | {_split(m.get('recall_alongside'))} | "
+                f"{_split(m.get('recall_open'))} | {' | '.join(cells)} |"
+            )
+    if not rows:
+        return ""
+    head = [
+        "Recall split by where the ship lies (alongside: its outline within 20 m of land, from the"
+        " port's land polygons, else NDWI of the scene) and length error per size class of the"
+        " labelled length (MAE / mean signed error, m; n matched):",
+        "",
+        "| data | recall alongside | recall open water | length 60-120 m | 120-200 m | > 200 m |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    return "\n".join(head + rows) + "\n\n"
+
+
 def _notes(metrics: dict) -> str:
     notes = metrics.get("notes") or []
     if not notes:
         return ""
     return (
         "## Gap to the targets and what was tried\n" + "\n".join(f"- {n}" for n in notes) + "\n\n"
+    )
+
+
+def _rule_note(metrics: dict) -> str:
+    if not any(r.get("min_length_m") for r in metrics.get("holdout", {}).values()):
+        return ""
+    return (
+        '\nRows marked "vessels >= M m" use the mission-size rule (`evaluate --min-length M`):'
+        "\nlabels shorter than M, the predictions matched to them and unmatched predictions"
+        "\nshorter than M are neither hits nor errors (sen2ships labels no small craft, which the"
+        "\ndetector finds on the water); the other rows count every label and prediction."
     )
 
 
@@ -101,6 +156,7 @@ def render_card(spec, cfg, metrics: dict) -> str:
         if spec.inference.tta
         else ""
     )
+    rule_note = _rule_note(metrics)
     return f"""# Model card: {spec.name}
 
 ## What it is
@@ -133,11 +189,11 @@ duplicates within {spec.thresholds.nms_radius_m} m suppressed across tiles
 A prediction matches a label when its centre lies within 30 m of the labelled footprint,
 one-to-one (Hungarian). mAP@0.5 is COCO AP of axis-aligned footprint boxes (torchmetrics).
 Length and beam MAE are over matched pairs; the labelled "beam" of sen2ships is the short side of
-the minimum rotated rectangle of a 10 m mask and so is much wider than a real hull.
+the minimum rotated rectangle of a 10 m mask and so is much wider than a real hull.{rule_note}
 
 {metrics_table(metrics)}
 
-{_notes(metrics)}## Limits
+{where_and_size_table(metrics)}{_notes(metrics)}## Limits
 {data_limit}
 - Ships moored side by side or touching a pier can merge into one detection; cranes, pier heads
   and bright roofs at the waterline cause false alarms. Use a land mask (`--port`).
@@ -169,6 +225,8 @@ def record_evaluation(
     except (OSError, ValueError, KeyError) as exc:
         raise TankerWatchError(f"{mpath}: cannot record an evaluation ({exc})") from None
     entry = {"overall": result["overall"], "scenes": result["scenes"], "dataset": result["dataset"]}
+    if result.get("min_length_m"):
+        entry["min_length_m"] = result["min_length_m"]
     if note:
         entry["note"] = note
     if result.get("skipped"):

@@ -31,3 +31,40 @@ def test_card_of_a_3m_bundle_trained_on_simulation_only():
     assert "3 m optical imagery of ports (any sensor" in card and "Sentinel-2 L2A" not in card
     assert "Trained on simulated imagery only" in card and "Few real" not in card
     assert "~12 m (4 pixels)" in card
+
+
+def test_card_shows_mission_size_rows_and_the_alongside_split(tmp_path):
+    import shutil
+
+    from pipeline.detect.card import record_evaluation
+
+    folder = tmp_path / "b"
+    shutil.copytree(resolve_bundle_dir("tw-centernet-s2"), folder)
+    weights = (folder / "weights.safetensors").read_bytes()
+    overall = {
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "map50": 0.3,
+        "length_mae_m": 20.0,
+        "beam_mae_m": 9.0,
+        "n_labels": 4,
+        "recall_alongside": {"recall": 0.5, "tp": 1, "n": 2},
+        "recall_open": {"recall": 0.5, "tp": 1, "n": 2},
+        "length_mae_by_size": {
+            "60-120 m": {"n": 1, "mae_m": 12.0, "bias_m": 12.0},
+            "120-200 m": {"n": 1, "mae_m": 28.0, "bias_m": -28.0},
+            "> 200 m": {"n": 0, "mae_m": None, "bias_m": None},
+        },
+    }
+    result = {"overall": overall, "scenes": {"p": overall}, "dataset": "d", "min_length_m": 60}
+    record_evaluation(folder, "ports, vessels >= 60 m", result)
+    card = (folder / "card.md").read_text()
+    assert (
+        "| **ports, vessels >= 60 m** (all) | 0.50 (1/2) | 0.50 (1/2) | 12.0 / +12.0 (1) |" in card
+    )
+    assert "28.0 / -28.0 (1) | n/a |" in card
+    assert "`evaluate --min-length M`" in card
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["holdout"]["ports, vessels >= 60 m"]["min_length_m"] == 60
+    assert (folder / "weights.safetensors").read_bytes() == weights
