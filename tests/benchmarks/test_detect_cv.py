@@ -1,0 +1,73 @@
+"""benchmarks/detect_cv.py: leave-one-port-out folds of a tiny recipe, trained and scored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from detect import synth
+
+from pipeline.errors import TankerWatchError
+
+from .scripts import load_benchmark
+
+
+@pytest.fixture(scope="module")
+def ports(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cv-ds")
+    for i, name in enumerate(["a", "b", "c"]):
+        ships = [(30, 40, 180, 30, 20 + 50 * i), (90, 80, 120, 25, 100)]
+        refl, transform, crs, polys = synth.utm_scene(128, 128, ships=ships, seed=30 + i)
+        synth.write_geotiff(root / name / "scene.tif", refl, transform, crs)
+        synth.write_labels(root / name / "labels.geojson", polys, crs)
+    return root
+
+
+def _config(folder, root):
+    cfg = {
+        "name": "tiny-cv",
+        "seed": 3,
+        "architecture": {"widths": [4, 8, 8, 8, 8], "decoder_width": 8},
+        "real": [{"root": str(root), "exclude": ["c"]}],  # the folds ignore this exclusion
+        "holdout": [{"root": str(root), "scenes": ["c"]}],
+        "steps": 50,
+        "batch_size": 2,
+        "chip": 64,
+        "threads": 1,
+        "thresholds": {"score": 0.05},
+        "inference": {"tile": 128, "overlap": 32},
+    }
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_each_port_is_left_out_once(tmp_path, ports):
+    mod = load_benchmark("detect_cv")
+    cfg = _config(tmp_path, ports)
+    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, thresholds=[0.05, 0.1])
+    assert s["ports"] == ["a", "b", "c"]
+    for p in "abc":
+        fold = yaml.safe_load((tmp_path / "cv" / f"fold-{p}" / "config.yaml").read_text())
+        assert fold["real"][0]["exclude"] == [p] and fold["real"][0]["scenes"] is None
+        assert fold["holdout"][0]["scenes"] == [p] and fold["steps"] == 2
+        metrics = json.loads(
+            (tmp_path / "cv" / f"fold-{p}" / "bundle" / "metrics.json").read_text()
+        )
+        assert list(metrics["holdout"]) == [f"fold-{p}"]
+    for rule in ("0.0", "60.0"):
+        e = s["rules"][rule]
+        assert e["pooled"]["n_labels"] == 6  # each port's two hulls, scored once
+        assert set(e["threshold_cv"]) == {"a", "b", "c"}
+        assert e["f1"]["min"] <= e["f1"]["mean"] <= e["f1"]["max"]
+    assert json.loads((tmp_path / "cv" / "cv.json").read_text())["ports"] == ["a", "b", "c"]
+
+
+def test_unknown_port_and_single_port_are_refused(tmp_path, ports):
+    mod = load_benchmark("detect_cv")
+    cfg = _config(tmp_path, ports)
+    with pytest.raises(TankerWatchError, match="ports not found: x"):
+        mod.run_cv(cfg, tmp_path / "cv", ports=["a", "x"])
+    with pytest.raises(TankerWatchError, match="at least two ports"):
+        mod.run_cv(cfg, tmp_path / "cv", ports=["a"])
