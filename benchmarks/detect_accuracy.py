@@ -115,20 +115,42 @@ def collect(root: Path, det, scenes: list[str] | None, lowest: float | None) -> 
     return out
 
 
-def score(collected: dict, threshold: float | None, min_length: float, names=None) -> dict:
-    """{"overall", "scenes"} like evaluate_dataset, at ``threshold`` (None: as detected)."""
-    from pipeline.detect.evaluate import score_scene, summarise
+_SCORED: dict = {}
+
+
+def scene_scores(collected: dict, threshold: float | None, min_length: float, names=None) -> dict:
+    """score_scene of each scene at ``threshold`` (None: as detected), cached: a sweep scores the
+    same detections many times."""
+    from pipeline.detect.evaluate import score_scene
 
     per = {}
     for name, (dets, labels, land) in collected.items():
         if names is not None and name not in names:
             continue
-        kept = [d for d in dets if threshold is None or d.score >= threshold]
-        s = score_scene(kept, labels, min_length_m=min_length, land=land)
-        if land is None:
-            s["alongside"], s["open"] = {"tp": 0, "fn": 0}, {"tp": s["tp"], "fn": s["fn"]}
-        per[name] = s
+        key = (id(dets), threshold, min_length)
+        if key not in _SCORED:
+            kept = [d for d in dets if threshold is None or d.score >= threshold]
+            s = score_scene(kept, labels, min_length_m=min_length, land=land)
+            if land is None:
+                s["alongside"], s["open"] = {"tp": 0, "fn": 0}, {"tp": s["tp"], "fn": s["fn"]}
+            _SCORED[key] = (dets, s)  # holding dets keeps its id from being reused
+        per[name] = _SCORED[key][1]
+    return per
+
+
+def score(collected: dict, threshold: float | None, min_length: float, names=None) -> dict:
+    """{"overall", "scenes"} like evaluate_dataset, at ``threshold`` (None: as detected)."""
+    from pipeline.detect.evaluate import summarise
+
+    per = scene_scores(collected, threshold, min_length, names)
     return {"overall": summarise(per), "scenes": {k: summarise({k: v}) for k, v in per.items()}}
+
+
+def f1_at(collected: dict, threshold: float, min_length: float, names=None) -> float:
+    """F1 alone (no mAP: cheap enough for sweeps)."""
+    per = scene_scores(collected, threshold, min_length, names).values()
+    tp, fp, fn = (sum(s[k] for s in per) for k in ("tp", "fp", "fn"))
+    return round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0
 
 
 def spread(values: list[float]) -> str:
@@ -141,7 +163,7 @@ def spread(values: list[float]) -> str:
 
 
 def best_threshold(collected, thresholds, min_length, names) -> float:
-    f1 = [(score(collected, t, min_length, names)["overall"]["f1"], t) for t in thresholds]
+    f1 = [(f1_at(collected, t, min_length, names), t) for t in thresholds]
     return max(f1, key=lambda x: (x[0], -abs(x[1] - 0.4)))[1]
 
 
@@ -155,9 +177,9 @@ def sweep(label: str, collected: dict, thresholds, shipped: float, groups: dict,
         print("| --- |" + " --- |" * len(thresholds))
         table = {}
         for g, names in [("all", None), *groups.items()]:
-            f1s = [score(collected, t, m, names)["overall"]["f1"] for t in thresholds]
+            f1s = [f1_at(collected, t, m, names) for t in thresholds]
             table[g] = dict(zip(map(str, thresholds), f1s, strict=True))
-            print(f"| {g} | " + " | ".join(f"{v:.3f}" for v in f1s) + " |")
+            print(f"| {g} | " + " | ".join(f"{v:.3f}" for v in f1s) + " |", flush=True)
         # cross-validation over the groups: choose on the others, score the one left out
         cv = {}
         for g, names in groups.items():
@@ -165,8 +187,8 @@ def sweep(label: str, collected: dict, thresholds, shipped: float, groups: dict,
             t = best_threshold(collected, thresholds, m, others)
             cv[g] = {
                 "threshold": t,
-                "f1_at_chosen": score(collected, t, m, names)["overall"]["f1"],
-                "f1_at_shipped": score(collected, shipped, m, names)["overall"]["f1"],
+                "f1_at_chosen": f1_at(collected, t, m, names),
+                "f1_at_shipped": f1_at(collected, shipped, m, names),
             }
         print(
             "\nleft out -> threshold chosen on the others: F1 there (F1 at the shipped "

@@ -70,7 +70,7 @@ def spread(values: list[float]) -> dict:
 
 def run_cv(config: Path, out: Path, ports=None, steps=None, rules=(0.0, 60.0), thresholds=None):
     import yaml
-    from detect_accuracy import best_threshold, collect, score
+    from detect_accuracy import best_threshold, collect, f1_at, score
 
     from pipeline.detect.bundle import load_detector
     from pipeline.detect.data import scene_dirs
@@ -126,7 +126,7 @@ def run_cv(config: Path, out: Path, ports=None, steps=None, rules=(0.0, 60.0), t
             chosen = {}
             for p in ports:
                 t = best_threshold(pooled_coll, thresholds, m, set(ports) - {p})
-                chosen[p] = {"threshold": t, "f1": score(pooled_coll, t, m, {p})["overall"]["f1"]}
+                chosen[p] = {"threshold": t, "f1": f1_at(pooled_coll, t, m, {p})}
             entry["threshold_cv"] = chosen
         summary["rules"][key] = entry
     (out / "cv.json").write_text(json.dumps(summary, indent=1) + "\n")

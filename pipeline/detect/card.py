@@ -93,7 +93,7 @@ def _rule_note(metrics: dict) -> str:
     if not any(r.get("min_length_m") for r in metrics.get("holdout", {}).values()):
         return ""
     return (
-        '\nRows marked "vessels >= M m" use the mission-size rule (`evaluate --min-length M`):'
+        '\n\nRows marked "vessels >= M m" use the mission-size rule (`evaluate --min-length M`):'
         "\nlabels shorter than M, the predictions matched to them and unmatched predictions"
         "\nshorter than M are neither hits nor errors (sen2ships labels no small craft, which the"
         "\ndetector finds on the water); the other rows count every label and prediction."

@@ -71,6 +71,9 @@ def _label_length(lab: dict, shape_m) -> float:
     return float(box_from_polygon(shape_m).length)
 
 
+_NEAR_LAND: dict = {}
+
+
 def score_scene(detections, labels: list[dict], min_length_m: float = 0.0, land=None) -> dict:
     """Per-scene counts and matched pairs for Detection records vs label dicts (EPSG:4326).
 
@@ -135,8 +138,14 @@ def score_scene(detections, labels: list[dict], min_length_m: float = 0.0, land=
     if land is not None:
         from shapely.prepared import prep
 
-        land_m = to_crs(land, "EPSG:4326", crs)
-        near = prep(land_m.buffer(ALONGSIDE_M)) if not land_m.is_empty else None
+        key = (id(land), crs)
+        if key not in _NEAR_LAND:  # a scene's land is scored again at each threshold of a sweep
+            land_m = to_crs(land, "EPSG:4326", crs)
+            near = prep(land_m.buffer(ALONGSIDE_M)) if not land_m.is_empty else None
+            if len(_NEAR_LAND) > 64:
+                _NEAR_LAND.clear()
+            _NEAR_LAND[key] = (land, near)  # holding land keeps its id from being reused
+        near = _NEAR_LAND[key][1]
         split = {"alongside": {"tp": 0, "fn": 0}, "open": {"tp": 0, "fn": 0}}
         for j, g in enumerate(lab_shapes):
             if scored[j]:
