@@ -176,7 +176,8 @@ def sweep(label: str, collected: dict, thresholds, shipped: float, groups: dict,
         print("| scenes | " + " | ".join(f"{t:g}" for t in thresholds) + " |")
         print("| --- |" + " --- |" * len(thresholds))
         table = {}
-        for g, names in [("all", None), *groups.items()]:
+        every = set().union(*groups.values())
+        for g, names in [("all", every), *groups.items()]:
             f1s = [f1_at(collected, t, m, names) for t in thresholds]
             table[g] = dict(zip(map(str, thresholds), f1s, strict=True))
             print(f"| {g} | " + " | ".join(f"{v:.3f}" for v in f1s) + " |", flush=True)
@@ -297,7 +298,7 @@ def main() -> None:
         results[f"sweep/{label}"] = sweep(label, coll, thresholds, shipped, groups, rules)
     for key, r in results.items():
         for m in rules:
-            if str(m) in r and len(r[str(m)]["scenes"]) <= 12:
+            if "scenes" in r.get(str(m), {}) and len(r[str(m)]["scenes"]) <= 12:
                 f1s = [o["f1"] for o in r[str(m)]["scenes"].values()]
                 print(f"\n{key}, rule {m:g} m: F1 over scenes {spread(f1s)}")
     if args.json:
