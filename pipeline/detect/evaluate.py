@@ -304,7 +304,7 @@ def evaluate_dataset(
     from pipeline.detect.data import scene_dirs
     from pipeline.detect.geometry import read_labels
     from pipeline.detect.infer import detect_scene
-    from pipeline.detect.land import scene_land
+    from pipeline.detect.land import scene_land_or_none
 
     if not min_length_m >= 0:
         raise TankerWatchError(f"min length {min_length_m}: must be a length >= 0 m")
@@ -326,13 +326,12 @@ def evaluate_dataset(
             skipped[d.name] = str(exc)
             on_skip(d.name, str(exc))
             continue
-        shape = None
+        shape, known = None, False
         if land:
-            shape, sources[d.name] = scene_land(d)
-        per_scene[d.name] = score_scene(
-            dets, labels, min_length_m=min_length_m, land=shape if land else None
-        )
-        if land and shape is None:  # a scene with no land at all: every label is in open water
+            shape, sources[d.name] = scene_land_or_none(d)
+            known = not sources[d.name].startswith("unknown")
+        per_scene[d.name] = score_scene(dets, labels, min_length_m=min_length_m, land=shape)
+        if known and shape is None:  # a scene with no land at all: every label is in open water
             per_scene[d.name]["alongside"] = {"tp": 0, "fn": 0}
             per_scene[d.name]["open"] = {
                 "tp": per_scene[d.name]["tp"],

@@ -22,6 +22,11 @@ import numpy as np
 
 from pipeline.errors import TankerWatchError
 
+
+class NoLandBands(TankerWatchError):
+    """A scene without the green and NIR bands that NDWI land needs."""
+
+
 MIN_LAND_KM2 = 0.1
 MAX_HOLE_KM2 = 0.01
 
@@ -54,7 +59,7 @@ def _band(src, name: str) -> int:
     descs = [(d or "").upper() for d in src.descriptions]
     if name in descs:
         return descs.index(name) + 1
-    raise TankerWatchError(f"{src.name}: no band described as {name} (NDWI land needs B03, B08)")
+    raise NoLandBands(f"{src.name}: no band described as {name} (NDWI land needs B03, B08)")
 
 
 def ndwi_land_mask(green: np.ndarray, nir: np.ndarray, valid: np.ndarray, px_km2: float):
@@ -125,3 +130,12 @@ def scene_land(scene_dir: Path):
     if port is not None:
         return land, f"port {port}"
     return ndwi_land(scene_dir / "scene.tif"), "ndwi"
+
+
+def scene_land_or_none(scene_dir: Path):
+    """As :func:`scene_land`, but (None, "unknown: <why>") for a scene whose land cannot be
+    told (no green / NIR band): scoring goes on without the alongside split."""
+    try:
+        return scene_land(scene_dir)
+    except NoLandBands as exc:
+        return None, f"unknown: {exc}"

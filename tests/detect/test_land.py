@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detect import synth
-from pipeline.detect.land import ndwi_land_mask, port_land, scene_land
+from pipeline.detect.land import ndwi_land_mask, port_land, scene_land, scene_land_or_none
 from pipeline.errors import TankerWatchError
 
 
@@ -59,3 +59,5 @@ def test_scene_land_from_ndwi_when_no_port(tmp_path):
     synth.write_geotiff(tmp_path / "nob" / "scene.tif", refl, transform, crs, bands=None)
     with pytest.raises(TankerWatchError, match="no band described as B03"):
         scene_land(tmp_path / "nob")
+    land, source = scene_land_or_none(tmp_path / "nob")
+    assert land is None and source.startswith("unknown:") and "B03" in source
