@@ -190,3 +190,34 @@ delivery_evidence = sa.Table(
     sa.Column("kind", sa.String(16), primary_key=True),  # "detection" | "scene"
     sa.Column("ref", sa.String(200), primary_key=True),
 )
+
+# AIS (revision 0006): transponder positions and the latest static report per MMSI
+ais_positions = sa.Table(
+    "ais_positions",
+    metadata,
+    sa.Column("mmsi", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("time_utc", UTCDateTime, primary_key=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("sog", sa.Float, nullable=True),
+    sa.Column("cog", sa.Float, nullable=True),
+    sa.Column("heading", sa.Float, nullable=True),
+    sa.Column("source_file", sa.Text, nullable=False),
+    sa.Index("ix_ais_positions_time", "time_utc"),
+    sa.Index("ix_ais_positions_lat_lon", "lat", "lon"),
+)
+
+ais_static = sa.Table(
+    "ais_static",
+    metadata,
+    sa.Column("mmsi", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("time_utc", UTCDateTime, nullable=False),  # of the latest report kept
+    sa.Column("name", sa.String(120), nullable=True),
+    sa.Column("imo", sa.String(16), nullable=True),
+    sa.Column("callsign", sa.String(32), nullable=True),
+    sa.Column("ship_type", sa.String(64), nullable=True),
+    sa.Column("length_m", sa.Float, nullable=True),
+    sa.Column("width_m", sa.Float, nullable=True),
+    sa.Column("source_file", sa.Text, nullable=False),
+    sa.Index("ix_ais_static_imo", "imo"),
+)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipeline.ledger.ais import AisStore
 from pipeline.ledger.catalogue import Catalogue
 from pipeline.ledger.detections import DetectionStore
 from pipeline.ledger.engine import LedgerBase, OlderSchemaError
@@ -23,9 +24,9 @@ from pipeline.ledger.runs import RunStore
 from pipeline.ledger.urls import to_url
 
 
-class Ledger(Catalogue, DetectionStore, RunStore, LedgerBase):
+class Ledger(Catalogue, DetectionStore, RunStore, AisStore, LedgerBase):
     """One ledger database: the scene catalogue (pipeline.ledger.catalogue), detections
-    (.detections), runs and estimates (.runs), over one connection (.engine). Opening it
+    (.detections), runs and estimates (.runs), AIS (.ais), over one connection (.engine). Opening it
     upgrades its schema with Alembic (never recreates it); ``readonly=True`` opens without ever
     writing (exports, report, notebook): an older schema is then an error rather than upgraded.
     """

@@ -1,0 +1,88 @@
+"""AIS in the ledger (SQLite and PostgreSQL): bulk positions kept once, static data merged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.ledger.store import Ledger
+
+
+def positions(n: int, mmsi: int = 273424810, start: str = "2024-03-01T00:00:00Z") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "mmsi": np.full(n, mmsi, dtype="int64"),
+            "time": pd.date_range(start, periods=n, freq="10s", tz="UTC"),
+            "lat": np.linspace(42.70, 42.80, n),
+            "lon": np.linspace(133.00, 133.10, n),
+            "sog": np.where(np.arange(n) % 2 == 0, 5.0, np.nan),
+            "cog": np.full(n, 90.0),
+            "heading": np.full(n, np.nan),
+        }
+    )
+
+
+def static(mmsi, time, **fields) -> pd.DataFrame:
+    row = {
+        "mmsi": mmsi,
+        "time": pd.Timestamp(time),
+        "name": None,
+        "imo": None,
+        "callsign": None,
+        "ship_type": None,
+        "length_m": np.nan,
+        "width_m": np.nan,
+    }
+    row.update(fields)
+    return pd.DataFrame([row])
+
+
+def test_positions_are_kept_once_and_queried_by_time_and_place(db_url):
+    with Ledger(db_url) as led:
+        assert (
+            led.add_ais(positions(100), static(1, "2024-03-01T00:00:00Z").iloc[:0], "a.csv") == 100
+        )
+        # the same reports again (another file, overlapping): only the new ones are added
+        both = pd.concat([positions(100), positions(20, start="2024-03-02T00:00:00Z")])
+        assert led.add_ais(both, both.iloc[:0], "b.csv") == 20
+        got = led.ais_positions()
+        assert len(got) == 120
+        first = got.iloc[0]
+        assert first["time"] == pd.Timestamp("2024-03-01T00:00:00Z")
+        assert first["source_file"] == "a.csv" and first["sog"] == 5.0
+        assert pd.isna(got.iloc[1]["sog"]) and pd.isna(first["heading"])
+        window = led.ais_positions(start="2024-03-01T00:01:00Z", end="2024-03-01T00:02:00Z")
+        assert list(window["time"].dt.second.unique()) == [0, 10, 20, 30, 40, 50]
+        assert len(window) == 7
+        north = led.ais_positions(bbox=(132.0, 42.75, 134.0, 43.0))
+        assert (north["lat"] >= 42.75).all() and len(north) < 120
+        assert led.ais_positions(mmsis=[1]).empty
+
+
+def test_static_keeps_the_latest_report_and_fills_gaps(db_url):
+    with Ledger(db_url) as led:
+        empty = positions(0)
+        led.add_ais(
+            empty,
+            static(
+                273424810,
+                "2024-03-01T00:00:00Z",
+                name="OLD NAME",
+                imo="9413780",
+                length_m=199.0,
+                width_m=32.0,
+            ),
+            "a.csv",
+        )
+        # an older report changes nothing; a newer one replaces what it carries, keeps the rest
+        led.add_ais(empty, static(273424810, "2024-02-01T00:00:00Z", name="OLDER"), "b.csv")
+        led.add_ais(empty, static(273424810, "2024-03-05T00:00:00Z", name="NEW NAME"), "c.csv")
+        led.add_ais(empty, static(273424810, "2024-03-05T00:00:00Z", name="NEW NAME"), "c.csv")
+        (row,) = led.ais_static().to_dict("records")
+    assert (row["name"], row["imo"], row["length_m"], row["width_m"]) == (
+        "NEW NAME",
+        "9413780",
+        199.0,
+        32.0,
+    )
+    assert row["time"] == pd.Timestamp("2024-03-05T00:00:00Z") and row["source_file"] == "c.csv"
