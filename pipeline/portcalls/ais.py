@@ -1,0 +1,306 @@
+"""Detections matched to AIS: who each detected hull is, which hulls are dark, which AIS
+positions no image confirms.
+
+``match_ais(detections, scenes, observations, ports, positions, static, params)``:
+
+1. Every vessel's position at every image's acquisition time, from its sorted reports: linear
+   interpolation between the report before and the one after when both are within
+   ``max_gap_s``, else the last report carried forward by its speed and course when it is at
+   most ``max_age_s`` old (a transponder that fell silent longer ago gives no position). Plain
+   numpy (one ``searchsorted`` over (vessel, time) keys for all vessels at once) rather than a
+   track library: movingpandas builds a GeoDataFrame per trajectory, which costs far more than
+   the two reports per vessel and image that the answer needs. Each position carries its
+   1-sigma error, growing with the time since (or to) the nearest report.
+2. Per image, detections and the AIS vessels inside its port's AOI are paired one-to-one by the
+   Hungarian method (``scipy.optimize.linear_sum_assignment``) on a chi-square cost: position
+   offset over its sigma, and length and beam against the vessel's static data where known.
+   Pairs beyond ``gate_m`` or ``gate_chi2`` are no pairs.
+3. Per detection: the matched MMSI with a probability from the match quality (its likelihood
+   against a clutter term and every rival pairing in the same image), or dark. Per AIS vessel
+   left unpaired where the image is clear (its berth observed clear, or a nearly cloudless
+   image away from berths): a possible spoofing event (the transponder says the vessel is
+   there; the image shows no hull).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Port
+from pipeline.records import Detection, Observation, Scene, utc
+
+KNOT_M_S = 0.514444
+M_PER_DEG_LAT = 110_540.0
+M_PER_DEG_LON = 111_320.0
+
+
+@dataclass(frozen=True)
+class AisMatchParams:
+    max_gap_s: float = 6 * 3600.0  # interpolate between reports at most this far apart
+    max_age_s: float = 3 * 3600.0  # carry the last report forward at most this long
+    position_sigma_m: float = 40.0  # AIS GNSS + image georeferencing, at a report's own time
+    drift_sigma: float = 0.25  # share of the distance run since (or to) the report, 1-sigma
+    length_sigma_m: float = 15.0  # detection length error (10 m imagery) + AIS's own
+    beam_sigma_m: float = 6.0
+    gate_m: float = 600.0
+    gate_chi2: float = 16.0
+    clutter_chi2: float = 9.0  # a pairing this poor is as likely a coincidence as a match
+    berth_radius_m: float = 300.0  # an AIS position this close to a berth takes its state
+    clear_cloud_max: float = 0.05  # elsewhere, the image counts as clear below this cloud share
+
+
+@dataclass
+class AisMatch:
+    """One detection's AIS verdict."""
+
+    detection_id: str
+    scene_id: str
+    mmsi: int | None  # None: no transmitting vessel there (dark)
+    probability: float  # that mmsi is the hull's transponder (0 when dark)
+    distance_m: float | None = None
+    chi2: float | None = None
+    age_s: float | None = None  # time from the acquisition to the nearest report used
+
+    @property
+    def dark(self) -> bool:
+        return self.mmsi is None
+
+
+@dataclass
+class SpoofingEvent:
+    """An AIS vessel reported inside a clear image's footprint where no hull was detected."""
+
+    scene_id: str
+    mmsi: int
+    time: str  # the acquisition time, ISO UTC
+    lat: float
+    lon: float
+    age_s: float
+    nearest_detection_m: float | None
+
+
+@dataclass
+class AisMatchResult:
+    matches: list[AisMatch] = field(default_factory=list)
+    spoofing: list[SpoofingEvent] = field(default_factory=list)
+
+    def by_detection(self) -> dict[str, AisMatch]:
+        return {m.detection_id: m for m in self.matches}
+
+
+# ------------------------------------------------------------------------ interpolation
+def positions_at(
+    positions: pd.DataFrame, when: pd.Timestamp, params: AisMatchParams
+) -> pd.DataFrame:
+    """Every vessel's position at ``when``: mmsi, lat, lon, age_s, sigma_m (gated vessels out).
+
+    ``positions`` has mmsi, time (UTC), lat, lon, sog, cog; any order.
+    """
+    if positions.empty:
+        return pd.DataFrame(columns=["mmsi", "lat", "lon", "age_s", "sigma_m"])
+    df = positions.sort_values(["mmsi", "time"], kind="stable")
+    mmsi = df["mmsi"].to_numpy(dtype="int64")
+    secs = df["time"].to_numpy("datetime64[s]").astype("int64")
+    vessels, rank = np.unique(mmsi, return_inverse=True)
+    base = np.int64(1) << 36
+    keys = rank.astype("int64") * base + (secs - secs.min())
+    t = np.int64(pd.Timestamp(when).to_datetime64().astype("datetime64[s]").astype("int64"))
+    probe = np.arange(len(vessels), dtype="int64") * base + (t - secs.min())
+    after = np.searchsorted(keys, probe, side="left")  # first report at or after t
+    before = after - 1
+    n = len(df)
+    has_after = (after < n) & (rank[np.minimum(after, n - 1)] == np.arange(len(vessels)))
+    has_before = (before >= 0) & (rank[np.maximum(before, 0)] == np.arange(len(vessels)))
+    bi, ai = np.maximum(before, 0), np.minimum(after, n - 1)
+    lat, lon = df["lat"].to_numpy(float), df["lon"].to_numpy(float)
+    sog = np.nan_to_num(df["sog"].to_numpy(float), nan=0.0)
+    cog = df["cog"].to_numpy(float)
+    dt_b = np.where(has_before, t - secs[bi], np.inf).astype(float)
+    dt_a = np.where(has_after, secs[ai] - t, np.inf).astype(float)
+
+    out_lat = np.full(len(vessels), np.nan)
+    out_lon = np.full(len(vessels), np.nan)
+    age = np.minimum(dt_b, dt_a)
+    sigma = np.full(len(vessels), np.nan)
+
+    exact = has_after & (dt_a == 0)
+    out_lat[exact], out_lon[exact] = lat[ai[exact]], lon[ai[exact]]
+    sigma[exact] = params.position_sigma_m
+
+    inter = ~exact & has_before & has_after & (dt_b + dt_a <= params.max_gap_s)
+    w = np.zeros(len(vessels))
+    w[inter] = dt_b[inter] / (dt_b + dt_a)[inter]
+    out_lat[inter] = (lat[bi] + w * (lat[ai] - lat[bi]))[inter]
+    out_lon[inter] = (lon[bi] + w * (lon[ai] - lon[bi]))[inter]
+    run_m = np.maximum(sog[bi], sog[ai]) * KNOT_M_S * np.minimum(dt_b, dt_a)
+    sigma[inter] = (params.position_sigma_m + params.drift_sigma * run_m)[inter]
+
+    # the last report carried forward (or the next one back) by its speed and course
+    for side, idx, dt, ok in (
+        (1.0, bi, dt_b, has_before & (dt_b <= params.max_age_s)),
+        (-1.0, ai, dt_a, has_after & (dt_a <= params.max_age_s)),
+    ):
+        take = ok & np.isnan(out_lat)
+        if not take.any():
+            continue
+        dist = sog[idx] * KNOT_M_S * dt * side
+        course = np.radians(np.nan_to_num(cog[idx], nan=0.0))
+        moving = ~np.isnan(cog[idx])
+        dn = np.where(moving, dist * np.cos(course), 0.0)
+        de = np.where(moving, dist * np.sin(course), 0.0)
+        coslat = np.cos(np.radians(lat[idx]))
+        out_lat[take] = (lat[idx] + dn / M_PER_DEG_LAT)[take]
+        out_lon[take] = (lon[idx] + de / (M_PER_DEG_LON * coslat))[take]
+        sigma[take] = (params.position_sigma_m + params.drift_sigma * np.abs(dist))[take]
+    keep = ~np.isnan(out_lat)
+    return pd.DataFrame(
+        {
+            "mmsi": vessels[keep],
+            "lat": out_lat[keep],
+            "lon": out_lon[keep],
+            "age_s": age[keep],
+            "sigma_m": sigma[keep],
+        }
+    )
+
+
+# ------------------------------------------------------------------------------ matching
+def _offsets_m(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """(north, east) metres from (lat0, lon0); a local plane is exact enough inside a port."""
+    north = (np.asarray(lat) - lat0) * M_PER_DEG_LAT
+    east = (np.asarray(lon) - lon0) * M_PER_DEG_LON * math.cos(math.radians(lat0))
+    return np.stack([north, east], axis=-1)
+
+
+def _pair_costs(
+    dets: list[Detection],
+    vessels: pd.DataFrame,
+    sizes: dict[int, tuple[float, float]],
+    params: AisMatchParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(chi2 [n_det, n_ves], distance_m [n_det, n_ves])."""
+    lat0, lon0 = float(vessels["lat"].mean()), float(vessels["lon"].mean())
+    d_xy = _offsets_m(lat0, lon0, [d.lat for d in dets], [d.lon for d in dets])
+    v_xy = _offsets_m(lat0, lon0, vessels["lat"].to_numpy(), vessels["lon"].to_numpy())
+    dist = np.linalg.norm(d_xy[:, None, :] - v_xy[None, :, :], axis=-1)
+    sig = vessels["sigma_m"].to_numpy()[None, :]
+    chi2 = (dist / sig) ** 2
+    v_len = np.array([sizes.get(int(m), (np.nan, np.nan))[0] for m in vessels["mmsi"]])
+    v_beam = np.array([sizes.get(int(m), (np.nan, np.nan))[1] for m in vessels["mmsi"]])
+    d_len = np.array([d.length_m for d in dets])[:, None]
+    d_beam = np.array([d.beam_m for d in dets])[:, None]
+    chi2 = chi2 + np.nan_to_num(((d_len - v_len[None, :]) / params.length_sigma_m) ** 2)
+    chi2 = chi2 + np.nan_to_num(((d_beam - v_beam[None, :]) / params.beam_sigma_m) ** 2)
+    return chi2, dist
+
+
+def _clear_at(
+    lat: float,
+    lon: float,
+    scene: Scene,
+    port: Port,
+    berth_state: dict[str, str],
+    params: AisMatchParams,
+) -> bool:
+    from shapely.geometry import Point
+
+    p = Point(lon, lat)
+    metres_per_deg = M_PER_DEG_LON * math.cos(math.radians(lat))
+    near = [
+        (b.shape.distance(p) * metres_per_deg, b.id) for b in port.berths if b.id in berth_state
+    ]
+    near = [x for x in near if x[0] <= params.berth_radius_m]
+    if near:
+        return berth_state[min(near)[1]] == "clear"
+    return scene.cloud_fraction <= params.clear_cloud_max and scene.valid_fraction > 0.5
+
+
+def match_ais(
+    detections: list[Detection],
+    scenes: list[Scene],
+    observations: list[Observation],
+    ports: list[Port],
+    positions: pd.DataFrame,
+    static: pd.DataFrame | None = None,
+    params: AisMatchParams | None = None,
+) -> AisMatchResult:
+    """Match every detection to AIS, scene by scene (see the module doc)."""
+    import shapely
+    from scipy.optimize import linear_sum_assignment
+
+    params = params or AisMatchParams()
+    sizes: dict[int, tuple[float, float]] = {}
+    if static is not None and len(static):
+        for row in static.itertuples(index=False):
+            sizes[int(row.mmsi)] = (float(row.length_m), float(row.width_m))
+    by_port = {p.name: p for p in ports}
+    by_scene: dict[str, list[Detection]] = {}
+    for d in detections:
+        by_scene.setdefault(d.scene_id, []).append(d)
+    states: dict[str, dict[str, str]] = {}
+    for o in observations:
+        states.setdefault(o.scene_id, {})[o.berth] = o.state
+    result = AisMatchResult()
+    for scene in sorted(scenes, key=lambda s: (s.acquired, s.id)):
+        dets = sorted(by_scene.get(scene.id, []), key=lambda d: d.id)
+        port = by_port.get(scene.port)
+        when = pd.Timestamp(utc(scene.acquired))
+        vessels = positions_at(positions, when, params) if port is not None else None
+        if vessels is not None and len(vessels):
+            inside = shapely.contains_xy(port.aoi_shape, vessels["lon"], vessels["lat"])
+            vessels = vessels[inside].reset_index(drop=True)
+        if vessels is None or vessels.empty:
+            result.matches += [AisMatch(d.id, scene.id, None, 0.0) for d in dets]
+            continue
+        paired: dict[int, int] = {}
+        chi2 = dist = np.zeros((0, len(vessels)))
+        if dets:
+            chi2, dist = _pair_costs(dets, vessels, sizes, params)
+            allowed = (dist <= params.gate_m) & (chi2 <= params.gate_chi2)
+            cost = np.where(allowed, chi2, 1e6)
+            rows, cols = linear_sum_assignment(cost)
+            like = np.where(allowed, np.exp(-0.5 * chi2), 0.0)
+            clutter = math.exp(-0.5 * params.clutter_chi2)
+            for i, j in zip(rows, cols, strict=True):
+                if not allowed[i, j]:
+                    continue
+                rivals = like[i, :].sum() + like[:, j].sum() - like[i, j]
+                p = like[i, j] / (clutter + rivals)
+                paired[i] = j
+                result.matches.append(
+                    AisMatch(
+                        dets[i].id,
+                        scene.id,
+                        int(vessels.mmsi[j]),
+                        round(float(p), 4),
+                        round(float(dist[i, j]), 1),
+                        round(float(chi2[i, j]), 3),
+                        float(vessels.age_s[j]),
+                    )
+                )
+        for i, d in enumerate(dets):
+            if i not in paired:
+                result.matches.append(AisMatch(d.id, scene.id, None, 0.0))
+        used = set(paired.values())
+        for j, v in enumerate(vessels.itertuples(index=False)):
+            if j in used or not _clear_at(
+                v.lat, v.lon, scene, port, states.get(scene.id, {}), params
+            ):
+                continue
+            nearest = float(dist[:, j].min()) if len(dets) else None
+            result.spoofing.append(
+                SpoofingEvent(
+                    scene.id,
+                    int(v.mmsi),
+                    when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    round(float(v.lat), 6),
+                    round(float(v.lon), 6),
+                    float(v.age_s),
+                    None if nearest is None else round(nearest, 1),
+                )
+            )
+    return result

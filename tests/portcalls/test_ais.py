@@ -1,0 +1,115 @@
+"""Detections matched to AIS tracks: interpolation and its gate, one-to-one pairing by position
+and size, probabilities that fall when pairings are ambiguous, dark hulls, spoofing events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.portcalls.ais import AisMatchParams, match_ais, positions_at
+from portcalls.builders import T0, Builder
+
+P = AisMatchParams()
+
+
+def track(mmsi, points, sog=0.0, cog=np.nan):
+    """points: (minutes after T0, lat, lon)."""
+    return pd.DataFrame(
+        {
+            "mmsi": mmsi,
+            "time": [pd.Timestamp(T0) + pd.Timedelta(minutes=m) for m, _, _ in points],
+            "lat": [la for _, la, _ in points],
+            "lon": [lo for _, _, lo in points],
+            "sog": sog,
+            "cog": cog,
+            "heading": np.nan,
+        }
+    )
+
+
+def static(rows):
+    return pd.DataFrame(
+        [
+            {"mmsi": m, "name": n, "imo": i, "length_m": length, "width_m": beam}
+            for m, n, i, length, beam in rows
+        ]
+    )
+
+
+def test_positions_interpolated_carried_forward_and_gated():
+    a = track(1, [(-10, 42.0, 133.0), (10, 42.0 + 0.002, 133.0)])  # interpolated
+    b = track(2, [(-60, 42.0, 133.0)], sog=10.0, cog=0.0)  # 1 h old, 10 kn due north
+    c = track(3, [(-5 * 60, 42.0, 133.0)])  # silent for 5 h: no position
+    d = track(4, [(-20 * 60, 42.0, 133.0), (20 * 60, 42.1, 133.0)])  # gap too long
+    got = positions_at(pd.concat([d, c, b, a]), pd.Timestamp(T0), P).set_index("mmsi")
+    assert sorted(got.index) == [1, 2]
+    assert got.loc[1, "lat"] == pytest.approx(42.001)
+    assert got.loc[1, "age_s"] == 600 and got.loc[1, "sigma_m"] == P.position_sigma_m
+    run_m = 10 * 0.514444 * 3600
+    assert got.loc[2, "lat"] == pytest.approx(42.0 + run_m / 110_540.0)
+    assert got.loc[2, "sigma_m"] == pytest.approx(P.position_sigma_m + P.drift_sigma * run_m)
+
+
+def _at(det):
+    return det.lat, det.lon
+
+
+def test_each_hull_gets_its_own_transponder_and_unknown_hulls_are_dark():
+    b = Builder()
+    s = b.scene(0)
+    big = b.vessel(s, 230, 42, berth="oil-1", measured=True)
+    small = b.vessel(s, 120, 20, berth="coal-1", measured=True)
+    dark = b.vessel(s, 180, 32, berth="oil-1", along=250, offset_m=120, measured=True)
+    la, lo = _at(big)
+    sa, so = _at(small)
+    positions = pd.concat(
+        [
+            # reports 10 minutes either side, ~30 m off the hull centre
+            track(111, [(-10, la + 0.0003, lo), (10, la - 0.0002, lo)]),
+            track(222, [(-3, sa, so + 0.0002), (7, sa, so + 0.0003)]),
+            track(333, [(-400, la, lo)]),  # was here, silent since: no position now
+        ]
+    )
+    st = static([(111, "BIG", "9000001", 229, 42), (222, "SMALL", "9000002", 121, 20)])
+    result = match_ais(b.detections, b.scenes, b.observations, b.ports, positions, st)
+    got = result.by_detection()
+    assert got[big.id].mmsi == 111 and got[big.id].probability > 0.9
+    assert got[small.id].mmsi == 222 and got[small.id].probability > 0.9
+    assert got[dark.id].dark and got[dark.id].probability == 0.0
+    assert result.spoofing == []
+
+
+def test_size_breaks_a_tie_of_positions():
+    b = Builder()
+    s = b.scene(0)
+    det = b.vessel(s, 240, 44, berth="oil-1", measured=True)
+    la, lo = _at(det)
+    both = pd.concat([track(1, [(0, la + 0.0004, lo)]), track(2, [(0, la - 0.0004, lo)])])
+    sized = static([(1, "A", None, 240, 44), (2, "B", None, 110, 18)])
+    (m,) = match_ais(b.detections, b.scenes, b.observations, b.ports, both, sized).matches
+    assert m.mmsi == 1 and m.probability > 0.9
+    # the same hulls' sizes unknown: a coin toss, and the probability says so
+    (m,) = match_ais(b.detections, b.scenes, b.observations, b.ports, both, None).matches
+    assert m.mmsi in (1, 2) and m.probability < 0.5
+
+
+def test_transponder_at_a_clear_berth_without_a_hull_is_possible_spoofing():
+    b = Builder()
+    clear = b.scene(0)
+    cloudy = b.scene(24, state="obscured")
+    anchor = b.vessel(clear, 200, 36, berth="coal-1", measured=True)
+    b.detections.remove(anchor)  # only its position is wanted: no hull in either image
+    la, lo = _at(anchor)
+    pos = track(555, [(0, la, lo), (24 * 60, la, lo)])
+    result = match_ais(b.detections, b.scenes, b.observations, b.ports, pos, None)
+    (event,) = result.spoofing
+    assert (event.scene_id, event.mmsi, event.nearest_detection_m) == (clear.id, 555, None)
+    assert event.time == T0.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # far outside the port: not in the image, no event
+    far = track(556, [(0, la + 1.0, lo)])
+    assert match_ais([], b.scenes, b.observations, b.ports, far, None).spoofing == []
+    assert cloudy.id not in {e.scene_id for e in result.spoofing}
+    assert T0 + timedelta(hours=24) == cloudy.acquired
