@@ -60,6 +60,8 @@ def scenario_digest(sc: Scenario, seed: int) -> str:
     # simulation made before them is still recognised (same scenes, same bytes)
     if dump["weather"] == {"cloud_scale": 1.0}:
         del dump["weather"]
+    if dump["ais"] is None:
+        del dump["ais"]
     for plan in dump["sensors"]:
         if plan["revisit_days"] == 1:
             del plan["revisit_days"]
@@ -348,7 +350,13 @@ def simulate(
         atomic_write_text(d / "item.json", json.dumps(item, sort_keys=True, indent=1) + "\n")
     truth = stage / "truth"
     write_visits(truth / "visits.csv", schedule.visits)
-    write_deliveries(truth / "deliveries.csv", schedule.deliveries)
+    ais = None
+    if sc.ais is not None:
+        from pipeline.simulate.ais import ais_csv, simulate_ais
+
+        ais = simulate_ais(sc.ais, schedule, layouts, seed)
+        atomic_write_text(stage / "ais" / "ais.csv", ais_csv(ais))
+    write_deliveries(truth / "deliveries.csv", schedule.deliveries, ais)
     write_fleet(truth / "fleet.csv", fleet)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -364,6 +372,8 @@ def simulate(
         "load_calls": sum(1 for v in schedule.visits if v.role == "load"),
         "deliveries": len(schedule.deliveries),
     }
+    if ais is not None:
+        manifest["ais_reports"] = len(ais.rows)
     atomic_write_text(stage / "simulation.json", json.dumps(manifest, indent=1) + "\n")
     if out.is_dir():
         out.rmdir()  # empty (checked above)

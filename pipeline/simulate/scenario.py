@@ -97,6 +97,27 @@ class Weather(Strict):
     )
 
 
+class Ais(Strict):
+    """Simulated AIS (pipeline.simulate.ais): who transmits, when they go dark or lie."""
+
+    transmit_share: float = Field(
+        default=0.8, ge=0, le=1, description="share of the fleet fitted and transmitting"
+    )
+    dark_share: float = Field(
+        default=0.4, ge=0, le=1, description="share of a transmitter's load calls made dark"
+    )
+    dark_before_h: float = Field(default=24, ge=0, description="off this long before arrival")
+    dark_after_h: float = Field(default=12, ge=0, description="and this long after departure")
+    spoof_share: float = Field(
+        default=0.1, ge=0, le=1, description="share of load calls reporting a false position"
+    )
+    spoof_offset_km: float = Field(default=60, gt=0, description="how far out the false position")
+    interval_moored_s: float = Field(default=180, gt=0, description="report interval at a berth")
+    interval_underway_s: float = Field(default=30, gt=0, description="report interval under way")
+    drop_share: float = Field(default=0.1, ge=0, lt=1, description="reports lost in reception")
+    noise_m: float = Field(default=10, ge=0, description="GNSS noise, 1-sigma metres")
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[a-z0-9_.-]+$")
     description: str = ""
@@ -111,6 +132,7 @@ class Scenario(Strict):
     bystanders: Bystanders = Field(default_factory=Bystanders)
     weather: Weather = Field(default_factory=Weather)
     sensors: list[SensorPlan] = Field(min_length=1)
+    ais: Ais | None = Field(default=None, description="simulate AIS (absent: no AIS at all)")
 
     @property
     def ports(self) -> list[str]:

@@ -80,7 +80,10 @@ def write_visits(path: Path, visits) -> None:
     atomic_write_text(path, _csv(VISIT_COLUMNS, rows))
 
 
-def write_deliveries(path: Path, deliveries) -> None:
+def write_deliveries(path: Path, deliveries, ais=None) -> None:
+    """deliveries.csv; with simulated AIS (pipeline.simulate.ais.AisTruth) two more columns:
+    ``ais`` (true: the transponder told where the vessel was during the load call) and
+    ``mmsi`` (the vessel's, blank when it has none)."""
     rows = [
         {
             "vessel": d.vessel,
@@ -103,7 +106,13 @@ def write_deliveries(path: Path, deliveries) -> None:
         }
         for d in deliveries
     ]
-    atomic_write_text(path, _csv(DELIVERY_COLUMNS, rows))
+    columns = DELIVERY_COLUMNS
+    if ais is not None:
+        columns = [*DELIVERY_COLUMNS, "ais", "mmsi"]
+        for row, d in zip(rows, deliveries, strict=True):
+            row["ais"] = "true" if ais.honest.get(d.load_visit) else "false"
+            row["mmsi"] = ais.mmsi.get(d.vessel, "")
+    atomic_write_text(path, _csv(columns, rows))
 
 
 def write_fleet(path: Path, fleet) -> None:

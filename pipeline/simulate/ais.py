@@ -1,0 +1,236 @@
+"""Simulated AIS for a scenario's schedule: what the vessels' transponders would have reported.
+
+Every berth call of the schedule gets reports while the hull lies at the berth (the same
+position the renderer draws it at: the berth slot of the visit), plus its approach and
+departure (an hour each, straight in from seaward at a few knots). Who transmits:
+
+- a scenario vessel is fitted and transmitting with probability ``transmit_share``; bystander
+  cargo ships always are;
+- a transmitting vessel turns its transponder off for a load call with probability
+  ``dark_share``: from ``dark_before_h`` before arrival until ``dark_after_h`` after departure
+  (the reported pattern of these deliveries);
+- with probability ``spoof_share`` a load call is spoofed instead: the transponder stays on but
+  reports a position ``spoof_offset_km`` out at sea for the same window.
+
+Reports come every ``interval_moored_s`` at the berth and ``interval_underway_s`` under way
+(each jittered, a share ``drop_share`` lost in reception), with ``noise_m`` of GNSS noise.
+Written as a NOAA MarineCadastre CSV (``DIR/ais/ais.csv``), so ``tankerwatch ingest --source ais
+--path DIR/ais`` reads it like a real file. The truth says per delivery whether the vessel's
+transponder told where it was during its load call (``ais``) and its MMSI.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from pipeline.records import stable_id
+
+KNOT_M_S = 0.514444
+HEADER = [
+    "MMSI",
+    "BaseDateTime",
+    "LAT",
+    "LON",
+    "SOG",
+    "COG",
+    "Heading",
+    "VesselName",
+    "IMO",
+    "CallSign",
+    "VesselType",
+    "Length",
+    "Width",
+]
+
+
+@dataclass
+class AisTruth:
+    mmsi: dict[str, int] = field(default_factory=dict)  # vessel name -> MMSI (transmitters)
+    honest: dict[str, bool] = field(default_factory=dict)  # visit id -> transmitted truly
+    mode: dict[str, str] = field(default_factory=dict)  # visit id -> on | off | spoofed | none
+    rows: list[list] = field(default_factory=list)
+
+
+def mmsi_for(name: str, seed: int) -> int:
+    """A stable MMSI for a vessel name (MID 273/445-like prefixes are not checked by anyone)."""
+    return 273_000_000 + int(stable_id("mmsi", name, seed), 16) % 1_000_000
+
+
+def _rng(*parts: object) -> np.random.Generator:
+    return np.random.default_rng(int(stable_id(*parts, length=16), 16))
+
+
+def simulate_ais(spec, schedule, layouts: dict, seed: int) -> AisTruth:
+    """AIS reports for ``schedule`` (pipeline.simulate.schedule.Schedule) at the ports of
+    ``layouts`` (name -> Layout), under ``spec`` (the scenario's ``ais`` section)."""
+    from pyproj import Transformer
+
+    truth = AisTruth()
+    names = sorted({v.vessel for v in schedule.visits})
+    pick = _rng("ais-fitted", seed)
+    fitted = {}
+    for name in names:
+        cargo = any(v.vessel == name and v.kind == "cargo" for v in schedule.visits)
+        fitted[name] = cargo or pick.random() < spec.transmit_share
+    used: set[int] = set()
+    for name in names:
+        if not fitted[name]:
+            continue
+        m = mmsi_for(name, seed)
+        while m in used:
+            m += 1
+        used.add(m)
+        truth.mmsi[name] = m
+    to_lonlat = {
+        p: Transformer.from_crs(lay.crs, "EPSG:4326", always_xy=True) for p, lay in layouts.items()
+    }
+
+    windows: dict[str, list[tuple[datetime, datetime, str, tuple]]] = {}
+    for v in sorted(schedule.visits, key=lambda v: (v.arrived, v.id)):
+        if v.port not in layouts:
+            continue
+        r = _rng("ais-call", seed, v.id)
+        if not fitted[v.vessel]:
+            truth.mode[v.id] = "none"
+        elif v.role == "load" and r.random() < spec.dark_share:
+            truth.mode[v.id] = "off"
+        elif v.role == "load" and r.random() < spec.spoof_share:
+            truth.mode[v.id] = "spoofed"
+        else:
+            truth.mode[v.id] = "on"
+        truth.honest[v.id] = truth.mode[v.id] == "on"
+        lay = layouts[v.port]
+        x, y, axis = lay.berth(v.berth).slot(v.length_m, v.beam_m, v.along)
+        heading = (axis + (180.0 if v.flip else 0.0)) % 360
+        windows.setdefault(v.vessel, []).append(
+            (v.arrived, v.departed, truth.mode[v.id], (v, x, y, heading))
+        )
+
+    for name, calls in windows.items():
+        if name not in truth.mmsi:
+            continue
+        mmsi = truth.mmsi[name]
+        for arrived, departed, mode, (v, x, y, heading) in calls:
+            r = _rng("ais-reports", seed, v.id)
+            tr = to_lonlat[v.port]
+            if mode == "off":
+                continue  # silent from a day before arrival until after departure: no reports
+            # seaward: away from the port's land, roughly the berth's outward normal
+            cx, cy = layouts[v.port].aoi.centroid.x, layouts[v.port].aoi.centroid.y
+            out = np.array([x - cx, y - cy])
+            out = out / (np.linalg.norm(out) or 1.0)
+            if mode == "spoofed":
+                off = spec.spoof_offset_km * 1000
+                sx, sy = x + out[0] * off, y + out[1] * off
+                start = arrived - timedelta(hours=spec.dark_before_h)
+                end = departed + timedelta(hours=spec.dark_after_h)
+                _reports(truth.rows, r, spec, mmsi, v, tr, start, end, sx, sy, heading, 0.3)
+                continue
+            approach = timedelta(hours=1)
+            speed = 6.0  # knots on the approach
+            run = speed * KNOT_M_S * approach.total_seconds()
+            bx, by = x + out[0] * run, y + out[1] * run
+            cog_in = math.degrees(math.atan2(-out[0], -out[1])) % 360
+            _track(
+                truth.rows,
+                r,
+                spec,
+                mmsi,
+                v,
+                tr,
+                arrived - approach,
+                arrived,
+                (bx, by),
+                (x, y),
+                speed,
+                cog_in,
+            )
+            _reports(truth.rows, r, spec, mmsi, v, tr, arrived, departed, x, y, heading, 0.0)
+            _track(
+                truth.rows,
+                r,
+                spec,
+                mmsi,
+                v,
+                tr,
+                departed,
+                departed + approach,
+                (x, y),
+                (bx, by),
+                speed,
+                (cog_in + 180) % 360,
+            )
+    truth.rows.sort(key=lambda row: (row[1], row[0]))
+    return truth
+
+
+def _row(spec, mmsi, v, when, lon, lat, sog, cog, heading) -> list:
+    return [
+        mmsi,
+        when.strftime("%Y-%m-%dT%H:%M:%S"),
+        f"{lat:.6f}",
+        f"{lon:.6f}",
+        f"{sog:.1f}",
+        f"{cog:.1f}",
+        f"{heading:.0f}",
+        v.vessel.upper(),
+        f"IMO{v.imo}" if v.imo else "",
+        "",
+        80 if v.kind == "tanker" else 70,
+        f"{round(v.length_m):.0f}",
+        f"{round(v.beam_m):.0f}",
+    ]
+
+
+def _times(r, start: datetime, end: datetime, interval_s: float) -> list[datetime]:
+    out, t = [], start + timedelta(seconds=float(r.uniform(0, interval_s)))
+    while t < end:
+        out.append(t)
+        t += timedelta(seconds=float(interval_s * r.uniform(0.7, 1.3)))
+    return out
+
+
+def _reports(rows, r, spec, mmsi, v, tr, start, end, x, y, heading, drift_kn) -> None:
+    for t in _times(r, start, end, spec.interval_moored_s):
+        if r.random() < spec.drop_share:
+            continue
+        lon, lat = tr.transform(x + r.normal(0, spec.noise_m), y + r.normal(0, spec.noise_m))
+        rows.append(
+            _row(
+                spec,
+                mmsi,
+                v,
+                t,
+                lon,
+                lat,
+                abs(r.normal(0, 0.1)) + drift_kn,
+                float(r.uniform(0, 360)),
+                heading,
+            )
+        )
+
+
+def _track(rows, r, spec, mmsi, v, tr, start, end, a, b, speed, cog) -> None:
+    span = (end - start).total_seconds()
+    for t in _times(r, start, end, spec.interval_underway_s):
+        if r.random() < spec.drop_share:
+            continue
+        f = (t - start).total_seconds() / span
+        x = a[0] + f * (b[0] - a[0]) + r.normal(0, spec.noise_m)
+        y = a[1] + f * (b[1] - a[1]) + r.normal(0, spec.noise_m)
+        lon, lat = tr.transform(x, y)
+        rows.append(_row(spec, mmsi, v, t, lon, lat, speed + r.normal(0, 0.2), cog, cog))
+
+
+def ais_csv(truth: AisTruth) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(HEADER)
+    w.writerows(truth.rows)
+    return buf.getvalue()
