@@ -39,7 +39,7 @@ DELIVERY_COLUMNS = [
     "id", "vessel", "imo", "id_probability", "load_port", "load_berth", "arrived_after",
     "first_seen", "last_seen", "departed_before", "discharge_port", "barrels_p10", "barrels_p50",
     "barrels_p90", "barrels_33", "barrels_50", "barrels_90", "product", "evidence_scene_ids",
-    "run_id", "model", "load_visit", "discharge_visit", "method", "candidates",
+    "run_id", "model", "load_visit", "discharge_visit", "method", "candidates", "dark", "ais_mmsi",
 ]  # fmt: skip
 DETECTION_OUT_COLUMNS = [
     "id", "scene_id", "lon", "lat", "length_m", "beam_m", "heading_deg", "score", "cls", "model",
@@ -453,6 +453,8 @@ def write_caps(path: Path | str, coverage: dict[str, Any], run_id: str = "") -> 
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, float):

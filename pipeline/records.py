@@ -146,6 +146,8 @@ class Delivery(_Record):
     model: str
     superseded_by: str | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    dark: bool | None = None  # no transponder matched the call's hull (None: no AIS data)
+    ais_mmsi: int | None = None  # the matched transponder, when AIS named the vessel
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,8 @@ deliveries = sa.Table(
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("superseded_by", sa.String(64), nullable=True),
     sa.Column("candidates", JSONText, nullable=False),
+    sa.Column("dark", sa.Boolean, nullable=True),
+    sa.Column("ais_mmsi", sa.Integer, nullable=True),
     sa.Index("ix_deliveries_superseded_by", "superseded_by"),
 )
 

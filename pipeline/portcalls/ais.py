@@ -17,9 +17,9 @@ positions no image confirms.
    Pairs beyond ``gate_m`` or ``gate_chi2`` are no pairs.
 3. Per detection: the matched MMSI with a probability from the match quality (its likelihood
    against a clutter term and every rival pairing in the same image), or dark. Per AIS vessel
-   left unpaired where the image is clear (its berth observed clear, or a nearly cloudless
-   image away from berths): a possible spoofing event (the transponder says the vessel is
-   there; the image shows no hull).
+   left unpaired at a berth that the image observed clear: a possible spoofing event (the
+   transponder says the vessel is there; the image shows no hull). Away from berths no event
+   is raised: a scene record has no footprint, and a small chip covers one berth of a port.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class AisMatchParams:
     gate_chi2: float = 16.0
     clutter_chi2: float = 9.0  # a pairing this poor is as likely a coincidence as a match
     berth_radius_m: float = 300.0  # an AIS position this close to a berth takes its state
-    clear_cloud_max: float = 0.05  # elsewhere, the image counts as clear below this cloud share
 
 
 @dataclass
@@ -201,7 +200,6 @@ def _pair_costs(
 def _clear_at(
     lat: float,
     lon: float,
-    scene: Scene,
     port: Port,
     berth_state: dict[str, str],
     params: AisMatchParams,
@@ -214,9 +212,9 @@ def _clear_at(
         (b.shape.distance(p) * metres_per_deg, b.id) for b in port.berths if b.id in berth_state
     ]
     near = [x for x in near if x[0] <= params.berth_radius_m]
-    if near:
-        return berth_state[min(near)[1]] == "clear"
-    return scene.cloud_fraction <= params.clear_cloud_max and scene.valid_fraction > 0.5
+    # away from observed berths the image may not cover the spot (a scene record has no
+    # footprint, and a 1 km commercial chip covers one berth of a port): no claim either way
+    return bool(near) and berth_state[min(near)[1]] == "clear"
 
 
 def match_ais(
@@ -287,9 +285,7 @@ def match_ais(
                 result.matches.append(AisMatch(d.id, scene.id, None, 0.0))
         used = set(paired.values())
         for j, v in enumerate(vessels.itertuples(index=False)):
-            if j in used or not _clear_at(
-                v.lat, v.lon, scene, port, states.get(scene.id, {}), params
-            ):
+            if j in used or not _clear_at(v.lat, v.lon, port, states.get(scene.id, {}), params):
                 continue
             nearest = float(dist[:, j].min()) if len(dets) else None
             result.spoofing.append(
@@ -304,3 +300,54 @@ def match_ais(
                 )
             )
     return result
+
+
+@dataclass
+class VisitAis:
+    """What AIS says about one visit: the transponder of its hull (or none: dark)."""
+
+    visit_id: str
+    mmsi: int | None
+    probability: float  # that the visit's hull is this MMSI's vessel
+    name: str | None = None  # from AIS static data
+    imo: str | None = None
+    matched: int = 0  # evidence detections matched to this MMSI
+    evidence: int = 0  # evidence detections in all
+
+    @property
+    def dark(self) -> bool:
+        return self.mmsi is None
+
+
+def visits_by_ais(
+    visits, result: AisMatchResult, static: pd.DataFrame | None = None
+) -> dict[str, VisitAis]:
+    """Per visit, the MMSI its evidence detections were matched to (the one with the most
+    probability mass), with probability = that mass over all the visit's detections (a hull
+    seen three times and matched once is not named with the confidence of one match); a visit
+    none of whose detections matched any transponder is dark."""
+    by_det = result.by_detection()
+    names: dict[int, tuple[str | None, str | None]] = {}
+    if static is not None and len(static):
+        for row in static.itertuples(index=False):
+            names[int(row.mmsi)] = (row.name or None, row.imo or None)
+    out: dict[str, VisitAis] = {}
+    for v in visits:
+        ev = [by_det[d] for d in v.evidence if d in by_det]
+        if not ev:
+            continue  # no AIS verdict for its detections (no AIS in that period)
+        mass: dict[int, float] = {}
+        count: dict[int, int] = {}
+        for m in ev:
+            if m.mmsi is not None:
+                mass[m.mmsi] = mass.get(m.mmsi, 0.0) + m.probability
+                count[m.mmsi] = count.get(m.mmsi, 0) + 1
+        if not mass:
+            out[v.id] = VisitAis(v.id, None, 0.0, evidence=len(ev))
+            continue
+        top = max(mass, key=lambda k: (mass[k], -k))
+        name, imo = names.get(top, (None, None))
+        out[v.id] = VisitAis(
+            v.id, top, round(mass[top] / len(ev), 4), name, imo, count[top], len(ev)
+        )
+    return out

@@ -62,3 +62,120 @@ def keep_ais(files: list[AisFile], ledger) -> AisIngestSummary:
 def ingest_ais(paths: list[Path], ledger) -> AisIngestSummary:
     """Read the AIS files and keep them in ``ledger`` (a pipeline.ledger.store.Ledger)."""
     return keep_ais(read_ais_files(paths), ledger)
+
+
+def ais_matches_from_ledger(ledger, ports, start=None, end=None, models=None):
+    """Detections of the ports and period matched to the ledger's AIS (pipeline.portcalls.ais).
+
+    Returns (AisMatchResult, static DataFrame), or None when the ledger holds no AIS positions
+    around those images (no AIS data: no verdicts, rather than every hull called dark)."""
+    import pandas as pd
+
+    from pipeline.portcalls.ais import AisMatchParams, match_ais
+    from pipeline.run.steps import ledger_inputs
+
+    inputs = ledger_inputs(ledger, ports, start, end, models=models)
+    if not inputs.scenes:
+        return None
+    params = AisMatchParams()
+    margin = pd.Timedelta(seconds=max(params.max_gap_s, params.max_age_s))
+    times = [pd.Timestamp(s.acquired) for s in inputs.scenes]
+    west, south, east, north = ports[0].aoi_shape.bounds
+    for p in ports[1:]:
+        b = p.aoi_shape.bounds
+        west, south, east, north = (
+            min(west, b[0]),
+            min(south, b[1]),
+            max(east, b[2]),
+            max(north, b[3]),
+        )
+    positions = ledger.ais_positions(
+        start=(min(times) - margin).to_pydatetime(),
+        end=(max(times) + margin).to_pydatetime(),
+        bbox=(west - 0.5, south - 0.5, east + 0.5, north + 0.5),
+    )
+    if positions.empty:
+        return None
+    static = ledger.ais_static(mmsis=sorted(set(positions["mmsi"].tolist())))
+    result = match_ais(
+        inputs.detections, inputs.scenes, inputs.observations, ports, positions, static, params
+    )
+    return result, static
+
+
+def ais_identities(ledger, visits, ports, start=None, end=None, models=None) -> dict:
+    """visit id -> VisitAis for the visits, from the ledger's AIS ({} without AIS data)."""
+    from pipeline.portcalls.ais import visits_by_ais
+
+    found = ais_matches_from_ledger(ledger, ports, start, end, models)
+    if found is None:
+        return {}
+    result, static = found
+    return visits_by_ais(visits, result, static)
+
+
+MATCH_COLUMNS = [
+    "detection_id", "scene_id", "port", "acquired_utc", "lon", "lat", "length_m", "beam_m",
+    "dark", "mmsi", "probability", "distance_m", "chi2", "age_s", "name", "imo", "spoofing",
+]  # fmt: skip
+
+
+def ais_match_rows(ledger, ports, start=None, end=None, models=None) -> list[dict]:
+    """`export ais-matches`: one row per detection with its AIS verdict, and one per possible
+    spoofing event (``dark`` empty, ``mmsi`` the transponder, ``detection_id`` empty)."""
+    from pipeline.records import iso
+
+    found = ais_matches_from_ledger(ledger, ports, start, end, models)
+    if found is None:
+        return []
+    result, static = found
+    names = {int(r.mmsi): (r.name, r.imo) for r in static.itertuples(index=False)}
+    inputs_dets = {d.id: d for d in ledger.detections(ports=[p.name for p in ports])}
+    scenes = {s.id: s for s in ledger.scenes(ports=[p.name for p in ports])}
+    rows = []
+    for m in result.matches:
+        d, s = inputs_dets[m.detection_id], scenes[m.scene_id]
+        name, imo = names.get(m.mmsi, (None, None)) if m.mmsi is not None else (None, None)
+        rows.append(
+            {
+                "detection_id": m.detection_id,
+                "scene_id": m.scene_id,
+                "port": s.port,
+                "acquired_utc": iso(s.acquired),
+                "lon": d.lon,
+                "lat": d.lat,
+                "length_m": d.length_m,
+                "beam_m": d.beam_m,
+                "dark": m.dark,
+                "mmsi": m.mmsi,
+                "probability": m.probability,
+                "distance_m": m.distance_m,
+                "chi2": m.chi2,
+                "age_s": m.age_s,
+                "name": name,
+                "imo": imo,
+                "spoofing": False,
+            }
+        )
+    for e in result.spoofing:
+        s = scenes[e.scene_id]
+        name, imo = names.get(e.mmsi, (None, None))
+        rows.append(
+            {
+                "detection_id": None,
+                "scene_id": e.scene_id,
+                "port": s.port,
+                "acquired_utc": e.time,
+                "lon": e.lon,
+                "lat": e.lat,
+                "dark": None,
+                "mmsi": e.mmsi,
+                "age_s": e.age_s,
+                "distance_m": e.nearest_detection_m,
+                "name": name,
+                "imo": imo,
+                "spoofing": True,
+            }
+        )
+    rows.sort(key=lambda r: (r["acquired_utc"], r["scene_id"], r["detection_id"] or ""))
+    return rows

@@ -164,6 +164,13 @@ def estimate_into_ledger(
         model=model,
         ports=ports,
     )
+    from pipeline.run.ais import ais_identities
+
+    identities = ais_identities(ledger, visits, ports, start, end)
+    if identities:  # AIS in the ledger: name matched calls by their transponder, flag dark ones
+        from pipeline.estimate.ais import apply_ais
+
+        result.deliveries = apply_ais(result.deliveries, identities, registry)
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
     return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()})

@@ -2,7 +2,8 @@
 
 Every berth call of the schedule gets reports while the hull lies at the berth (the same
 position the renderer draws it at: the berth slot of the visit), plus its approach and
-departure (an hour each, straight in from seaward at a few knots). Who transmits:
+departure (an hour each, straight in from seaward at a few knots; reports inside the port AOI
+are left out there, since the schedule, and so the images, have no hull under way). Who transmits:
 
 - a scenario vessel is fitted and transmitting with probability ``transmit_share``; bystander
   cargo ships always are;
@@ -150,6 +151,7 @@ def simulate_ais(spec, schedule, layouts: dict, seed: int) -> AisTruth:
                 (x, y),
                 speed,
                 cog_in,
+                layouts[v.port].aoi,
             )
             _reports(truth.rows, r, spec, mmsi, v, tr, arrived, departed, x, y, heading, 0.0)
             _track(
@@ -165,6 +167,7 @@ def simulate_ais(spec, schedule, layouts: dict, seed: int) -> AisTruth:
                 (bx, by),
                 speed,
                 (cog_in + 180) % 360,
+                layouts[v.port].aoi,
             )
     truth.rows.sort(key=lambda row: (row[1], row[0]))
     return truth
@@ -216,7 +219,9 @@ def _reports(rows, r, spec, mmsi, v, tr, start, end, x, y, heading, drift_kn) ->
         )
 
 
-def _track(rows, r, spec, mmsi, v, tr, start, end, a, b, speed, cog) -> None:
+def _track(rows, r, spec, mmsi, v, tr, start, end, a, b, speed, cog, aoi) -> None:
+    from shapely.geometry import Point
+
     span = (end - start).total_seconds()
     for t in _times(r, start, end, spec.interval_underway_s):
         if r.random() < spec.drop_share:
@@ -224,6 +229,8 @@ def _track(rows, r, spec, mmsi, v, tr, start, end, a, b, speed, cog) -> None:
         f = (t - start).total_seconds() / span
         x = a[0] + f * (b[0] - a[0]) + r.normal(0, spec.noise_m)
         y = a[1] + f * (b[1] - a[1]) + r.normal(0, spec.noise_m)
+        if aoi.contains(Point(x, y)):
+            continue  # the images show no hull under way in the port (the schedule has none)
         lon, lat = tr.transform(x, y)
         rows.append(_row(spec, mmsi, v, t, lon, lat, speed + r.normal(0, 0.2), cog, cog))
 

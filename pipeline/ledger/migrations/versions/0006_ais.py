@@ -48,9 +48,15 @@ def upgrade() -> None:
         sa.Column("source_file", sa.Text, nullable=False),
     )
     op.create_index("ix_ais_static_imo", "ais_static", ["imo"])
+    with op.batch_alter_table("deliveries") as batch:
+        batch.add_column(sa.Column("dark", sa.Boolean, nullable=True))
+        batch.add_column(sa.Column("ais_mmsi", sa.Integer, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("ais_mmsi")
+        batch.drop_column("dark")
     op.drop_index("ix_ais_static_imo", "ais_static")
     op.drop_table("ais_static")
     op.drop_index("ix_ais_positions_lat_lon", "ais_positions")

@@ -1,0 +1,194 @@
+"""AIS identification and the dark flag, measured on a simulated scenario's schedule.
+
+    .venv/bin/python benchmarks/ais_identification.py [--scenario YAML] [--seeds 2024 7 11]
+        [--recall 0.9] [--clear 0.6]
+
+No imagery and no detector: the scenario's schedule, its simulated AIS (pipeline.simulate.ais,
+as `tankerwatch simulate` writes it) and its planned acquisitions at the load port are used
+directly. In a clear image (share ``--clear``) every hull at a berth is detected with the given
+recall at the position the renderer draws it (plus half a pixel of noise), its length and beam
+perturbed with the configured detector error model. Then the pipeline's own stages run: port
+calls (build_visits), AIS matching (match_ais, visits_by_ais), the size-based estimate
+(run_estimate) and AIS identification (apply_ais). Scored per load call that was seen:
+
+- named: among calls whose transponder told the truth (truth ``ais`` true), the share whose
+  delivery names the right vessel;
+- dark flag: precision and recall of ``dark`` against truth ``ais`` false (off, spoofed, or no
+  transponder);
+- wrong > 0.5: calls named wrongly with probability above 0.5 (AIS and size-based alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> dict:
+    from shapely.geometry import box
+
+    from pipeline.config import Vessel, load_port, load_registry
+    from pipeline.estimate import run_estimate
+    from pipeline.estimate.ais import apply_ais
+    from pipeline.estimate.params import load_params
+    from pipeline.ingest.ais import read_ais
+    from pipeline.portcalls import build_visits, link_voyages
+    from pipeline.portcalls.ais import match_ais, visits_by_ais
+    from pipeline.portcalls.berths import BerthIndex
+    from pipeline.portcalls.synthetic import footprint_wkt
+    from pipeline.records import Detection, Observation, Scene
+    from pipeline.simulate.ais import ais_csv, simulate_ais
+    from pipeline.simulate.fleet import complete_fleet
+    from pipeline.simulate.layout import port_layout
+    from pipeline.simulate.run import plan_scenes
+    from pipeline.simulate.scenario import Ais, load_scenario, registry_path
+    from pipeline.simulate.schedule import build_schedule
+
+    sc = load_scenario(scenario_path)
+    spec = sc.ais or Ais()
+    f = sc.fleet
+    fleet = complete_fleet(
+        load_registry(registry_path(sc)), f.vessels, f.dwt_t.min, f.dwt_t.max, f.dwt_median_t, seed
+    )
+    registry = [
+        Vessel(
+            name=v.name, imo=v.imo, length_m=v.length_m, beam_m=v.beam_m, dwt=v.dwt, source=v.source
+        )
+        for v in fleet
+    ]
+    schedule = build_schedule(sc, fleet, seed)
+    port = load_port(sc.load_port)
+    layouts = {p: port_layout(load_port(p)) for p in sc.ports}
+    truth = simulate_ais(spec, schedule, layouts, seed)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"ais_ident_{seed}.csv"
+    tmp.write_text(ais_csv(truth))
+    ais_file = read_ais(tmp)
+    tmp.unlink()
+
+    params = load_params()
+    err = params.portcalls.size_error
+    rng = np.random.default_rng(seed)
+    lay = layouts[sc.load_port]
+    index = BerthIndex([port], 0.0)
+    planned = [p for p in plan_scenes(sc, layouts, seed) if p.port == sc.load_port]
+    scenes, obs, dets, owner = [], [], [], {}
+    for ps in planned:
+        is_clear = rng.random() < clear
+        s = Scene(ps.id, "simulated", ps.sensor.name, ps.acquired, ps.port, "", lay.crs,
+                  ps.sensor.gsd_m, [], 1.0, 0.0 if is_clear else 0.9)  # fmt: skip
+        scenes.append(s)
+        g = ps.grid
+        view = box(g.x0, g.y0 - g.height * g.gsd_m, g.x0 + g.width * g.gsd_m, g.y0)
+        inside = {b.id for b in port.berths if view.contains(lay.berth(b.id).polygon.centroid)}
+        for b in port.berths:
+            if b.id not in inside:  # outside this image: no observation (as ingest does)
+                continue
+            obs.append(Observation(s.id, ps.port, b.id, ps.acquired,
+                                   "clear" if is_clear else "obscured", 1.0 if is_clear else 0.0,
+                                   ps.sensor.name, ps.sensor.gsd_m))  # fmt: skip
+        if not is_clear:
+            continue
+        for v in schedule.visits:
+            if v.port != ps.port or not v.present(ps.acquired) or v.berth not in inside:
+                continue
+            if rng.random() > recall:
+                continue
+            gsd = ps.sensor.gsd_m
+            ml, mb = err.bias(gsd)
+            L = max(v.length_m + ml + rng.normal(0, err.length_sigma(gsd, v.length_m)), 5.0)
+            B = max(v.beam_m + mb + rng.normal(0, err.beam_sigma(gsd, v.beam_m)), 2.0)
+            x, y, axis = lay.berth(v.berth).slot(v.length_m, v.beam_m, v.along)
+            x, y = x + rng.normal(0, gsd / 2), y + rng.normal(0, gsd / 2)
+            rad = math.radians(axis)
+            wkt, lon, lat = footprint_wkt(
+                index, ps.port, x, y, L, B, (math.sin(rad), math.cos(rad))
+            )
+            d = Detection(s.id, wkt, lon, lat, round(L, 1), round(B, 1), axis % 180, 0.9,
+                          "vessel", "truth-perturbed")  # fmt: skip
+            dets.append(d)
+            owner[d.id] = v.id
+    visits = build_visits(dets, scenes, obs, [port], params)
+    voyages = link_voyages(visits, params)
+    result = match_ais(dets, scenes, obs, [port], ais_file.positions, ais_file.static)
+    identities = visits_by_ais(visits, result, ais_file.static)
+    est = run_estimate(visits, voyages, obs, registry, params, seed=seed, ports=[port])
+    deliveries = apply_ais(est.deliveries, identities, registry)
+
+    tvisits = {v.id: v for v in schedule.visits}
+    by_visit = {v.id: v for v in visits}
+    rows = []
+    for d in deliveries:
+        v = by_visit[d.load_visit]
+        owners = [owner[e] for e in v.evidence if e in owner]
+        if not owners:
+            continue
+        tv = tvisits[max(set(owners), key=owners.count)]
+        if tv.role != "load":
+            continue  # a bystander taken for a call (counted by the port-call benchmarks)
+        rows.append(
+            {
+                "truth_vessel": tv.vessel,
+                "honest": bool(truth.honest.get(tv.id)),
+                "mode": truth.mode.get(tv.id),
+                "vessel": d.vessel,
+                "p": d.id_probability,
+                "dark": bool(d.dark),
+                "ais_mmsi": d.ais_mmsi,
+            }
+        )
+    df = pd.DataFrame(rows)
+    honest = df[df.honest]
+    named = float((honest.vessel == honest.truth_vessel).mean()) if len(honest) else float("nan")
+    tp = int((df.dark & ~df.honest).sum())
+    fp = int((df.dark & df.honest).sum())
+    fn = int((~df.dark & ~df.honest).sum())
+    wrong = df[(df.vessel != df.truth_vessel) & (df.vessel != "unidentified") & (df.p > 0.5)]
+    size_only = df[~df.honest]
+    return {
+        "seed": seed,
+        "calls_seen": len(df),
+        "transmitting": len(honest),
+        "named_pct": 100 * named,
+        "dark_precision": tp / (tp + fp) if tp + fp else float("nan"),
+        "dark_recall": tp / (tp + fn) if tp + fn else float("nan"),
+        "wrong_gt_0.5": len(wrong),
+        "dark_named_by_size_pct": 100 * float((size_only.vessel == size_only.truth_vessel).mean())
+        if len(size_only)
+        else float("nan"),
+        "spoofing_events": len(result.spoofing),
+        "_wrong": wrong,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default=None, help="scenario YAML (default: the default one)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[2024, 7, 11])
+    ap.add_argument("--recall", type=float, default=0.9)
+    ap.add_argument("--clear", type=float, default=0.6)
+    args = ap.parse_args(argv)
+    cols = ["seed", "calls_seen", "transmitting", "named_pct", "dark_precision", "dark_recall",
+            "wrong_gt_0.5", "dark_named_by_size_pct", "spoofing_events"]  # fmt: skip
+    print("| " + " | ".join(cols) + " |")
+    print("| --- " * len(cols) + "|")
+    for seed in args.seeds:
+        r = run(args.scenario, seed, args.recall, args.clear)
+        cells = [f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols]
+        print("| " + " | ".join(cells) + " |")
+        if len(r["_wrong"]):
+            print(r["_wrong"].to_string(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""AIS identification of deliveries: named by the transponder when the match is good, size-based
+otherwise; dark calls flagged; visits' AIS verdicts from their sightings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from pipeline.config import Vessel
+from pipeline.estimate.ais import apply_ais
+from pipeline.portcalls.ais import AisMatch, AisMatchResult, VisitAis, visits_by_ais
+from pipeline.records import Delivery, Visit
+
+T = datetime(2024, 3, 1, tzinfo=UTC)
+REGISTRY = [
+    Vessel(name="Yu Son", imo="8817007", length_m=106, beam_m=16, source="test"),
+    Vessel(name="Paek Yang San 1", imo=None, length_m=104, beam_m=16, source="test"),
+]
+
+
+def delivery(visit: str) -> Delivery:
+    return Delivery(
+        id=f"d-{visit}", vessel="Paek Yang San 1", imo=None, id_probability=0.41,
+        load_visit=visit, discharge_visit=None, barrels_p10=1, barrels_p50=2, barrels_p90=3,
+        barrels_33=1, barrels_50=2, barrels_90=3, product="diesel", method="size.", run_id="r",
+        model="m",
+    )  # fmt: skip
+
+
+def visit(vid: str, evidence: list[str]) -> Visit:
+    return Visit("vostochny", "oil-1", "k", T, T, None, None, len(evidence), 105, 16,
+                 evidence=evidence, id=vid)  # fmt: skip
+
+
+def test_visit_verdict_is_the_mmsi_with_most_probability_over_all_sightings():
+    result = AisMatchResult(
+        [
+            AisMatch("a1", "s1", 273000001, 0.9),
+            AisMatch("a2", "s2", 273000001, 0.8),
+            AisMatch("a3", "s3", None, 0.0),
+            AisMatch("b1", "s1", None, 0.0),
+            AisMatch("c1", "s1", 273000002, 0.3),
+            AisMatch("c2", "s2", 273000003, 0.2),
+        ]
+    )
+    static = pd.DataFrame([{"mmsi": 273000001, "name": "YU SON", "imo": "8817007"}])
+    got = visits_by_ais(
+        [visit("A", ["a1", "a2", "a3"]), visit("B", ["b1"]), visit("C", ["c1", "c2"]),
+         visit("D", ["zz"])], result, static,
+    )  # fmt: skip
+    assert got["A"].mmsi == 273000001 and got["A"].probability == round(1.7 / 3, 4)
+    assert (got["A"].name, got["A"].imo, got["A"].matched, got["A"].evidence) == (
+        "YU SON",
+        "8817007",
+        2,
+        3,
+    )
+    assert got["B"].dark and got["B"].probability == 0.0
+    assert got["C"].mmsi == 273000002 and got["C"].probability == 0.15  # ambiguous: weak
+    assert "D" not in got  # no AIS verdict at all: neither named nor dark
+
+
+def test_ais_names_linked_to_the_registry_and_dark_calls_keep_size_identification():
+    ids = {
+        "A": VisitAis("A", 273000001, 0.93, "YU SON", None, 3, 3),  # linked by name
+        "B": VisitAis("B", None, 0.0, evidence=2),
+        "C": VisitAis("C", 273000002, 0.2, "SOMEONE", None, 1, 3),  # too weak to name
+        "E": VisitAis("E", 273000005, 0.9, None, "9999999", 2, 2),  # not in the registry
+    }
+    got = {d.load_visit: d for d in apply_ais([delivery(v) for v in "ABCDE"], ids, REGISTRY)}
+    a = got["A"]
+    assert (a.vessel, a.imo, a.id_probability, a.dark, a.ais_mmsi) == (
+        "Yu Son",
+        "8817007",
+        0.93,
+        False,
+        273000001,
+    )
+    assert a.method.startswith("AIS identification: MMSI 273000001") and "size." in a.method
+    b = got["B"]
+    assert (b.vessel, b.id_probability, b.dark, b.ais_mmsi) == ("Paek Yang San 1", 0.41, True, None)
+    c = got["C"]
+    assert (c.vessel, c.dark, c.ais_mmsi) == ("Paek Yang San 1", False, None)
+    assert got["D"].dark is None  # no AIS verdict: unknown, not dark
+    e = got["E"]
+    assert (e.vessel, e.imo, e.ais_mmsi) == ("MMSI 273000005", "9999999", 273000005)

@@ -1,0 +1,76 @@
+"""AIS through the ledger: an estimate over a ledger holding AIS names the matched call by its
+transponder, flags the dark one and keeps both flags; `export ais-matches` lists the verdicts."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+from portcalls.builders import T0, Builder
+
+from pipeline.config import Vessel
+from pipeline.estimate.params import load_params
+from pipeline.ledger.store import Ledger
+from pipeline.run.steps import estimate_from_ledger
+
+REGISTRY = [
+    Vessel(name="Yu Son", imo="8817007", length_m=106, beam_m=16, source="test"),
+    Vessel(name="Paek Yang San 1", imo="8606173", length_m=104, beam_m=16, source="test"),
+]
+
+
+def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
+    b = Builder()
+    honest, dark = [], []
+    for h in (0, 12, 24):  # call 1: three sightings, transponder on
+        honest.append(b.vessel(b.scene(h), 106, 16, berth="oil-1"))
+    for h in (24 * 10, 24 * 10 + 12):  # call 2, ten days later: transponder off
+        dark.append(b.vessel(b.scene(h), 104, 16, berth="oil-1"))
+    la, lo = honest[0].lat, honest[0].lon
+    times = pd.date_range(pd.Timestamp(T0) - pd.Timedelta(hours=2), periods=620, freq="3min")
+    positions = pd.DataFrame(
+        {"mmsi": 273000001, "time": times, "lat": la + 0.0001, "lon": lo, "sog": 0.1,
+         "cog": np.nan, "heading": np.nan}
+    )  # fmt: skip
+    static = pd.DataFrame(
+        [{"mmsi": 273000001, "time": pd.Timestamp(T0), "name": "YU SON", "imo": "8817007",
+          "callsign": None, "ship_type": "80", "length_m": 106.0, "width_m": 16.0}]
+    )  # fmt: skip
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    with Ledger(db) as led:
+        for s in b.scenes:
+            led.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
+            led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+        led.add_ais(positions, static, "ais.csv")
+    saved, visits, _ = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)
+    by_first = {v.id: v.first_seen for v in visits}
+    first, second = sorted(saved.result.deliveries, key=lambda d: by_first[d.load_visit])
+    assert (first.vessel, first.imo, first.dark, first.ais_mmsi) == (
+        "Yu Son",
+        "8817007",
+        False,
+        273000001,
+    )
+    assert first.id_probability > 0.9
+    assert second.dark is True and second.ais_mmsi is None
+    with Ledger(db) as led:
+        stored = {d.id: d for d in led.deliveries()}
+    assert (stored[first.id].dark, stored[first.id].ais_mmsi) == (False, 273000001)
+    assert stored[second.id].dark is True
+
+    out = tmp_path / "deliveries.csv"
+    res = cli("export", "deliveries", "--out", out, "--db", db)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert sorted((r["dark"], r["ais_mmsi"]) for r in rows) == [
+        ("false", "273000001"),
+        ("true", ""),
+    ]
+    out = tmp_path / "matches.csv"
+    res = cli("export", "ais-matches", "--out", out, "--db", db)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len(b.detections)
+    assert sorted(r["mmsi"] for r in rows) == ["", "", "273000001", "273000001", "273000001"]
+    assert {r["name"] for r in rows if r["mmsi"]} == {"YU SON"}
