@@ -77,6 +77,11 @@ def run_demo(
         registry=str(sim_dir / "truth" / "fleet.csv"),
         executor=executor,
     )
+    if (sim_dir / "ais").is_dir():  # the scenario's AIS: matched, named, dark calls flagged
+        from pipeline.run.ais import ingest_ais
+
+        with Ledger(db) as ledger:
+            ingest_ais([sim_dir / "ais"], ledger)
     summary = run_pipeline(cfg, progress=progress)
     with Ledger(db) as ledger:
         for kind in ("deliveries", "monthly", "caps"):
