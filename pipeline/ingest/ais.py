@@ -160,14 +160,11 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
     import pyarrow.csv as pacsv
 
     mapping = {k: v for k, v in _LAYOUTS[layout].items() if v in header}
-    # every wanted column as text: junk in one row must not turn a column's type, and the
-    # vectorised parsing below is as fast as pyarrow's inference
     wanted = list(dict.fromkeys(mapping.values()))
     originals = {}
-    raw_header = (
-        path.open("rb").readline().lstrip(b"\xef\xbb\xbf").decode("utf-8").rstrip("\r\n").split(",")
-    )
-    for name in raw_header:
+    with path.open("rb") as f:
+        raw_header = f.readline().lstrip(b"\xef\xbb\xbf").decode("utf-8").rstrip("\r\n")
+    for name in raw_header.split(","):
         originals.setdefault(name.strip().lower(), name)
     invalid = Counter()
 
@@ -175,17 +172,37 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
         invalid["unparseable line"] += 1
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
+    def _read(types: dict[str, pa.DataType], parsers: list) -> pa.Table:
+        invalid.clear()
+        return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(invalid_row_handler=_invalid),
             convert_options=pacsv.ConvertOptions(
                 include_columns=[originals[c] for c in wanted],
-                column_types={originals[c]: pa.string() for c in wanted},
+                column_types={originals[mapping[k]]: t for k, t in types.items()},
+                timestamp_parsers=parsers,
                 strings_can_be_null=True,
             ),
         )
+
+    # fast path: numbers and times converted by pyarrow in C; a file with junk in one of those
+    # columns fails that conversion and is read again as text, each value checked below
+    text = {k: pa.string() for k in mapping}
+    typed = dict(text)
+    for k in ("mmsi", "lat", "lon", "sog", "cog", "heading", "length_m", "width_m"):
+        if k in mapping:
+            typed[k] = pa.float64()
+    if layout in ("noaa", "dma"):
+        typed["time"] = pa.timestamp("s")
+    parsers = ["%d/%m/%Y %H:%M:%S"] if layout == "dma" else [pacsv.ISO8601]
+    try:
+        try:
+            table = _read(typed, parsers)
+        except pa.ArrowInvalid as exc:
+            if "conversion error" not in str(exc).lower() and "parse" not in str(exc).lower():
+                raise
+            table = _read(text, parsers)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TankerWatchError(f"{path}: unreadable as {_LAYOUT_NAMES[layout]} ({first})") from None
@@ -195,7 +212,9 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
 
     mmsi = pd.to_numeric(raw["mmsi"], errors="coerce")
     t = raw["time"]
-    if layout == "gfw" and t.str.fullmatch(r"\d+(\.\d*)?").fillna(False).all():
+    if pd.api.types.is_datetime64_any_dtype(t):
+        time = pd.to_datetime(t, utc=True)
+    elif layout == "gfw" and t.str.fullmatch(r"\d+(\.\d*)?").fillna(False).all():
         time = pd.to_datetime(pd.to_numeric(t, errors="coerce"), unit="s", utc=True)
     else:
         time = pd.to_datetime(t, format=_TIME_FORMAT[layout], utc=True, errors="coerce")
@@ -224,20 +243,29 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
     positions["time"] = pd.to_datetime(positions["time"], utc=True)
 
     static = _empty_static()
-    if "name" in raw or "imo" in raw or "length_m" in raw:
+    fields = [
+        k for k in ("name", "imo", "callsign", "ship_type", "length_m", "width_m") if k in raw
+    ]
+    if fields:
+        # static fields repeat on every row of a vessel: clean only each distinct report
         ok_static = (ok_mmsi & ok_time).to_numpy()
+        rawf = pd.DataFrame({"mmsi": mmsi_i, "time": time, **{k: raw[k] for k in fields}})
+        rawf = rawf[ok_static].sort_values(["mmsi", "time"], kind="stable")
+        rawf = rawf.drop_duplicates(subset=["mmsi", *fields], keep="last")
+        m = len(rawf)
         frame = pd.DataFrame(
             {
-                "mmsi": mmsi_i.to_numpy(),
-                "time": time.to_numpy(),
-                "name": _text(raw.get("name"), n),
-                "imo": _imo(raw.get("imo"), n),
-                "callsign": _text(raw.get("callsign"), n),
-                "ship_type": _text(raw.get("ship_type"), n),
-                "length_m": _num(raw.get("length_m"), n, 1, 600),
-                "width_m": _num(raw.get("width_m"), n, 1, 100),
+                "mmsi": rawf["mmsi"].to_numpy(),
+                "time": rawf["time"].to_numpy(),
+                "name": _text(rawf.get("name"), m),
+                "imo": _imo(rawf.get("imo"), m),
+                "callsign": _text(rawf.get("callsign"), m),
+                "ship_type": _text(rawf.get("ship_type"), m),
+                "length_m": _num(rawf.get("length_m"), m, 1, 600),
+                "width_m": _num(rawf.get("width_m"), m, 1, 100),
             }
-        )[ok_static]
+        )
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
         static = _latest_static(frame)
     bad = Counter({k: v for k, v in bad.items() if v})
     return AisFile(path, layout, n + invalid["unparseable line"], positions, static, bad)
