@@ -86,6 +86,7 @@ _LAYOUT_NAMES = {
     "gfw": "Global Fishing Watch CSV",
     "nmea": "NMEA AIVDM",
 }
+_NS = "datetime64[ns, UTC]"
 _SENTENCE = re.compile(rb"![A-Z]{2}VD[MO],")
 
 
@@ -240,7 +241,7 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
             "heading": _num(raw.get("heading"), n, 0, 359)[keep],
         }
     )
-    positions["time"] = pd.to_datetime(positions["time"], utc=True)
+    positions["time"] = pd.to_datetime(positions["time"], utc=True).astype(_NS)
 
     static = _empty_static()
     fields = [
@@ -323,7 +324,7 @@ def _latest_static(frame: pd.DataFrame) -> pd.DataFrame:
         return _empty_static()
     frame = frame.sort_values(["mmsi", "time"], kind="stable")
     out = frame.groupby("mmsi", sort=True)[fields].last()  # last non-null per column
-    out["time"] = frame.groupby("mmsi", sort=True)["time"].max()
+    out["time"] = frame.groupby("mmsi", sort=True)["time"].max().astype(_NS)
     out = out.reset_index()[STATIC_COLUMNS]
     for c in ("name", "imo", "callsign", "ship_type"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
@@ -412,7 +413,7 @@ def _read_nmea(path: Path) -> AisFile:
     bad = Counter({k: v for k, v in bad.items() if v})
     positions = pd.DataFrame(pos, columns=POSITION_COLUMNS)
     positions["mmsi"] = positions["mmsi"].astype("int64")
-    positions["time"] = pd.to_datetime(positions["time"], utc=True)
+    positions["time"] = pd.to_datetime(positions["time"], utc=True).astype(_NS)
     for c in ("lat", "lon", "sog", "cog", "heading"):
         positions[c] = positions[c].astype(float)
     static = _empty_static()

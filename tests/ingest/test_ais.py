@@ -191,3 +191,16 @@ def test_ingest_ais_command_is_idempotent_and_refuses_non_ais(cli, tmp_path):
         cli("ingest", "--source", "simulated", "--path", other, "--db", db2),
         "--ports, --start, --end required",
     )
+
+
+def test_clean_files_read_the_same_on_the_fast_path(tmp_path):
+    """Without junk, numbers and times are converted by pyarrow itself; same values."""
+    lines = NOAA.splitlines()
+    clean = "\n".join([lines[0], lines[1], lines[2], lines[7]]) + "\n"
+    f = read_ais(write(tmp_path, "clean.csv", clean))
+    g = read_ais(write(tmp_path, "dirty.csv", NOAA))
+    assert f.n_bad == 0
+    pd.testing.assert_frame_equal(f.positions, g.positions)
+    pd.testing.assert_frame_equal(f.static, g.static)
+    d = read_ais(write(tmp_path, "dma.csv", "\n".join(DMA.splitlines()[:3]) + "\n"))
+    assert d.n_bad == 0 and list(d.positions["time"].dt.day) == [1, 13]
