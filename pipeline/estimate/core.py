@@ -14,11 +14,12 @@ from pipeline.config import Port, Vessel, load_port
 from pipeline.errors import TankerWatchError
 from pipeline.estimate.caps import MissedCalls, cap_rows, corrected_cap_rows
 from pipeline.estimate.coverage import (
+    CoverageFit,
+    VisitBounds,
     corrected_counts,
-    dwell_posterior,
+    fit_coverage,
     month_key,
-    p_seen_draws,
-    recall_inside_visits,
+    p_seen_given,
     schedule,
 )
 from pipeline.estimate.params import EstimateParams, load_params
@@ -190,15 +191,6 @@ def run_estimate(
         deliveries, draws, load_times, missed, p.caps, np.random.default_rng([seed, 2397, 1])
     )
     notes += dwell_notes
-    found, clear = recall_inside_visits(loads, observations)
-    if clear:
-        r, rf = p.coverage.detector_recall, p.coverage.detector_recall_fine
-        fine = f", {rf.low:.2f}-{rf.high:.2f} on fine imagery" if rf else ""
-        notes.append(
-            f"detector recall check: inside the load visits the vessel was found in {found} of "
-            f"{clear} clear images ({found / clear:.2f}; runs high, misses at a visit's ends are "
-            f"not counted); configured {r.low:.2f}-{r.high:.2f}{fine}"
-        )
     if not observations:
         notes.append("no observation schedule given: calls missed by the images not estimated")
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
@@ -248,28 +240,23 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         # none was seen, from an unidentified tanker of any size in the identification range
         pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
         if have_schedule:
-            bounded = [
-                (
-                    (load_of[d.id].last_seen - load_of[d.id].first_seen).total_seconds() / 3600,
-                    (load_of[d.id].departed_before - load_of[d.id].arrived_after).total_seconds()
-                    / 3600,
-                )
-                for d in mine
-                if load_of[d.id].arrived_after and load_of[d.id].departed_before
-            ]
-            dwell = dwell_posterior(sched, bounded, p.coverage)
-            if dwell is not None:
-                med = float(np.sum(dwell[0] * dwell[1]))
-                dwell_notes.append(
-                    f"{port}: dwell median fitted on {len(bounded)} visits' bounds "
-                    f"(posterior mean {med:.0f} h)"
-                )
-            else:
-                dwell_notes.append(
-                    f"{port}: dwell median from the config prior ({len(bounded)} bounded visits, "
-                    f"fewer than {p.coverage.dwell_fit_min_visits})"
-                )
-            pseen = p_seen_draws(sched, p.coverage, rng, n, dwell)
+            fit = fit_coverage(
+                sched,
+                [
+                    VisitBounds(
+                        load_of[d.id].berth,
+                        _hours(load_of[d.id].first_seen),
+                        _hours(load_of[d.id].last_seen),
+                        load_of[d.id].n_obs,
+                    )
+                    for d in mine
+                ],
+                _clear_by_berth(clear_obs, cov),
+                cov,
+            )
+            dwell_notes += _fit_notes(port, fit, cov, bool(clear_fine))
+            med, rc, rf = fit.draws(rng, n)
+            pseen = p_seen_given(sched, med, cov.dwell_sigma_ln, rc, rf)
             calls = corrected_counts(observed, sched.hours, pseen, rng)
             missed = calls - observed[None, :]
             pool_class = (
@@ -323,6 +310,51 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
     by_month.sort(key=lambda r: (r["month"], r["port"]))
     cov = {"by_month": by_month, "totals": totals, "caps": [], "p_seen": p_seen}
     return cov, total_draws, tot_obs_bbl, dwell_notes, missed_calls
+
+
+def _hours(t: datetime) -> float:
+    return t.timestamp() / 3600
+
+
+def _clear_by_berth(clear_obs, cov) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """berth -> (clear image times in hours, sorted; True where the imagery is fine)."""
+    out: dict[str, dict[float, bool]] = {}
+    for o in clear_obs:
+        out.setdefault(o.berth, {})[_hours(o.acquired)] = cov.has_fine_recall(o.gsd_m)
+    return {
+        b: (np.array(sorted(d)), np.array([d[t] for t in sorted(d)], dtype=bool))
+        for b, d in out.items()
+    }
+
+
+def _fit_notes(port: str, fit: CoverageFit, cov, has_fine: bool) -> list[str]:
+    """What the imagery said about the dwell and the recall, and how much the priors weighed."""
+    m10, m50, m90 = fit.quantiles(0)
+    notes = [
+        f"{port}: dwell median fitted jointly with the detector recall on {fit.n_visits} load "
+        f"visits' sightings and the clear images around them: {m50:.0f} h (P10-P90 "
+        f"{m10:.0f}-{m90:.0f} h); prior: {cov.dwell_prior_weight:.0%} on the configured "
+        f"{cov.dwell_median_h.low:.0f}-{cov.dwell_median_h.high:.0f} h, the rest log-uniform "
+        f"over {cov.dwell_fit_range_h[0]:.0f}-{cov.dwell_fit_range_h[1]:.0f} h"
+    ]
+    kinds = [("coarse imagery", 1, 0, cov.detector_recall)]
+    if has_fine:
+        kinds.append(("fine imagery", 2, 1, cov.detector_recall_fine or cov.detector_recall))
+    for name, axis, i, dist in kinds:
+        r10, r50, r90 = fit.quantiles(axis)
+        k, n0 = fit.images[i], fit.prior_n[i]
+        notes.append(
+            f"{port}: detector recall per clear image on {name}: {r50:.2f} (P10-P90 "
+            f"{r10:.2f}-{r90:.2f}) from {k} clear images inside the visits and the misses "
+            f"around them, with the configured {dist.low:.2f}-{dist.high:.2f} as a Beta prior "
+            f"worth {n0:.0f} images (data weight {k / (k + n0):.0%})"
+        )
+    if fit.n_visits < cov.dwell_fit_min_visits:
+        notes.append(
+            f"{port}: only {fit.n_visits} load visits: dwell and recall rest mostly on the priors "
+            f"and the corrected totals are wide (the imagery cannot support a sharper number)"
+        )
+    return notes
 
 
 def _prior_pool(p: EstimateParams, rng: np.random.Generator, n: int) -> np.ndarray:

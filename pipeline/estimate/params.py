@@ -96,6 +96,19 @@ class CoverageParams(Strict):
         default=8, ge=1, description="fit the dwell median on the visits' bounds from this many"
     )
     dwell_fit_range_h: tuple[float, float] = (4.0, 240.0)
+    dwell_prior_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="share of the dwell-median prior on dwell_median_h; the rest is spread "
+        "log-uniformly over dwell_fit_range_h",
+    )
+    recall_prior_n: float = Field(
+        default=20.0,
+        gt=0,
+        description="the configured recall ranges count as at most this many clear images "
+        "against the recall measured in the visits",
+    )
     detector_recall: Distribution
     detector_recall_fine: Distribution | None = Field(
         default=None, description="recall on imagery finer than fine_gsd_m (default: the same)"

@@ -81,9 +81,33 @@ class PortcallParams(Strict):
         default=1, ge=0, description="clear images missing the vessel bridged inside one visit"
     )
     miss_gap_h: float = Field(default=36.0, gt=0, description="longest gap bridged over a miss")
+    miss_recall: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="detector recall per clear image; when set, a visit ends on the evidence of "
+        "its misses (see miss_p_max) instead of miss_tolerance / miss_gap_h",
+    )
+    miss_recall_fine: float | None = Field(
+        default=None, gt=0, lt=1, description="the same on imagery finer than fine_gsd_m"
+    )
+    miss_fine_gsd_m: float = Field(default=5.0, gt=0)
+    miss_p_max: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="a visit ends when a present vessel would have been missed by every clear "
+        "image since its last sighting with less than this probability",
+    )
     gate_sigma: float = Field(gt=0, description="size gate, in sigmas of the difference")
     along_tolerance_m: float = Field(gt=0, description="position along the berth, plus 1 GSD")
     size_error: SizeError
+
+    def image_recall(self, gsd_m: float) -> float:
+        """The recall used to weigh a miss in an image of this GSD (miss_recall must be set)."""
+        if self.miss_recall_fine is not None and 0 < gsd_m < self.miss_fine_gsd_m:
+            return self.miss_recall_fine
+        return float(self.miss_recall)
 
 
 class TransitWindow(Strict):

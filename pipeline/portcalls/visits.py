@@ -49,6 +49,7 @@ class _Track:
     sightings: list[Sighting]
     arrived_after: datetime | None
     misses: list[datetime] = field(default_factory=list)
+    p_missed: float = 1.0  # probability a present vessel is missed by every one of ``misses``
 
     @property
     def last(self) -> Sighting:
@@ -222,7 +223,8 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
         still = []
         for tr in open_:
             gap_h = (ep.time - tr.last.time).total_seconds() / 3600
-            if gap_h > p.max_gap_h or (tr.misses and gap_h > p.miss_gap_h):
+            by_time = p.miss_recall is None and tr.misses and gap_h > p.miss_gap_h
+            if gap_h > p.max_gap_h or by_time:
                 close(tr)
             else:
                 still.append(tr)
@@ -233,11 +235,18 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
         for i, j in pairs:
             open_[i].sightings.append(ep.sightings[j])
             open_[i].misses.clear()
+            open_[i].p_missed = 1.0
         still = []
         for i, tr in enumerate(open_):
             if i not in matched_t and ep.clear:
                 tr.misses.append(ep.time)
-                if len(tr.misses) > p.miss_tolerance:
+                if p.miss_recall is not None:
+                    # a miss is weak evidence of departure where the detector often misses
+                    tr.p_missed *= 1.0 - p.image_recall(ep.gsd_m)
+                    gone = tr.p_missed < p.miss_p_max
+                else:
+                    gone = len(tr.misses) > p.miss_tolerance
+                if gone:
                     close(tr)
                     continue
             still.append(tr)

@@ -1,0 +1,393 @@
+"""Coverage-corrected totals across a family of scenarios (issue #13): are they calibrated?
+
+    python benchmarks/estimate_calibration.py --n 200 --set scoring \
+        --out /tmp/calib.csv --plot /tmp/calib.png [--params YAML]
+
+Each scenario is the default one (configs/scenarios/vostochny-dprk-2024.yaml) with its season,
+call pattern, fleet, sensors and weather drawn at random from wide ranges (``draw_scenario``):
+season start any month and 90-365 days long; 10-80 load calls; load dwell median 6-96 h
+(log-uniform); loading factor mean 0.4-0.95; a random part of the registry and a dwt median of
+1,500-5,000 t; the daily 3 m sensor every day, every 2-4 days, or absent; cloud_scale 0.5-1.6;
+random discharge weights. The detector's recall at the berth is drawn too (Sentinel-2 0.2-0.5,
+3 m 0.6-0.95: a retrained detector), so the configured recall prior is not the truth.
+
+Path: the simulator's truth timeline only (``build_schedule``, ``plan_scenes`` and each scene's
+drawn cloud cover; no rendering). A berth is clear in a scene with probability 1 - cloud cover
+(an approximation of the rendered cloud mask over the berth). Detections are the true berth stays
+perturbed by the detectors' measured error model (``detections_from_truth``: recall per sensor,
+length/beam bias and scatter of configs/estimate). Bystanders other than cargo ships at the
+other berths (tugs alongside, barges, ships at anchor) are not in this path.
+
+Seeds: scenario k of a set uses seed BASE + k with BASE = 100_000 for ``--set tuning`` (the only
+seeds used to choose settings in configs/estimate) and 500_000 for ``--set scoring``.
+
+Scores per scenario (one CSV row) and overall (printed as JSON): delivery precision, recall of
+calls with a clear image, calls and barrels P50 error, truth inside P10-P90, interval width
+(P90/P10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # estimate_accuracy's scorer
+
+from pipeline.config import Vessel, load_port, load_registry  # noqa: E402
+from pipeline.estimate import run_estimate  # noqa: E402
+from pipeline.estimate.params import load_params  # noqa: E402
+from pipeline.portcalls import build_visits, link_voyages  # noqa: E402
+from pipeline.portcalls.berths import BerthIndex  # noqa: E402
+from pipeline.portcalls.synthetic import Stay, detections_from_truth  # noqa: E402
+from pipeline.records import Observation, Scene  # noqa: E402
+
+SEED_BASE = {"tuning": 100_000, "scoring": 500_000}
+# the detectors' recall at the berth measured on the calibration simulations (configs/estimate)
+RECALL_RANGE = {"sentinel-2-l2a": (0.2, 0.5), "commercial-3m": (0.6, 0.95)}
+
+
+def draw_scenario(seed: int):
+    """(scenario, true recall per sensor): the default scenario with everything drawn."""
+    from pipeline.simulate.scenario import load_scenario
+
+    rng = np.random.default_rng([seed, 13])
+    base = load_scenario()
+    days = int(rng.integers(90, 366))
+    start = date(2023, int(rng.integers(1, 13)), 1) + timedelta(days=int(rng.integers(0, 28)))
+    end = start + timedelta(days=days)
+    med = float(math.exp(rng.uniform(math.log(6), math.log(96))))
+    calls = base.calls.model_copy(
+        update={
+            "n_load_calls": int(rng.integers(10, 81)),
+            "load_dwell_median_h": med,
+            "load_dwell_h": {"min": max(2.0, med / 5), "max": med * 3.2},
+            "loading_factor_mean": float(rng.uniform(0.4, 0.95)),
+            "loading_factor_sd": float(rng.uniform(0.02, 0.1)),
+            "home_idle_d": {"min": 1.0, "max": float(rng.uniform(4, 14))},
+        }
+    )
+    calls = type(calls).model_validate(calls.model_dump())
+    names = [v.name for v in load_registry(base.fleet.registry)]
+    k = int(rng.integers(3, len(names) + 1))
+    fleet = base.fleet.model_copy(
+        update={
+            "vessels": sorted(rng.choice(names, size=k, replace=False).tolist()),
+            "dwt_median_t": float(rng.uniform(1500, 5000)),
+        }
+    )
+    disc = [d.model_copy(update={"weight": float(rng.uniform(0.2, 5))}) for d in base.discharge]
+    s2 = base.sensors[0]
+    fine = rng.choice(["daily", "revisit", "absent"], p=[0.4, 0.35, 0.25])
+    sensors = [s2]
+    if fine != "absent":
+        every = 1 if fine == "daily" else int(rng.integers(2, 5))
+        sensors.append(base.sensors[1].model_copy(update={"revisit_days": every}))
+    sc = base.model_copy(
+        update={
+            "name": f"family-{seed}",
+            "start": start,
+            "end": end,
+            "seed": seed,
+            "calls": calls,
+            "fleet": fleet,
+            "discharge": disc,
+            "sensors": sensors,
+            "weather": base.weather.model_copy(
+                update={"cloud_scale": float(rng.uniform(0.5, 1.6))}
+            ),
+        }
+    )
+    recall = {name: float(rng.uniform(*r)) for name, r in RECALL_RANGE.items()}
+    return sc, recall
+
+
+def truth_season(sc, seed: int, recall: dict[str, float], params):
+    """Scenes, berth observations, perturbed-truth detections, stays and truth of ``sc``."""
+    from pipeline.simulate.fleet import complete_fleet
+    from pipeline.simulate.layout import port_layout
+    from pipeline.simulate.run import _rng, plan_scenes
+    from pipeline.simulate.schedule import build_schedule
+    from pipeline.simulate.scenario import registry_path
+    from pipeline.simulate.weather import draw_conditions
+
+    f = sc.fleet
+    registry_rows = load_registry(registry_path(sc))
+    fleet = complete_fleet(registry_rows, f.vessels, f.dwt_t.min, f.dwt_t.max, f.dwt_median_t, seed)
+    sched = build_schedule(sc, fleet, seed)
+    ports = [load_port(p) for p in sc.ports]
+    layouts = {p.name: port_layout(p) for p in ports}
+    planned = plan_scenes(sc, layouts, seed)
+    index = BerthIndex(ports, 0.0)
+    crng = np.random.default_rng([seed, 77])
+    scenes, obs = [], []
+    for ps in planned:
+        lon, lat = layouts[ps.port].lonlat_centre
+        cond = draw_conditions(
+            ps.acquired, lon, lat, _rng("scene", seed, ps.id), ps.sensor.partial_rate,
+            sc.weather.cloud_scale,
+        )
+        scenes.append(
+            Scene(
+                id=ps.id,
+                source="simulated",
+                sensor=ps.sensor.name,
+                acquired=ps.acquired,
+                port=ps.port,
+                path="",
+                crs=layouts[ps.port].crs,
+                gsd_m=ps.sensor.gsd_m,
+                bands=list(ps.sensor.bands),
+                valid_fraction=1.0,
+                cloud_fraction=cond.cloud_cover,
+            )
+        )
+        port = next(p for p in ports if p.name == ps.port)
+        for b in port.berths:
+            clear = crng.random() >= cond.cloud_cover
+            obs.append(
+                Observation(
+                    scene_id=ps.id,
+                    port=ps.port,
+                    berth=b.id,
+                    acquired=ps.acquired,
+                    state="clear" if clear else "obscured",
+                    clear_fraction=1.0 if clear else 0.0,
+                    sensor=ps.sensor.name,
+                    gsd_m=ps.sensor.gsd_m,
+                )
+            )
+    stays = []
+    for v in sched.visits:
+        g = index.berths[(v.port, v.berth)]
+        half = g.shape_m.length / 4  # a berth polygon's perimeter / 4: about half its length
+        stays.append(
+            Stay(
+                vessel=v.vessel,
+                port=v.port,
+                berth=v.berth,
+                arrive=v.arrived,
+                depart=v.departed,
+                length_m=v.length_m,
+                beam_m=v.beam_m,
+                along_m=float(np.clip(v.along, -0.8, 0.8)) * min(half, 60.0) * 0.5,
+                role=v.role,
+            )
+        )
+    dets, owner = [], {}
+    err = params.portcalls.size_error
+    for sensor in sorted({s.sensor for s in scenes}):
+        mine = [s for s in scenes if s.sensor == sensor]
+        keep = {s.id for s in mine}
+        d, o = detections_from_truth(
+            stays, mine, [x for x in obs if x.scene_id in keep], ports, err,
+            recall[sensor], np.random.default_rng([seed, 5, len(sensor)]),
+        )
+        dets += d
+        owner.update(o)
+    registry = [
+        Vessel(name=v.name, imo=v.imo, flag=v.flag, length_m=v.length_m, beam_m=v.beam_m,
+               dwt=v.dwt, product=v.product, source=v.source)
+        for v in fleet
+    ]
+    return {
+        "ports": ports,
+        "scenes": scenes,
+        "observations": obs,
+        "detections": dets,
+        "stays": stays,
+        "deliveries": sched.deliveries,
+        "registry": registry,
+    }
+
+
+def score_scenario(sc, recall, params, seed: int) -> dict:
+    """One scenario: truth season, port calls, estimate, scores."""
+    from estimate_accuracy import score  # noqa: PLC0415 (benchmarks/ beside this script)
+
+    t0 = time.perf_counter()
+    s = truth_season(sc, seed, recall, params)
+    ports, scenes, obs = s["ports"], s["scenes"], s["observations"]
+    visits = build_visits(s["detections"], scenes, obs, ports, params)
+    voyages = link_voyages(visits, params)
+    res = run_estimate(visits, voyages, obs, s["registry"], params, seed=seed, ports=ports)
+    calls = [x for x in s["stays"] if x.role == "load" and x.port == sc.load_port]
+    by_arr = {d.arrived: d for d in s["deliveries"]}
+    true_bbl = [float(by_arr[c.arrive].loaded_bbl) if c.arrive in by_arr else 0.0 for c in calls]
+    dport = [by_arr[c.arrive].discharge_port if c.arrive in by_arr else None for c in calls]
+    scene_t = {x.id: x.acquired for x in scenes}
+    out = score(
+        s["stays"], true_bbl, dport, visits,
+        {"deliveries": res.deliveries, "coverage": res.coverage,
+         "det_time": {d.id: scene_t[d.scene_id] for d in s["detections"]}},
+        obs, s["registry"], load_port_name=sc.load_port,
+    )  # fmt: skip
+    t = res.coverage["totals"]
+    n_true = len(calls)
+    c10, c50, c90 = t["calls_corrected_p10"], t["calls_corrected_p50"], t["calls_corrected_p90"]
+    b10, b50, b90 = (
+        t["barrels_corrected_p10"], t["barrels_corrected_p50"], t["barrels_corrected_p90"]
+    )  # fmt: skip
+    total = sum(true_bbl)
+    loads = [v for v in visits if v.role == "load" and v.port == sc.load_port]
+    true_dwell = [(c.depart - c.arrive).total_seconds() / 3600 for c in calls]
+    fine = [p for p in sc.sensors if p.name == "commercial-3m"]
+    row = {
+        "seed": seed,
+        "days": (sc.end - sc.start).days,
+        "start": sc.start.isoformat(),
+        "calls_true": n_true,
+        "dwell_median_true_h": round(float(np.median(true_dwell)), 1) if calls else None,
+        "loading_factor_mean": round(sc.calls.loading_factor_mean, 3),
+        "fleet": len(sc.fleet.vessels),
+        "fine_every_d": fine[0].revisit_days if fine else 0,
+        "cloud_scale": round(sc.weather.cloud_scale, 2),
+        "recall_s2": round(recall["sentinel-2-l2a"], 3),
+        "recall_3m": round(recall["commercial-3m"], 3) if fine else None,
+        "calls_with_clear_image": out["calls_with_clear_obs"],
+        "load_visits": len(loads),
+        "delivery_precision": out["precision"],
+        "recall_clear": out["recall"],
+        "p_seen": res.coverage["p_seen"],
+        "share_found": round(out["recall"] * out["calls_with_clear_obs"] / max(n_true, 1), 3),
+        "share_clear": round(out["calls_with_clear_obs"] / max(n_true, 1), 3),
+        # barrels per call: observed P50 per load visit over the true barrels per matched call
+        "bbl_per_call_ratio": round(
+            (out["observed_p50_bbl"] / max(len(loads), 1))
+            / max(out["true_bbl_of_seen_calls"] / max(out["precision"] * len(loads), 1), 1),
+            3,
+        ),
+        "calls_p10": c10,
+        "calls_p50": c50,
+        "calls_p90": c90,
+        "calls_p50_error": round(c50 / n_true - 1, 4) if n_true and c50 is not None else None,
+        "calls_in_p10_p90": bool(c10 <= n_true <= c90) if c10 is not None else None,
+        "barrels_true": round(total),
+        "barrels_p10": b10,
+        "barrels_p50": b50,
+        "barrels_p90": b90,
+        "barrels_p50_error": round(b50 / total - 1, 4) if total and b50 is not None else None,
+        "barrels_in_p10_p90": bool(b10 <= total <= b90) if b10 is not None else None,
+        "barrels_p90_over_p10": round(b90 / b10, 3) if b10 else None,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "notes": " | ".join(n for n in res.notes if "dwell" in n or "recall" in n),
+    }
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    def spread(key, absolute=False):
+        x = np.array([r[key] for r in rows if r[key] is not None], dtype=float)
+        if absolute:
+            x = np.abs(x)
+        if not len(x):
+            return None
+        q = np.percentile(x, [0, 25, 50, 75, 100])
+        return {
+            "n": int(len(x)),
+            "min": round(q[0], 3),
+            "q25": round(q[1], 3),
+            "median": round(q[2], 3),
+            "q75": round(q[3], 3),
+            "max": round(q[4], 3),
+            "mean": round(float(x.mean()), 3),
+        }
+
+    def share(key):
+        x = [r[key] for r in rows if r[key] is not None]
+        return round(sum(bool(v) for v in x) / max(len(x), 1), 3)
+
+    return {
+        "scenarios": len(rows),
+        "delivery_precision": spread("delivery_precision"),
+        "recall_clear": spread("recall_clear"),
+        "calls_p50_error": spread("calls_p50_error"),
+        "calls_abs_p50_error": spread("calls_p50_error", True),
+        "barrels_p50_error": spread("barrels_p50_error"),
+        "barrels_abs_p50_error": spread("barrels_p50_error", True),
+        "calls_truth_in_p10_p90": share("calls_in_p10_p90"),
+        "barrels_truth_in_p10_p90": share("barrels_in_p10_p90"),
+        "barrels_p90_over_p10": spread("barrels_p90_over_p10"),
+        "seconds": spread("seconds"),
+    }
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r["barrels_p50_error"] or 0)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    x = np.arange(len(rows))
+    for ax, kind, true_key in ((axes[0], "calls", "calls_true"), (axes[1], "barrels", "barrels_true")):
+        t = np.array([r[true_key] for r in rows], dtype=float)
+        lo = np.array([r[f"{kind}_p10"] for r in rows], dtype=float) / t - 1
+        mid = np.array([r[f"{kind}_p50"] for r in rows], dtype=float) / t - 1
+        hi = np.array([r[f"{kind}_p90"] for r in rows], dtype=float) / t - 1
+        inside = (lo <= 0) & (hi >= 0)
+        ax.vlines(x, lo * 100, hi * 100, color=np.where(inside, "tab:blue", "tab:red"), lw=1)
+        ax.plot(x, mid * 100, "k.", ms=3)
+        ax.axhline(0, color="grey", lw=0.8)
+        for y in (-10, 10, -35, 35):
+            ax.axhline(y, color="grey", lw=0.5, ls=":")
+        ax.set_ylabel(f"{kind}: estimate / truth - 1 (%)")
+        ax.set_ylim(-100, 200)
+    axes[1].set_xlabel("scenario (sorted by barrels P50 error); bar: P10-P90, red: truth outside")
+    fig.suptitle(f"Corrected totals on {len(rows)} scenarios (P50 dot, P10-P90 bar)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="scenarios")
+    ap.add_argument("--set", choices=sorted(SEED_BASE), default="scoring")
+    ap.add_argument("--first", type=int, default=0, help="index of the first scenario")
+    ap.add_argument("--params", type=Path, help="configs/estimate YAML (default: the shipped one)")
+    ap.add_argument("--out", type=Path, help="CSV, one row per scenario")
+    ap.add_argument("--plot", type=Path, help="PNG of P50 error and P10-P90 per scenario")
+    a = ap.parse_args(argv)
+    params = load_params(a.params)
+    rows = []
+    for k in range(a.first, a.first + a.n):
+        seed = SEED_BASE[a.set] + k
+        sc, recall = draw_scenario(seed)
+        rows.append(score_scenario(sc, recall, params, seed))
+        r = rows[-1]
+        print(
+            f"{seed}: calls {r['calls_true']} est {r['calls_p50']} | bbl err "
+            f"{r['barrels_p50_error']} | prec {r['delivery_precision']} rec {r['recall_clear']} "
+            f"| {r['seconds']} s",
+            file=sys.stderr,
+        )
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        with a.out.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    if a.plot and rows:
+        plot(rows, a.plot)
+    summary = summarise(rows)
+    summary["set"] = a.set
+    summary["when_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
