@@ -97,14 +97,21 @@ class CoverageParams(Strict):
     )
     dwell_fit_range_h: tuple[float, float] = (4.0, 240.0)
     dwell_prior_weight: float = Field(
-        default=0.5,
+        default=0.2,
         ge=0,
         le=1,
         description="share of the dwell-median prior on dwell_median_h; the rest is spread "
         "log-uniformly over dwell_fit_range_h",
     )
+    fit_visit_weight: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="each visit's log-likelihood in the dwell/recall fit is multiplied by this "
+        "(below 1: visits split or merged by port-call building count for less)",
+    )
     recall_prior_n: float = Field(
-        default=20.0,
+        default=10.0,
         gt=0,
         description="the configured recall ranges count as at most this many clear images "
         "against the recall measured in the visits",

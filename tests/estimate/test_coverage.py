@@ -160,7 +160,55 @@ def test_recall_inside_visits_counts_the_clear_images_between_first_and_last_sig
     assert recall_inside_visits([single], obs) == (0, 0)
 
 
-def test_the_estimate_notes_the_recall_check(params):
+def _seen_visits(rng, coarse_h, fine_h, median_h, sigma, r, rf, n_calls):
+    """Calls with a known dwell, seen by clear images with known recalls: VisitBounds."""
+    from pipeline.estimate.coverage import VisitBounds
+
+    times = np.concatenate([coarse_h, fine_h])
+    fine = np.concatenate([np.zeros(len(coarse_h), bool), np.ones(len(fine_h), bool)])
+    order = np.argsort(times)
+    times, fine = times[order], fine[order]
+    out, t = [], times[0]
+    for _ in range(n_calls):
+        d = median_h * np.exp(rng.normal(0, sigma))
+        inside = (times >= t) & (times < t + d)
+        hit = inside & (rng.random(len(times)) < np.where(fine, rf, r))
+        if hit.any():
+            h = times[hit]
+            out.append(VisitBounds("oil-1", float(h[0]), float(h[-1]), int(hit.sum())))
+        t += d + rng.uniform(24, 120)
+        if t > times[-1] - 300:
+            break
+    return out, {"oil-1": (times, fine)}
+
+
+def test_fit_recovers_dwell_and_a_recall_outside_its_prior(params):
+    """Stays of median 60 h; coarse images every 2.5 days (recall 0.35), fine daily at 0.95,
+    above the configured 0.68-0.86: the fit finds both from the visits and their misses."""
+    from pipeline.estimate.coverage import fit_coverage
+
+    rng = np.random.default_rng(11)
+    coarse = [t for t in revisits(60, lambda k: rng.random() < 0.6)]
+    fine = [t + timedelta(hours=5) for t in revisits(24, lambda k: rng.random() < 0.6)]
+    sched = schedule(coarse, T0, END, params.coverage, fine)
+    ch = np.array([t.timestamp() / 3600 for t in coarse])
+    fh = np.array([t.timestamp() / 3600 for t in fine])
+    cov = params.coverage
+    visits, clear = _seen_visits(rng, ch, fh, 60.0, cov.dwell_sigma_ln, 0.35, 0.95, 80)
+    fit = fit_coverage(sched, visits, clear, cov)
+    m10, m50, m90 = fit.quantiles(0)
+    assert m10 < 60 < m90 and 45 < m50 < 80
+    f10, f50, f90 = fit.quantiles(2)
+    assert f50 > 0.86 and f90 >= 0.9  # pulled above the configured range, towards the truth
+    c10, _, c90 = fit.quantiles(1)
+    assert c10 <= 0.35 <= c90
+    # no visits: the posterior is the prior, and the dwell stays wide
+    empty = fit_coverage(sched, [], clear, cov)
+    e10, _, e90 = empty.quantiles(0)
+    assert e90 / e10 > 4
+
+
+def test_the_estimate_notes_what_the_fit_used(params):
     from pipeline.estimate import run_estimate
     from pipeline.portcalls import build_visits
     from pipeline.portcalls.synthetic import synthetic_season
@@ -169,5 +217,8 @@ def test_the_estimate_notes_the_recall_check(params):
     params.volume.draws = 200
     visits = build_visits(s.detections, s.scenes, s.observations, s.ports, params)
     res = run_estimate(visits, [], s.observations, s.registry, params, seed=0, ports=s.ports)
-    (note,) = [n for n in res.notes if n.startswith("detector recall check")]
-    assert "configured 0." in note and "on fine imagery" in note
+    (dwell,) = [n for n in res.notes if "dwell median fitted jointly" in n]
+    assert "prior:" in dwell and "P10-P90" in dwell
+    recall = [n for n in res.notes if "detector recall per clear image" in n]
+    assert len(recall) == 2 and "fine imagery" in recall[1]
+    assert all("Beta prior worth" in n and "data weight" in n for n in recall)
