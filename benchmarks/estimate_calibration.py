@@ -120,8 +120,8 @@ def truth_season(sc, seed: int, recall: dict[str, float], params):
     from pipeline.simulate.fleet import complete_fleet
     from pipeline.simulate.layout import port_layout
     from pipeline.simulate.run import _rng, plan_scenes
-    from pipeline.simulate.schedule import build_schedule
     from pipeline.simulate.scenario import registry_path
+    from pipeline.simulate.schedule import build_schedule
     from pipeline.simulate.weather import draw_conditions
 
     f = sc.fleet
@@ -323,6 +323,22 @@ def score_scenario(sc, recall, params, seed: int) -> dict:
     return row
 
 
+def _typed(row: dict) -> dict:
+    """A CSV row back to numbers and booleans (empty: None)."""
+    out = {}
+    for k, v in row.items():
+        if v == "":
+            out[k] = None
+        elif v in ("True", "False"):
+            out[k] = v == "True"
+        else:
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
+
+
 def summarise(rows: list[dict]) -> dict:
     def spread(key, absolute=False):
         x = np.array([r[key] for r in rows if r[key] is not None], dtype=float)
@@ -417,10 +433,18 @@ def main(argv=None) -> int:
         metavar=("S2", "FINE"),
         help="with --scenario: the detectors' recall at the berth (default: as measured)",
     )
+    ap.add_argument(
+        "--merge", type=Path, nargs="*", help="summarise (and plot) these CSVs of earlier runs"
+    )
     a = ap.parse_args(argv)
     params = load_params(a.params)
     rows = []
-    if a.scenario:
+    if a.merge:
+        for path in a.merge:
+            with path.open() as fh:
+                rows += [_typed(r) for r in csv.DictReader(fh)]
+        jobs = []
+    elif a.scenario:
         from pipeline.simulate.scenario import load_scenario
 
         sc0 = load_scenario(a.scenario)
@@ -444,7 +468,7 @@ def main(argv=None) -> int:
             f"| {r['seconds']} s",
             file=sys.stderr,
         )
-    if a.out:
+    if a.out and rows:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         with a.out.open("w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
