@@ -333,9 +333,12 @@ def _typed(row: dict) -> dict:
             out[k] = v == "True"
         else:
             try:
-                out[k] = float(v)
+                out[k] = int(v)
             except ValueError:
-                out[k] = v
+                try:
+                    out[k] = float(v)
+                except ValueError:
+                    out[k] = v
     return out
 
 

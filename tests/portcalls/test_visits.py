@@ -211,3 +211,40 @@ def test_hulls_outside_the_tanker_range_are_not_calls_at_oil_berths(builder, par
     b.vessel(s, params.portcalls.max_length_m + 40, 32)  # a cargo ship at the oil berth
     b.vessel(s, 230, 35, berth="coal-1")  # a bulk carrier at the coal berth: kept
     assert [(v.berth, v.role) for v in b.build()] == [("coal-1", "other")]
+
+
+def test_sentinel2_misses_are_weak_evidence_and_do_not_split_a_stay(builder):
+    """Recall 0.32 per Sentinel-2 image: three misses in a row (0.68^3 = 0.31 that a vessel still
+    there is missed by all) keep one visit; a miss count (the old rule) split it."""
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    for t in (12, 24, 36):
+        b.scene(t)  # clear, the detector missed the vessel
+    b.vessel(b.scene(48), 90, 15)
+    (v,) = loads(b.build())
+    assert v.n_obs == 2 and v.last_seen == h(48)
+
+
+def test_fine_image_misses_end_a_visit(builder):
+    """Recall 0.77 per 3 m image: two misses (0.23^2 = 0.053) and a Sentinel-2 one (x 0.68)
+    fall below miss_p_max 0.05: the same-sized hull seen afterwards is another call."""
+    b = builder
+    b.vessel(b.scene(0, sensor="daily", gsd=3.0), 90, 15)
+    b.scene(24, sensor="daily", gsd=3.0)
+    b.scene(30)
+    b.scene(48, sensor="daily", gsd=3.0)
+    b.vessel(b.scene(72, sensor="daily", gsd=3.0), 90, 15)
+    v1, v2 = sorted(loads(b.build()), key=lambda v: v.first_seen)
+    assert v1.departed_before == h(24) and v2.first_seen == h(72)
+
+
+def test_without_miss_recall_the_miss_count_rule_applies(builder, params):
+    portcalls = params.portcalls.model_copy(update={"miss_recall": None})
+    old = params.model_copy(update={"portcalls": portcalls})
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    b.scene(12)
+    b.scene(24)
+    b.vessel(b.scene(36), 90, 15)
+    assert len(loads(b.build(old))) == 2
+    assert len(loads(b.build())) == 1
