@@ -6,7 +6,8 @@ Fine imagery (a daily 3 m sensor) can have its own recall r_f: with k coarse and
 images in the stay, P = 1 - (1 - r)^k (1 - r_f)^k_f.
 Averaging over arrivals uniform in each month of the observed season and a log-normal dwell gives
 p_seen per month, from the real clear-observation schedule. The dwell median and detector recall
-are uncertain (drawn from their configured ranges), so p_seen is a distribution.
+are uncertain: they are fitted on the visits themselves with the configured ranges as priors
+(``fit_coverage``, below), and p_seen is drawn from that posterior.
 
 Missed calls: calls are taken to arrive at one rate over the season (Poisson process). Seen and
 missed calls are then independent Poisson counts with means rate x T x p and rate x T x (1 - p);
@@ -22,7 +23,6 @@ from datetime import UTC, datetime
 import numpy as np
 
 from pipeline.estimate.params import CoverageParams
-from pipeline.estimate.volume import from_uniform
 
 
 def month_key(t: datetime) -> str:
@@ -105,74 +105,6 @@ def _p_found(sched: Schedule, recall: np.ndarray, recall_fine: np.ndarray) -> np
     return 1.0 - miss
 
 
-def _mid(d) -> float:
-    return (d.low + d.high) / 2
-
-
-def dwell_posterior(
-    sched: Schedule, stays_h: list[tuple[float, float]], params: CoverageParams
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Posterior over the dwell median from the visits' own bounds, or None if too few.
-
-    Each visit seen says its stay lasted between ``last_seen - first_seen`` and
-    ``departed_before - arrived_after`` hours. Long stays are more likely to be seen, so each
-    visit's likelihood is that of a *seen* stay: the dwell density times the probability of being
-    seen at that dwell (from the real schedule, mid-range recall), renormalised. Prior:
-    log-uniform over ``dwell_fit_range_h``. Returns (median grid in hours, probabilities).
-    """
-    from scipy.stats import norm
-
-    if len(stays_h) < params.dwell_fit_min_visits:
-        return None
-    lo_h, hi_h = params.dwell_fit_range_h
-    medians = np.geomspace(lo_h, hi_h, 120)
-    d = sched.dwell_grid_h
-    logd = np.log(d)
-    edges = np.concatenate([[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]])
-    w = np.diff(
-        norm.cdf((edges[None, :] - np.log(medians)[:, None]) / params.dwell_sigma_ln), axis=1
-    )  # (G, D)
-    fine = params.detector_recall_fine or params.detector_recall
-    found = _p_found(sched, np.array([_mid(params.detector_recall)]), np.array([_mid(fine)]))[0]
-    share = sched.hours / max(sched.hours.sum(), 1e-9)
-    k_all = np.einsum("m,mdab->dab", share, sched.k_frac)
-    p_d = np.einsum("dab,ab->d", k_all, found)  # (D,) probability seen at each dwell
-    seen = w * p_d[None, :]
-    norm_ = seen.sum(axis=1)
-    loglik = np.zeros(len(medians))
-    for lo, hi in stays_h:
-        inside = (d >= lo * 0.999) & (d <= hi * 1.001)
-        if not inside.any():  # the bounds fall between grid points: take the nearest one
-            inside = (
-                np.abs(logd - np.log(max((lo + hi) / 2, 1.0)))
-                == np.abs(logd - np.log(max((lo + hi) / 2, 1.0))).min()
-            )
-        loglik += np.log(np.maximum(seen[:, inside].sum(axis=1) / norm_, 1e-300))
-    post = np.exp(loglik - loglik.max())
-    return medians, post / post.sum()
-
-
-def p_seen_draws(
-    sched: Schedule,
-    params: CoverageParams,
-    rng: np.random.Generator,
-    n: int,
-    dwell: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """(n, M) draws of the probability that a call arriving in month m was seen.
-
-    ``dwell``: a posterior over the dwell median (``dwell_posterior``); default: the config's.
-    """
-    if dwell is not None:
-        median = rng.choice(dwell[0], size=n, p=dwell[1])
-    else:
-        median = from_uniform(params.dwell_median_h, rng.random(n))
-    recall = from_uniform(params.detector_recall, rng.random(n))
-    fine = params.detector_recall_fine
-    recall_fine = recall if fine is None else from_uniform(fine, rng.random(n))
-    return p_seen_given(sched, median, params.dwell_sigma_ln, recall, recall_fine)
-
-
 def p_seen_given(
     sched: Schedule, median_h, sigma_ln: float, recall, recall_fine=None
 ) -> np.ndarray:
@@ -206,29 +138,6 @@ def corrected_counts(
     rate = rng.gamma(observed.sum() + 0.5, 1.0 / np.maximum(exposure, 1e-9))
     missed = rng.poisson(rate[:, None] * hours[None, :] * (1.0 - p))
     return observed[None, :] + missed
-
-
-def recall_inside_visits(visits, observations) -> tuple[int, int]:
-    """(found, clear): clear images of a visit's berth taken strictly between its first and last
-    sighting, and how many of them show the vessel (one sighting per image).
-
-    A check of the configured detector recall on the analyst's own imagery. It runs high: a miss
-    at either end of a stay, or two misses in a row (which split a visit), are not counted.
-    """
-    clear: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
-    for o in observations:
-        if o.state == "clear":
-            clear.setdefault((o.port, o.berth), []).append((o.acquired, o.scene_id))
-    found = seen = 0
-    for v in visits:
-        if v.last_seen <= v.first_seen:
-            continue
-        inside = {
-            sid for t, sid in clear.get((v.port, v.berth), []) if v.first_seen < t < v.last_seen
-        }
-        seen += len(inside)
-        found += min(max(v.n_obs - 2, 0), len(inside))
-    return found, seen
 
 
 # --- self-calibration: dwell median and detector recall from the visits themselves (#13) -----

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from pipeline.estimate.coverage import corrected_counts, dwell_posterior, p_seen_given, schedule
+from pipeline.estimate.coverage import corrected_counts, p_seen_given, schedule
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2025, 1, 1, tzinfo=UTC)
@@ -87,27 +87,6 @@ def test_no_calls_seen_still_gives_an_upper_interval(params):
     assert np.percentile(n, 90) >= 1
 
 
-def test_dwell_median_is_fitted_on_the_visits_bounds(params):
-    """Daily clear images; stays log-normal around 30 h: the bounds of the stays seen recover
-    the median, despite long stays being more likely to be seen."""
-    clear = revisits(24, lambda k: True)
-    sched = schedule(clear, T0, END, params.coverage)
-    rng = np.random.default_rng(3)
-    ct = np.array([t.timestamp() / 3600 for t in clear])
-    stays = []
-    for _ in range(400):
-        a = rng.uniform(ct[0], ct[-1] - 200)
-        d = 30.0 * np.exp(rng.normal(0, params.coverage.dwell_sigma_ln))
-        inside = ct[(ct >= a) & (ct < a + d)]
-        if len(inside) == 0:
-            continue  # never seen
-        before, after = ct[ct < a].max(), ct[ct >= a + d].min()
-        stays.append((inside[-1] - inside[0], after - before))
-    medians, post = dwell_posterior(sched, stays, params.coverage)
-    assert float(np.sum(medians * post)) == pytest.approx(30.0, rel=0.15)
-    assert dwell_posterior(sched, stays[:3], params.coverage) is None  # too few: config prior
-
-
 def test_fine_imagery_has_its_own_recall(params):
     """Coarse images every 5 days, fine ones every day; a 2-day stay."""
     coarse = revisits(120, lambda k: True)
@@ -127,37 +106,6 @@ def test_fine_imagery_has_its_own_recall(params):
     both = schedule(sorted(coarse + fine), T0, END, params.coverage)
     same = p_seen_given(both, 48, 0.01, 0.6)[0]
     assert p_seen_given(sched, 48, 0.01, 0.6)[0] == pytest.approx(same, abs=1e-9)
-
-
-def test_fine_recall_is_drawn_only_when_configured(params):
-    from pipeline.estimate.coverage import p_seen_draws
-    from pipeline.estimate.params import Distribution
-
-    coarse = revisits(120, lambda k: True)
-    fine = [t + timedelta(hours=7) for t in revisits(24, lambda k: True)]
-    sched = schedule(coarse, T0, END, params.coverage, fine)
-    low = Distribution(dist="uniform", low=0.05, high=0.06, source="test")
-    cov = params.coverage.model_copy(update={"detector_recall_fine": low})
-    blind = p_seen_draws(sched, cov, np.random.default_rng(0), 200).mean()
-    sharp = p_seen_draws(sched, params.coverage, np.random.default_rng(0), 200).mean()
-    assert blind < 0.5 < sharp
-
-
-def test_recall_inside_visits_counts_the_clear_images_between_first_and_last_sighting():
-    from pipeline.estimate.coverage import recall_inside_visits
-    from pipeline.records import Observation, Visit
-
-    def ob(hours, state="clear", berth="oil-1"):
-        t = T0 + timedelta(hours=hours)
-        return Observation(f"s{hours}-{berth}", "vostochny", berth, t, state, 1.0)
-
-    # a visit seen at 0, 24 and 72 h: clear images inside at 24 and 48 (a miss), cloud at 36
-    visit = Visit("vostochny", "oil-1", "L90", T0, T0 + timedelta(hours=72), None, None, 3, 90, 15)
-    single = Visit("vostochny", "oil-1", "L80", T0 + timedelta(hours=200),
-                   T0 + timedelta(hours=200), None, None, 1, 80, 14)  # fmt: skip
-    obs = [ob(0), ob(24), ob(36, "obscured"), ob(48), ob(72), ob(48, berth="oil-2"), ob(200)]
-    assert recall_inside_visits([visit, single], obs) == (1, 2)
-    assert recall_inside_visits([single], obs) == (0, 0)
 
 
 def _seen_visits(rng, coarse_h, fine_h, median_h, sigma, r, rf, n_calls):
