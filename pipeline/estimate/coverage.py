@@ -319,9 +319,13 @@ def fit_coverage(
     for berth, vs in by_berth.items():
         times, fine = clear_by_berth.get(berth, (np.zeros(0), np.zeros(0, bool)))
         vs = sorted(vs, key=lambda x: x.first_h)
-        for i, v in enumerate(vs):
-            lo_h = max(vs[i - 1].last_h if i else -np.inf, v.first_h - _MAX_REACH_H)
-            hi_h = min(vs[i + 1].first_h if i + 1 < len(vs) else np.inf, v.last_h + _MAX_REACH_H)
+        for v in vs:
+            # one vessel at a time at a berth position: another visit's sightings bound the
+            # stay's ends (visits that overlap this one, side by side, do not)
+            lo_h = max([w.last_h for w in vs if w.last_h < v.first_h], default=-np.inf)
+            hi_h = min([w.first_h for w in vs if w.first_h > v.last_h], default=np.inf)
+            lo_h = max(lo_h, v.first_h - _MAX_REACH_H)
+            hi_h = min(hi_h, v.last_h + _MAX_REACH_H)
             ends = _ends_likelihood(v, times, fine, lo_h, hi_h, mu, s)
             inner = (times > v.first_h) & (times < v.last_h)
             kc, kf = int((inner & ~fine).sum()), int((inner & fine).sum())
