@@ -170,3 +170,19 @@ def test_the_estimate_notes_what_the_fit_used(params):
     recall = [n for n in res.notes if "detector recall per clear image" in n]
     assert len(recall) == 2 and "fine imagery" in recall[1]
     assert all("Beta prior worth" in n and "data weight" in n for n in recall)
+
+
+def test_side_by_side_visits_do_not_bound_each_other(params):
+    """Two hulls at one berth at once (one seen 0-48 h, one at 24 h): neither visit's stay is cut
+    by the other, so both count in the fit (they were dropped as impossible)."""
+    from pipeline.estimate.coverage import VisitBounds, fit_coverage
+
+    clear = revisits(24, lambda k: True)
+    sched = schedule(clear, T0, END, params.coverage)
+    t = np.array([c.timestamp() / 3600 for c in clear])
+    h0 = t[10]
+    both = [VisitBounds("oil-1", h0, h0 + 48, 3), VisitBounds("oil-1", h0 + 24, h0 + 24, 1)]
+    fit = fit_coverage(sched, both, {"oil-1": (t, np.zeros(len(t), bool))}, params.coverage)
+    prior = fit_coverage(sched, [], {"oil-1": (t, np.zeros(len(t), bool))}, params.coverage)
+    assert np.isfinite(fit.post).all()
+    assert np.abs(fit.marginal(0) - prior.marginal(0)).max() > 1e-3  # both visits counted
