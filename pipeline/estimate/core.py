@@ -342,12 +342,13 @@ def _fit_notes(port: str, fit: CoverageFit, cov, has_fine: bool) -> list[str]:
         kinds.append(("fine imagery", 2, 1, cov.detector_recall_fine or cov.detector_recall))
     for name, axis, i, dist in kinds:
         r10, r50, r90 = fit.quantiles(axis)
-        k, n0 = fit.images[i], fit.prior_n[i]
+        k, n0, w = fit.images[i], fit.prior_n[i], cov.fit_visit_weight
         notes.append(
             f"{port}: detector recall per clear image on {name}: {r50:.2f} (P10-P90 "
             f"{r10:.2f}-{r90:.2f}) from {k} clear images inside the visits and the misses "
             f"around them, with the configured {dist.low:.2f}-{dist.high:.2f} as a Beta prior "
-            f"worth {n0:.0f} images (data weight {k / (k + n0):.0%})"
+            f"worth {n0:.0f} images (data weight {k * w / (k * w + n0):.0%}, each visit counted "
+            f"x {w:g})"
         )
     if fit.n_visits < cov.dwell_fit_min_visits:
         notes.append(
