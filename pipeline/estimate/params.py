@@ -93,7 +93,9 @@ class CoverageParams(Strict):
     dwell_median_h: Distribution
     dwell_sigma_ln: float = Field(gt=0)
     dwell_fit_min_visits: int = Field(
-        default=8, ge=1, description="fit the dwell median on the visits' bounds from this many"
+        default=8,
+        ge=1,
+        description="below this many load visits the notes say the fit rests on priors",
     )
     dwell_fit_range_h: tuple[float, float] = (4.0, 240.0)
     dwell_prior_weight: float = Field(
