@@ -255,6 +255,13 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                 cov,
             )
             dwell_notes += _fit_notes(port, fit, cov, bool(clear_fine))
+            seen_months = {month_key(t) for t in clear + clear_fine}
+            blind = [m for m in months if m not in seen_months]
+            if blind:
+                dwell_notes.append(
+                    f"{port}: no clear image of the load berths in {', '.join(blind)}: calls there "
+                    f"are filled at the season's rate, with its uncertainty (not observed)"
+                )
             med, rc, rf = fit.draws(rng, n)
             pseen = p_seen_given(sched, med, cov.dwell_sigma_ln, rc, rf)
             calls = corrected_counts(observed, sched.hours, pseen, rng)

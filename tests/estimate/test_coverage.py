@@ -186,3 +186,23 @@ def test_side_by_side_visits_do_not_bound_each_other(params):
     prior = fit_coverage(sched, [], {"oil-1": (t, np.zeros(len(t), bool))}, params.coverage)
     assert np.isfinite(fit.post).all()
     assert np.abs(fit.marginal(0) - prior.marginal(0)).max() > 1e-3  # both visits counted
+
+
+def test_months_without_a_clear_image_are_named_in_the_notes(params):
+    from dataclasses import replace
+
+    from pipeline.estimate import run_estimate
+    from pipeline.portcalls import build_visits
+    from pipeline.portcalls.synthetic import synthetic_season
+
+    s = synthetic_season(seed=4, days=90, n_calls=25, sensors=("sentinel-2",))
+    year = min(o.acquired for o in s.observations).year
+    # February under cloud all month: its detections go too (a cloudy image shows nothing)
+    obs = [replace(o, state="obscured") if o.acquired.month == 2 else o for o in s.observations]
+    feb = {o.scene_id for o in obs if o.acquired.month == 2}
+    dets = [d for d in s.detections if d.scene_id not in feb]
+    params.volume.draws = 200
+    visits = build_visits(dets, s.scenes, obs, s.ports, params)
+    res = run_estimate(visits, [], obs, s.registry, params, seed=0, ports=s.ports)
+    (note,) = [n for n in res.notes if "no clear image of the load berths" in n]
+    assert f"{year}-02" in note and f"{year}-01" not in note
