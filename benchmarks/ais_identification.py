@@ -9,7 +9,7 @@ directly. In a clear image (share ``--clear``) every hull at a berth is detected
 recall at the position the renderer draws it (plus half a pixel of noise), its length and beam
 perturbed with the configured detector error model. Then the pipeline's own stages run: port
 calls (build_visits), AIS matching (match_ais, visits_by_ais), the size-based estimate
-(run_estimate) and AIS identification (apply_ais). Scored per load call that was seen:
+(run_estimate with the AIS verdicts: named and sized by AIS, apply_ais). Scored per load call seen:
 
 - named: among calls whose transponder told the truth (truth ``ais`` true), the share whose
   delivery names the right vessel;
@@ -39,7 +39,6 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
 
     from pipeline.config import Vessel, load_port, load_registry
     from pipeline.estimate import run_estimate
-    from pipeline.estimate.ais import apply_ais
     from pipeline.estimate.params import load_params
     from pipeline.ingest.ais import read_ais
     from pipeline.portcalls import build_visits, link_voyages
@@ -121,8 +120,10 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
     voyages = link_voyages(visits, params)
     result = match_ais(dets, scenes, obs, [port], ais_file.positions, ais_file.static)
     identities = visits_by_ais(visits, result, ais_file.static)
-    est = run_estimate(visits, voyages, obs, registry, params, seed=seed, ports=[port])
-    deliveries = apply_ais(est.deliveries, identities, registry)
+    est = run_estimate(
+        visits, voyages, obs, registry, params, seed=seed, ports=[port], ais=identities
+    )
+    deliveries = est.deliveries
 
     tvisits = {v.id: v for v in schedule.visits}
     by_visit = {v.id: v for v in visits}
@@ -144,6 +145,10 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
                 "p": d.id_probability,
                 "dark": bool(d.dark),
                 "ais_mmsi": d.ais_mmsi,
+                # the size-based identification's best candidate (kept for AIS-named calls)
+                "size_top": d.candidates[0]["name"] if d.candidates else None,
+                "size_p": d.candidates[0]["probability"] if d.candidates else 0.0,
+                "seed": seed,
             }
         )
     df = pd.DataFrame(rows)
@@ -167,7 +172,21 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
         else float("nan"),
         "spoofing_events": len(result.spoofing),
         "_wrong": wrong,
+        "_rows": df,
     }
+
+
+BINS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+
+
+def reliability(rows: pd.DataFrame) -> pd.DataFrame:
+    """Size-based Bayes on every call seen (dark or not): the best candidate's posterior, binned,
+    against the share of calls whose best candidate is the true vessel. Calibrated: equal."""
+    right = rows.size_top == rows.truth_vessel
+    b = pd.cut(rows.size_p, BINS, right=False)
+    out = pd.DataFrame({"p": rows.size_p, "right": right, "bin": b}).groupby("bin", observed=True)
+    tab = out.agg(calls=("p", "size"), mean_p=("p", "mean"), share_right=("right", "mean"))
+    return tab.reset_index()
 
 
 def main(argv=None) -> int:
@@ -176,7 +195,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[2024, 7, 11])
     ap.add_argument("--recall", type=float, default=0.9)
     ap.add_argument("--clear", type=float, default=0.6)
+    ap.add_argument(
+        "--reliability", action="store_true", help="also the size-based posterior's reliability"
+    )
     args = ap.parse_args(argv)
+    every = []
     cols = ["seed", "calls_seen", "transmitting", "named_pct", "dark_precision", "dark_recall",
             "wrong_gt_0.5", "dark_named_by_size_pct", "spoofing_events"]  # fmt: skip
     print("| " + " | ".join(cols) + " |")
@@ -187,6 +210,19 @@ def main(argv=None) -> int:
         print("| " + " | ".join(cells) + " |")
         if len(r["_wrong"]):
             print(r["_wrong"].to_string(), file=sys.stderr)
+        every.append(r["_rows"])
+    if args.reliability:
+        rows = pd.concat(every, ignore_index=True)
+        tab = reliability(rows)
+        print(f"\nsize-based best candidate on all {len(rows)} calls seen (reliability):\n")
+        print("| posterior | calls | mean_p | share_right |")
+        print("| --- | --- | --- | --- |")
+        for t in tab.itertuples():
+            lo, hi = t.bin.left, min(t.bin.right, 1.0)
+            print(f"| {lo:.1f}-{hi:.1f} | {t.calls} | {t.mean_p:.3f} | {t.share_right:.3f} |")
+        named = rows[rows.size_p >= 0.5]
+        right = int((named.size_top == named.truth_vessel).sum())
+        print(f"\nnamed (p >= 0.5): {len(named)}, right {right}, expected {named.size_p.sum():.1f}")
     return 0
 
 

@@ -5,7 +5,13 @@
 call named by AIS with probability >= ``threshold`` takes the transponder's vessel: linked to
 the registry by IMO, else by name, else the AIS name (or "MMSI n"), with the AIS probability;
 its size-based candidates stay listed. Dark calls (and weak AIS matches) keep the size-based
-Bayes identification. Barrels stay those of the size-based estimate.
+Bayes identification.
+
+The barrels of such a call come from the named vessel: ``ais_identification`` turns the size-based
+``Identification`` into one that puts the AIS probability on the transponder's vessel (its
+registry deadweight, else the length relation at its registry or AIS length) and shares the rest
+over the other candidates in proportion to their size-based posteriors. ``run_estimate`` uses it
+(``ais=``) for the point capacity, the loading-factor scenarios and the Monte Carlo alike.
 """
 
 from __future__ import annotations
@@ -14,8 +20,15 @@ import dataclasses
 import re
 
 from pipeline.config import Vessel
+from pipeline.estimate.registry import Candidate, Identification
 from pipeline.portcalls.ais import VisitAis
 from pipeline.records import Delivery
+
+THRESHOLD = 0.5  # an AIS match at least this probable names the call
+
+
+def named_by_ais(ais: VisitAis | None, threshold: float = THRESHOLD) -> bool:
+    return ais is not None and not ais.dark and ais.probability >= threshold
 
 
 def _norm(name: str | None) -> str:
@@ -36,11 +49,48 @@ def registry_vessel(ais: VisitAis, registry: list[Vessel]) -> Vessel | None:
     return None
 
 
+def ais_name(ais: VisitAis, reg: Vessel | None) -> str:
+    return reg.name if reg else (ais.name or f"MMSI {ais.mmsi}")
+
+
+def ais_identification(
+    ident: Identification, ais: VisitAis, registry: list[Vessel]
+) -> Identification:
+    """The size-based identification of a call whose hull matched ``ais``'s transponder: the
+    transponder's vessel with the AIS probability, every other outcome (other candidates and
+    "unidentified") with the rest, shared as the size-based posterior shares it once that vessel
+    is ruled out (if the match is wrong, the hull is not the transponder's vessel)."""
+    reg = registry_vessel(ais, registry)
+    name = ais_name(ais, reg)
+    p = ais.probability
+    same = next((c for c in ident.candidates if c.name == name), None)
+    rest = 1.0 - (same.probability if same else 0.0)
+    scale = (1.0 - p) / rest if rest > 1e-12 else 0.0
+    named = Candidate(
+        name=name,
+        imo=(reg.imo if reg else None) or ais.imo,
+        probability=p,
+        length_m=(reg.length_m if reg else None) or ais.length_m,
+        beam_m=(reg.beam_m if reg else None) or ais.beam_m,
+        dwt=reg.dwt if reg else None,
+        product=reg.product if reg else None,
+    )
+    others = [
+        dataclasses.replace(c, probability=c.probability * scale)
+        for c in ident.candidates
+        if c.name != name
+    ]
+    others.sort(key=lambda c: (-c.probability, c.name))
+    return Identification(
+        [named, *others], ident.p_unidentified * scale, ident.threshold, ident.unmatchable
+    )
+
+
 def apply_ais(
     deliveries: list[Delivery],
     identities: dict[str, VisitAis],
     registry: list[Vessel],
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
 ) -> list[Delivery]:
     out = []
     for d in deliveries:
@@ -48,11 +98,11 @@ def apply_ais(
         if ais is None:
             out.append(d)
             continue
-        if ais.dark or ais.probability < threshold:
+        if not named_by_ais(ais, threshold):
             out.append(dataclasses.replace(d, dark=ais.dark, ais_mmsi=None))
             continue
         reg = registry_vessel(ais, registry)
-        name = reg.name if reg else (ais.name or f"MMSI {ais.mmsi}")
+        name = ais_name(ais, reg)
         imo = (reg.imo if reg else None) or ais.imo
         method = (
             f"AIS identification: MMSI {ais.mmsi} matched {ais.matched} of {ais.evidence} "

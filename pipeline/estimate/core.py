@@ -94,12 +94,18 @@ def run_estimate(
     run_id: str = "",
     model: str = "",
     ports: list[Port] | None = None,
+    ais: dict | None = None,
 ) -> EstimateResult:
     """Deliveries for every load visit, and the coverage summary (by month, totals, caps).
 
     ``voyages``: Voyage objects, dicts or (load_visit, discharge_visit) pairs.
     ``ports``: port configs for the berths' roles and products (default: loaded by name).
+    ``ais``: visit id -> ``VisitAis`` (pipeline.portcalls.ais.visits_by_ais): a call named by
+    its transponder takes that vessel's capacity, and ``dark``/``ais_mmsi`` are set
+    (pipeline.estimate.ais); None: no AIS, both left empty.
     """
+    from pipeline.estimate.ais import ais_identification, apply_ais, named_by_ais
+
     p = params or load_params()
     n = p.volume.draws
     portmap = _ports_for(observations, visits, ports)
@@ -133,7 +139,10 @@ def run_estimate(
             raise TankerWatchError(
                 f"visit {v.id}: berth '{v.berth}' is unknown to port '{v.port}'"
             ) from None
-        ident = identify(v, registry, p.identification, err)
+        size_ident = identify(v, registry, p.identification, err)
+        ident = size_ident
+        if ais and named_by_ais(ais.get(v.id)):  # barrels from the transponder's vessel
+            ident = ais_identification(size_ident, ais[v.id], registry)
         pclass = product_class_of(berth_product, p.volume)
         if pclass == "unknown" and ident.best is not None:
             pclass = product_class_of(ident.best.product, p.volume)
@@ -144,7 +153,7 @@ def run_estimate(
         )
         q10, q50, q90 = _q(d)
         sc = {k: cap_bbl * f for k, f in p.volume.scenarios.items()}
-        best = ident.best
+        best = size_ident.best  # named here by size; apply_ais names it by AIS below
         method = (
             f"size identification (L {v.length_m:.0f}+-{sl:.1f} m, B {v.beam_m:.0f} m) against "
             f"{len(registry) - len(unmatchable)} sized registry rows, threshold "
@@ -161,9 +170,9 @@ def run_estimate(
         deliveries.append(
             Delivery(
                 id=did,
-                vessel=ident.name,
+                vessel=size_ident.name,
                 imo=best.imo if best else None,
-                id_probability=round(ident.probability, 4),
+                id_probability=round(size_ident.probability, 4),
                 load_visit=v.id,
                 discharge_visit=linked[v.id][0] if v.id in linked else None,
                 barrels_p10=round(q10, 1),
@@ -176,12 +185,14 @@ def run_estimate(
                 method=method,
                 run_id=run_id,
                 model=model,
-                candidates=ident.listed(p.identification.max_candidates),
+                candidates=size_ident.listed(p.identification.max_candidates),
             )
         )
         draws[did] = d
         load_times[did] = v.last_seen
         load_of[did] = v
+    if ais is not None:
+        deliveries = apply_ais(deliveries, ais, registry)
 
     coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
         deliveries, draws, load_of, observations, portmap, p, seed, n

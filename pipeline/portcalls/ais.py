@@ -313,6 +313,8 @@ class VisitAis:
     imo: str | None = None
     matched: int = 0  # evidence detections matched to this MMSI
     evidence: int = 0  # evidence detections in all
+    length_m: float | None = None  # from AIS static data (dimension to bow + stern)
+    beam_m: float | None = None
 
     @property
     def dark(self) -> bool:
@@ -328,9 +330,14 @@ def visits_by_ais(
     none of whose detections matched any transponder is dark."""
     by_det = result.by_detection()
     names: dict[int, tuple[str | None, str | None]] = {}
+    sizes: dict[int, tuple[float | None, float | None]] = {}
     if static is not None and len(static):
         for row in static.itertuples(index=False):
             names[int(row.mmsi)] = (row.name or None, row.imo or None)
+            sizes[int(row.mmsi)] = (
+                _size(getattr(row, "length_m", None)),
+                _size(getattr(row, "width_m", None)),
+            )
     out: dict[str, VisitAis] = {}
     for v in visits:
         ev = [by_det[d] for d in v.evidence if d in by_det]
@@ -347,7 +354,17 @@ def visits_by_ais(
             continue
         top = max(mass, key=lambda k: (mass[k], -k))
         name, imo = names.get(top, (None, None))
+        length, beam = sizes.get(top, (None, None))
         out[v.id] = VisitAis(
-            v.id, top, round(mass[top] / len(ev), 4), name, imo, count[top], len(ev)
+            v.id, top, round(mass[top] / len(ev), 4), name, imo, count[top], len(ev), length, beam
         )
     return out
+
+
+def _size(x) -> float | None:
+    """A static length or width, None when not reported (NaN, missing or not positive)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) and x > 0 else None

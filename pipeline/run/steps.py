@@ -153,6 +153,10 @@ def estimate_into_ledger(
 
     config = run_config(ports, params, registry, seed, start, end, visits_from_file)
     run_id = ledger.begin_run(config, model)
+    from pipeline.run.ais import ais_identities
+
+    # AIS in the ledger: matched calls named (and sized) by their transponder, dark ones flagged
+    identities = ais_identities(ledger, visits, ports, start, end)
     result = run_estimate(
         visits,
         voyages,
@@ -163,14 +167,8 @@ def estimate_into_ledger(
         run_id=run_id,
         model=model,
         ports=ports,
+        ais=identities or None,
     )
-    from pipeline.run.ais import ais_identities
-
-    identities = ais_identities(ledger, visits, ports, start, end)
-    if identities:  # AIS in the ledger: name matched calls by their transponder, flag dark ones
-        from pipeline.estimate.ais import apply_ais
-
-        result.deliveries = apply_ais(result.deliveries, identities, registry)
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
     return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()})

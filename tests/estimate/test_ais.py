@@ -85,3 +85,76 @@ def test_ais_names_linked_to_the_registry_and_dark_calls_keep_size_identificatio
     assert got["D"].dark is None  # no AIS verdict: unknown, not dark
     e = got["E"]
     assert (e.vessel, e.imo, e.ais_mmsi) == ("MMSI 273000005", "9999999", 273000005)
+
+
+SIZED = [
+    Vessel(name="Small", imo="1000001", length_m=60, beam_m=10, dwt=1200, source="test"),
+    Vessel(name="Big", imo="1000002", length_m=100, beam_m=16, dwt=5000, source="test"),
+    Vessel(name="Listed", imo="1000003", dwt=3003, source="test"),  # no size: never by size
+]
+
+
+def small_visit() -> Visit:
+    """A call whose hull measures exactly like "Small"."""
+    return Visit("vostochny", "oil-1", "k", T, T, None, None, 2, 60, 10, evidence=["s1", "s2"],
+                 id="V", length_sigma_m=4.0, beam_sigma_m=0.8)  # fmt: skip
+
+
+def test_ais_identification_puts_the_match_probability_on_the_transponders_vessel(params):
+    from pipeline.estimate.ais import ais_identification
+    from pipeline.estimate.registry import identify
+
+    size = identify(small_visit(), SIZED, params.identification, params.portcalls.size_error)
+    assert size.name == "Small"
+    ident = ais_identification(size, VisitAis("V", 273000002, 0.9, "BIG", "1000002", 2, 2), SIZED)
+    assert ident.name == "Big" and ident.probability == 0.9
+    assert ident.best.dwt == 5000
+    total = sum(c.probability for c in ident.candidates) + ident.p_unidentified
+    assert abs(total - 1.0) < 1e-12
+    # the remaining 0.1 is shared as size shares it once "Big" is ruled out
+    small = next(c for c in ident.candidates if c.name == "Small")
+    p_big = next(c.probability for c in size.candidates if c.name == "Big")
+    assert abs(small.probability - 0.1 * size.candidates[0].probability / (1 - p_big)) < 1e-12
+    # a vessel outside the registry: its AIS length stands in for the registry's
+    stranger = VisitAis("V", 273000009, 0.8, "STRANGER", None, 2, 2, 75.0, 12.0)
+    ident = ais_identification(size, stranger, SIZED)
+    assert (ident.best.name, ident.best.length_m, ident.best.dwt) == ("STRANGER", 75.0, None)
+
+
+def _estimate(params, ais):
+    from pipeline.estimate import run_estimate
+
+    params.volume.draws = 400
+    return run_estimate([small_visit()], [], [], SIZED, params, seed=3, ais=ais).deliveries[0]
+
+
+def test_a_call_named_by_ais_takes_the_named_vessels_capacity(params):
+    from pipeline.estimate.volume import mix_bbl_per_t, point
+
+    by_size = _estimate(params, None)
+    assert by_size.vessel == "Small" and by_size.dark is None
+    big = _estimate(params, {"V": VisitAis("V", 273000002, 0.95, "BIG", "1000002", 2, 2)})
+    assert (big.vessel, big.imo, big.ais_mmsi, big.dark) == ("Big", "1000002", 273000002, False)
+    per_dwt = point(params.volume.cargo_share) * mix_bbl_per_t("refined", params.volume)
+    assert abs(big.barrels_50 - 5000 * per_dwt * params.volume.scenarios["50"]) < 1e-2
+    assert abs(by_size.barrels_50 - 1200 * per_dwt * params.volume.scenarios["50"]) < 1e-2
+    assert big.barrels_p50 > 3 * by_size.barrels_p50  # the Monte Carlo, too
+    assert "dwt 5000 from the registry (Big)" in big.method
+    assert big.candidates[0]["name"] == "Small"  # the size-based candidates stay listed
+    # a registry row without a size (the shipped registry's kind) gets its deadweight by AIS
+    listed = _estimate(params, {"V": VisitAis("V", 273000003, 0.9, None, "1000003", 2, 2)})
+    assert listed.vessel == "Listed"
+    assert abs(listed.barrels_50 - 3003 * per_dwt * params.volume.scenarios["50"]) < 1e-2
+
+
+def test_weak_or_dark_ais_keeps_the_size_based_barrels(params):
+    by_size = _estimate(params, None)
+    weak = _estimate(params, {"V": VisitAis("V", 273000002, 0.3, "BIG", "1000002", 1, 2)})
+    dark = _estimate(params, {"V": VisitAis("V", None, 0.0, evidence=2)})
+    for d in (weak, dark):
+        assert (d.vessel, d.barrels_50, d.barrels_p50) == (
+            "Small",
+            by_size.barrels_50,
+            by_size.barrels_p50,
+        )
+    assert (weak.dark, dark.dark) == (False, True)
