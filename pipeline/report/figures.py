@@ -2,22 +2,30 @@
 
 ``headline`` gives the published numbers (calls and barrels, observed and coverage-corrected,
 and the date the UNSCR 2397 cap was passed); ``cumulative`` the barrels-over-time series
-behind the cap chart; ``vessel_table`` one row per vessel. All of them come from the current
-run by default, or from the run named, so any published figure can be recomputed.
+behind the cap chart; ``vessel_table`` one row per vessel; ``dark_calls`` the calls no
+transponder matched. All of them come from the current run by default, or from the run named,
+so any published figure can be recomputed. ``ais`` holds the ledger's AIS reports around the
+evidence detections (for the map of tracks beside them), thinned to at most
+``MAX_AIS_POINTS``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from pipeline.ledger.runs import RunInfo
 from pipeline.ledger.store import Ledger
 from pipeline.recordio import whole_calls
-from pipeline.records import Delivery, Visit, utc
+from pipeline.records import Delivery, Detection, Visit, utc
 
 UNSCR_2397_REFINED_CAP_BBL = 500_000.0
+MAX_AIS_POINTS = 100_000  # a map needs the tracks' shape, not every 3-minute report
+AIS_MARGIN_DEG = 0.03  # the map reaches about 3 km beyond the outermost detection
+AIS_MARGIN = timedelta(days=1)  # and a day before the first / after the last sighting
 
 
 @dataclass
@@ -30,6 +38,8 @@ class ReportData:
     observations: list[Any]
     coverage: dict[str, Any]
     evidence: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    detections: dict[str, Detection] = field(default_factory=dict)  # the evidence detections
+    ais: pd.DataFrame | None = None  # mmsi, time, lat, lon around them; None: no AIS there
 
 
 def load(ledger: Ledger, run_id: str | None = None) -> ReportData:
@@ -38,14 +48,55 @@ def load(ledger: Ledger, run_id: str | None = None) -> ReportData:
         return ReportData(run, [], {}, ledger.observations(), {})
     deliveries = ledger.deliveries(run.id)
     visits = {v.id: v for v in ledger.visits(run.id)}
+    evidence = ledger.evidence(deliveries)
+    ids = sorted({i for ev in evidence.values() for i in ev["detections"]})
+    detections = {d.id: d for d in ledger.detections(ids=ids)} if ids else {}
     return ReportData(
         run=run,
         deliveries=deliveries,
         visits=visits,
         observations=ledger.observations(),
         coverage=run.coverage or {},
-        evidence=ledger.evidence(deliveries),
+        evidence=evidence,
+        detections=detections,
+        ais=ais_around(ledger, list(visits.values()), list(detections.values())),
     )
+
+
+def ais_around(ledger: Ledger, visits: list[Visit], detections: list[Detection]):
+    """The AIS reports within ``AIS_MARGIN_DEG`` of the detections and ``AIS_MARGIN`` of the
+    visits (mmsi, time, lat, lon, sorted), every k-th report of each vessel kept so that at most
+    ``MAX_AIS_POINTS`` remain; None when there are none."""
+    if not detections or not visits:
+        return None
+    lon = [d.lon for d in detections]
+    lat = [d.lat for d in detections]
+    m = AIS_MARGIN_DEG
+    pos = ledger.ais_positions(
+        start=min(v.first_seen for v in visits) - AIS_MARGIN,
+        end=max(v.last_seen for v in visits) + AIS_MARGIN,
+        bbox=(min(lon) - m, min(lat) - m, max(lon) + m, max(lat) + m),
+    )
+    if pos.empty:
+        return None
+    pos = pos[["mmsi", "time", "lat", "lon"]]
+    step = -(-len(pos) // MAX_AIS_POINTS)  # ceiling division
+    if step > 1:
+        pos = pos[pos.groupby("mmsi").cumcount() % step == 0]
+    return pos.reset_index(drop=True)
+
+
+def ais_state(d: Delivery) -> str:
+    """'dark', 'named' (by its transponder) or '' (no AIS verdict, or too weak to name)."""
+    if d.dark:
+        return "dark"
+    return "named" if d.ais_mmsi is not None else ""
+
+
+def dark_calls(data: ReportData) -> list[Delivery]:
+    """The calls no transponder matched, in time order."""
+    ds = [d for d in data.deliveries if d.dark and d.load_visit in data.visits]
+    return sorted(ds, key=lambda d: (delivery_time(d, data.visits), d.id))
 
 
 def delivery_time(d: Delivery, visits: dict[str, Visit]) -> datetime:

@@ -1,7 +1,8 @@
 """The self-contained HTML report: one file, every image embedded, no network needed.
 
-The charts are also written as PNG files beside the HTML (``<stem>-timeline.png``, ...), for
-reuse in articles. Every number shown names the run it comes from.
+The charts are also written as PNG files beside the HTML (``<stem>-timeline.png``, ...; with
+AIS in the ledger also ``<stem>-ais.png``, the map of tracks beside the detections), for reuse in
+articles. Every number shown names the run it comes from.
 """
 
 from __future__ import annotations
@@ -92,10 +93,13 @@ def build_report(ledger: Ledger, out: Path | str, run_id: str | None = None) -> 
         "cumulative": plots.cumulative_png(data),
         "monthly": plots.monthly_png(data),
     }
+    ais_map = plots.ais_map_png(data)
+    if ais_map is not None:
+        charts["ais"] = ais_map
     for name, png in charts.items():
         atomic_write_bytes(out.with_name(f"{out.stem}-{name}.png"), png)
-    gallery, n_chips, n_missing = _gallery(ledger, data)
-    doc = _document(ledger, data, head, charts, gallery)
+    gallery, chips, n_chips, n_missing = _gallery(ledger, data)
+    doc = _document(ledger, data, head, charts, gallery, chips)
     atomic_write_text(out, doc)
     return {
         "html": str(out),
@@ -106,12 +110,20 @@ def build_report(ledger: Ledger, out: Path | str, run_id: str | None = None) -> 
     }
 
 
-def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, int, int]:
+def _ais_text(d: Any) -> str:
+    if d.dark is None:
+        return ""
+    return "dark" if d.dark else (f"MMSI {d.ais_mmsi}" if d.ais_mmsi is not None else "weak")
+
+
+def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, dict[str, str], int, int]:
+    """The evidence section, each delivery's chips (HTML, by delivery id, for reuse) and the
+    counts of chips cut and of rasters missing."""
     from rich.progress import Progress
 
     parts, n_chips, n_missing = [], 0, 0
-    all_ids = sorted({i for ev in data.evidence.values() for i in ev["detections"]})
-    dets = {d.id: d for d in ledger.detections(ids=all_ids)} if all_ids else {}
+    chips: dict[str, str] = {}
+    dets = data.detections
     scenes: dict[str, Any] = {}
     ordered = sorted(data.deliveries, key=lambda d: (figures.delivery_time(d, data.visits), d.id))
     with Progress(transient=True) as progress:
@@ -168,16 +180,77 @@ def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, int, int]:
                 figs.append(f'<p class="meta">and {more} more detections</p>')
             if not ids:
                 figs.append('<p class="meta">no detections of this delivery in the ledger</p>')
+            chips[d.id] = "".join(figs)
+            ais = {"dark": "; AIS: dark (no transponder matched)", "": ""}.get(
+                figures.ais_state(d), f"; named by AIS, MMSI {d.ais_mmsi}"
+            )
             parts.append(
                 f'<h3 id="d-{_e(d.id)}">{_e(d.vessel)} at {_e(v.port)} / {_e(v.berth)}, '
                 f"{v.first_seen:%Y-%m-%d} to {v.last_seen:%Y-%m-%d}</h3>"
                 f'<p class="meta">delivery {_e(d.id)}: {_n(d.barrels_p50)} bbl p50 '
                 f"({_n(d.barrels_p10)} to {_n(d.barrels_p90)}), {_e(d.product)}; "
-                f"identification p = {d.id_probability:.2f}</p>"
-                f'<div class="gallery">{"".join(figs)}</div>'
+                f"identification p = {d.id_probability:.2f}{ais}</p>"
+                f'<div class="gallery">{chips[d.id]}</div>'
             )
             progress.advance(task)
-    return "".join(parts), n_chips, n_missing
+    return "".join(parts), chips, n_chips, n_missing
+
+
+def _dark_html(data: figures.ReportData, charts: dict[str, bytes], chips: dict[str, str]) -> str:
+    """The dark calls with their evidence chips, and the map of AIS tracks."""
+    if all(d.dark is None for d in data.deliveries):
+        return (
+            '<p class="meta">No AIS verdicts in this run (no AIS in the ledger around its '
+            "images, or no deliveries): dark calls cannot be told from the others.</p>"
+        )
+    dark = figures.dark_calls(data)
+    named = sum(figures.ais_state(d) == "named" for d in data.deliveries)
+    rows = []
+    for d in dark:
+        v = data.visits[d.load_visit]
+        rows.append(
+            {
+                "id": f'<a href="#d-{_e(d.id)}">{_e(d.id)}</a>',
+                "vessel": d.vessel,
+                "id_probability": d.id_probability,
+                "berth": f"{v.port}/{v.berth}",
+                "first_seen": v.first_seen,
+                "last_seen": v.last_seen,
+                "barrels_p50": d.barrels_p50,
+                "chips": f'<div class="gallery">{chips.get(d.id, "")}</div>',
+            }
+        )
+    table = (
+        _table(
+            [
+                ("id", "delivery"),
+                ("vessel", "vessel (by size)"),
+                ("id_probability", "identification p"),
+                ("berth", "load berth"),
+                ("first_seen", "first seen"),
+                ("last_seen", "last seen"),
+                ("barrels_p50", "bbl p50"),
+                ("chips", "evidence"),
+            ],
+            rows,
+            {"id_probability", "barrels_p50"},
+            raw={"id", "chips"},
+        )
+        if rows
+        else '<p class="meta">No dark calls: every call with an AIS verdict matched one.</p>'
+    )
+    ais_map = (
+        _img(charts["ais"], "AIS tracks beside the detections")
+        if "ais" in charts
+        else '<p class="meta">No AIS reports around the detections to map.</p>'
+    )
+    return (
+        f'<p class="meta">{len(dark)} of {len(data.deliveries)} calls are dark: AIS was '
+        "available, but no transponder matched the hull in any of its images (off, spoofed "
+        f"elsewhere, or not fitted); {named} were named by their transponder. A dark call's "
+        "vessel is the size-based identification.</p>"
+        f"{table}{ais_map}"
+    )
 
 
 def _dates(row: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +300,7 @@ def _document(
     head: dict[str, Any],
     charts: dict[str, bytes],
     gallery: str,
+    chips: dict[str, str] | None = None,
 ) -> str:
     run = data.run
     if run is None or run.estimated_utc is None:
@@ -308,9 +382,11 @@ def _document(
                 "barrels_p50": d.barrels_p50,
                 "barrels_p90": d.barrels_p90,
                 "scenes": len(data.evidence.get(d.id, {}).get("scenes", [])),
+                "ais": _ais_text(d),
             }
         )
     per_vessel = []
+    has_ais = any(d.dark is not None for d in data.deliveries)
     for row in figures.vessel_table(data):
         rows = by_vessel.get((row["vessel"], row["imo"]), [])
         imo = f", IMO {_e(row['imo'])}" if row["imo"] else ""
@@ -329,7 +405,8 @@ def _document(
                     ("barrels_p50", "bbl p50"),
                     ("barrels_p90", "bbl p90"),
                     ("scenes", "evidence scenes"),
-                ],
+                ]
+                + ([("ais", "AIS")] if has_ais else []),
                 rows,
                 {"id_probability", "barrels_p10", "barrels_p50", "barrels_p90", "scenes"},
                 raw={"id"},
@@ -369,6 +446,8 @@ period; a date is empty where fewer than that share did).</p>
 {vessels_html}
 <h2>Deliveries, vessel by vessel</h2>
 {deliveries_html}
+<h2>Dark calls and AIS</h2>
+{_dark_html(data, charts, chips or {})}
 <h2>Evidence</h2>
 <p class="meta">Every delivery's detections, cut from the scene raster; the footprint the
 detector measured is drawn in yellow.</p>

@@ -13,7 +13,12 @@ from typing import Any
 
 from pipeline.recordio import whole_calls
 from pipeline.records import Detection, Scene, utc
-from pipeline.report.figures import UNSCR_2397_REFINED_CAP_BBL, ReportData, cumulative
+from pipeline.report.figures import (
+    UNSCR_2397_REFINED_CAP_BBL,
+    ReportData,
+    ais_state,
+    cumulative,
+)
 
 CLEAR = "#2a9d8f"
 OBSCURED = "#9e9e9e"
@@ -227,6 +232,71 @@ def monthly_png(data: ReportData) -> bytes:
 
 
 # ---------------------------------------------------------------------- evidence chips
+AIS_TRACK = "#457b9d"
+AIS_GAP_S = 3600  # a track is broken where reports are more than an hour apart
+DETECTION_STYLE = {  # ais_state -> colour, marker, legend label (drawn in this order)
+    "": ("#6c757d", "s", "detection of a call without an AIS verdict"),
+    "named": ("#2a9d8f", "o", "detection of a call named by its transponder"),
+    "dark": ("#d62828", "X", "detection of a dark call (no transponder matched)"),
+}
+
+
+def ais_map_png(data: ReportData) -> bytes | None:
+    """Per port, the AIS tracks around the calls (thin lines, one per transponder) with the
+    calls' detections on top, coloured dark / named by AIS / no verdict. None without AIS."""
+    if data.ais is None or data.ais.empty:
+        return None
+    import numpy as np
+
+    plt = _plt()
+    state = {}
+    port_of = {}
+    for d in data.deliveries:
+        v = data.visits.get(d.load_visit)
+        for det_id in data.evidence.get(d.id, {}).get("detections", []):
+            state[det_id] = ais_state(d)
+            port_of[det_id] = v.port if v else "?"
+    ports = sorted({port_of[i] for i in state if i in data.detections})
+    if not ports:
+        return None
+    fig, axes = plt.subplots(1, len(ports), figsize=(6.5 * len(ports), 6.2), squeeze=False)
+    ais = data.ais.sort_values(["mmsi", "time"])
+    for ax, port in zip(axes[0], ports, strict=True):
+        dets = [data.detections[i] for i in state if i in data.detections and port_of[i] == port]
+        lon = np.array([d.lon for d in dets])
+        lat = np.array([d.lat for d in dets])
+        pad = 0.03
+        box = (lon.min() - pad, lon.max() + pad, lat.min() - pad, lat.max() + pad)
+        here = ais[ais.lon.between(box[0], box[1]) & ais.lat.between(box[2], box[3])]
+        for _mmsi, tr in here.groupby("mmsi", sort=True):
+            t = (tr["time"] - tr["time"].iloc[0]).dt.total_seconds().to_numpy()
+            x, y = tr["lon"].to_numpy(float), tr["lat"].to_numpy(float)
+            cut = np.flatnonzero(np.diff(t) > AIS_GAP_S) + 1  # no line across a silence
+            x, y = np.insert(x, cut, np.nan), np.insert(y, cut, np.nan)
+            ax.plot(x, y, "-", color=AIS_TRACK, lw=0.7, alpha=0.55)
+            ax.plot(x, y, ".", color=AIS_TRACK, ms=1.2, alpha=0.4)
+        n_tracks = here["mmsi"].nunique()
+        label = f"AIS reports ({n_tracks} transponder{'' if n_tracks == 1 else 's'})"
+        ax.plot([], [], "-", color=AIS_TRACK, label=label)
+        for key, (color, marker, label) in DETECTION_STYLE.items():
+            sel = [d for d in dets if state[d.id] == key]
+            if sel:
+                ax.scatter(
+                    [d.lon for d in sel], [d.lat for d in sel], c=color, marker=marker, s=46,
+                    edgecolors="white", linewidths=0.6, zorder=3, label=f"{label}: {len(sel)}",
+                )  # fmt: skip
+        ax.set_xlim(box[0], box[1])
+        ax.set_ylim(box[2], box[3])
+        ax.set_aspect(1 / np.cos(np.radians((box[2] + box[3]) / 2)))  # metres equal both ways
+        ax.ticklabel_format(useOffset=False)
+        ax.set_xlabel("longitude")
+        ax.set_ylabel("latitude")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"{port}: AIS tracks and the calls' detections", loc="left")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    return _png(fig)
+
+
 def chip_jpeg(scene: Scene, detection: Detection, min_px: int = 32, out_px: int = 256) -> bytes:
     """An RGB image chip (JPEG) around one detection with its footprint drawn, cut with a
     windowed read from the scene raster. Raises FileNotFoundError when the raster is gone."""

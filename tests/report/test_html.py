@@ -87,6 +87,62 @@ def test_report_is_self_contained_and_complete(ledger_with_rasters, tmp_path):
         assert f"<li>{html.escape(note)}</li>" in doc
 
 
+def test_dark_calls_get_their_chips_and_a_map_of_ais_tracks(db_url, tmp_path):
+    import numpy as np
+    import pandas as pd
+    from ledger.factory import BERTHS
+
+    sample = build(seed=0, scene_root=tmp_path / "scenes")
+    write_rasters(sample)
+    dark = sample.deliveries[::2]  # every other call dark, the rest named by a transponder
+    for i, d in enumerate(sample.deliveries):
+        d.dark, d.ais_mmsi = (True, None) if d in dark else (False, 273000100 + i)
+    lon, lat = BERTHS["oil-1"]
+    times = pd.date_range(sample.scenes[0].acquired, sample.scenes[-1].acquired, freq="30min")
+    positions = pd.DataFrame(
+        {"mmsi": 273000100, "time": times, "lat": lat + 0.01 * np.sin(np.arange(len(times))),
+         "lon": lon - 0.005, "sog": 0.1, "cog": np.nan, "heading": np.nan}
+    )  # fmt: skip
+    static = pd.DataFrame(
+        [{"mmsi": 273000100, "time": times[0], "name": "YU JONG 2", "imo": "8604917",
+          "callsign": None, "ship_type": "80", "length_m": 80.0, "width_m": 13.0}]
+    )  # fmt: skip
+    with Ledger(db_url) as led:
+        fill(led, sample)
+        led.add_ais(positions, static, "ais.csv")
+        summary = build_report(led, tmp_path / "report.html")
+    doc = (tmp_path / "report.html").read_text(encoding="utf-8")
+    section = doc[doc.index("<h2>Dark calls and AIS</h2>") : doc.index("<h2>Evidence</h2>")]
+    assert f"{len(dark)} of {len(sample.deliveries)} calls are dark" in section
+    rows = re.findall(r"<tr><td><a href=\"#d-([^\"]+)\">", section)
+    assert rows == [d.id for d in sorted(dark, key=lambda d: _last_seen(sample, d))]
+    # each dark call's row carries the chips of its evidence, the same as the evidence section
+    visits = {v.id: v for v in sample.visits}
+    dark_chips = sum(min(MAX_CHIPS_PER_DELIVERY, len(visits[d.load_visit].evidence)) for d in dark)
+    assert dark_chips > 0 and section.count('class="chip"') == dark_chips
+    assert doc.count('class="chip"') == summary["chips"] + dark_chips
+    # the map: a fourth chart, also written beside the report
+    assert 'alt="AIS tracks beside the detections"' in section
+    assert doc.count('class="chart"') == 4
+    png = (tmp_path / "report-ais.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+    named = next(d for d in sample.deliveries if d not in dark)
+    assert f"named by AIS, MMSI {named.ais_mmsi}" in doc
+    assert "<th>AIS</th>" in doc and "<td>dark</td>" in doc
+
+
+def test_dark_calls_without_ais_say_they_cannot_be_told(ledger_with_rasters, tmp_path):
+    led, _ = ledger_with_rasters
+    build_report(led, tmp_path / "r.html")
+    doc = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "dark calls cannot be told from the others" in doc
+    assert "<th>AIS</th>" not in doc and not (tmp_path / "r-ais.png").exists()
+
+
+def _last_seen(sample, d):
+    return next(v for v in sample.visits if v.id == d.load_visit).last_seen, d.id
+
+
 def test_runs_without_kept_notes_say_so(db_url, tmp_path):
     sample = build(seed=2)
     sample.notes = []
