@@ -59,27 +59,40 @@ def load(ledger: Ledger, run_id: str | None = None) -> ReportData:
         coverage=run.coverage or {},
         evidence=evidence,
         detections=detections,
-        ais=ais_around(ledger, list(visits.values()), list(detections.values())),
+        ais=ais_around(ledger, deliveries, visits, evidence, detections),
     )
 
 
-def ais_around(ledger: Ledger, visits: list[Visit], detections: list[Detection]):
-    """The AIS reports within ``AIS_MARGIN_DEG`` of the detections and ``AIS_MARGIN`` of the
-    visits (mmsi, time, lat, lon, sorted), every k-th report of each vessel kept so that at most
-    ``MAX_AIS_POINTS`` remain; None when there are none."""
-    if not detections or not visits:
-        return None
-    lon = [d.lon for d in detections]
-    lat = [d.lat for d in detections]
+def ais_around(ledger: Ledger, deliveries, visits, evidence, detections):
+    """The AIS reports within ``AIS_MARGIN_DEG`` of each port's evidence detections and
+    ``AIS_MARGIN`` of its calls (mmsi, time, lat, lon), every k-th report of each vessel kept
+    so that at most ``MAX_AIS_POINTS`` remain; None when there are none. One query per port, so
+    two ports far apart do not fetch the sea between them."""
+    by_port: dict[str, tuple[list[Visit], list[Detection]]] = {}
+    for d in deliveries:
+        v = visits.get(d.load_visit)
+        dets = [detections[i] for i in evidence.get(d.id, {}).get("detections", [])
+                if i in detections]  # fmt: skip
+        if v is None or not dets:
+            continue
+        vs, ds = by_port.setdefault(v.port, ([], []))
+        vs.append(v)
+        ds += dets
     m = AIS_MARGIN_DEG
-    pos = ledger.ais_positions(
-        start=min(v.first_seen for v in visits) - AIS_MARGIN,
-        end=max(v.last_seen for v in visits) + AIS_MARGIN,
-        bbox=(min(lon) - m, min(lat) - m, max(lon) + m, max(lat) + m),
-    )
-    if pos.empty:
+    parts = []
+    for vs, ds in by_port.values():
+        lon = [d.lon for d in ds]
+        lat = [d.lat for d in ds]
+        parts.append(
+            ledger.ais_positions(
+                start=min(v.first_seen for v in vs) - AIS_MARGIN,
+                end=max(v.last_seen for v in vs) + AIS_MARGIN,
+                bbox=(min(lon) - m, min(lat) - m, max(lon) + m, max(lat) + m),
+            )[["mmsi", "time", "lat", "lon"]]
+        )
+    if not parts or all(p.empty for p in parts):
         return None
-    pos = pos[["mmsi", "time", "lat", "lon"]]
+    pos = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     step = -(-len(pos) // MAX_AIS_POINTS)  # ceiling division
     if step > 1:
         pos = pos[pos.groupby("mmsi").cumcount() % step == 0]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from ledger.factory import build, fill, write_rasters
 
 from pipeline.ledger.store import Ledger
+from pipeline.report import figures
 from pipeline.report.html import MAX_CHIPS_PER_DELIVERY, build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -107,10 +108,12 @@ def test_dark_calls_get_their_chips_and_a_map_of_ais_tracks(db_url, tmp_path):
         [{"mmsi": 273000100, "time": times[0], "name": "YU JONG 2", "imo": "8604917",
           "callsign": None, "ship_type": "80", "length_m": 80.0, "width_m": 13.0}]
     )  # fmt: skip
+    far = positions.assign(mmsi=273000999, lat=lat + 1.0)  # 110 km away: not on the map
     with Ledger(db_url) as led:
         fill(led, sample)
-        led.add_ais(positions, static, "ais.csv")
+        led.add_ais(pd.concat([positions, far]), static, "ais.csv")
         summary = build_report(led, tmp_path / "report.html")
+        assert set(figures.load(led).ais["mmsi"]) == {273000100}
     doc = (tmp_path / "report.html").read_text(encoding="utf-8")
     section = doc[doc.index("<h2>Dark calls and AIS</h2>") : doc.index("<h2>Evidence</h2>")]
     assert f"{len(dark)} of {len(sample.deliveries)} calls are dark" in section
