@@ -53,6 +53,8 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
         273000001,
     )
     assert first.id_probability > 0.9
+    # its barrels from the named vessel (the registry has its length, not its dwt)
+    assert "length relation at Yu Son's registry length" in first.method
     assert second.dark is True and second.ais_mmsi is None
     with Ledger(db) as led:
         stored = {d.id: d for d in led.deliveries()}
