@@ -41,3 +41,82 @@ def test_a_small_run_writes_rows_a_plot_and_the_spread(tmp_path, capsys):
     assert summary["scenarios"] == 2 and summary["set"] == "tuning"
     for key in ("calls_abs_p50_error", "barrels_abs_p50_error", "barrels_p90_over_p10"):
         assert {"median", "q25", "q75", "max"} <= set(summary[key])
+
+
+def test_the_chain_scenario_is_the_drawn_one_made_small():
+    mod = load_benchmark("estimate_calibration")
+    for seed in range(mod.SEED_BASE["tuning"], mod.SEED_BASE["tuning"] + 8):
+        sc, _ = mod.draw_scenario(seed)
+        small = mod.chain_scenario(sc)
+        days = (small.end - small.start).days
+        assert small.start == sc.start and days == min((sc.end - sc.start).days, 120)
+        assert 10 <= small.calls.n_load_calls <= 80
+        assert small.calls.load_dwell_median_h == sc.calls.load_dwell_median_h
+        assert small.fleet == sc.fleet and small.weather == sc.weather and small.ais is None
+        assert [p.name for p in small.sensors] == [p.name for p in sc.sensors]
+        assert all(p.ports == [sc.load_port] and p.centre == "berth" for p in small.sensors)
+
+
+def _truth(departed: str, bbl: float):
+    from types import SimpleNamespace
+
+    from pipeline.records import utc
+
+    return SimpleNamespace(departed=utc(departed), loaded_bbl=bbl)
+
+
+def test_cap_dates_are_scored_against_the_true_one():
+    mod = load_benchmark("estimate_calibration")
+    params = mod.load_params(None)
+    cap = params.caps.refined_bbl
+    truth = [_truth("2024-03-01T00:00:00Z", cap * 0.6), _truth("2024-05-10T00:00:00Z", cap * 0.6)]
+    row = {
+        "scenario": "corrected",
+        "product_class": "refined",
+        "year": 2024,
+        "cap_passed_p10_utc": "2024-04-01T00:00:00Z",
+        "cap_passed_utc": "2024-05-01T00:00:00Z",
+        "cap_passed_p90_utc": "",  # under 90 % of the draws passed
+        "p_passed": 0.7,
+    }
+    s = mod.cap_scores({"caps": [row]}, truth, params)
+    assert s["cap_true"] == "2024-05-10" and s["cap_p50"] == "2024-05-01"
+    assert s["cap_p50_error_d"] == -9 and s["cap_p50_agrees"] and s["cap_in_p10_p90"]
+    # a calendar year's loads only: the same two loads across a new year never pass
+    split = [truth[0], _truth("2025-01-10T00:00:00Z", cap * 0.6)]
+    s = mod.cap_scores({"caps": [row]}, split, params)
+    assert s["cap_true"] == "not passed" and not s["cap_p50_agrees"]
+    assert s["cap_in_p10_p90"]  # P90 not reached: "not passed" is inside P10-P90
+    s = mod.cap_scores(
+        {"caps": [{**row, "cap_passed_p90_utc": "2024-06-01T00:00:00Z"}]}, split, params
+    )
+    assert not s["cap_in_p10_p90"]
+
+
+def test_the_whole_chain_scores_a_tiny_scenario_and_resumes(tmp_path, capsys):
+    from datetime import timedelta
+
+    from pipeline.simulate.scenario import load_scenario
+
+    mod = load_benchmark("estimate_calibration")
+    tiny = load_scenario(mod.Path(__file__).resolve().parents[2] / "configs/scenarios/tiny.yaml")
+    path = mod.write_scenario(tiny.model_copy(update={"end": tiny.start + timedelta(days=12)}),
+                              tmp_path / "tiny12.yaml")  # fmt: skip
+    out, work = tmp_path / "chain.csv", tmp_path / "work"
+    argv = ["--chain", "--scenario", str(path), "--model", "baseline", "--out", str(out)]
+    assert mod.main([*argv, "--work", str(work)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1 and summary["path"] == "chain" and summary["scenarios"] == 1
+    r = rows[0]
+    assert (r["scenario"], r["seed"]) == ("tiny", str(tiny.seed))
+    assert int(r["calls_true"]) >= 1 and int(r["scenes"]) >= 1
+    assert float(r["calls_p10"]) <= float(r["calls_p50"]) <= float(r["calls_p90"])
+    assert r["barrels_in_p10_p90"] in ("True", "False") and r["cap_true"]
+    assert (work / "tiny-7" / "scenario.yaml").exists()
+    assert not (work / "tiny-7" / "run" / "simulation" / "scenes").exists()  # not kept
+    # resumed: a scenario already in the CSV is not run again
+    assert mod.main([*argv, "--work", str(tmp_path / "again")]) == 0
+    assert "not re-run" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+    assert len(list(csv.DictReader(out.open()))) == 1
