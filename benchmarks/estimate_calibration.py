@@ -689,7 +689,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_ylabel(f"{kind}: estimate / truth - 1 (%)")
         ax.set_ylim(-100, 200)
     axes[1].set_xlabel("scenario (sorted by barrels P50 error); bar: P10-P90, red: truth outside")
-    fig.suptitle(f"Corrected totals on {len(rows)} scenarios (P50 dot, P10-P90 bar)")
+    source = "whole chain" if "scenes" in rows[0] else "perturbed truth"
+    fig.suptitle(f"Corrected totals on {len(rows)} scenarios, {source} (P50 dot, P10-P90 bar)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -794,7 +795,8 @@ def main(argv=None) -> int:
         plot(rows, a.plot)
     summary = summarise(rows)
     summary["set"] = str(a.scenario) if a.scenario else a.set
-    summary["path"] = "chain" if a.chain else "perturbed truth"
+    chain = a.chain or bool(rows and "scenes" in rows[0])  # a chain CSV has the scene counts
+    summary["path"] = "chain" if chain else "perturbed truth"
     summary["when_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(json.dumps(summary, indent=1))
     return 0
