@@ -115,8 +115,10 @@ def ingest(
     summary = IngestSummary(
         source=source, ports=[p.name for p in ports], start=t0.date(), end=t1.date()
     )
-    # files a killed run was writing into the cache (their final names were never written)
-    remove_stale_temps(cache_dir)
+    # files a killed run was writing into the cache (their final names were never written);
+    # every cache write is under CACHE/<port>/, so only this ingest's ports are walked
+    for port in ports:
+        remove_stale_temps(Path(cache_dir) / port.name)
     cands = list(source_cls(settings, folder).candidates(ports, t0, t1, summary.skipped))
     summary.found = len(cands) + len(summary.skipped)
     if not cands and not summary.skipped:
