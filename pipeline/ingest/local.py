@@ -296,13 +296,13 @@ class LocalSource(Source):
                         port=port,
                         load=_loader(path, port, required, mask),
                         origin=str(path.resolve()),
-                        content=_content(path, mask),
+                        content=file_content(path, mask),
                     )
                 )
         return out
 
 
-def _content(path: Path, mask: Path | None) -> str:
+def file_content(path: Path, mask: Path | None) -> str:
     """What a skip of this file is remembered under: path, size and mtime of the file and of
     its mask, so a copy, a replaced file or a new mask is examined again."""
     parts = []

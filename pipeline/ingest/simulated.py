@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.config import Port
 from pipeline.ingest.base import Candidate, SceneSkip, Source
-from pipeline.ingest.local import read_aoi
+from pipeline.ingest.local import file_content, read_aoi
 from pipeline.records import utc
 
 
@@ -56,6 +56,8 @@ class SimulatedSource(Source):
                     port=port,
                     load=_loader(d / "scene.tif", port, scl if scl.exists() else None),
                     origin=str(d.resolve()),
+                    # a folder simulated again (another seed, a fixed scenario) reuses scene ids
+                    content=file_content(d / "scene.tif", scl if scl.exists() else None),
                     properties={"tankerwatch:simulated": True, "tankerwatch:sim_scene": d.name},
                 )
             )
