@@ -1,4 +1,5 @@
-"""The self-contained HTML report: one file, every image embedded, no network needed.
+"""The self-contained HTML report: one file, every image embedded, no network needed (the
+port maps inline Leaflet; their OpenStreetMap tiles are an option that needs a network).
 
 The charts are also written as PNG files beside the HTML (``<stem>-timeline.png``, ...; with
 AIS in the ledger also ``<stem>-ais.png``, the map of tracks beside the detections), for reuse in
