@@ -292,10 +292,17 @@ def test_map_renders_in_headless_chromium_with_the_network_blocked(tmp_path, por
             f"detections in the scene ({m['detections']})",
             f"visits ({m['visits']})",
         ]
-        # switching to OpenStreetMap offline: the tiles fail, nothing else breaks
-        osm = "document.querySelectorAll('.leaflet-control-layers-base input')[1].click();"
+        # switching to OpenStreetMap offline: the tiles fail, nothing else breaks; and a click
+        # on a berth opens its popup
+        osm = (
+            "document.querySelectorAll('.leaflet-control-layers-base input')[1].click();"
+            "document.querySelector('path.tw-berth').dispatchEvent("
+            "new MouseEvent('click', {bubbles: true, clientX: 1, clientY: 1}));"
+        )
         dom = render(tmp_path / "report.html", proxy, after_load=osm)
         assert js_errors(dom) == []
+        popup = re.search(r'class="leaflet-popup-content"[^>]*>(.*?)</div>', dom, re.S)
+        assert popup and "berth oil-1" in popup.group(1) and "Oil berth &lt;1&gt;" in popup.group(1)
         tiles = page_requests(seen)
         assert tiles and all(r == "CONNECT tile.openstreetmap.org:443" for r in tiles), tiles
         assert dom.count('class="tw-visit leaflet-interactive"') == m["visits"]
