@@ -231,7 +231,8 @@ def _layer(folium: Any, name: str, features: list[dict], point: bool = False) ->
             style_function=lambda f: f["properties"]["style"],
             popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
             tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-            marker=folium.CircleMarker(radius=7) if point else None,
+            # points as vector circles: Leaflet's default marker is an image it would fetch
+            marker=folium.CircleMarker(radius=7 if point else 4),
         ).add_to(fg)
     return fg
 

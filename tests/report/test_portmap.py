@@ -314,3 +314,25 @@ def test_map_renders_in_headless_chromium_with_the_network_blocked(tmp_path, por
     with blocked_network() as (proxy, _):
         assert any("L is not defined" in e for e in js_errors(render(broken, proxy)))
     shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def test_a_detection_without_a_footprint_is_a_circle_not_an_image_marker(port):
+    from datetime import UTC, datetime
+
+    from pipeline.records import Detection, Scene
+
+    scene = Scene(
+        id="s1", source="sim", sensor="S2A", acquired=datetime(2024, 3, 1, tzinfo=UTC),
+        port="vostochny", path="/nonexistent/s1.tif", crs="EPSG:32653", gsd_m=10.0,
+        bands=["B02"], valid_fraction=1.0, cloud_fraction=0.0,
+    )  # fmt: skip
+    d = Detection(
+        scene_id="s1", geometry="", lon=133.05, lat=42.73, length_m=90.0, beam_m=15.0,
+        heading_deg=0.0, score=0.8, cls="tanker", model="m", id="det-1",
+    )  # fmt: skip
+    pm = portmap.build_port_map(load_port(port), scene, "test", [d], {}, [], {}, {})
+    (f,) = _features(pm.html, "tw-detection")
+    assert f["geometry"] == {"type": "Point", "coordinates": [133.05, 42.73]}
+    assert "L.marker(" not in pm.html and "new L.CircleMarker(latlng" in pm.html
+    assert pm.counts["detections"] == 1 and pm.counts["image"] == 0
+    assert pm.notes == ["the raster of scene s1 is missing (/nonexistent/s1.tif): no image"]
