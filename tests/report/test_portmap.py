@@ -336,3 +336,22 @@ def test_a_detection_without_a_footprint_is_a_circle_not_an_image_marker(port):
     assert "L.marker(" not in pm.html and "new L.CircleMarker(latlng" in pm.html
     assert pm.counts["detections"] == 1 and pm.counts["image"] == 0
     assert pm.notes == ["the raster of scene s1 is missing (/nonexistent/s1.tif): no image"]
+
+
+def test_a_port_without_a_port_file_is_a_note_or_with_map_scene_an_error(tmp_path):
+    from pipeline.errors import TankerWatchError
+
+    sample = build(seed=0)
+    for s in sample.scenes:
+        s.port = "atlantis"
+    with Ledger(tmp_path / "l.db") as led:
+        fill(led, sample)
+        summary = build_report(led, tmp_path / "r.html")
+        assert summary["maps"] == []
+        doc = (tmp_path / "r.html").read_text(encoding="utf-8")
+        assert "port atlantis: no map (unknown port &#x27;atlantis&#x27;" in doc
+        assert "pass its port file with --ports" in doc
+        assert "Leaflet 1.9.4" not in doc  # no map, no Leaflet
+        with pytest.raises(TankerWatchError, match="no port file for port 'atlantis'"):
+            build_report(led, tmp_path / "r2.html", map_scenes=[sample.scenes[0].id])
+    assert not (tmp_path / "r2.html").exists()
