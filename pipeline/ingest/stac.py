@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -39,6 +40,7 @@ from pipeline.ingest.http import (
     safe_url,
 )
 from pipeline.ingest.http import with_retries as _with_retries
+from pipeline.ingest.sar import Declared, calibrated, check_polarizations, metadata_fields
 from pipeline.ingest.settings import RetrySettings, SourceSettings, StacEndpoint
 from pipeline.records import utc
 
@@ -114,11 +116,15 @@ def _api_error(url: str, exc: BaseException) -> TankerWatchError:
 
 def search(client, ep: StacEndpoint, settings: SourceSettings, port: Port, t0, t1) -> list:
     try:
+        # radar items have no eo:cloud_cover: a query on it would exclude every one of them
+        query = (
+            None if ep.kind == "sar" else {"eo:cloud_cover": {"lt": settings.stac.max_cloud_cover}}
+        )
         results = client.search(
             collections=[ep.collection],
             intersects=port.aoi_shape.__geo_interface__,
             datetime=[t0, t1],
-            query={"eo:cloud_cover": {"lt": settings.stac.max_cloud_cover}},
+            query=query,
             max_items=10_000,
         )
         return list(results.items())
@@ -160,8 +166,8 @@ def group_items(items: list, port: Port, minutes: float) -> list:
 
 
 class StacSource(Source):
-    """A STAC API of Sentinel-2 L2A COGs (the settings' endpoint): one scene per pass, read from
-    the tile covering most of the AOI."""
+    """A STAC API of Sentinel-2 L2A COGs or Sentinel-1 calibrated backscatter COGs (the
+    settings' endpoint): one scene per pass, read from the item covering most of the AOI."""
 
     name = "stac"
 
@@ -176,18 +182,21 @@ class StacSource(Source):
             for item in group_items(items, port, settings.stac.group_minutes):
                 if _coverage(item, port) <= 0:
                     continue
-                missing = [
-                    b for b in [*settings.stac.bands, "SCL"] if ep.assets[b] not in item.assets
-                ]
+                wanted = ["VV"] if ep.kind == "sar" else [*settings.stac.bands, "SCL"]
+                missing = [b for b in wanted if ep.assets[b] not in item.assets]
                 props = {
                     "tankerwatch:stac_item": item.id,
                     "tankerwatch:stac_api": safe_url(ep.url),
-                    "tankerwatch:tile_cloud_cover": item.properties.get("eo:cloud_cover"),
+                    "tankerwatch:stac_collection": ep.collection,
                 }
+                if ep.kind == "sar":
+                    props.update(metadata_fields(item.properties))
+                else:
+                    props["tankerwatch:tile_cloud_cover"] = item.properties.get("eo:cloud_cover")
                 out.append(
                     Candidate(
                         source="stac",
-                        sensor=ep.collection,
+                        sensor=ep.sensor_name,
                         acquired=utc(item.datetime).replace(microsecond=0),
                         port=port,
                         load=_loader(item, ep, signer, settings, port, missing),
@@ -202,6 +211,8 @@ def _loader(item, ep, signer, settings, port, missing):
     def load() -> Raster:
         if missing:
             raise SceneSkip(f"STAC item {item.id}: no asset for {', '.join(missing)}")
+        if ep.kind == "sar":
+            return fetch_sar(item, ep, signer, settings, port)
         return fetch(item, ep, signer, settings, port)
 
     return load
@@ -318,13 +329,15 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+def read_assets(item, ep: StacEndpoint, signer, settings: SourceSettings, names, grid) -> list:
+    """Each named asset (canonical band name -> ``ep.assets``) read onto ``grid`` (crs,
+    transform, width, height), each read retried on its own; a read that fails for good is a
+    transient SceneSkip, refused access a CredentialsError."""
     import rasterio
     import requests
     from rasterio.errors import RasterioError
 
-    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
-    names = [*settings.stac.bands, "SCL"]
+    crs, transform, width, height = grid
     session = requests.Session()
 
     def href_of(name: str) -> str:
@@ -380,6 +393,13 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
                 raise
             except TankerWatchError as exc:
                 raise SceneSkip(str(exc), permanent=False) from None
+    return arrays
+
+
+def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
+    names = [*settings.stac.bands, "SCL"]
+    arrays = read_assets(item, ep, signer, settings, names, (crs, transform, width, height))
     raw = np.stack(arrays[:-1]).astype(np.uint16)
     scl = arrays[-1].astype(np.uint8)
     valid = (scl != 0) & np.any(raw != 0, axis=0)
@@ -402,4 +422,71 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
     }
     return Raster(
         data, list(settings.stac.bands), crs, transform, 0, valid, scl=scl, properties=props
+    )
+
+
+def _nodata(item, key: str) -> float | None:
+    rb = (item.assets[key].extra_fields.get("raster:bands") or [{}])[0] or {}
+    value = rb.get("nodata")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def fetch_sar(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+    """VV (and VH, and the layover/shadow MASK when the endpoint names one) of a calibrated
+    Sentinel-1 item on the port's 10 m UTM grid; pixels in the cache's SAR convention
+    (:func:`pipeline.ingest.sar.calibrated`). No cloud mask: radar sees through cloud."""
+    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
+    pols = [p for p in ("VV", "VH") if p in ep.assets and ep.assets[p] in item.assets]
+    mask_key = ep.assets.get("MASK")
+    names = pols + (["MASK"] if mask_key and mask_key in item.assets else [])
+    origin = f"STAC item {item.id}"
+    # a VV-only item is refused before anything is read
+    check_polarizations(pols, origin, settings.sar.allow_single_pol)
+    arrays = read_assets(item, ep, signer, settings, names, (crs, transform, width, height))
+    for name, arr in zip(names, arrays, strict=True):
+        if name != "MASK" and arr.dtype.kind in "iub":
+            raise SceneSkip(
+                f"{origin}: asset {ep.assets[name]} holds {arr.dtype.name} pixels, not calibrated "
+                f"backscatter (float); uncalibrated DN? ({ep.collection})"
+            )
+    data = np.stack([a.astype(np.float32) for a in arrays[: len(pols)]])
+    valid = np.ones((height, width), dtype=bool)
+    for name, band in zip(pols, data, strict=True):
+        nd = _nodata(item, ep.assets[name])
+        ok = np.isfinite(band) & (band != 0)
+        if nd is not None and math.isfinite(nd):
+            ok &= band != nd
+        valid &= ok
+    shadow = None
+    if "MASK" in names:
+        shadow = arrays[names.index("MASK")] != 0
+    raster = Raster(
+        data,
+        pols,
+        crs,
+        transform,
+        0,
+        valid,
+        cloud_source="sar",
+        properties={
+            "tankerwatch:stac_assets": [safe_url(item.assets[ep.assets[n]].href) for n in names],
+        },
+    )
+    declared = Declared(
+        quantity=ep.sar_quantity,
+        scale=ep.sar_scale,
+        quantity_from=f"catalogue ({ep.collection})",
+        scale_from=f"catalogue ({ep.collection})",
+        metadata=metadata_fields(item.properties),
+    )
+    return calibrated(
+        raster,
+        declared,
+        origin,
+        port.name,
+        settings.sar.allow_single_pol,
+        layover_shadow=shadow,
     )
