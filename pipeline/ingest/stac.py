@@ -9,10 +9,22 @@ its own (429/5xx, waiting as long as ``Retry-After`` asks; GDAL's own retries wo
 band DN are harmonised to reflectance x 10000 without the +1000 offset of processing baseline
 04.00+ (:func:`radiometry`), the convention of Sentinel Hub and of the cache.
 
+Sentinel-1 (an endpoint of ``kind: sar``, e.g. Planetary Computer's ``sentinel-1-rtc``:
+gamma0, terrain corrected, linear power, float32 COGs on UTM grids) is searched without the
+cloud filter (radar items have no ``eo:cloud_cover``); VV and VH (and a layover/shadow MASK
+asset, where the endpoint names one) are read onto the same port grid with nearest neighbour,
+integer (DN) assets are refused, and the pixels pass through :mod:`pipeline.ingest.sar`.
+Catalogues of uncalibrated GRD (PC's and Earth Search's ``sentinel-1-grd``) are refused when the
+settings are loaded.
+
 Planetary Computer assets are signed with a SAS token from its token endpoint
 (``GET {sas_url}/{collection}`` -> ``{"token": ..., "msft:expiry": ...}``), fetched with plain
-HTTP (no planetary-computer package) and appended to the asset URLs; the token never appears in
-logs, errors, the cache or the catalogue (URLs are printed without their query string).
+HTTP and appended to the asset URLs; with ``PC_SDK_SUBSCRIPTION_KEY`` set, the token request
+carries it (``Ocp-Apim-Subscription-Key``), as the planetary-computer SDK does. The SDK itself
+is not used: its ``sign`` asks for tokens per storage account and container and signs only
+``*.blob.core.windows.net`` URLs (so it cannot be pointed at a test server), and keeps tokens
+in a module-global cache. The token (and key) never appear in logs, errors, the cache or the
+catalogue (URLs are printed without their query string).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -47,6 +60,9 @@ from pipeline.records import utc
 log = logging.getLogger(__name__)
 
 
+SUBSCRIPTION_KEY_ENV = "PC_SDK_SUBSCRIPTION_KEY"
+
+
 class SasSigner:
     """Planetary Computer SAS tokens, one per collection, renewed before they expire."""
 
@@ -64,11 +80,26 @@ class SasSigner:
         if cached and cached[1] - now > timedelta(minutes=5):
             return cached[0]
         url = f"{self.endpoint.sas_url.rstrip('/')}/{collection}"
+        # some collections (sentinel-1-rtc) give tokens only to a Planetary Computer account:
+        # its subscription key, from the variable the planetary-computer SDK reads
+        key = os.environ.get(SUBSCRIPTION_KEY_ENV, "").strip()
+        headers = {"Ocp-Apim-Subscription-Key": key} if key else None
         try:
-            resp = get(self.session, url, self.policy, what=f"SAS token endpoint {safe_url(url)}")
+            resp = get(
+                self.session,
+                url,
+                self.policy,
+                what=f"SAS token endpoint {safe_url(url)}",
+                headers=headers,
+            )
         except TankerWatchError as exc:
             if "access refused" in str(exc):
-                raise CredentialsError(str(exc)) from None
+                hint = (
+                    f"; set {SUBSCRIPTION_KEY_ENV} to a Planetary Computer subscription key"
+                    if not key
+                    else f" (check {SUBSCRIPTION_KEY_ENV})"
+                )
+                raise CredentialsError(f"{exc}{hint}") from None
             raise
         try:
             doc = resp.json()
