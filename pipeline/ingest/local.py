@@ -181,10 +181,13 @@ def sar_declared(tags: dict, side: dict | None, descriptions) -> Declared:
                 d.scale, d.scale_from = parsed[2], f"band name {desc}"
     props = (side or {}).get("properties") if isinstance(side, dict) else None
     if isinstance(props, dict):
-        if d.quantity is None and (q := norm_quantity(props.get("tankerwatch:sar_quantity"))):
-            d.quantity, d.quantity_from = q, "sidecar tankerwatch:sar_quantity"
-        if d.scale is None and (sc := norm_scale(props.get("tankerwatch:sar_scale"))):
-            d.scale, d.scale_from = sc, "sidecar tankerwatch:sar_scale"
+        # (the simulator writes tankerwatch:backscatter / tankerwatch:backscatter_scale)
+        for key in ("tankerwatch:sar_quantity", "tankerwatch:backscatter"):
+            if d.quantity is None and (q := norm_quantity(props.get(key))):
+                d.quantity, d.quantity_from = q, f"sidecar {key}"
+        for key in ("tankerwatch:sar_scale", "tankerwatch:backscatter_scale"):
+            if d.scale is None and (sc := norm_scale(props.get(key))):
+                d.scale, d.scale_from = sc, f"sidecar {key}"
         d.metadata = metadata_fields(props)
     return d
 

@@ -12,7 +12,7 @@ import rasterio
 from ingest import data
 from pipeline.config import load_ports
 from pipeline.ingest.core import ingest
-from pipeline.ingest.sar import Declared, detect_scale, relative_orbit
+from pipeline.ingest.sar import detect_scale, relative_orbit
 from pipeline.ledger.store import Ledger
 
 
@@ -142,7 +142,6 @@ def test_scale_detection_rules():
     assert detect_scale(10 * np.log10(sea)) == "db"
     assert detect_scale(np.sqrt(sea) * 900) is None  # amplitude DN
     assert detect_scale(rng.integers(100, 4000, 10000).astype(float)) is None
-    assert Declared().quantity is None
 
 
 @pytest.mark.parametrize(
@@ -151,3 +150,47 @@ def test_scale_detection_rules():
 )
 def test_relative_orbit(platform, absolute, relative):
     assert relative_orbit(absolute, platform) == relative
+
+
+def test_simulated_sar_scene(tmp_path):
+    """A Sentinel-1 scene in the simulator's layout: scene.tif (VV, VH linear sigma0), scl.tif
+    (0 = nodata, radar shadow, layover), item.json with its sar/sat/view fields."""
+    from datetime import UTC, datetime
+
+    p = data.port()
+    arr, crs, tr = data.sar_arrays(p, seed=6)
+    scl = np.full(arr.shape[1:], 6, np.uint8)
+    scl[:, : scl.shape[1] // 5] = 0  # the western fifth: shadow / no data
+    arr[:, scl == 0] = 0
+    when = datetime(2024, 6, 7, 20, 31, 2, tzinfo=UTC)
+    d = data.simulator_scene(tmp_path / "sim", p, when, seed=6, sensor="sentinel-1-grd")
+    data.write_tif(d / "scene.tif", arr, crs, tr, ["VV", "VH"])
+    data.write_tif(d / "scl.tif", scl[None], crs, tr, ["SCL"])
+    item = json.loads((d / "item.json").read_text())
+    item["properties"] |= {
+        "sat:orbit_state": "descending",
+        "sat:relative_orbit": 119,
+        "view:incidence_angle": 41.3,
+        "sar:polarizations": ["VV", "VH"],
+        "tankerwatch:backscatter": "sigma0",
+        "tankerwatch:backscatter_scale": "linear",
+    }
+    (d / "item.json").write_text(json.dumps(item))
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        s = ingest(
+            load_ports("vostochny"),
+            "2024-06-01",
+            "2024-06-30",
+            "simulated",
+            led,
+            tmp_path / "cache",
+            path=tmp_path / "sim",
+        )
+        sc = led.scenes()[0]
+    assert s.added == 1 and sc.sensor == "sentinel-1-grd" and sc.bands == ["VV", "VH"]
+    assert sc.valid_fraction < 0.9 and sc.cloud_fraction == 0
+    props = item_of(sc)
+    assert props["tankerwatch:sar_quantity_from"] == "sidecar tankerwatch:backscatter"
+    assert props["tankerwatch:sar_scale_detected"] is False
+    assert (props["sat:orbit_state"], props["sat:relative_orbit"]) == ("descending", 119)
+    assert props["view:incidence_angle"] == 41.3 and props["tankerwatch:cloud_mask"] == "sar"
