@@ -249,11 +249,14 @@ def _loader(item, ep, signer, settings, port, missing):
     return load
 
 
-def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.ndarray:
+def read_asset(
+    href: str, crs: str, transform, width: int, height: int, masked: bool = False
+) -> np.ndarray:
     """Read one asset onto the target grid, fetching only the blocks over the window.
 
     Same CRS: a windowed read (decimated/upsampled with nearest); other CRS: a WarpedVRT, which
-    also reads only the source window it needs.
+    also reads only the source window it needs. ``masked``: a masked array whose mask is the
+    file's nodata and the area outside it (SAR: nodata values such as -32768 are not data).
     """
     import rasterio
     from rasterio.enums import Resampling
@@ -263,9 +266,10 @@ def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.nd
     x0, y1 = transform.c, transform.f
     x1, y0 = x0 + width * transform.a, y1 + height * transform.e
     with rasterio.open(href) as src:
+        nodata = src.nodata
         if src.crs is not None and src.crs.to_string() == crs:
             win = from_bounds(x0, y0, x1, y1, transform=src.transform)
-            return src.read(
+            arr = src.read(
                 1,
                 window=win,
                 out_shape=(height, width),
@@ -273,15 +277,24 @@ def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.nd
                 boundless=True,
                 fill_value=0,
             )
-        with WarpedVRT(
-            src,
-            crs=crs,
-            transform=transform,
-            width=width,
-            height=height,
-            resampling=Resampling.nearest,
-        ) as vrt:
-            return vrt.read(1)
+        else:
+            with WarpedVRT(
+                src,
+                crs=crs,
+                transform=transform,
+                width=width,
+                height=height,
+                resampling=Resampling.nearest,
+            ) as vrt:
+                arr = vrt.read(1)
+    if not masked:
+        return arr
+    # (rasterio's boundless masked reads do not mask the file's nodata: done here; the area
+    # outside the file is 0, or nodata through the WarpedVRT)
+    if nodata is None:
+        return np.ma.masked_array(arr, mask=np.zeros(arr.shape, bool))
+    off = np.isnan(arr) if np.isnan(nodata) else arr == nodata
+    return np.ma.masked_array(arr, mask=off)
 
 
 @contextlib.contextmanager
@@ -360,7 +373,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def read_assets(item, ep: StacEndpoint, signer, settings: SourceSettings, names, grid) -> list:
+def read_assets(
+    item, ep: StacEndpoint, signer, settings: SourceSettings, names, grid, masked=False
+) -> list:
     """Each named asset (canonical band name -> ``ep.assets``) read onto ``grid`` (crs,
     transform, width, height), each read retried on its own; a read that fails for good is a
     transient SceneSkip, refused access a CredentialsError."""
@@ -387,7 +402,7 @@ def read_assets(item, ep: StacEndpoint, signer, settings: SourceSettings, names,
         url = safe_url(href)
         with gdal_messages(lambda t: clean(t.replace(href, url))) as said:
             try:
-                return read_asset(href, crs, transform, width, height)
+                return read_asset(href, crs, transform, width, height, masked)
             except (RasterioError, OSError) as exc:
                 failure = clean(str(exc).replace(href, url))
                 said += [clean(str(e).replace(href, url)) for e in _chain(exc)]
@@ -476,14 +491,18 @@ def fetch_sar(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Po
     origin = f"STAC item {item.id}"
     # a VV-only item is refused before anything is read
     check_polarizations(pols, origin, settings.sar.allow_single_pol)
-    arrays = read_assets(item, ep, signer, settings, names, (crs, transform, width, height))
+    grid = (crs, transform, width, height)
+    arrays = read_assets(item, ep, signer, settings, pols, grid, masked=True)
+    if "MASK" in names:  # read as it is: its own nodata (OPERA: 255, invalid) is not seen either
+        arrays += read_assets(item, ep, signer, settings, ["MASK"], grid)
     for name, arr in zip(names, arrays, strict=True):
         if name != "MASK" and arr.dtype.kind in "iub":
             raise SceneSkip(
                 f"{origin}: asset {ep.assets[name]} holds {arr.dtype.name} pixels, not calibrated "
                 f"backscatter (float); uncalibrated DN? ({ep.collection})"
             )
-    data = np.stack([a.astype(np.float32) for a in arrays[: len(pols)]])
+    # the files' nodata (and outside them) as NaN: not data
+    data = np.stack([np.ma.filled(a.astype(np.float32), np.nan) for a in arrays[: len(pols)]])
     valid = np.ones((height, width), dtype=bool)
     for name, band in zip(pols, data, strict=True):
         nd = _nodata(item, ep.assets[name])

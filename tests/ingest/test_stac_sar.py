@@ -181,6 +181,19 @@ def test_planetary_computer_rtc_ascending_and_descending(pc, tmp_path, cogs, cap
     assert (again.added, again.downloaded, again.known) == (0, 0, 2)
 
 
+def test_nodata_declared_only_in_the_cog_is_not_data(httpserver, tmp_path, cogs):
+    """Items whose raster:bands do not give the nodata value: the COG's own (-32768) is used."""
+    api = FakeStacApi(httpserver, prefix="/nd", sas=True)
+    urls = {k: api.add_file(f"{k}.tif", cogs[k]) for k in ("vv", "vh")}
+    api.add_sar_item("S1A_nd", ASC, tile_geometry(data.port()), urls)
+    for asset in api.items[0]["assets"].values():
+        asset["raster:bands"] = [{"data_type": "float32"}]
+    s, scenes, _ = run(api, tmp_path)
+    assert s.added == 1 and scenes[0].valid_fraction == pytest.approx(0.75, abs=0.03)
+    with rasterio.open(scenes[0].path) as src:
+        assert src.read(1).min() >= 0
+
+
 def test_a_subscription_key_goes_to_the_token_endpoint(pc, tmp_path, monkeypatch, caplog):
     pc.require_key = "pc-subscription-key-1234"
     monkeypatch.delenv("PC_SDK_SUBSCRIPTION_KEY", raising=False)
