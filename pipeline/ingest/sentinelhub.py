@@ -287,9 +287,10 @@ function evaluatePixel(s) {
 }
 """
 
-    # VV, VH in their default (and only) unit, LINEAR_POWER, calibrated to the backscatter
-    # coefficient the request's processing options name (S1_PROCESSING); localIncidenceAngle
-    # (degrees) and shadowMask (radar shadow / layover) exist when the request orthorectifies
+    # VV, VH in their only unit, LINEAR_POWER, calibrated to the backscatter coefficient the
+    # request's processing options name (s1_processing); localIncidenceAngle (degrees) and
+    # shadowMask (radar shadow / layover) are Sentinel-1 meta-bands of orthorectified requests
+    # (sentinelhub-py lists these names and units in data_collections_bands)
     EVALSCRIPT_S1 = """//VERSION=3
 function setup() {
   return {
