@@ -274,7 +274,8 @@ def background(
     surface: Surface, cond: SarConditions, sensor: SarSensor, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mean sigma0 (linear) [2, H, W] of the diffuse scene, the point-target layer [2, H, W],
-    the radar-shadow / layover mask and the wind field over water (m/s)."""
+    the wall-water double-bounce layer [2, H, W], the radar-shadow / layover mask and the wind
+    field over water (m/s)."""
     cls = surface.cls
     h, w = cls.shape
     g = sensor.gsd_m
@@ -321,17 +322,18 @@ def background(
                 diffuse[p][m] = lin(LAND_DB[key][p])
         tank = look & (names == "tank_roof")
     solid = land | pier | (look & ~tank)
-    # --- double bounce of walls facing the radar: solid pixels with water toward the radar
+    # --- double bounce of walls facing the radar: solid pixels at the water's edge whose
+    # outward normal points at the radar (the dihedral response falls off within ~15 degrees)
     toward = -rng_v
-    facing = np.zeros((h, w), dtype=np.float64)
-    for ang in (-35.0, 0.0, 35.0):
-        ca, sa = math.cos(math.radians(ang)), math.sin(math.radians(ang))
-        d = np.array([toward[0] * ca - toward[1] * sa, toward[0] * sa + toward[1] * ca])
-        facing += _shift_mask(water, d[0] * 1.2, d[1] * 1.2) & solid
-    facing /= 3.0
+    sm = ndimage.gaussian_filter(solid.astype(np.float64), 1.5)
+    gy, gx = np.gradient(sm)
+    norm = np.hypot(gx, gy) + 1e-9
+    cosang = np.clip(-(gx * toward[0] + gy * toward[1]) / norm, 0.0, 1.0)
+    edge = solid & ndimage.binary_dilation(water, structure=np.ones((3, 3)))
     strength = lin(rng.normal(0.0, 2.0, size=(h, w)))
+    edges = np.zeros((2, h, w), dtype=np.float64)
     for p in range(2):
-        diffuse[p] += facing**2 * lin(EDGE_DB[p]) * strength
+        edges[p] = edge * cosang**8 * lin(EDGE_DB[p]) * strength
     # --- tanks: bright base on the side facing the radar, shadow behind (and layover)
     shadow = np.zeros((h, w), dtype=bool)
     if tank.any():
@@ -358,7 +360,7 @@ def background(
     shadow &= land | pier | tank
     for p in range(2):
         diffuse[p][shadow] = 0.0
-    return diffuse, points, shadow, wind
+    return diffuse, points, edges, shadow, wind
 
 
 def _cast(mask: np.ndarray, direction: np.ndarray, length_px: float) -> np.ndarray:
@@ -393,6 +395,7 @@ def draw_hulls(
     cond: SarConditions,
     sensor: SarSensor,
     rng: np.random.Generator,
+    cover_all: np.ndarray | None = None,
 ) -> list[dict]:
     """Add each hull's backscatter (linear sigma0, before the PSF) to ``points`` [2, H, W] in
     place; returns per vessel its pixel window and bbox_px (as the optical renderer)."""
@@ -456,6 +459,8 @@ def draw_hulls(
         points[0, rr0:rr1, cc0:cc1] += px
         points[1, rr0:rr1, cc0:cc1] += px * lin(SHIP_XPOL_DB + float(rng.normal(0, 1.5)))
         cov = hull.reshape(wh, _SS, ww, _SS).mean(axis=(1, 3))
+        if cover_all is not None:
+            np.maximum(cover_all[rr0:rr1, cc0:cc1], cov, out=cover_all[rr0:rr1, cc0:cc1])
         cxs, cys = grid.pixel(vd.corners()[:, 0], vd.corners()[:, 1])
         x0, x1 = max(0.0, float(cxs.min())), min(float(w), float(cxs.max()))
         y0, y1 = max(0.0, float(cys.min())), min(float(h), float(cys.max()))
@@ -502,8 +507,15 @@ def render_sar_scene(
     grid = surface.grid
     shape = (grid.height, grid.width)
     rng_v, az_v = look_vectors(cond)
-    diffuse, points, shadow, _ = background(surface, cond, sensor, rng)
-    info = draw_hulls(points, grid, vessels, cond, sensor, rng)
+    diffuse, points, edges, shadow, _ = background(surface, cond, sensor, rng)
+    cover = np.zeros(shape, dtype=np.float64)
+    info = draw_hulls(points, grid, vessels, cond, sensor, rng, cover)
+    # a hull moored in front of a quay wall hides the wall-water dihedral behind it
+    hidden = np.zeros(shape, dtype=bool)
+    hull = cover > 0.2
+    for k in (1.0, 2.0, 3.0):
+        hidden |= _shift_mask(hull, -rng_v[0] * k, -rng_v[1] * k)
+    diffuse += edges * ~hidden
     kernel = _sidelobe_kernel(sensor, rng_v, az_v)
     mean = np.empty_like(diffuse)
     for p in range(2):
