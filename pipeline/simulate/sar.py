@@ -200,7 +200,7 @@ HULL_DB = (2.0, 9.0, 17.0, 4.0, 6.0)
 HULL_SIDE_DB = 12.0  # hull-water double bounce of the side facing the radar, broadside
 SHIP_SPREAD_DB = 2.5  # ship-to-ship spread (lognormal)
 SHIP_XPOL_DB = -8.0  # VH relative to VV on a hull
-TALL_M = {"tank_roof": 18.0, "built": 10.0, "crane": 35.0}
+TALL_M = {"tank_roof": 18.0}
 
 
 def _sidelobe_kernel(
@@ -349,13 +349,11 @@ def background(
             )
             & ~tank
         )
-    # --- cranes along pier edges
+    # --- cranes along pier edges: strong point targets; a lattice crane casts no solid shadow
+    # (a shadow marked nodata on the pier would make the berth beside it unobserved)
     for r, c in static_scatterers(surface, seed=int(surface.grid.x0 * 7 + surface.grid.y0) % 2**31):
         for p in range(2):
             points[p, r, c] += lin(CRANE_DB[p]) * float(rng.uniform(0.3, 1.0))
-        shadow |= _cast_point(
-            r, c, rng_v, TALL_M["crane"] * math.tan(math.radians(cond.incidence_deg)) / g, (h, w)
-        )
     # radar shadow only matters on land (water is dark anyway; a shadowed berth is not nodata)
     shadow &= land | pier | tank
     for p in range(2):
@@ -371,16 +369,6 @@ def _cast(mask: np.ndarray, direction: np.ndarray, length_px: float) -> np.ndarr
         f = min(k, length_px)
         out |= _shift_mask(mask, -direction[0] * f, -direction[1] * f)
     return out & ~mask
-
-
-def _cast_point(r: int, c: int, direction: np.ndarray, length_px: float, shape) -> np.ndarray:
-    out = np.zeros(shape, dtype=bool)
-    for k in range(1, max(1, int(math.ceil(length_px))) + 1):
-        rr = int(round(r + direction[1] * k))
-        cc = int(round(c + direction[0] * k))
-        if 0 <= rr < shape[0] and 0 <= cc < shape[1]:
-            out[rr, cc] = True
-    return out
 
 
 # --------------------------------------------------------------------------- hulls

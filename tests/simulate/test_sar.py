@@ -130,6 +130,14 @@ def test_port_scene_static_returns_no_clouds_labels():
     assert float(db(np.percentile(vv[land], 99.9)) - db(np.median(vv[land]))) > 10
     sea = surf.cls == WATER
     assert float(db(np.median(vv[land]))) > float(db(np.median(vv[sea]))) + 5
+    # no radar shadow or layover near a berth: SAR observes every berth it covers
+    from rasterio.features import geometry_mask
+
+    for b in lay.berths:
+        near = geometry_mask(
+            [b.polygon.buffer(30)], r.scl.shape, grid.transform, invert=True, all_touched=True
+        )
+        assert not (near & (r.scl == 0)).any(), b.id
 
 
 def test_simulate_writes_sar_scenes(tmp_path):
