@@ -25,7 +25,7 @@ def test_default_scenario_loads():
     assert str(sc.start) == "2024-03-07" and str(sc.end) == "2024-11-05"
     assert sc.calls.n_load_calls == 43
     assert sc.ports == ["vostochny", "rajin", "chongjin", "nampo"]
-    assert {s.name for s in sc.sensors} == {"sentinel-2-l2a", "commercial-3m"}
+    assert {s.name for s in sc.sensors} == {"sentinel-2-l2a", "sentinel-1-grd", "commercial-3m"}
     assert DEFAULT_SCENARIO.exists()
 
 
