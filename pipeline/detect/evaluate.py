@@ -322,15 +322,18 @@ def evaluate_dataset(
     for d in dirs:
         shape, known = None, False
         try:
-            if land or uses_land:
-                shape, sources[d.name] = scene_land_or_none(d)
-                known = not sources[d.name].startswith("unknown")
             labels = read_labels(d / "labels.geojson")
             # a detector that masks land itself (SAR CFAR) is given the scene's land, as the
-            # runner gives it the port's
+            # runner gives it the port's; other detectors read the raster first, so a scene
+            # that cannot be read is skipped with the detector's own one-line reason
+            if uses_land:
+                shape, sources[d.name] = scene_land_or_none(d)
             dets = detect_scene(
                 d / "scene.tif", detector, scene_id=d.name, land=shape if uses_land else None
             )
+            if land and not uses_land:
+                shape, sources[d.name] = scene_land_or_none(d)
+            known = d.name in sources and not sources[d.name].startswith("unknown")
         except TankerWatchError as exc:
             skipped[d.name] = str(exc)
             on_skip(d.name, str(exc))

@@ -47,8 +47,11 @@ def port_land(scene_dir: Path):
     if name is None and (scene_dir / "scene.tif").exists():
         import rasterio
 
-        with rasterio.open(scene_dir / "scene.tif") as src:
-            name = src.tags().get("PORT")
+        try:
+            with rasterio.open(scene_dir / "scene.tif") as src:
+                name = src.tags().get("PORT")
+        except rasterio.errors.RasterioError as exc:
+            raise TankerWatchError(f"{scene_dir / 'scene.tif'}: cannot read ({exc})") from None
     if not name or not (PORTS_DIR / f"{str(name).lower()}.yaml").exists():
         return None, None
     port = load_port(str(name).lower())
@@ -101,7 +104,7 @@ def ndwi_land(scene_tif: Path):
             nir = src.read(_band(src, "B08"))
             transform, crs = src.transform, src.crs.to_string()
             h, w = src.height, src.width
-    except rasterio.errors.RasterioIOError as exc:
+    except rasterio.errors.RasterioError as exc:
         raise TankerWatchError(f"{scene_tif}: cannot read ({exc})") from None
     # ground area of a pixel at the scene centre (a Web-Mercator pixel is not 10 x 10 ground m)
     from shapely.geometry import box as sbox

@@ -204,6 +204,17 @@ def test_evaluate_skips_a_bad_scene_and_counts_it(cli, scenes, tmp_path):
     assert len(lines) == 3 and lines[-1].startswith("error: ") and "no usable scene" in lines[-1]
 
 
+def test_evaluate_with_a_land_masking_detector_skips_unreadable_scenes(cli, scenes, tmp_path):
+    """The CFAR reads each scene's land before detecting: a raster that is no GeoTIFF is still
+    one skip line, never a traceback (optical scenes lack VV/VH: skipped too, then exit 2)."""
+    ds = _with_bad_scenes(scenes, tmp_path / "ds")
+    res = cli("evaluate", "--dataset", ds, "--model", "cfar")
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert [ln.split(":")[0] for ln in lines[:-1]] == [f"skipped scene {n}" for n in "abcd"]
+    assert str(ds / "c" / "scene.tif") in lines[2] and "no usable scene" in lines[-1]
+
+
 def test_evaluate_min_length(run, scenes):
     code, out, err = run(
         "evaluate", "-d", scenes, "-m", "baseline", "--min-length", "150", "--json"
