@@ -270,6 +270,21 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
     return visits
 
 
+def _tanker_size(v: Visit, p: PortcallParams) -> bool:
+    """Whether a visit's hull can be a tanker call: its length in the berth's range and, with
+    ``min_length_beam``, not too wide for its length (pontoons, jetty ends and hulls merged
+    with the pier come out nearly square: length/beam 2-3 against a tanker's 5-7)."""
+    if not p.min_length_m <= v.length_m <= p.max_length_m:
+        return False
+    k = p.min_length_beam
+    if k <= 0:
+        return True
+    sl = v.length_sigma_m or p.size_error.length_sigma(0.0, v.length_m)
+    sb = v.beam_sigma_m or p.size_error.beam_sigma(0.0, v.beam_m)
+    z = (v.length_m - k * v.beam_m) / math.hypot(sl, k * sb)
+    return z >= -p.gate_sigma
+
+
 def build_visits(
     detections: list[Detection],
     scenes: list[Scene],
@@ -290,6 +305,6 @@ def build_visits(
         _timelines(detections, scenes, observations, index, p).items()
     ):
         out += _berth_visits(epochs, port, berth, index.role(port, berth), p)
-    out = [v for v in out if v.role == "other" or p.min_length_m <= v.length_m <= p.max_length_m]
+    out = [v for v in out if v.role == "other" or (_tanker_size(v, p))]
     out.sort(key=lambda v: (v.port, v.berth, v.first_seen, v.id))
     return out

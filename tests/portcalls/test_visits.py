@@ -283,3 +283,31 @@ def test_a_sensor_without_an_entry_takes_the_default_or_is_refused(builder, para
     assert len(loads(b.build(_recall(params, default=(0.45, 0.55))))) == 1
     with pytest.raises(TankerWatchError, match="no entry for sensor 'somesat'"):
         b.build(_recall(params, sentinel_2_l2a=(0.3, 0.4)))
+
+
+def test_a_hull_too_wide_for_its_length_is_no_tanker_call(builder, params):
+    """With min_length_beam 5, a nearly square 'hull' (88 x 30 m: a pontoon, a jetty end) at the
+    oil berth is no call, a tanker-shaped one (88 x 14 m) is; without it both are calls."""
+    b = builder
+    b.vessel(b.scene(0), 88, 30)
+    b.vessel(b.scene(200), 88, 14)
+    portcalls = params.portcalls.model_copy(update={"min_length_beam": 5.0})
+    gated = params.model_copy(update={"portcalls": portcalls})
+    (kept,) = loads(b.build(gated))
+    assert kept.beam_m == pytest.approx(14, abs=0.5)
+    assert (
+        len(
+            loads(
+                b.build(
+                    params.model_copy(
+                        update={
+                            "portcalls": params.portcalls.model_copy(
+                                update={"min_length_beam": 0.0}
+                            )
+                        }
+                    )
+                )
+            )
+        )
+        == 2
+    )
