@@ -178,6 +178,16 @@ class PortcallParams(Strict):
         description="at load/discharge berths, a visit whose length is below this x its beam "
         "by more than gate_sigma of the difference's error is no tanker hull (0: no test)",
     )
+    alongside_deg: float = Field(
+        default=90.0,
+        gt=0,
+        le=90,
+        description="at load/discharge berths, a hull whose heading is more than this off the "
+        "berth's long side, or whose centre is more than alongside_m outside the berth polygon, "
+        "is not moored alongside it (a ship passing or at anchor nearby, a fixed object): no "
+        "sighting there (90: no test)",
+    )
+    alongside_m: float = Field(default=1e9, ge=0)
     classes: list[str] = Field(default_factory=list, description="empty: every class")
     max_gap_h: float = Field(gt=0, description="longest obscured gap bridged inside one visit")
     miss_tolerance: int = Field(

@@ -129,6 +129,10 @@ def _timelines(
         hit = index.locate(det, scene.port)
         if hit is None:
             continue
+        if hit.role != "other" and (
+            hit.off_axis_deg > p.alongside_deg or hit.off_berth_m > p.alongside_m
+        ):
+            continue  # not moored alongside the oil berth: no call there
         key = (hit.port, hit.berth, scene.id)
         ep = epochs.get(key)
         if ep is None:  # a detection is itself proof the berth was seen

@@ -165,7 +165,13 @@ def test_berth_margin_other_berths_and_short_hulls(builder, params):
     assert [v.berth for v in vs] == ["coal-1"]
     assert vs[0].role == "other"
     b.vessel(s, 90, 15, gap_m=params.portcalls.berth_margin_m - 5)  # inside the margin
-    assert [v.berth for v in b.build()] == ["coal-1", "oil-1"]
+    # ... but its centre 32 m off the berth: not alongside (alongside_m), unless that test is off
+    assert [v.berth for v in b.build()] == ["coal-1"]
+    off = params.portcalls.model_copy(update={"alongside_m": 1e9})
+    assert [v.berth for v in b.build(params.model_copy(update={"portcalls": off}))] == [
+        "coal-1",
+        "oil-1",
+    ]
 
 
 def test_detection_from_unknown_scene_is_an_error(builder):
@@ -311,3 +317,22 @@ def test_a_hull_too_wide_for_its_length_is_no_tanker_call(builder, params):
         )
         == 2
     )
+
+
+def test_a_hull_not_moored_alongside_the_oil_berth_is_no_sighting(builder, params):
+    """With alongside_deg 15 and alongside_m 15: a hull across the berth (80 degrees off its
+    long side) or with its centre 27 m off it (a ship passing or at anchor, a fixed object)
+    makes no visit; one alongside does. Without the test all three are visits."""
+    import math
+
+    b = builder
+    g = b.index.berths[("vostochny", "oil-1")]
+    axis = math.degrees(math.atan2(g.axis[0], g.axis[1]))
+    b.vessel(b.scene(0), 88, 14, heading_deg=axis + 80)
+    b.vessel(b.scene(200), 88, 14, gap_m=20.0)
+    b.vessel(b.scene(400), 88, 14)
+    pc = params.portcalls.model_copy(update={"alongside_deg": 15.0, "alongside_m": 15.0})
+    (kept,) = loads(b.build(params.model_copy(update={"portcalls": pc})))
+    assert kept.first_seen == h(400)
+    off = params.portcalls.model_copy(update={"alongside_deg": 90.0, "alongside_m": 1e9})
+    assert len(loads(b.build(params.model_copy(update={"portcalls": off})))) == 3
