@@ -5,6 +5,9 @@
     # the whole chain (simulate, ingest, the released detectors, port calls, estimate)
     python benchmarks/estimate_calibration.py --chain --n 12 --set scoring \
         --out /tmp/chain.csv --work /tmp/chain [--model baseline] [--keep]
+    # port calls and the estimate again (this code, --params) on those chain runs' detections
+    python benchmarks/estimate_calibration.py --chain --rescore --n 12 --set scoring \
+        --out /tmp/rescored.csv --work /tmp/chain [--params YAML]
 
 Each scenario is the default one (configs/scenarios/vostochny-dprk-2024.yaml) with its season,
 call pattern, fleet, sensors and weather drawn at random from wide ranges (``draw_scenario``):
@@ -29,7 +32,10 @@ decides what is seen, so the drawn recall is not used and the recall per clear i
 load berth during true calls is measured instead (``recall_s2``, ``recall_3m``). One CSV row
 per scenario is appended as soon as it is scored; a scenario already in ``--out`` is not run
 again (resume by re-running the same command). ``--small`` runs the perturbed path on the same
-cut seasons, to put the two paths side by side.
+cut seasons, to put the two paths side by side. ``--rescore`` reads each finished chain run in
+``--work`` (its ledger and truth) and re-runs only port calls and the estimate: what a change
+after detection is worth, in seconds a scenario (with the chain's code and config it gives the
+chain's own row).
 
 Seeds: scenario k of a set uses seed BASE + k with BASE = 100_000 for ``--set tuning`` (the only
 seeds used to choose settings in configs/estimate) and 500_000 for ``--set scoring``.
