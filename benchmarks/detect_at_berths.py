@@ -74,7 +74,12 @@ def measure(sim: Path, models: dict[str, str | None], default: str | None, every
         if key not in detectors:
             detectors[key] = load_detector(key)
         det = detectors[key]
-        dets = detect_scene(folder / "scene.tif", det, scene_id=folder.name)
+        land = None
+        if getattr(det, "uses_land", False):  # the SAR CFAR masks the port's land itself
+            from pipeline.detect.land import scene_land_or_none
+
+            land = scene_land_or_none(folder)[0]
+        dets = detect_scene(folder / "scene.tif", det, scene_id=folder.name, land=land)
         crs = _utm_of([lab["geometry"] for lab in labels])
         pts = [to_crs(Point(d.lon, d.lat), "EPSG:4326", crs) for d in dets]
         shapes = [to_crs(lab["geometry"], "EPSG:4326", crs) for lab in labels]

@@ -215,6 +215,16 @@ class PortcallParams(Strict):
     gate_sigma: float = Field(gt=0, description="size gate, in sigmas of the difference")
     along_tolerance_m: float = Field(gt=0, description="position along the berth, plus 1 GSD")
     size_error: SizeError
+    size_error_by_sensor: dict[str, SizeError] = Field(
+        default_factory=dict,
+        description="per sensor name, a measured size error replacing the GSD lines of "
+        "size_error for that sensor's detections (a SAR detector's error is not an optical "
+        "one's at the same pixel size)",
+    )
+
+    def size_error_for(self, sensor: str) -> SizeError:
+        """The size error of a sensor's detections: its own entry, else ``size_error``."""
+        return self.size_error_by_sensor.get(sensor, self.size_error)
 
     @model_validator(mode="before")
     @classmethod

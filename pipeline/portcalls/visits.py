@@ -33,6 +33,7 @@ class Sighting:
     sigma_b: float
     length_m: float  # the detection's, less the detector's measured bias (size_error)
     beam_m: float
+    sensor: str = ""  # the scene's sensor (sizes of one sensor share its systematic error)
 
 
 @dataclass
@@ -112,7 +113,6 @@ def _timelines(
             )
         else:  # the same berth twice in one scene: clear if any part says clear
             prev.clear = prev.clear or clear
-    err = p.size_error
     wanted = set(p.classes)
     for det in detections:
         scene = by_scene.get(det.scene_id)
@@ -144,6 +144,9 @@ def _timelines(
                 sensor=scene.sensor,
             )
         gsd = ep.gsd_m or scene.gsd_m
+        sensor = ep.sensor or scene.sensor
+        # each sensor's own error model (a SAR size is weighed by the SAR detector's error)
+        err = p.size_error_for(sensor)
         length, beam = err.debiased(gsd, det.length_m, det.beam_m)
         ep.sightings.append(
             Sighting(
@@ -155,6 +158,7 @@ def _timelines(
                 sigma_b=err.beam_sigma(gsd, beam),
                 length_m=length,
                 beam_m=beam,
+                sensor=sensor,
             )
         )
     lines: dict[tuple[str, str], list[_Epoch]] = defaultdict(list)
@@ -187,7 +191,7 @@ def _match(tracks: list[_Track], sightings: list[Sighting], p: PortcallParams):
     for i, tr in enumerate(tracks):
         L, B, sl, sb = tr.size(p.size_error)
         for j, s in enumerate(sightings):
-            same = [t for t in tr.sightings if t.gsd_m == s.gsd_m]
+            same = [t for t in tr.sightings if t.gsd_m == s.gsd_m and t.sensor == s.sensor]
             if same:  # same sensor: the hull's systematic error cancels in the difference
                 ref = _same_sensor_mean(same)
                 dl = (s.length_m - ref[0]) / (rand * math.hypot(ref[2], s.sigma_l))

@@ -336,3 +336,46 @@ def test_a_hull_not_moored_alongside_the_oil_berth_is_no_sighting(builder, param
     assert kept.first_seen == h(400)
     off = params.portcalls.model_copy(update={"alongside_deg": 90.0, "alongside_m": 1e9})
     assert len(loads(b.build(params.model_copy(update={"portcalls": off})))) == 3
+
+
+def test_sar_sizes_weigh_by_their_own_error(builder, params):
+    """A Sentinel-2 and a Sentinel-1 sighting of one hull (both 10 m pixels): each loses its own
+    sensor's bias, and the visit's size leans to the Sentinel-2 one, whose error is smaller; the
+    SAR one is not taken as a second image of the same sensor."""
+    b = builder
+    p = params.portcalls
+    s1 = p.size_error_for("sentinel-1-grd")
+    assert s1 is not p.size_error and s1.length_sigma(10.0) > 2 * p.size_error.length_sigma(10.0)
+    b.vessel(b.scene(0), 90, 15)  # S2: measured with the S2 bias, debiased back to 90 x 15
+    bl, bb = s1.bias(10.0)
+    b.vessel(b.scene(20, sensor="sentinel-1-grd"), 120 + bl, 20 + bb, measured=True)
+    (v,) = loads(b.build(params))
+    assert v.n_obs == 2
+    w2 = 1 / p.size_error.length_sigma(10.0, 90) ** 2
+    w1 = 1 / s1.length_sigma(10.0, 120) ** 2
+    assert v.length_m == pytest.approx((90 * w2 + 120 * w1) / (w1 + w2), abs=0.05)
+    assert v.length_m < 96  # the plain mean would be 105
+    # with the optical error model the SAR hull's beam (+8 m) is another vessel's
+    flat = params.model_copy(
+        update={"portcalls": p.model_copy(update={"size_error_by_sensor": {}})}
+    )
+    assert len(loads(b.build(flat))) == 2
+
+
+def test_sar_misses_end_a_visit_where_sentinel2_misses_do_not(builder, params):
+    """SAR sees every pass and the CFAR finds most berthed tankers (recall ~0.9): two clear
+    SAR images without the vessel end its visit; two Sentinel-2 ones (recall ~0.33) do not."""
+    b = builder
+    b.vessel(b.scene(0, sensor="sentinel-1-grd"), 90, 15)
+    b.scene(12, sensor="sentinel-1-grd")
+    b.scene(24, sensor="sentinel-1-grd")
+    b.vessel(b.scene(36, sensor="sentinel-1-grd"), 90, 15)
+    assert len(loads(b.build(params))) == 2
+    from .builders import Builder
+
+    c = Builder()
+    c.vessel(c.scene(0), 90, 15)
+    c.scene(12)
+    c.scene(24)
+    c.vessel(c.scene(36), 90, 15)
+    assert len(loads(c.build(params))) == 1
