@@ -5,6 +5,9 @@
     # the whole chain (simulate, ingest, the released detectors, port calls, estimate)
     python benchmarks/estimate_calibration.py --chain --n 12 --set scoring \
         --out /tmp/chain.csv --work /tmp/chain [--model baseline] [--keep]
+    # port calls and the estimate again (this code, --params) on those chain runs' detections
+    python benchmarks/estimate_calibration.py --chain --rescore --n 12 --set scoring \
+        --out /tmp/rescored.csv --work /tmp/chain [--params YAML]
 
 Each scenario is the default one (configs/scenarios/vostochny-dprk-2024.yaml) with its season,
 call pattern, fleet, sensors and weather drawn at random from wide ranges (``draw_scenario``):
@@ -29,7 +32,10 @@ decides what is seen, so the drawn recall is not used and the recall per clear i
 load berth during true calls is measured instead (``recall_s2``, ``recall_3m``). One CSV row
 per scenario is appended as soon as it is scored; a scenario already in ``--out`` is not run
 again (resume by re-running the same command). ``--small`` runs the perturbed path on the same
-cut seasons, to put the two paths side by side.
+cut seasons, to put the two paths side by side. ``--rescore`` reads each finished chain run in
+``--work`` (its ledger and truth) and re-runs only port calls and the estimate: what a change
+after detection is worth, in seconds a scenario (with the chain's code and config it gives the
+chain's own row).
 
 Seeds: scenario k of a set uses seed BASE + k with BASE = 100_000 for ``--set tuning`` (the only
 seeds used to choose settings in configs/estimate) and 500_000 for ``--set scoring``.
@@ -46,6 +52,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -376,6 +383,22 @@ def score_row(
             per_call.append(d.barrels_p50 / float(truth.loaded_bbl))
             capacity.append(per_call[-1] * float(truth.loading_factor) / lf_prior)
     load_truth = [by_arr[c.arrive] for c in calls if c.arrive in by_arr]
+    # load visits: the first of a call (matched), a further one of the same call (split), or of
+    # no call (false); and the false ones that are one sighting the detector classed non-tanker
+    cls_of = {d.id: d.cls for d in detections}
+    firsts: set[int] = set()
+    n_split = n_false = n_false_other1 = 0
+    for v in sorted(loads, key=lambda v: v.first_seen):
+        i = owner_of.get(v.id)
+        if i is None:
+            n_false += 1
+            n_false_other1 += v.n_obs == 1 and cls_of.get(v.evidence[0]) != "tanker"
+        elif i in firsts:
+            n_split += 1
+        else:
+            firsts.add(i)
+    dwell_note = next((n for n in notes if "dwell median fitted" in n), "")
+    m = re.search(r"around them: (\d+) h", dwell_note)
     row = {
         "scenario": sc.name,
         "seed": seed,
@@ -391,6 +414,11 @@ def score_row(
         "calls_with_clear_image": out["calls_with_clear_obs"],
         "load_visits": len(loads),
         "delivery_precision": out["precision"] if loads else None,
+        "visits_matched": len(firsts),
+        "visits_split": n_split,
+        "visits_false": n_false,
+        "visits_false_other_single": n_false_other1,
+        "dwell_fitted_h": float(m.group(1)) if m else None,
         "recall_clear": out["recall"],
         "recall_detected": round(len(found & detected) / len(detected), 3) if detected else None,
         "p_seen": coverage["p_seen"],
@@ -576,6 +604,65 @@ def score_chain(sc, params, seed: int, work: Path, model: str | None = None) -> 
     )
 
 
+def rescore_chain(sc, params, seed: int, work: Path) -> dict:
+    """A scenario the chain ran before (``work`` holds its ledger and truth), its port calls and
+    estimate re-run here with this code and ``params`` on the same detections, in memory (the
+    ledger is only read): what a change after detection is worth, without simulating and
+    detecting again. With the code and params of the chain run it gives the chain's row."""
+    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
+
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.run.steps import ledger_inputs
+
+    t0 = time.perf_counter()
+    sim = work / "run" / "simulation"
+    stays, _, registry = _truth_from_sim(sim)
+    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
+        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
+        runs = [r for r in ledger.runs() if r.superseded_by is None] or ledger.runs()
+        run_id, model = runs[-1].id, runs[-1].model
+        all_scenes, all_obs, all_dets = ledger.scenes(), ledger.observations(), ledger.detections()
+    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+    voyages = link_voyages(visits, params)
+    res = run_estimate(
+        visits,
+        voyages,
+        inputs.observations,
+        registry,
+        params,
+        seed=0,  # the demo's run config seed
+        run_id=run_id,
+        model=model,
+        ports=ports,
+    )
+    owner, measured = chain_recall(sc, stays, all_obs, all_dets, visits)
+    return score_row(
+        sc,
+        seed,
+        params,
+        stays,
+        _truth_deliveries(sim),
+        all_scenes,
+        all_obs,
+        all_dets,
+        owner,
+        visits,
+        res.deliveries,
+        res.coverage,
+        res.notes,
+        registry,
+        recall={k: v for k, v in measured.items() if k.startswith("recall")},
+        seconds=time.perf_counter() - t0,
+        extra={
+            "scenes": len(all_scenes),
+            "detections": len(all_dets),
+            "clear_images_in_calls": measured["clear_images_in_calls"],
+            "detect_s": None,
+        },
+    )
+
+
 def done_keys(path: Path) -> set[tuple[str, int]]:
     """(scenario, seed) of the rows already in a results CSV (a resumed run skips them)."""
     if not path.exists():
@@ -729,6 +816,12 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--keep", action="store_true", help="with --chain: keep the rendered scenes and cache"
     )
+    ap.add_argument(
+        "--rescore",
+        action="store_true",
+        help="with --chain: re-run port calls and the estimate (this code, --params) on the "
+        "detections of an earlier --chain run in --work; --out is written anew",
+    )
     a = ap.parse_args(argv)
     if a.chain and not (a.out and a.work):
         ap.error("--chain needs --out (the per-scenario CSV, appended and resumed) and --work")
@@ -752,9 +845,15 @@ def main(argv=None) -> int:
             sc, recall = draw_scenario(seed)
             # the whole chain: the drawn season made small; the real detector sets the recall
             jobs.append((chain_scenario(sc) if a.chain or a.small else sc, recall, seed))
-    done = done_keys(a.out) if a.chain else set()
+    done = done_keys(a.out) if a.chain and not a.rescore else set()
     for sc, recall, seed in jobs:
-        if a.chain:
+        if a.chain and a.rescore:
+            work = a.work / f"{sc.name}-{seed}"
+            if not (work / "run" / "report.html").exists():  # written last by run_demo
+                print(f"{seed}: no finished chain run in {work}, skipped", file=sys.stderr)
+                continue
+            r = rescore_chain(sc, params, seed, work)
+        elif a.chain:
             if (sc.name, seed) in done:
                 print(f"{seed}: already in {a.out}, not re-run", file=sys.stderr)
                 continue
@@ -773,10 +872,10 @@ def main(argv=None) -> int:
             f"| {r['seconds']} s",
             file=sys.stderr,
         )
-    if a.chain:  # the summary covers every scenario in the CSV, this run's and earlier ones
+    if a.chain and not a.rescore:  # the summary covers every scenario in the CSV
         with a.out.open() as fh:
             rows = [_typed(r) for r in csv.DictReader(fh)]
-    if a.out and rows and not a.chain:
+    if a.out and rows and (a.rescore or not a.chain):
         a.out.parent.mkdir(parents=True, exist_ok=True)
         with a.out.open("w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))

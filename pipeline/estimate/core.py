@@ -369,11 +369,14 @@ def _fit_notes(port: str, fit: CoverageFit, p: EstimateParams) -> list[str]:
         k, n0, w = fit.images[i], fit.prior_n[i], cov.fit_visit_weight
         prior = p.portcalls.recall_prior(sensor)
         entry = sensor if sensor in p.portcalls.detector_recall else DEFAULT_SENSOR
+        where = f"portcalls.detector_recall.{entry}"
+        if prior.measured:
+            where += f", measured in {prior.measured}"
         notes.append(
             f"{port}: detector recall per clear image on {sensor}: {r50:.2f} (P10-P90 "
             f"{r10:.2f}-{r90:.2f}) from {k} clear images inside the visits and the misses "
             f"around them, with the configured {prior.low:.2f}-{prior.high:.2f} "
-            f"(portcalls.detector_recall.{entry}) as a Beta prior worth {n0:.0f} images (data "
+            f"({where}) as a Beta prior worth {n0:.0f} images (data "
             f"weight {k * w / (k * w + n0):.0%}, each visit counted x {w:g})"
         )
     if fit.n_visits < cov.dwell_fit_min_visits:

@@ -31,6 +31,8 @@ class BerthHit:
     berth: str
     role: str
     along_m: float
+    off_axis_deg: float = 0.0  # the hull's heading against the berth's long side (0-90)
+    off_berth_m: float = 0.0  # its centre's distance from the berth polygon (0: inside)
 
 
 def _long_axis(poly) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -130,4 +132,13 @@ class BerthIndex:
             return None
         g = best[1]
         c = fp.centroid
-        return BerthHit(port=g.port, berth=g.berth, role=g.role, along_m=g.along_m(c.x, c.y))
+        axis_deg = math.degrees(math.atan2(g.axis[0], g.axis[1]))  # clockwise from grid north
+        off = abs(((det.heading_deg - axis_deg) % 180.0 + 90.0) % 180.0 - 90.0)
+        return BerthHit(
+            port=g.port,
+            berth=g.berth,
+            role=g.role,
+            along_m=g.along_m(c.x, c.y),
+            off_axis_deg=off,
+            off_berth_m=float(g.shape_m.distance(c)),
+        )

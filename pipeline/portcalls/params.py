@@ -6,13 +6,15 @@ They live here, upstream of estimation, so port calls never import the estimate 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.config import CONFIG_DIR, Strict, read_yaml, validate
+from pipeline.config import CONFIG_DIR, HOME, Strict, read_yaml, validate
 from pipeline.errors import TankerWatchError
+from pipeline.records import SensorCalibration
 
 # One file holds every number of port calls and estimation, each with its source.
 DEFAULT_PARAMS = CONFIG_DIR / "estimate" / "default.yaml"
@@ -93,6 +95,28 @@ class RecallPrior(Strict):
     low: float = Field(gt=0, lt=1)
     high: float = Field(gt=0, lt=1)
     source: str = ""
+    measured: str = Field(
+        default="",
+        description="a detector bundle's berths.json the range was read from (set in the "
+        "config instead of low/high: the file's measurement for this sensor gives them)",
+    )
+
+    @classmethod
+    def from_calibration(cls, cal: SensorCalibration, path: str) -> RecallPrior:
+        """The range a berth measurement supports: the pooled share +- 2 binomial standard
+        errors, widened to every simulation's own share (they differ more than chance)."""
+        mean = cal.recall
+        se = math.sqrt(max(mean * (1 - mean), 1e-4) / cal.tankers)
+        lo = min([mean - 2 * se, *cal.recall_by_simulation])
+        hi = max([mean + 2 * se, *cal.recall_by_simulation])
+        by_sim = ", ".join(f"{x:.2f}" for x in cal.recall_by_simulation)
+        return cls(
+            low=round(min(max(lo, 0.01), 0.98), 3),
+            high=round(min(max(hi, 0.02), 0.99), 3),
+            measured=path,
+            source=f"measured in {path}: {cal.model} found {cal.found} of {cal.tankers} tankers "
+            f"at berths in clear {cal.sensor} images ({mean:.2f}; by simulation {by_sim})",
+        )
 
     @model_validator(mode="after")
     def _order(self) -> RecallPrior:
@@ -112,6 +136,33 @@ class RecallPrior(Strict):
         return mean * n, (1 - mean) * n
 
 
+def measured_recall(sensor: str, path: str) -> RecallPrior:
+    """The recall prior of ``sensor`` from a bundle's berths.json (relative: to the repository
+    root). A file measured with other weights than the bundle's model.yaml names beside it (a
+    retrained detector not re-measured) is refused, as is a file without this sensor."""
+    import yaml
+
+    from pipeline.recordio import read_calibration
+
+    file = Path(path) if Path(path).is_absolute() else HOME / path
+    sha = None
+    spec = file.parent / "model.yaml"
+    if spec.exists():
+        sha = ((yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("weights") or {}).get(
+            "sha256"
+        )
+    try:
+        cals = {c.sensor: c for c in read_calibration(file, sha)}
+    except TankerWatchError as exc:  # a config value error: one line, under the field's name
+        raise ValueError(f"detector_recall.{sensor}: {exc}") from None
+    if sensor not in cals:
+        raise ValueError(
+            f"detector_recall.{sensor}: {file}: no measurement for sensor '{sensor}' "
+            f"(has {sorted(cals)})"
+        )
+    return RecallPrior.from_calibration(cals[sensor], path)
+
+
 class PortcallParams(Strict):
     berth_margin_m: float = Field(ge=0, description="a footprint within this of a berth meets it")
     min_score: float = Field(default=0.0, ge=0, le=1)
@@ -121,6 +172,22 @@ class PortcallParams(Strict):
     max_length_m: float = Field(
         default=1000.0, gt=0, description="at load/discharge berths, longer hulls are not calls"
     )
+    min_length_beam: float = Field(
+        default=0.0,
+        ge=0,
+        description="at load/discharge berths, a visit whose length is below this x its beam "
+        "by more than gate_sigma of the difference's error is no tanker hull (0: no test)",
+    )
+    alongside_deg: float = Field(
+        default=90.0,
+        gt=0,
+        le=90,
+        description="at load/discharge berths, a hull whose heading is more than this off the "
+        "berth's long side, or whose centre is more than alongside_m outside the berth polygon, "
+        "is not moored alongside it (a ship passing or at anchor nearby, a fixed object): no "
+        "sighting there (90: no test)",
+    )
+    alongside_m: float = Field(default=1e9, ge=0)
     classes: list[str] = Field(default_factory=list, description="empty: every class")
     max_gap_h: float = Field(gt=0, description="longest obscured gap bridged inside one visit")
     miss_tolerance: int = Field(
@@ -162,7 +229,14 @@ class PortcallParams(Strict):
     @model_validator(mode="before")
     @classmethod
     def _retired_keys(cls, data):
-        return retired_keys_error(data, RETIRED_RECALL_KEYS)
+        data = retired_keys_error(data, RETIRED_RECALL_KEYS)
+        if isinstance(data, dict) and isinstance(data.get("detector_recall"), dict):
+            table = dict(data["detector_recall"])
+            for sensor, entry in table.items():
+                if isinstance(entry, dict) and entry.get("measured") and "low" not in entry:
+                    table[sensor] = measured_recall(sensor, str(entry["measured"])).model_dump()
+            data = {**data, "detector_recall": table}
+        return data
 
     def recall_prior(self, sensor: str) -> RecallPrior:
         """The recall prior of a sensor: its own entry, else the 'default' one."""

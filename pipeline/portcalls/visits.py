@@ -129,6 +129,10 @@ def _timelines(
         hit = index.locate(det, scene.port)
         if hit is None:
             continue
+        if hit.role != "other" and (
+            hit.off_axis_deg > p.alongside_deg or hit.off_berth_m > p.alongside_m
+        ):
+            continue  # not moored alongside the oil berth: no call there
         key = (hit.port, hit.berth, scene.id)
         ep = epochs.get(key)
         if ep is None:  # a detection is itself proof the berth was seen
@@ -274,6 +278,21 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
     return visits
 
 
+def _tanker_size(v: Visit, p: PortcallParams) -> bool:
+    """Whether a visit's hull can be a tanker call: its length in the berth's range and, with
+    ``min_length_beam``, not too wide for its length (pontoons, jetty ends and hulls merged
+    with the pier come out nearly square: length/beam 2-3 against a tanker's 5-7)."""
+    if not p.min_length_m <= v.length_m <= p.max_length_m:
+        return False
+    k = p.min_length_beam
+    if k <= 0:
+        return True
+    sl = v.length_sigma_m or p.size_error.length_sigma(0.0, v.length_m)
+    sb = v.beam_sigma_m or p.size_error.beam_sigma(0.0, v.beam_m)
+    z = (v.length_m - k * v.beam_m) / math.hypot(sl, k * sb)
+    return z >= -p.gate_sigma
+
+
 def build_visits(
     detections: list[Detection],
     scenes: list[Scene],
@@ -294,6 +313,6 @@ def build_visits(
         _timelines(detections, scenes, observations, index, p).items()
     ):
         out += _berth_visits(epochs, port, berth, index.role(port, berth), p)
-    out = [v for v in out if v.role == "other" or p.min_length_m <= v.length_m <= p.max_length_m]
+    out = [v for v in out if v.role == "other" or (_tanker_size(v, p))]
     out.sort(key=lambda v: (v.port, v.berth, v.first_seen, v.id))
     return out

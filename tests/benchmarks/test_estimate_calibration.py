@@ -120,3 +120,14 @@ def test_the_whole_chain_scores_a_tiny_scenario_and_resumes(tmp_path, capsys):
     assert "not re-run" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
     assert len(list(csv.DictReader(out.open()))) == 1
+    # rescored: port calls and the estimate re-run on the kept ledger give the chain's row
+    again = tmp_path / "rescored.csv"
+    argv = ["--chain", "--rescore", "--scenario", str(path), "--out", str(again)]
+    assert mod.main([*argv, "--work", str(work)]) == 0
+    (re_row,) = list(csv.DictReader(again.open()))
+    for key in ("load_visits", "calls_p10", "calls_p50", "calls_p90", "barrels_p50", "notes"):
+        assert re_row[key] == r[key], key
+    assert int(re_row["visits_matched"]) + int(re_row["visits_false"]) <= int(r["load_visits"])
+    # a work folder without a finished chain run is skipped, not scored
+    assert mod.main([*argv[:-1], str(tmp_path / "none.csv"), "--work", str(tmp_path / "x")]) == 0
+    assert "no finished chain run" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from pipeline.config import load_port
@@ -78,6 +79,7 @@ class Builder:
         offset_m: float = 0.0,
         gap_m: float | None = None,
         measured: bool = False,
+        heading_deg: float | None = None,
     ) -> Detection:
         if not measured:
             bias_l, bias_b = self.error.bias(scene.gsd_m)
@@ -101,7 +103,12 @@ class Builder:
             lat=lat,
             length_m=length,
             beam_m=beam,
-            heading_deg=0.0,
+            # along the berth unless told (footprint_wkt lays the hull along the berth's axis)
+            heading_deg=(
+                math.degrees(math.atan2(g.axis[0], g.axis[1])) % 180
+                if heading_deg is None
+                else heading_deg
+            ),
             score=0.9,
             cls="vessel",
             model="test",

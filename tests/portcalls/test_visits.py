@@ -165,7 +165,13 @@ def test_berth_margin_other_berths_and_short_hulls(builder, params):
     assert [v.berth for v in vs] == ["coal-1"]
     assert vs[0].role == "other"
     b.vessel(s, 90, 15, gap_m=params.portcalls.berth_margin_m - 5)  # inside the margin
-    assert [v.berth for v in b.build()] == ["coal-1", "oil-1"]
+    # ... but its centre 32 m off the berth: not alongside (alongside_m), unless that test is off
+    assert [v.berth for v in b.build()] == ["coal-1"]
+    off = params.portcalls.model_copy(update={"alongside_m": 1e9})
+    assert [v.berth for v in b.build(params.model_copy(update={"portcalls": off}))] == [
+        "coal-1",
+        "oil-1",
+    ]
 
 
 def test_detection_from_unknown_scene_is_an_error(builder):
@@ -283,6 +289,53 @@ def test_a_sensor_without_an_entry_takes_the_default_or_is_refused(builder, para
     assert len(loads(b.build(_recall(params, default=(0.45, 0.55))))) == 1
     with pytest.raises(TankerWatchError, match="no entry for sensor 'somesat'"):
         b.build(_recall(params, sentinel_2_l2a=(0.3, 0.4)))
+
+
+def test_a_hull_too_wide_for_its_length_is_no_tanker_call(builder, params):
+    """With min_length_beam 5, a nearly square 'hull' (88 x 30 m: a pontoon, a jetty end) at the
+    oil berth is no call, a tanker-shaped one (88 x 14 m) is; without it both are calls."""
+    b = builder
+    b.vessel(b.scene(0), 88, 30)
+    b.vessel(b.scene(200), 88, 14)
+    portcalls = params.portcalls.model_copy(update={"min_length_beam": 5.0})
+    gated = params.model_copy(update={"portcalls": portcalls})
+    (kept,) = loads(b.build(gated))
+    assert kept.beam_m == pytest.approx(14, abs=0.5)
+    assert (
+        len(
+            loads(
+                b.build(
+                    params.model_copy(
+                        update={
+                            "portcalls": params.portcalls.model_copy(
+                                update={"min_length_beam": 0.0}
+                            )
+                        }
+                    )
+                )
+            )
+        )
+        == 2
+    )
+
+
+def test_a_hull_not_moored_alongside_the_oil_berth_is_no_sighting(builder, params):
+    """With alongside_deg 15 and alongside_m 15: a hull across the berth (80 degrees off its
+    long side) or with its centre 27 m off it (a ship passing or at anchor, a fixed object)
+    makes no visit; one alongside does. Without the test all three are visits."""
+    import math
+
+    b = builder
+    g = b.index.berths[("vostochny", "oil-1")]
+    axis = math.degrees(math.atan2(g.axis[0], g.axis[1]))
+    b.vessel(b.scene(0), 88, 14, heading_deg=axis + 80)
+    b.vessel(b.scene(200), 88, 14, gap_m=20.0)
+    b.vessel(b.scene(400), 88, 14)
+    pc = params.portcalls.model_copy(update={"alongside_deg": 15.0, "alongside_m": 15.0})
+    (kept,) = loads(b.build(params.model_copy(update={"portcalls": pc})))
+    assert kept.first_seen == h(400)
+    off = params.portcalls.model_copy(update={"alongside_deg": 90.0, "alongside_m": 1e9})
+    assert len(loads(b.build(params.model_copy(update={"portcalls": off})))) == 3
 
 
 def test_sar_sizes_weigh_by_their_own_error(builder, params):
