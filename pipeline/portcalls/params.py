@@ -66,6 +66,26 @@ class SizeError(Strict):
         return self.beam_base_m + self.beam_per_gsd * g + self.beam_rel * beam_m
 
 
+class PersistentParams(Strict):
+    """Fixed objects (pier heads, dolphins, pontoons, moored barges) set apart from visits:
+    detections at the same place with the same size, seen in most clear images over a window far
+    longer than any plausible call (pipeline.portcalls.persistent)."""
+
+    window_h: float = Field(gt=0, description="a track must span at least this long")
+    min_presence: float = Field(
+        gt=0, le=1, description="and be seen in at least this share of the clear images over it"
+    )
+    min_scenes: int = Field(default=4, ge=2, description="and in at least this many images")
+    position_m: float = Field(
+        gt=0, description="same place: centres closer than this (plus the coarser GSD)"
+    )
+    size_gate_sigma: float = Field(gt=0, description="same size: within this many sigmas")
+    max_cloud: float = Field(
+        default=0.5, ge=0, le=1, description="images cloudier than this are not counted as clear"
+    )
+    source: str
+
+
 class PortcallParams(Strict):
     berth_margin_m: float = Field(ge=0, description="a footprint within this of a berth meets it")
     min_score: float = Field(default=0.0, ge=0, le=1)
@@ -102,6 +122,9 @@ class PortcallParams(Strict):
     gate_sigma: float = Field(gt=0, description="size gate, in sigmas of the difference")
     along_tolerance_m: float = Field(gt=0, description="position along the berth, plus 1 GSD")
     size_error: SizeError
+    persistent: PersistentParams | None = Field(
+        default=None, description="fixed objects set apart from visits; absent: none are"
+    )
 
     def image_recall(self, gsd_m: float) -> float:
         """The recall used to weigh a miss in an image of this GSD (miss_recall must be set)."""
