@@ -81,9 +81,7 @@ class DetectionStore:
             for reason, ids in by_reason.items():
                 for chunk in chunks(sorted(ids), 500):
                     res = conn.execute(
-                        sa.update(t.detections)
-                        .where(d.id.in_(chunk))
-                        .values(persistent=reason)
+                        sa.update(t.detections).where(d.id.in_(chunk)).values(persistent=reason)
                     )
                     n += res.rowcount or 0
         return n

@@ -80,6 +80,11 @@ class PersistentParams(Strict):
         gt=0, description="same place: centres closer than this (plus the coarser GSD)"
     )
     size_gate_sigma: float = Field(gt=0, description="same size: within this many sigmas")
+    spread_sigma: float = Field(
+        default=1.0,
+        gt=0,
+        description="one object: its lengths spread (sd) at most this many single-image sigmas",
+    )
     max_cloud: float = Field(
         default=0.5, ge=0, le=1, description="images cloudier than this are not counted as clear"
     )

@@ -4,13 +4,16 @@ moored barges), set apart from visits.
 Detections of one port are linked when their centres lie within ``position_m`` plus the coarser
 GSD of the two images and their lengths and beams agree within ``size_gate_sigma`` sigmas of the
 detector's size error (``size_error``, after its bias is removed), in different images; linked
-detections form one object (connected components of that graph, ``scipy.sparse.csgraph``). An
-object is persistent when its sightings span at least ``window_h`` and it was seen in at least
-``min_presence`` of the clear images (cloud fraction at most ``max_cloud``, or with a sighting)
-that the sensors which saw it took of that port over the span, in at least ``min_scenes``
-images. A moored tanker is seen at one place with one size too, but only for its stay: the window
-is set far above the longest stay that port calls and the estimate consider plausible
-(configs/estimate, ``coverage.dwell_fit_range_h``), so a long stay is not swallowed.
+detections form one object (connected components of that graph, ``scipy.sparse.csgraph``). A
+component whose lengths spread more than ``spread_sigma`` single-image sigmas, or whose centres
+spread more than ``position_m`` plus half a pixel (RMS), is a chain of different hulls at one
+busy berth, not one object. An object is persistent when its sightings span at least
+``window_h`` and it was seen in at least ``min_presence`` of the clear images (cloud fraction at
+most ``max_cloud``, or with a sighting) that the sensors which saw it took of that port over
+the span, in at least ``min_scenes`` images. A moored tanker is seen at one place with one size
+too, but only for its stay: the window is set far above the longest stay that port calls and
+the estimate consider plausible (configs/estimate, ``coverage.dwell_fit_range_h``), so a long
+stay is not swallowed.
 
 The result is a mapping detection id -> reason; the detections stay (the runner keeps the reason
 in the ledger), and port-call building leaves them out.
@@ -67,9 +70,11 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
             continue
         xy = _xy(dets)
         gsd = np.array([by_scene[d.scene_id].gsd_m or err.default_gsd_m for d in dets])
-        size = np.array([err.debiased(g, d.length_m, d.beam_m) for d, g in zip(dets, gsd)])
-        sl = np.array([err.length_sigma(g, L) for g, L in zip(gsd, size[:, 0])])
-        sb = np.array([err.beam_sigma(g, B) for g, B in zip(gsd, size[:, 1])])
+        size = np.array(
+            [err.debiased(g, d.length_m, d.beam_m) for d, g in zip(dets, gsd, strict=True)]
+        )
+        sl = np.array([err.length_sigma(g, L) for g, L in zip(gsd, size[:, 0], strict=True)])
+        sb = np.array([err.beam_sigma(g, B) for g, B in zip(gsd, size[:, 1], strict=True)])
         scene_idx = np.array([d.scene_id for d in dets])
         pairs = cKDTree(xy).query_pairs(pp.position_m + float(gsd.max()), output_type="ndarray")
         if len(pairs) == 0:
@@ -90,6 +95,15 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
             idx = np.flatnonzero(labels == c)
             seen = {dets[t].scene_id for t in idx}
             if len(seen) < pp.min_scenes:
+                continue
+            # one object, not a chain of hulls of about one size at about one slot: the
+            # lengths and the centres agree as one object's measurements do
+            L_sd = float(np.std(size[idx, 0]))
+            if L_sd > pp.spread_sigma * float(np.median(sl[idx])):
+                continue
+            centre = np.median(xy[idx], axis=0)
+            rms = float(np.sqrt(np.mean(np.sum((xy[idx] - centre) ** 2, axis=1))))
+            if rms > pp.position_m + 0.5 * float(np.median(gsd[idx])):
                 continue
             times = sorted(by_scene[s].acquired for s in seen)
             first, last = times[0], times[-1]

@@ -612,7 +612,11 @@ def draft_port(trace: Trace, port) -> dict:
         "timezone": port.timezone if port is not None else "UTC",
         "role": port.role if port is not None else "load",
     }
-    aoi = port.aoi if port is not None else _ring(reproject(trace.footprint_m, trace.crs, "EPSG:4326"))
+    aoi = (
+        port.aoi
+        if port is not None
+        else _ring(reproject(trace.footprint_m, trace.crs, "EPSG:4326"))
+    )
     return {
         **base,
         "provenance": prov,
@@ -687,12 +691,22 @@ def trace_png(trace: Trace, title: str = "") -> bytes:
         ax.fill(xs, ys, color="red" if b.role != "other" else "orange", alpha=0.45)
         ax.plot(xs, ys, color="red", lw=1.0)
         c = b.polygon_m.centroid
-        ax.annotate(b.id, (c.x, c.y), color="white", fontsize=8, ha="center",
-                    bbox={"facecolor": "black", "alpha": 0.5, "pad": 1})
+        ax.annotate(
+            b.id,
+            (c.x, c.y),
+            color="white",
+            fontsize=8,
+            ha="center",
+            bbox={"facecolor": "black", "alpha": 0.5, "pad": 1},
+        )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
-    ax.set_title(title or f"{trace.port}: traced land (yellow) and berths over the median of "
-                 f"{trace.n_scenes} scenes", fontsize=9)
+    ax.set_title(
+        title
+        or f"{trace.port}: traced land (yellow) and berths over the median of "
+        f"{trace.n_scenes} scenes",
+        fontsize=9,
+    )
     ax.set_xlabel(f"{trace.crs} x (m)")
     ax.set_ylabel("y (m)")
     buf = io.BytesIO()
