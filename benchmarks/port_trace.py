@@ -133,8 +133,12 @@ def run_real(root: Path) -> list[dict]:
     from pipeline.portcalls.trace import TraceParams, stack_from_paths, trace_port
 
     out = []
-    for d in sorted(p for p in root.iterdir() if (p / "scene.tif").exists()):
-        tp = TraceParams(min_valid=1)  # one date: every clear pixel is all there is
+    for d, index in [
+        (d, index)
+        for index in ("ndwi", "mndwi")
+        for d in sorted(p for p in root.iterdir() if (p / "scene.tif").exists())
+    ]:
+        tp = TraceParams(min_valid=1, index=index)  # one date: every clear pixel is all there is
         tr = trace_port(None, stack_from_paths([d]), None, None, tp)
         ref = reproject(ndwi_land(d / "scene.tif"), "EPSG:4326", tr.crs)
         land = tr.land_m
@@ -147,6 +151,7 @@ def run_real(root: Path) -> list[dict]:
         ref_water = sum(not ref.contains(s.centroid) for s in ships)
         row = {
             "scene": d.name,
+            "index": index,
             "land_iou_vs_ndwi": round(iou, 4),
             "ships": len(ships),
             "centre_in_water": centre_water,

@@ -1,10 +1,14 @@
 """Trace a port from its images: land and water from a stack of clear scenes, berths where hulls
 lie alongside land again and again, as a draft port config to be reviewed.
 
-Land: each scene's water index (NDWI = (green - NIR) / (green + NIR), McFeeters 1996) with the
-pixels its SCL calls nodata, cloud, cloud shadow or cirrus masked out (scenes without SCL: only
-nodata), then the per-pixel median over the stack: ships, wakes and passing clouds that cover a
-pixel in fewer than half the clear images fall out. Land is median NDWI below ``ndwi_land``,
+Land: each scene's water index with the pixels its SCL calls nodata, cloud, cloud shadow or
+cirrus masked out (scenes without SCL: only nodata), then the per-pixel median over the stack:
+ships, wakes and passing clouds that cover a pixel in fewer than half the clear images fall out.
+The index is NDWI = (green - NIR) / (green + NIR) (McFeeters 1996); ``index: mndwi`` uses
+MNDWI = (green - SWIR) / (green + SWIR) (B03, B11; Xu 2006) instead, and ``auto`` MNDWI where
+the scenes have B11. NDWI is the default: on the seven real development scenes it put more of
+the labelled ships on the water side than MNDWI did (BENCHMARKS.md). Land is the median index
+below ``ndwi_land``,
 cleaned like ``pipeline.detect.land`` (land specks and water holes under a few hundred pixels
 dropped), turned into polygons (``rasterio.features.shapes``) and simplified to one pixel
 (``shapely`` Douglas-Peucker at the GSD), so the outline claims no more than the imagery shows.
@@ -41,7 +45,8 @@ SCL_HIDDEN = (0, 1, 3, 8, 9, 10)
 
 @dataclass
 class TraceParams:
-    ndwi_land: float = 0.0  # median NDWI below this is land
+    index: str = "ndwi"  # water index: ndwi, mndwi, or auto (MNDWI where B11 is there)
+    ndwi_land: float = 0.0  # median water index below this is land
     min_land_px: int = 200  # land components smaller than this many pixels are dropped
     max_hole_px: int = 100  # water holes smaller than this inside land are filled
     min_valid: int = 3  # a pixel needs this many clear looks to be classed at all
@@ -95,6 +100,7 @@ class Trace:
     sensors: list[str]
     first: datetime | None
     last: datetime | None
+    index: str = "ndwi"  # the water index used
     n_detections_used: int = 0
     persistent_left_out: int = 0
     notes: list[str] = field(default_factory=list)
@@ -178,8 +184,9 @@ def stack_from_scenes(scenes: list[Scene]) -> list[StackScene]:
     return out
 
 
-def _read(sc: StackScene):
-    """(grid key, green, nir, rgb or None, clear mask, profile) of one scene."""
+def _read(sc: StackScene, index: str):
+    """(gsd, water index, rgb or None, clear mask) of one scene. ``index``: ndwi, mndwi or auto
+    (MNDWI where the scene has B11, else NDWI)."""
     import rasterio
 
     from pipeline.bands import band_indexes
@@ -189,22 +196,24 @@ def _read(sc: StackScene):
             if src.crs is None:
                 raise TankerWatchError(f"{sc.path}: no CRS")
             descs = list(src.descriptions)
-            ig, inir = band_indexes(descs, ["B03", "B08"], str(sc.path))
+            names = {(d or "").upper() for d in descs}
+            use = index if index != "auto" else ("mndwi" if "B11" in names else "ndwi")
+            other = "B11" if use == "mndwi" else "B08"
+            ig, io_ = band_indexes(descs, ["B03", other], str(sc.path))
             green = src.read(ig).astype(np.float32)
-            nir = src.read(inir).astype(np.float32)
+            dark = src.read(io_).astype(np.float32)
             rgb = None
             try:
                 ir, igg, ib = band_indexes(descs, ["B04", "B03", "B02"], str(sc.path))
                 rgb = np.stack([src.read(i) for i in (ir, igg, ib)], axis=-1).astype(np.float32)
             except TankerWatchError:
                 pass
-            key = (src.crs.to_string(), tuple(round(v, 6) for v in src.transform[:6]), src.shape)
             gsd = abs(src.transform.a)
             if src.crs.is_geographic:
                 gsd *= 111_320.0
     except rasterio.errors.RasterioIOError as exc:
         raise TankerWatchError(f"{sc.path}: cannot read ({exc})") from None
-    clear = (green > 0) & (nir > 0)
+    clear = (green > 0) & (dark > 0)
     if sc.scl is not None:
         try:
             with rasterio.open(sc.scl) as src:
@@ -213,7 +222,11 @@ def _read(sc: StackScene):
             raise TankerWatchError(f"{sc.scl}: cannot read ({exc})") from None
         if scl.shape == clear.shape:
             clear &= ~np.isin(scl, SCL_HIDDEN)
-    return key, gsd, green, nir, rgb, clear
+    # the +1000 DN offset of newer L2A products cancels in the difference: the sign holds
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wi = (green - dark) / (green + dark)
+    wi[~clear] = np.nan
+    return gsd, wi, rgb, clear, use
 
 
 def _clean(land: np.ndarray, p: TraceParams) -> np.ndarray:
@@ -256,11 +269,10 @@ def median_land(stack: list[StackScene], p: TraceParams):
     key = max(groups, key=lambda k: (groups[k][0], len(groups[k][1])))
     chosen = groups[key][1]
     ndwis, rgbs, gsd, transform, crs = [], [], 0.0, None, None
+    used = set()
     for sc in chosen:
-        _, gsd, green, nir, rgb, clear = _read(sc)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ndwi = (green - nir) / (green + nir)
-        ndwi[~clear] = np.nan
+        gsd, ndwi, rgb, clear, which = _read(sc, p.index)
+        used.add(which)
         ndwis.append(ndwi)
         if rgb is not None:
             r = rgb.copy()
@@ -279,7 +291,7 @@ def median_land(stack: list[StackScene], p: TraceParams):
     med[looks < p.min_valid] = np.nan
     land = np.isfinite(med) & (med < p.ndwi_land)
     land = _clean(land, p)
-    return gsd, transform, crs, med, med_rgb, land, len(chosen)
+    return gsd, transform, crs, med, med_rgb, land, len(chosen), "/".join(sorted(used))
 
 
 def _polygons(mask: np.ndarray, transform) -> object:
@@ -464,7 +476,7 @@ def trace_port(
     from pipeline.geo import reproject
 
     p = params or TraceParams()
-    gsd, transform, crs, med, med_rgb, land, n_used = median_land(stack, p)
+    gsd, transform, crs, med, med_rgb, land, n_used, index = median_land(stack, p)
     h, w = land.shape
     x0, y0 = transform @ (0, 0)
     x1, y1 = transform @ (w, h)
@@ -514,6 +526,7 @@ def trace_port(
         sensors=sorted({s.sensor for s in stack if s.sensor}),
         first=min(times) if times else None,
         last=max(times) if times else None,
+        index=index,
         n_detections_used=used,
         persistent_left_out=n_persistent,
         notes=notes,
@@ -590,8 +603,8 @@ def draft_port(trace: Trace, port) -> dict:
     sensors = ", ".join(trace.sensors) or "scenes"
     method = (
         f"traced from {trace.n_scenes} scenes ({sensors} at {trace.gsd_m:g} m{span}): land is the "
-        "per-pixel median NDWI below 0 over the clear pixels (SCL where present), simplified to "
-        f"one pixel; {len(trace.berths)} berths where hulls lay alongside land again and again "
+        f"per-pixel median {trace.index.upper()} below 0 over the clear pixels (SCL where "
+        f"present), simplified to one pixel; {len(trace.berths)} berths where hulls lay alongside land again and again "
         f"({trace.n_detections_used} detections; {trace.persistent_left_out} detections of "
         "persistent objects left out)"
     )
