@@ -36,12 +36,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 MATCH_M = 20.0
 
 
+def long_stays(seed: int):
+    """The default scenario made of long stays: 120 days from May at Vostochny, 12 load calls
+    of 2 to 16.7 days (median 150 h: longer than the 10 days the estimate fits), Sentinel-2 over
+    the port and the daily 3 m sensor over the oil berth. The stays a persistent-object window
+    must not swallow."""
+    from datetime import date
+
+    from pipeline.simulate.scenario import Range, load_scenario
+
+    base = load_scenario()
+    calls = base.calls.model_copy(
+        update={
+            "n_load_calls": 12,
+            "load_dwell_median_h": 150.0,
+            "load_dwell_h": Range(min=48.0, max=400.0),
+            "load_dwell_sigma_ln": 0.5,
+        }
+    )
+    sensors = [p.model_copy(update={"ports": ["vostochny"]}) for p in base.sensors]
+    return base.model_copy(
+        update={
+            "name": f"long-{seed}",
+            "seed": seed,
+            "start": date(2024, 5, 1),
+            "end": date(2024, 8, 29),
+            "calls": calls,
+            "sensors": sensors,
+            "ais": None,
+        }
+    )
+
+
 def prepare(seed: int, work: Path, family: str = "chain"):
     """``family`` chain: a drawn scenario cut as estimate_calibration --chain cuts it (120 days,
     both sensors over the load berth); trace: the default scenario's whole season, Sentinel-2
     over the four ports (benchmarks/port_trace.py, the same folders)."""
     from trace_common import simulate_and_detect
 
+    if family == "long":
+        return simulate_and_detect(long_stays(seed), work / f"long-{seed}")
     if family == "trace":
         from port_trace import scenario
 
@@ -203,7 +237,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", required=True)
     ap.add_argument("--work", type=Path, default=Path("/tmp/trace"))
-    ap.add_argument("--family", choices=["chain", "trace"], default="chain")
+    ap.add_argument("--family", choices=["chain", "trace", "long"], default="chain")
     ap.add_argument("--sweep", action="store_true", help="window x presence grid (tuning seeds)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)

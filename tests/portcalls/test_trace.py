@@ -5,6 +5,7 @@ line with exit code 2."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,9 @@ from pipeline.records import Detection, Scene, utc
 
 SCENARIO = """\
 name: trace-test
-description: Vostochny, six weeks, Sentinel-2 over the oil berth and its neighbours.
-start: 2024-06-01
-end: 2024-07-12
+description: Vostochny, ten clear winter weeks, Sentinel-2 over the oil berth and its neighbours.
+start: 2024-01-08
+end: 2024-03-17
 seed: 3
 load_port: vostochny
 load_berth: oil-1
@@ -28,7 +29,7 @@ discharge:
 fleet:
   vessels: [Yu Son, Rye Song Gang 1]
 calls:
-  n_load_calls: 10
+  n_load_calls: 16
   load_dwell_median_h: 60
 bystanders:
   tugs_mean: 1.0
@@ -178,3 +179,65 @@ def test_cli_errors_are_one_line(stack, tmp_path, args, message):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_cli_traces_from_the_ledger(stack, tmp_path):
+    """`--db`: the ledger's scenes (ingested into its cache) and their detections; the
+    detections of a fixed object planted in every scene are persistent and make no berth."""
+    from datetime import date
+
+    from shapely import affinity
+    from shapely.geometry import Polygon
+
+    from pipeline.geo import reproject
+    from pipeline.ingest import ingest
+    from pipeline.ledger.store import Ledger
+    from pipeline.simulate.layout import port_layout
+
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    dets, scenes_ = label_detections(stack)
+    lay = port_layout(load_port("vostochny"))
+    # a pontoon-sized object lying alongside the shore, away from every berth
+    shore = lay.land_union.boundary
+    spot = next(
+        shore.interpolate(f, normalized=True)
+        for f in [i / 200 for i in range(200)]
+        if all(b.polygon.distance(shore.interpolate(f, normalized=True)) > 300 for b in lay.berths)
+        and lay.aoi.buffer(-300).contains(shore.interpolate(f, normalized=True))
+    )
+    box_m = affinity.translate(affinity.scale(spot.buffer(1.0, cap_style="square"), 20, 6), 0, 0)
+    ll = reproject(box_m, lay.crs, "EPSG:4326")
+    fixed = [
+        Detection(
+            scene_id=s.id, geometry=ll.wkt, lon=ll.centroid.x, lat=ll.centroid.y,
+            length_m=40.0, beam_m=12.0, heading_deg=90.0, score=0.8, cls="other", model="labels",
+        )
+        for s in scenes_
+    ]  # fmt: skip
+    dets += fixed
+    with Ledger(db) as led:
+        ingest([load_port("vostochny")], date(2024, 1, 8), date(2024, 3, 17), "simulated", led,
+               cache_dir=tmp_path / "cache", path=stack)  # fmt: skip
+        scenes = led.scenes()
+        assert len(scenes) >= 5
+        fixed = [d for d in fixed if d.scene_id in {s.id for s in scenes}]
+        for s in scenes:
+            mine = [d for d in dets if d.scene_id == s.id]
+            led.add_detections(s.id, "labels", mine)
+    out = tmp_path / "traced.yaml"
+    r = _cli("ports", "trace", "--port", "vostochny", "--db", db, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    draft = yaml.safe_load(out.read_text())
+    assert draft["provenance"]["method"].startswith("traced from ")
+    assert "oil-1" in {b["id"] for b in draft["berths"]}
+    assert out.with_suffix(".png").exists()
+    with Ledger(db) as led:
+        flagged = led.persistent()
+    # trace reads the ledger only: verdicts are the runner's to keep, the tracer finds them
+    assert flagged == {}
+    method = draft["provenance"]["method"]
+    left_out = int(re.search(r"(\d+) detections of persistent objects left out", method).group(1))
+    assert left_out >= len(fixed) > 0, method  # the fixed object, and the moored barges
+    for b in draft["berths"]:
+        poly = reproject(Polygon(b["polygon"]), "EPSG:4326", lay.crs)
+        assert poly.distance(box_m) > 60, f"berth {b['id']} made of the fixed object"
