@@ -604,7 +604,8 @@ def draft_port(trace: Trace, port) -> dict:
     method = (
         f"traced from {trace.n_scenes} scenes ({sensors} at {trace.gsd_m:g} m{span}): land is the "
         f"per-pixel median {trace.index.upper()} below 0 over the clear pixels (SCL where "
-        f"present), simplified to one pixel; {len(trace.berths)} berths where hulls lay alongside land again and again "
+        f"present), simplified to one pixel; {len(trace.berths)} berths where hulls lay "
+        "alongside land again and again "
         f"({trace.n_detections_used} detections; {trace.persistent_left_out} detections of "
         "persistent objects left out)"
     )
