@@ -73,7 +73,9 @@ def trace(
                     f"{len(unknown) - 1} more); give their folders too"
                 )
             flags = find_persistent(dets, recs, p)
-        tr = trace_port(cfg, stack, dets, recs, tp, persistent=flags)
+        tr = trace_port(
+            cfg, stack, dets, recs, tp, persistent=flags, size_error=p.portcalls.size_error
+        )
     draft = draft_port(tr, cfg)
     header = (
         f"# {cfg.display_name}: port config DRAFT traced from {tr.n_scenes} scenes by "

@@ -55,7 +55,9 @@ class TraceParams:
     link_m: float = 60.0  # hull centres closer than this link into one berth cluster
     min_scenes: int = 3  # a berth: hulls seen there in at least this many images...
     min_days: int = 3  # ...on at least this many different days
-    min_length_m: float = 25.0  # shorter hulls (tugs, boats) do not make a berth
+    # shorter hulls (tugs, boats, pier fittings) make no berth: the port calls' shortest tanker,
+    # measured less the detector's bias when its size error is given
+    min_length_m: float = 40.0
     match_m: float = 150.0  # a traced berth this close to a configured one takes its id and role
 
 
@@ -348,8 +350,10 @@ def propose_berths(
     gsd_m: float,
     p: TraceParams,
     persistent: dict[str, str] | None = None,
+    size_error=None,
 ) -> tuple[list[TracedBerth], int]:
-    """Berths where hulls lie alongside ``land_m`` again and again; (berths, detections used)."""
+    """Berths where hulls lie alongside ``land_m`` again and again; (berths, detections used).
+    ``size_error`` (portcalls SizeError): lengths are compared less the detector's bias."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
@@ -359,10 +363,16 @@ def propose_berths(
     persistent = persistent or {}
     when = {s.id: s.acquired for s in scenes}
     gsd_of = {s.id: s.gsd_m for s in scenes}
+
+    def length(d: Detection) -> float:
+        if size_error is None:
+            return d.length_m
+        return size_error.debiased(gsd_of.get(d.scene_id) or gsd_m, d.length_m, d.beam_m)[0]
+
     cand = [
         d
         for d in detections
-        if d.id not in persistent and d.length_m >= p.min_length_m and d.scene_id in when
+        if d.id not in persistent and d.scene_id in when and length(d) >= p.min_length_m
     ]
     if not cand or land_m is None or land_m.is_empty:
         return [], 0
@@ -465,12 +475,14 @@ def trace_port(
     scenes: list[Scene] | None = None,
     params: TraceParams | None = None,
     persistent: dict[str, str] | None = None,
+    size_error=None,
 ) -> Trace:
     """Land from ``stack``, berths from ``detections`` (of ``scenes``; none: land only).
 
     ``port``: the configured port (name, AOI, existing berths to take ids and roles from) or
     None. ``persistent``: detection id -> reason of detections set apart as fixed objects
-    (``pipeline.portcalls.persistent.find_persistent``); they make no berth."""
+    (``pipeline.portcalls.persistent.find_persistent``); they make no berth. ``size_error``:
+    the detector's (configs/estimate ``portcalls.size_error``), to debias hull lengths."""
     from shapely.geometry import box
 
     from pipeline.geo import reproject
@@ -499,7 +511,7 @@ def trace_port(
     n_persistent = len(persistent or {})
     if detections:
         berths, used = propose_berths(
-            detections, scenes or [], land_m, crs, gsd, p, persistent=persistent
+            detections, scenes or [], land_m, crs, gsd, p, persistent, size_error
         )
         if port is not None:
             aoi_m = reproject(port.aoi_shape, "EPSG:4326", crs)

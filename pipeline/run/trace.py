@@ -34,4 +34,13 @@ def trace_from_ledger(
         raise TankerWatchError(f"{db}: no scenes of port '{port.name}' in the ledger")
     stack = stack_from_scenes(inputs.scenes)
     flags = find_persistent(inputs.detections, inputs.scenes, params)
-    return trace_port(port, stack, inputs.detections, inputs.scenes, tp, persistent=flags)
+    p = getattr(params, "portcalls", params)
+    return trace_port(
+        port,
+        stack,
+        inputs.detections,
+        inputs.scenes,
+        tp,
+        persistent=flags,
+        size_error=p.size_error,
+    )

@@ -53,22 +53,25 @@ def test_window_and_presence_decide(builder):
     over a span under the window: not persistent."""
     p = load_params()
     dets = _fixed_object(builder, days=60)
-    for i in range(60):  # many more clear images of the port: presence 30 of 90
-        builder.scene(i * 24.0 + 7.0)
+    for i in range(90):  # many more clear images of the port: presence 30 of 120
+        builder.scene(i * 16.0 + 7.0)
+    assert p.portcalls.persistent.min_presence > 0.25
     assert find_persistent(builder.detections, builder.scenes, p) == {}
     short = p.model_copy(deep=True)
-    short.portcalls.persistent.min_presence = 0.3
+    short.portcalls.persistent.min_presence = 0.2
     assert set(find_persistent(builder.detections, builder.scenes, short)) == {d.id for d in dets}
     short.portcalls.persistent.window_h = 61 * 24.0
     assert find_persistent(builder.detections, builder.scenes, short) == {}
 
 
 def test_ships_coming_and_going_are_not_one_object(builder, params):
-    """A berth in use for two months by hulls of three sizes in turn, or by one size at a new
-    place each time: no object is at one place with one size in most images."""
+    """A berth in use for two months by hulls of five sizes in turn (each in a fifth of the
+    images), or by one size at a new place each time: no object is at one place with one size
+    in enough of the images."""
     for i in range(30):
         s = builder.scene(i * 48.0 + 1.0)
-        builder.vessel(s, (50.0, 90.0, 130.0)[i % 3], 14.0, berth="coal-1", measured=True)
+        length = (50.0, 90.0, 130.0, 170.0, 210.0)[i % 5]
+        builder.vessel(s, length, 14.0, berth="coal-1", measured=True)
     assert find_persistent(builder.detections, builder.scenes, params) == {}
     moving = type(builder)()
     for i in range(30):
