@@ -4,16 +4,17 @@ moored barges), set apart from visits.
 Detections of one port are linked when their centres lie within ``position_m`` plus the coarser
 GSD of the two images and their lengths and beams agree within ``size_gate_sigma`` sigmas of the
 detector's size error (``size_error``, after its bias is removed), in different images; linked
-detections form one object (connected components of that graph, ``scipy.sparse.csgraph``). A
-component whose lengths spread more than ``spread_sigma`` single-image sigmas, or whose centres
-spread more than ``position_m`` plus half a pixel (RMS), is a chain of different hulls at one
-busy berth, not one object. An object is persistent when its sightings span at least
-``window_h`` and it was seen in at least ``min_presence`` of the clear images (cloud fraction at
-most ``max_cloud``, or with a sighting) that the sensors which saw it took of that port over
-the span, in at least ``min_scenes`` images. A moored tanker is seen at one place with one size
-too, but only for its stay: the window is set far above the longest stay that port calls and
-the estimate consider plausible (configs/estimate, ``coverage.dwell_fit_range_h``), so a long
-stay is not swallowed.
+detections form one object (connected components of that graph, ``scipy.sparse.csgraph``). It
+is no object but a chain of different hulls at a busy berth when its lengths spread more than
+``spread_sigma`` single-image sigmas or its centres more than ``position_m`` plus half a pixel
+(RMS); nor is it one when another hull's footprint covers its place within its span (a fixed
+object is never displaced; tankers of about one size returning to one slot call after call
+are). An object is persistent when its sightings span at least ``window_h`` and it was seen in
+at least ``min_presence`` of the clear images (cloud fraction at most ``max_cloud``, or with a
+sighting) that the sensors which saw it took of that port over the span, in at least
+``min_scenes`` images. A moored tanker is seen at one place with one size too, but only for its
+stay: the window is set far above the longest stay that port calls and the estimate consider
+plausible (configs/estimate, ``coverage.dwell_fit_range_h``), so a long stay is not swallowed.
 
 The result is a mapping detection id -> reason; the detections stay (the runner keeps the reason
 in the ledger), and port-call building leaves them out.
@@ -38,6 +39,23 @@ def _xy(dets: list[Detection]) -> np.ndarray:
     tr = transformer("EPSG:4326", utm_epsg(float(lon.mean()), float(lat.mean())))
     x, y = tr.transform(lon, lat)
     return np.column_stack([x, y])
+
+
+def _displaced(dets, xy, tree, mine, centre, first, last, by_scene, pp) -> bool:
+    """Whether a detection outside ``mine`` within [first, last] has its footprint (an oriented
+    rectangle: length, beam, heading) over ``centre``."""
+    reach = max((d.length_m for d in dets), default=0.0) / 2 + pp.position_m
+    for t in tree.query_ball_point(centre, reach):
+        if t in mine or not first <= by_scene[dets[t].scene_id].acquired <= last:
+            continue
+        d = dets[t]
+        th = math.radians(d.heading_deg)
+        dx, dy = centre[0] - xy[t][0], centre[1] - xy[t][1]
+        along = dx * math.sin(th) + dy * math.cos(th)
+        across = dx * math.cos(th) - dy * math.sin(th)
+        if abs(along) <= d.length_m / 2 and abs(across) <= d.beam_m / 2 + pp.position_m / 2:
+            return True
+    return False
 
 
 def find_persistent(detections: list[Detection], scenes: list[Scene], params) -> dict[str, str]:
@@ -76,7 +94,8 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
         sl = np.array([err.length_sigma(g, L) for g, L in zip(gsd, size[:, 0], strict=True)])
         sb = np.array([err.beam_sigma(g, B) for g, B in zip(gsd, size[:, 1], strict=True)])
         scene_idx = np.array([d.scene_id for d in dets])
-        pairs = cKDTree(xy).query_pairs(pp.position_m + float(gsd.max()), output_type="ndarray")
+        tree = cKDTree(xy)
+        pairs = tree.query_pairs(pp.position_m + float(gsd.max()), output_type="ndarray")
         if len(pairs) == 0:
             continue
         i, j = pairs[:, 0], pairs[:, 1]
@@ -120,6 +139,11 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
             }
             presence = len(seen) / max(len(clear), 1)
             if presence < pp.min_presence:
+                continue
+            # a fixed object is never displaced: another hull whose footprint covers its place
+            # within its span (a ship at that slot of a berth) shows it was gone then, as when
+            # tankers of about one size return to one slot call after call
+            if _displaced(dets, xy, tree, set(idx.tolist()), centre, first, last, by_scene, pp):
                 continue
             L = float(np.median(size[idx, 0]))
             reason = (
