@@ -21,7 +21,7 @@ closer than ``link_m`` (connected components of the radius graph: DBSCAN's core 
 ``min_samples`` 1, on ``scipy.spatial.cKDTree``); a cluster seen in at least ``min_scenes``
 distinct images on at least ``min_days`` distinct days is a berth where ships stop. Its axis is the
 axial mean of the hulls' headings, its polygon the rectangle on that axis holding the middle 90 %
-of the hulls' footprints, and its precision the hulls' across-berth scatter combined with the GSD.
+of the hulls' footprints less the traced land, and its precision the hulls' across-berth scatter combined with the GSD.
 A traced berth within ``match_m`` of a berth of the existing port config takes that berth's id,
 name, role and product; the others are ``traced-N`` with role ``other`` for the reviewer to name.
 """
@@ -415,6 +415,13 @@ def propose_berths(
         rect = box(a0, b0, a1, b1)  # in (along, across) coordinates
         # back to (x, y): x = a*u_x + b*v_x, y = a*u_y + b*v_y
         poly = affinity.affine_transform(rect, [u[0], v[0], u[1], v[1], 0.0, 0.0])
+        # a berth is water: the part of the rectangle over the traced land is cut away (the
+        # 10 m footprints of hulls alongside take in the quay edge)
+        water = poly.difference(land_m)
+        if water.geom_type == "MultiPolygon":
+            water = max(water.geoms, key=lambda g: g.area)
+        if water.geom_type == "Polygon" and water.area >= 0.3 * poly.area:
+            poly = water.simplify(gsd_m / 2, preserve_topology=True)
         berths.append(
             TracedBerth(
                 polygon_m=poly,
