@@ -21,7 +21,8 @@ closer than ``link_m`` (connected components of the radius graph: DBSCAN's core 
 ``min_samples`` 1, on ``scipy.spatial.cKDTree``); a cluster seen in at least ``min_scenes``
 distinct images on at least ``min_days`` distinct days is a berth where ships stop. Its axis is the
 axial mean of the hulls' headings, its polygon the rectangle on that axis holding the middle 90 %
-of the hulls' footprints less the traced land, and its precision the hulls' across-berth scatter combined with the GSD.
+of the hulls' footprints less the traced land, and its precision the hulls' across-berth
+scatter combined with the GSD.
 A traced berth within ``match_m`` of a berth of the existing port config takes that berth's id,
 name, role and product; the others are ``traced-N`` with role ``other`` for the reviewer to name.
 """
