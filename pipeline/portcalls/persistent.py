@@ -9,7 +9,7 @@ is no object but a chain of different hulls at a busy berth when its lengths spr
 ``spread_sigma`` single-image sigmas or its centres more than ``position_m`` plus half a pixel
 (RMS); nor is it one when another hull's footprint covers its place within its span (a fixed
 object is never displaced; tankers of about one size returning to one slot call after call
-are), unless it was seen in 90 % of the clear images (then a hull lay alongside it). An
+are), unless it was seen in most of the clear images (then a hull lay alongside it). An
 object is persistent when its sightings span at least ``window_h`` and it was seen in at least
 ``min_presence`` of the clear images (cloud fraction at most ``max_cloud``, or with a
 sighting) that the sensors which saw it took of that port over the span, in at least
@@ -30,10 +30,9 @@ import numpy as np
 
 from pipeline.records import Detection, Scene
 
-# seen in this share of the clear images over at least the window, an object is persistent even
-# where hulls lay over it: calls that fill 90 % of the images over the window are one stay
-# longer than any plausible call
-SURE_PRESENCE = 0.9
+# seen in most of the clear images over at least the window (issue #18's definition), an object
+# is persistent even where hulls lay over it now and then: it is there when they are not
+SURE_PRESENCE = 0.5
 
 
 def _xy(dets: list[Detection]) -> np.ndarray:
@@ -149,9 +148,8 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
             # a fixed object is never displaced: another hull whose footprint covers its place
             # within its span (a ship at that slot of a berth) shows it was gone then, as when
             # tankers of about one size return to one slot call after call
-            # ...unless it was there nearly always: then no call, however long, explains it
-            # (a row of calls seen in 90 % of the images over the window is one stay longer
-            # than the window), and a hull over it was moored at a fixed object
+            # ...unless it was there in most of the images: then a hull over it was moored at
+            # a fixed object (a fitting at a berth)
             if presence < SURE_PRESENCE and _displaced(
                 dets, xy, tree, set(idx.tolist()), centre, first, last, by_scene, pp
             ):

@@ -82,8 +82,7 @@ def test_ships_coming_and_going_are_not_one_object(builder, params):
 
 def test_fixture_at_a_berth_stays_persistent_under_moored_hulls(builder, params):
     """A fitting at a berth seen in every clear image for two months is persistent even though
-    the hulls that moor there lie over it now and then (seen in 90 % of the images, no row of
-    calls explains it)."""
+    the hulls that moor there lie over it now and then (seen in most of the images)."""
     fixed = _fixed_object(builder, days=60, length=66.0)
     for s in builder.scenes[::6]:  # a 150 m ship over it in one image in six
         builder.vessel(s, 150.0, 20.0, berth="coal-1", along=20.0, measured=True)
