@@ -65,12 +65,12 @@ def test_window_and_presence_decide(builder):
 
 
 def test_ships_coming_and_going_are_not_one_object(builder, params):
-    """A berth in use for two months by hulls of about one size in turn at one slot, each
-    displacing the one before; or by one size at a new place each time: no object is at one
-    place with one size all along."""
+    """A berth in use for two months by hulls in turn at one slot, two of about one size, each
+    displaced by the others and none there in most images; or by one size at a new place each
+    time: no object is at one place with one size all along."""
     for i in range(30):
         s = builder.scene(i * 48.0 + 1.0)
-        length = (60.0, 62.0, 150.0)[i % 3]  # two of a size, and a big one between
+        length = (60.0, 150.0, 62.0, 150.0, 100.0)[i % 5]  # each size in 40 % of the images
         builder.vessel(s, length, 14.0, berth="coal-1", measured=True)
     assert find_persistent(builder.detections, builder.scenes, params) == {}
     moving = type(builder)()
