@@ -43,7 +43,7 @@ import pandas as pd  # noqa: E402
 def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> dict:
     from shapely.geometry import box
 
-    from pipeline.config import Vessel, load_port, load_registry
+    from pipeline.config import load_port, load_registry
     from pipeline.estimate import run_estimate
     from pipeline.estimate.params import load_params
     from pipeline.ingest.ais import read_ais
@@ -65,12 +65,7 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
     fleet = complete_fleet(
         load_registry(registry_path(sc)), f.vessels, f.dwt_t.min, f.dwt_t.max, f.dwt_median_t, seed
     )
-    registry = [
-        Vessel(
-            name=v.name, imo=v.imo, length_m=v.length_m, beam_m=v.beam_m, dwt=v.dwt, source=v.source
-        )
-        for v in fleet
-    ]
+    registry = [v.as_registry() for v in fleet]
     schedule = build_schedule(sc, fleet, seed)
     port = load_port(sc.load_port)
     layouts = {p: port_layout(load_port(p)) for p in sc.ports}

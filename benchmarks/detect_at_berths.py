@@ -9,7 +9,7 @@ cloud) is detected with its sensor's model, and the labels are matched as in ``e
 (centre within 30 m of the footprint, one-to-one). Printed per sensor and model: recall of those
 berthed tankers, and the length / beam error of the matched ones (mean absolute, root mean
 square, bias = mean, sd = spread around the bias), pooled over the simulations given. These
-are the numbers behind ``coverage.detector_recall`` and
+are the numbers behind ``portcalls.detector_recall`` (per sensor) and
 ``portcalls.size_error`` in configs/estimate: measure them on a simulation with another seed than
 the one you score the estimate on.
 

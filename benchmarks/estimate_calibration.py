@@ -59,7 +59,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # estimate_accuracy's scorer
 
-from pipeline.config import Vessel, load_port, load_registry  # noqa: E402
+from pipeline.config import load_port, load_registry  # noqa: E402
 from pipeline.estimate import run_estimate  # noqa: E402
 from pipeline.estimate.params import load_params  # noqa: E402
 from pipeline.estimate.volume import point  # noqa: E402
@@ -221,19 +221,7 @@ def truth_season(sc, seed: int, recall: dict[str, float], params):
         )
         dets += d
         owner.update(o)
-    registry = [
-        Vessel(
-            name=v.name,
-            imo=v.imo,
-            flag=v.flag,
-            length_m=v.length_m,
-            beam_m=v.beam_m,
-            dwt=v.dwt,
-            product=v.product,
-            source=v.source,
-        )
-        for v in fleet
-    ]
+    registry = [v.as_registry() for v in fleet]
     return {
         "ports": ports,
         "scenes": scenes,

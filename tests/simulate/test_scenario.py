@@ -127,3 +127,15 @@ def test_config_check_scenarios(cli, repo):
     res = cli("config", "check", *files)
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("(scenarios)") == len(files)
+
+
+def test_fleet_vessel_as_registry_keeps_every_registry_field():
+    from pipeline.config import Vessel
+    from pipeline.simulate.fleet import complete_fleet
+
+    row = Vessel(name="Test One", imo="9000001", flag="KP", product="refined", source="test")
+    (fv,) = complete_fleet([row], [], 1000, 9000, 3000, seed=1)
+    reg = fv.as_registry()
+    assert (reg.name, reg.imo, reg.flag, reg.product) == ("Test One", "9000001", "KP", "refined")
+    assert (reg.length_m, reg.beam_m, reg.dwt) == (fv.length_m, fv.beam_m, fv.dwt)
+    assert "simulated: dwt, length_m, beam_m" in reg.source
