@@ -93,7 +93,17 @@ def config_check(
 
 
 def _register() -> None:
-    from pipeline.cli import detect, estimate, export, ingest, portcalls, report, run, simulate
+    from pipeline.cli import (
+        detect,
+        estimate,
+        export,
+        ingest,
+        portcalls,
+        ports,
+        report,
+        run,
+        simulate,
+    )
 
     app.command("simulate")(simulate.simulate)
     app.command("ingest")(ingest.ingest)
@@ -106,6 +116,7 @@ def _register() -> None:
     app.command("demo")(run.demo)
     app.command("export")(export.export)
     app.command("report")(report.report)
+    app.add_typer(ports.ports_app, name="ports")
 
 
 _register()

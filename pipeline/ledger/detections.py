@@ -63,3 +63,41 @@ class DetectionStore:
             for chunk in chunks(sorted(set(ids)), 500):
                 out += [from_row(Detection, r) for r in conn.execute(q.where(d.id.in_(chunk)))]
         return sorted(out, key=lambda x: (x.scene_id, x.id))
+
+    def set_persistent(self, scene_ids: Iterable[str], flags: dict[str, str]) -> int:
+        """Mark the detections of ``scene_ids`` persistent (``flags``: detection id -> reason)
+        or not (NULL), in one transaction; returns the number marked persistent."""
+        d = t.detections.c
+        scene_ids = sorted(set(scene_ids))
+        with self._write() as conn:
+            for chunk in chunks(scene_ids, 500):
+                conn.execute(
+                    sa.update(t.detections).where(d.scene_id.in_(chunk)).values(persistent=None)
+                )
+            by_reason: dict[str, list[str]] = {}
+            for det_id, reason in flags.items():
+                by_reason.setdefault(reason, []).append(det_id)
+            n = 0
+            for reason, ids in by_reason.items():
+                for chunk in chunks(sorted(ids), 500):
+                    res = conn.execute(
+                        sa.update(t.detections).where(d.id.in_(chunk)).values(persistent=reason)
+                    )
+                    n += res.rowcount or 0
+        return n
+
+    def persistent(
+        self, ports: list[str] | None = None, scene_ids: Iterable[str] | None = None
+    ) -> dict[str, str]:
+        """Detection id -> reason, for the detections marked persistent."""
+        d = t.detections.c
+        q = sa.select(d.id, d.persistent).where(d.persistent.is_not(None))
+        if ports:
+            q = q.join(t.scenes, t.scenes.c.id == d.scene_id).where(t.scenes.c.port.in_(ports))
+        if scene_ids is not None:
+            wanted = set(scene_ids)
+            q = q.add_columns(d.scene_id)
+            with self._read() as conn:
+                return {r.id: r.persistent for r in conn.execute(q) if r.scene_id in wanted}
+        with self._read() as conn:
+            return {r.id: r.persistent for r in conn.execute(q)}

@@ -124,6 +124,8 @@ detections = sa.Table(
     sa.Column("heading_deg", sa.Float, nullable=False),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("cls", sa.String(64), nullable=False),
+    # why the detection is of a persistent object (NULL: it is not; revision 0007)
+    sa.Column("persistent", sa.Text, nullable=True),
     sa.Index("ix_detections_scene_model", "scene_id", "model"),
 )
 

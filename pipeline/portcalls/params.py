@@ -69,6 +69,31 @@ class SizeError(Strict):
         return self.beam_base_m + self.beam_per_gsd * g + self.beam_rel * beam_m
 
 
+class PersistentParams(Strict):
+    """Fixed objects (pier heads, dolphins, pontoons, moored barges) set apart from visits:
+    detections at the same place with the same size, seen in most clear images over a window far
+    longer than any plausible call (pipeline.portcalls.persistent)."""
+
+    window_h: float = Field(gt=0, description="a track must span at least this long")
+    min_presence: float = Field(
+        gt=0, le=1, description="and be seen in at least this share of the clear images over it"
+    )
+    min_scenes: int = Field(default=4, ge=2, description="and in at least this many images")
+    position_m: float = Field(
+        gt=0, description="same place: centres closer than this (plus the coarser GSD)"
+    )
+    size_gate_sigma: float = Field(gt=0, description="same size: within this many sigmas")
+    spread_sigma: float = Field(
+        default=1.0,
+        gt=0,
+        description="one object: its lengths spread (sd) at most this many single-image sigmas",
+    )
+    max_cloud: float = Field(
+        default=0.5, ge=0, le=1, description="images cloudier than this are not counted as clear"
+    )
+    source: str
+
+
 DEFAULT_SENSOR = "default"  # the detector_recall entry for a sensor without its own
 # configs before #13 keyed recall by GSD (fine / coarse), and twice: here and in the estimate's
 # coverage section (whose retired keys pipeline.estimate.params names)
@@ -225,6 +250,10 @@ class PortcallParams(Strict):
     def size_error_for(self, sensor: str) -> SizeError:
         """The size error of a sensor's detections: its own entry, else ``size_error``."""
         return self.size_error_by_sensor.get(sensor, self.size_error)
+
+    persistent: PersistentParams | None = Field(
+        default=None, description="fixed objects set apart from visits; absent: none are"
+    )
 
     @model_validator(mode="before")
     @classmethod

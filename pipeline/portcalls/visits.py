@@ -299,14 +299,24 @@ def build_visits(
     observations: list[Observation],
     ports: list[Port],
     params=None,
+    persistent: dict[str, str] | None = None,
 ) -> list[Visit]:
     """Visits at every berth of ``ports``, sorted by port, berth and first sighting.
 
     ``params``: PortcallParams or the full EstimateParams (default: configs/estimate/default.yaml).
+    Detections of persistent objects are left out: ``persistent`` (detection id -> reason, as
+    ``pipeline.portcalls.persistent.find_persistent`` gives them), or found here when None and
+    the params' ``persistent`` section is set.
     Raises TankerWatchError for a detection whose scene is not in ``scenes`` or an observation of
     a berth unknown to the port configs.
     """
     p = _params(params)
+    if persistent is None:
+        from pipeline.portcalls.persistent import find_persistent
+
+        persistent = find_persistent(detections, scenes, p)
+    if persistent:
+        detections = [d for d in detections if d.id not in persistent]
     index = BerthIndex(ports, p.berth_margin_m)
     out: list[Visit] = []
     for (port, berth), epochs in sorted(

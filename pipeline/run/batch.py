@@ -31,6 +31,7 @@ class RunSummary:
     scenes_skipped: int = 0
     detected: int = 0  # scenes detected in this run without error
     detections: int = 0
+    persistent: int = 0  # detections of persistent objects (kept, flagged, not in visits)
     failed: list[tuple[str, str]] = field(default_factory=list)
     visits: int = 0
     deliveries: int = 0
@@ -61,7 +62,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
     from pipeline.ledger.store import Ledger
     from pipeline.portcalls import build_visits, link_voyages
     from pipeline.run.executors import make_executor
-    from pipeline.run.steps import estimate_into_ledger, ledger_inputs
+    from pipeline.run.steps import estimate_into_ledger, ledger_inputs, persistent_into_ledger
 
     cfg.check_period()
     ports = load_ports(cfg.ports)
@@ -128,7 +129,12 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
         sensor_models = {s.sensor: model_id[cfg.model_for(s.sensor)] for s in scenes}
         inputs = ledger_inputs(ledger, ports, cfg.start, cfg.end, sensor_models=sensor_models)
         summary.detections = len(inputs.detections)
-        visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+        # fixed objects (pier heads, pontoons, moored barges): flagged in the ledger, no visits
+        flags = persistent_into_ledger(ledger, inputs, params)
+        summary.persistent = len(flags)
+        visits = build_visits(
+            inputs.detections, inputs.scenes, inputs.observations, ports, params, flags
+        )
         voyages = link_voyages(visits, params)
         summary.visits = len(visits)
         lap("portcalls")
@@ -175,7 +181,7 @@ def summary_table(summary: RunSummary):
             f"{summary.scenes} ({summary.scenes_new} newly detected, "
             f"{len(summary.failed)} failed, {summary.scenes_skipped} skipped at ingest)",
         ),
-        ("detections", f"{summary.detections}"),
+        ("detections", f"{summary.detections} ({summary.persistent} of persistent objects)"),
         ("visits", f"{summary.visits}"),
         ("deliveries", f"{summary.deliveries}"),
     ]

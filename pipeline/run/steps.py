@@ -86,6 +86,17 @@ def ledger_observations(
     return [o for o in ledger.observations(ports=names) if o.scene_id in in_period]
 
 
+def persistent_into_ledger(ledger: Ledger, inputs: LedgerInputs, params: Any) -> dict[str, str]:
+    """Find the detections of persistent objects among ``inputs`` (pipeline.portcalls.persistent)
+    and keep the verdict in the ledger (``detections.persistent``: the reason, NULL for the
+    others of these scenes); returns detection id -> reason, for ``build_visits``."""
+    from pipeline.portcalls.persistent import find_persistent
+
+    flags = find_persistent(inputs.detections, inputs.scenes, params)
+    ledger.set_persistent([s.id for s in inputs.scenes], flags)
+    return flags
+
+
 def model_name(models: str | None) -> str:
     """A run's model: its model ids sorted, comma-separated, each once (the run-id recipe;
     `run` names its run by the sorted set of its detectors' ids the same way)."""
@@ -213,8 +224,9 @@ def estimate_from_ledger(
     with Ledger(db) as ledger:
         if visits is None:
             inputs = ledger_inputs(ledger, ports, start, end, models=models)
+            flags = persistent_into_ledger(ledger, inputs, params)
             visits = build_visits(
-                inputs.detections, inputs.scenes, inputs.observations, ports, params
+                inputs.detections, inputs.scenes, inputs.observations, ports, params, flags
             )
             obs = inputs.observations
             # the models named (as `run` names a run: sorted, once each, found something or

@@ -415,7 +415,10 @@ def test_every_record_field_has_a_ledger_column():
         missing = [f for f in fields if rows.column(f) not in columns]
         assert not missing, f"{cls.__name__} fields without a column in {table.name}: {missing}"
         extra = columns - {rows.column(f) for f in fields}
-        assert extra <= {"run_id"}, f"{table.name} columns of no {cls.__name__} field: {extra}"
+        # detections.persistent is the runner's verdict over many scenes (0007), not a field of
+        # one detection: set by Ledger.set_persistent, read by Ledger.persistent
+        allowed = {"run_id"} | ({"persistent"} if table.name == "detections" else set())
+        assert extra <= allowed, f"{table.name} columns of no {cls.__name__} field: {extra}"
     every_field = {f.name for cls in rows.TABLES for f in dataclasses.fields(cls)}
     assert set(rows.RENAMES) <= every_field  # the rename table names real fields only
 
@@ -525,3 +528,56 @@ def test_upgrade_to_0005_keeps_runs_and_visits(db_url):
         (v,) = led.visits("r-old")
     assert run.notes is None and run.coverage == {}  # notes were not kept before 0005
     assert v.sightings == [] and v.length_m == 100.0
+
+
+def test_persistent_verdicts_are_kept_and_replaced(db_url, sample):
+    with Ledger(db_url) as led:
+        for s in sample.scenes:
+            led.add_scene(s, sample.observations[s.id])
+        for sid, dets in sample.detections.items():
+            led.add_detections(sid, MODEL, dets)
+        every = [d for ds in sample.detections.values() for d in ds]
+        scenes = [s.id for s in sample.scenes]
+        assert led.persistent() == {}
+        flags = {every[0].id: "persistent: a pontoon", every[1].id: "persistent: a dolphin"}
+        assert led.set_persistent(scenes, flags) == 2
+        assert led.persistent() == flags
+        assert led.persistent(ports=["elsewhere"]) == {}
+        assert led.persistent(scene_ids=[every[0].scene_id]) == {
+            k: v
+            for k, v in flags.items()
+            if k in {d.id for d in sample.detections[every[0].scene_id]}
+        }
+        # the detections themselves are unchanged: flagged, not removed
+        assert led.detections() == sorted(every, key=lambda d: (d.scene_id, d.id))
+        # a later verdict over the same scenes replaces the earlier one
+        assert led.set_persistent(scenes, {every[1].id: "persistent: a dolphin"}) == 1
+        assert led.persistent() == {every[1].id: "persistent: a dolphin"}
+
+
+def test_upgrade_to_0007_keeps_detections_unflagged(db_url, sample):
+    from alembic import command
+    from alembic.config import Config
+
+    from pipeline.ledger.engine import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = sa.create_engine(db_url)
+    d = next(d for ds in sample.detections.values() for d in ds)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        conn.execute(
+            sa.text(
+                "INSERT INTO detections (id, scene_id, model, geometry_wkt, lon, lat, length_m,"
+                " beam_m, heading_deg, score, cls) VALUES (:id, :s, :m, :g, :lon, :lat, 90, 15,"
+                " 0, 0.9, 'tanker')"
+            ),
+            {"id": d.id, "s": d.scene_id, "m": MODEL, "g": d.geometry, "lon": d.lon, "lat": d.lat},
+        )
+    engine.dispose()
+    with Ledger(db_url) as led:
+        assert led.schema_revision() == HEAD
+        assert [x.id for x in led.detections()] == [d.id]
+        assert led.persistent() == {}

@@ -1,0 +1,90 @@
+"""Persistent objects: a fixed object seen at one place with one size for weeks is set apart
+(and left out of visits); a tanker that stays long, but less than the window, is not."""
+
+from __future__ import annotations
+
+from pipeline.estimate.params import load_params
+from pipeline.portcalls.persistent import find_persistent
+
+
+def _fixed_object(builder, days: int, every_h: float = 48.0, length: float = 60.0):
+    """A barge-sized object at the coal berth (role other: any length is a visit there) in
+    every clear image of ``days`` days."""
+    dets = []
+    n = int(days * 24 / every_h)
+    for i in range(n):
+        s = builder.scene(i * every_h + 1.0)
+        dets.append(builder.vessel(s, length, 14.0, berth="coal-1", along=20.0, measured=True))
+    return dets
+
+
+def test_fixed_object_is_persistent_and_makes_no_visit(builder, params):
+    dets = _fixed_object(builder, days=60)
+    flags = find_persistent(builder.detections, builder.scenes, params)
+    assert set(flags) == {d.id for d in dets}
+    reason = flags[dets[0].id]
+    assert reason.startswith("persistent:") and "30 of 30 clear images" in reason
+    visits = builder.build(params)
+    assert not [v for v in visits if v.berth == "coal-1"]
+    # without the persistent section the same object was one long visit (what #18 is about)
+    off = params.model_copy(deep=True)
+    off.portcalls.persistent = None
+    assert find_persistent(builder.detections, builder.scenes, off) == {}
+    assert [v for v in builder.build(off) if v.berth == "coal-1"]
+
+
+def test_long_staying_tanker_is_kept(builder, params):
+    """A tanker seen in every clear image for 9 days (longer than any simulated load stay,
+    under the 20-day window) stays a visit, beside a fixed object that is set apart."""
+    fixed = _fixed_object(builder, days=60)
+    tanker = []
+    for i in range(10):  # daily images over 9 days, a 90 m tanker at the oil berth
+        s = builder.scene(24.0 * i + 12.0)
+        tanker.append(builder.vessel(s, 90.0, 15.0, berth="oil-1"))
+    flags = find_persistent(builder.detections, builder.scenes, params)
+    assert {d.id for d in fixed} <= set(flags)
+    assert not {d.id for d in tanker} & set(flags)
+    load = [v for v in builder.build(params) if v.berth == "oil-1"]
+    assert len(load) == 1 and load[0].n_obs == 10
+
+
+def test_window_and_presence_decide(builder):
+    """Seen in few of the clear images (a berth that ships of one size come and go at), or
+    over a span under the window: not persistent."""
+    p = load_params()
+    dets = _fixed_object(builder, days=60)
+    for i in range(170):  # many more clear images of the port: presence 30 of 200
+        builder.scene(i * 8.0 + 7.0)
+    assert p.portcalls.persistent.min_presence > 0.15
+    assert find_persistent(builder.detections, builder.scenes, p) == {}
+    short = p.model_copy(deep=True)
+    short.portcalls.persistent.min_presence = 0.1
+    assert set(find_persistent(builder.detections, builder.scenes, short)) == {d.id for d in dets}
+    short.portcalls.persistent.window_h = 61 * 24.0
+    assert find_persistent(builder.detections, builder.scenes, short) == {}
+
+
+def test_ships_coming_and_going_are_not_one_object(builder, params):
+    """A berth in use for two months by hulls in turn at one slot, two of about one size, each
+    displaced by the others and none there in most images; or by one size at a new place each
+    time: no object is at one place with one size all along."""
+    for i in range(30):
+        s = builder.scene(i * 48.0 + 1.0)
+        length = (60.0, 150.0, 62.0, 150.0, 100.0)[i % 5]  # each size in 40 % of the images
+        builder.vessel(s, length, 14.0, berth="coal-1", measured=True)
+    assert find_persistent(builder.detections, builder.scenes, params) == {}
+    moving = type(builder)()
+    for i in range(30):
+        s = moving.scene(i * 48.0 + 1.0)
+        moving.vessel(s, 60.0, 14.0, berth="coal-1", along=-90.0 + 30.0 * (i % 7), measured=True)
+    assert find_persistent(moving.detections, moving.scenes, params) == {}
+
+
+def test_fixture_at_a_berth_stays_persistent_under_moored_hulls(builder, params):
+    """A fitting at a berth seen in every clear image for two months is persistent even though
+    the hulls that moor there lie over it now and then (seen in most of the images)."""
+    fixed = _fixed_object(builder, days=60, length=66.0)
+    for s in builder.scenes[::6]:  # a 150 m ship over it in one image in six
+        builder.vessel(s, 150.0, 20.0, berth="coal-1", along=20.0, measured=True)
+    flags = find_persistent(builder.detections, builder.scenes, params)
+    assert {d.id for d in fixed} <= set(flags)

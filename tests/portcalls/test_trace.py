@@ -1,0 +1,243 @@
+"""Tracing a port from a small simulated stack: the land the simulator drew and berths where
+its ships stopped are recovered; the draft loads as a port config; the CLI's errors are one
+line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import Port, load_port, validate
+from pipeline.records import Detection, Scene, utc
+
+SCENARIO = """\
+name: trace-test
+description: Vostochny, ten clear winter weeks, Sentinel-2 over the oil berth and its neighbours.
+start: 2024-01-08
+end: 2024-03-17
+seed: 3
+load_port: vostochny
+load_berth: oil-1
+discharge:
+  - {port: rajin, berth: oil-1, weight: 1, distance_nm: 150}
+fleet:
+  vessels: [Yu Son, Rye Song Gang 1]
+calls:
+  n_load_calls: 16
+  load_dwell_median_h: 60
+bystanders:
+  tugs_mean: 1.0
+  anchored_mean: 1.0
+  barges: 1
+sensors:
+  - {name: sentinel-2-l2a, ports: [vostochny], box_m: [2500, 1500], centre: berth}
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    from pipeline.simulate import simulate
+
+    root = tmp_path_factory.mktemp("trace")
+    sc = root / "scenario.yaml"
+    sc.write_text(SCENARIO)
+    return simulate(sc, root / "sim")
+
+
+def label_detections(sim: Path) -> tuple[list[Detection], list[Scene]]:
+    """Every labelled hull of every scene as a detection (a perfect detector), and the scenes."""
+    from shapely.geometry import shape
+
+    dets, scenes = [], []
+    for d in sorted((sim / "scenes").iterdir()):
+        item = json.loads((d / "item.json").read_text())
+        props = item["properties"]
+        s = Scene(
+            id=d.name,
+            source="simulated",
+            sensor=props["tankerwatch:sensor"],
+            acquired=utc(props["datetime"]),
+            port=props["tankerwatch:port"],
+            path=str(d / "scene.tif"),
+            crs=props["proj:code"],
+            gsd_m=props["gsd"],
+            bands=props["tankerwatch:bands"],
+            valid_fraction=props["tankerwatch:valid_fraction"],
+            cloud_fraction=props["tankerwatch:cloud_fraction"],
+        )
+        scenes.append(s)
+        for f in json.loads((d / "labels.geojson").read_text())["features"]:
+            g = shape(f["geometry"])
+            p = f["properties"]
+            if p["occluded"] > 0.5:
+                continue
+            dets.append(
+                Detection(
+                    scene_id=s.id,
+                    geometry=g.wkt,
+                    lon=g.centroid.x,
+                    lat=g.centroid.y,
+                    length_m=p["length_m"],
+                    beam_m=p["beam_m"],
+                    heading_deg=p["heading_deg"],
+                    score=0.9,
+                    cls=p["class"],
+                    model="labels",
+                )
+            )
+    return dets, scenes
+
+
+def test_trace_recovers_land_and_berths(stack):
+    from pipeline.estimate.params import load_params
+    from pipeline.geo import reproject
+    from pipeline.portcalls.persistent import find_persistent
+    from pipeline.portcalls.trace import draft_port, port_yaml, stack_from_scenes, trace_port
+    from pipeline.simulate.layout import port_layout
+
+    port = load_port("vostochny")
+    dets, scenes = label_detections(stack)
+    flags = find_persistent(dets, scenes, load_params())
+    tr = trace_port(port, stack_from_scenes(scenes), dets, scenes, persistent=flags)
+    assert tr.n_scenes == len([s for s in scenes if s.cloud_fraction <= 0.6])
+    lay = port_layout(port)
+    truth = reproject(lay.land_union, lay.crs, tr.crs).intersection(tr.footprint_m)
+    got = tr.land_m.intersection(tr.footprint_m)
+    assert got.intersection(truth).area / got.union(truth).area >= 0.9
+    drawn = {b.id: reproject(b.polygon, lay.crs, tr.crs) for b in lay.berths}
+    # every traced berth lies at a drawn berth where ships stopped, and took its id and role
+    assert {b.id for b in tr.berths} >= {"oil-1"}
+    for b in tr.berths:
+        assert b.id in drawn, f"berth {b.id} invented"
+        assert b.polygon_m.centroid.distance(drawn[b.id].centroid) <= 30.0
+        assert b.role == port.berth(b.id).role
+        assert 0 < b.precision_m < 30
+    oil = next(b for b in tr.berths if b.id == "oil-1")
+    assert abs(((oil.axis_deg - lay.berth("oil-1").axis_deg) + 90) % 180 - 90) < 10
+    draft = draft_port(tr, port)
+    assert draft["provenance"]["method"].startswith(f"traced from {tr.n_scenes} scenes")
+    loaded = validate(Port, yaml.safe_load(port_yaml(draft)), "draft")
+    assert loaded.provenance.precision_m == pytest.approx(tr.precision_m, abs=0.1)
+    assert [b.id for b in loaded.berths] == [b.id for b in tr.berths]
+
+
+def test_no_detections_no_berths(stack):
+    from pipeline.portcalls.trace import stack_from_paths, trace_port
+
+    tr = trace_port(load_port("vostochny"), stack_from_paths([stack / "scenes"]))
+    assert tr.berths == [] and "land only" in tr.notes[0]
+    assert tr.land_m.area > 0
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def test_cli_traces_scene_folders(stack, tmp_path):
+    """The command on scene folders with their detections writes a draft that `config check`
+    accepts and a PNG beside it."""
+    from pipeline.recordio import write_detections
+
+    dets, _ = label_detections(stack)
+    write_detections(tmp_path / "dets.geojson", dets)
+    out = tmp_path / "vostochny-traced.yaml"
+    r = _cli(
+        "ports", "trace", "--port", "vostochny", str(stack / "scenes"),
+        "--detections", str(tmp_path / "dets.geojson"), "--out", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "oil-1" in r.stdout
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = _cli("config", "check", "--kind", "ports", str(out))
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--port", "vostochny"], "no scenes"),
+        (["--port", "atlantis", "SCENES"], "unknown port 'atlantis'"),
+        (["--port", "vostochny", "/nonexistent/scenes"], "/nonexistent/scenes: no such file"),
+        (["--port", "vostochny", "--db", "sqlite:////nonexistent/x.db"], "x.db"),
+    ],
+)
+def test_cli_errors_are_one_line(stack, tmp_path, args, message):
+    args = [str(stack / "scenes") if a == "SCENES" else a for a in args]
+    r = _cli("ports", "trace", *args, "--out", str(tmp_path / "p.yaml"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_cli_traces_from_the_ledger(stack, tmp_path):
+    """`--db`: the ledger's scenes (ingested into its cache) and their detections; the
+    detections of a fixed object planted in every scene are persistent and make no berth."""
+    from datetime import date
+
+    from shapely import affinity
+    from shapely.geometry import Polygon
+
+    from pipeline.geo import reproject
+    from pipeline.ingest import ingest
+    from pipeline.ledger.store import Ledger
+    from pipeline.simulate.layout import port_layout
+
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    dets, scenes_ = label_detections(stack)
+    lay = port_layout(load_port("vostochny"))
+    # a pontoon-sized object lying alongside the shore, away from every berth
+    shore = lay.land_union.boundary
+    spot = next(
+        shore.interpolate(f, normalized=True)
+        for f in [i / 200 for i in range(200)]
+        if all(b.polygon.distance(shore.interpolate(f, normalized=True)) > 300 for b in lay.berths)
+        and lay.aoi.buffer(-300).contains(shore.interpolate(f, normalized=True))
+    )
+    box_m = affinity.translate(affinity.scale(spot.buffer(1.0, cap_style="square"), 20, 6), 0, 0)
+    ll = reproject(box_m, lay.crs, "EPSG:4326")
+    fixed = [
+        Detection(
+            scene_id=s.id, geometry=ll.wkt, lon=ll.centroid.x, lat=ll.centroid.y,
+            length_m=40.0, beam_m=12.0, heading_deg=90.0, score=0.8, cls="other", model="labels",
+        )
+        for s in scenes_
+    ]  # fmt: skip
+    dets += fixed
+    with Ledger(db) as led:
+        ingest([load_port("vostochny")], date(2024, 1, 8), date(2024, 3, 17), "simulated", led,
+               cache_dir=tmp_path / "cache", path=stack)  # fmt: skip
+        scenes = led.scenes()
+        assert len(scenes) >= 5
+        fixed = [d for d in fixed if d.scene_id in {s.id for s in scenes}]
+        for s in scenes:
+            mine = [d for d in dets if d.scene_id == s.id]
+            led.add_detections(s.id, "labels", mine)
+    out = tmp_path / "traced.yaml"
+    r = _cli("ports", "trace", "--port", "vostochny", "--db", db, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    draft = yaml.safe_load(out.read_text())
+    assert draft["provenance"]["method"].startswith("traced from ")
+    assert "oil-1" in {b["id"] for b in draft["berths"]}
+    assert out.with_suffix(".png").exists()
+    with Ledger(db) as led:
+        flagged = led.persistent()
+    # trace reads the ledger only: verdicts are the runner's to keep, the tracer finds them
+    assert flagged == {}
+    method = draft["provenance"]["method"]
+    left_out = int(re.search(r"(\d+) detections of persistent objects left out", method).group(1))
+    assert left_out >= len(fixed) > 0, method  # the fixed object, and the moored barges
+    for b in draft["berths"]:
+        poly = reproject(Polygon(b["polygon"]), "EPSG:4326", lay.crs)
+        assert poly.distance(box_m) > 60, f"berth {b['id']} made of the fixed object"
