@@ -53,6 +53,36 @@ def ais_name(ais: VisitAis, reg: Vessel | None) -> str:
     return reg.name if reg else (ais.name or f"MMSI {ais.mmsi}")
 
 
+def alibi_factors(ais: VisitAis | None, registry: list[Vessel], weight: float) -> dict[str, float]:
+    """Registry name -> prior factor for the size-based identification of a call, from the
+    transponders that put vessels elsewhere while its hull was seen (``VisitAis.alibis``): 0 when
+    an image confirmed the vessel elsewhere, ``weight`` when only its transponder said so (the
+    odds that it was spoofing its position), 1 (no change) when the report looks like spoofing
+    itself (a stationary position at sea). Transponders not in the registry change nothing."""
+    out: dict[str, float] = {}
+    for a in ais.alibis if ais is not None else []:
+        reg = registry_vessel(VisitAis("", a.mmsi, 0.0, a.name, a.imo), registry)
+        if reg is None:
+            continue
+        f = 0.0 if a.confirmed else (1.0 if a.suspect else weight)
+        out[reg.name] = min(out.get(reg.name, 1.0), f)
+    return {k: f for k, f in out.items() if f < 1.0}
+
+
+def alibi_note(factors: dict[str, float]) -> str:
+    """The method text's account of the vessels an alibi weighed down."""
+    if not factors:
+        return ""
+    out = [n for n, f in sorted(factors.items()) if f == 0.0]
+    down = [f"{n} (x{f:g})" for n, f in sorted(factors.items()) if 0.0 < f < 1.0]
+    parts = []
+    if out:
+        parts.append("ruled out, seen elsewhere by an image matched to its AIS: " + ", ".join(out))
+    if down:
+        parts.append("weighed down, its AIS reported it elsewhere: " + ", ".join(down))
+    return "; AIS alibis: " + "; ".join(parts)
+
+
 def ais_identification(
     ident: Identification, ais: VisitAis, registry: list[Vessel]
 ) -> Identification:

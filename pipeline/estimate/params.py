@@ -27,6 +27,13 @@ class IdentificationParams(Strict):
     length_range_m: tuple[float, float]
     beam_range_m: tuple[float, float]
     max_candidates: int = Field(default=5, ge=1)
+    alibi_weight: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="prior factor of a vessel whose transponder (unconfirmed by an image) put it "
+        "elsewhere while the hull was seen: about the chance it was spoofing its position",
+    )
     source: str
 
 
