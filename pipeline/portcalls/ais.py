@@ -170,7 +170,7 @@ def _positions_at(tr: Tracks, when: pd.Timestamp, params: AisMatchParams) -> pd.
         take = ok & np.isnan(out_lat)
         if not take.any():
             continue
-        dist = sog[idx] * KNOT_M_S * dt * side
+        dist = sog[idx] * KNOT_M_S * np.where(ok, dt, 0.0) * side
         course = np.radians(np.nan_to_num(cog[idx], nan=0.0))
         moving = ~np.isnan(cog[idx])
         dn = np.where(moving, dist * np.cos(course), 0.0)
