@@ -165,7 +165,14 @@ def run_estimate(
             ) from None
         # vessels whose transponder put them elsewhere while this hull was seen weigh less
         factors = (
-            alibi_factors(ais.get(v.id), registry, p.identification.alibi_weight) if ais else {}
+            alibi_factors(
+                ais.get(v.id),
+                registry,
+                p.identification.alibi_weight,
+                p.identification.silence_max_factor,
+            )
+            if ais
+            else {}
         )
         size_ident = identify(v, registry, p.identification, err, factors)
         ident = size_ident

@@ -34,6 +34,13 @@ class IdentificationParams(Strict):
         description="prior factor of a vessel whose transponder (unconfirmed by an image) put it "
         "elsewhere while the hull was seen: about the chance it was spoofing its position",
     )
+    silence_max_factor: float = Field(
+        default=1.0,
+        ge=1,
+        description="largest prior factor of a vessel whose transponder, usually heard, was "
+        "silent (or spoofing-like) while a dark hull was seen: 1 / its silent share, capped here "
+        "(1: silence not used)",
+    )
     source: str
 
 

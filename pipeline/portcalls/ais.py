@@ -348,6 +348,19 @@ class Alibi:
 
 
 @dataclass
+class Silence:
+    """A transponder that hid while a dark visit's hull was seen: no position at any of the
+    sightings (or only a spoofing-like one), though it reports at ``share``'s complement of all
+    image times. A vessel that usually transmits and goes quiet exactly then is more likely the
+    hull than one that is silent anyway (``share`` near 1: never fitted or never received)."""
+
+    mmsi: int
+    share: float  # of all the run's image times at which this transponder gave no position
+    name: str | None = None
+    imo: str | None = None
+
+
+@dataclass
 class VisitAis:
     """What AIS says about one visit: the transponder of its hull (or none: dark)."""
 
@@ -361,6 +374,7 @@ class VisitAis:
     length_m: float | None = None  # from AIS static data (dimension to bow + stern)
     beam_m: float | None = None
     alibis: list[Alibi] = field(default_factory=list)  # transponders reporting elsewhere
+    silent: list[Silence] = field(default_factory=list)  # transponders hiding meanwhile
 
     @property
     def dark(self) -> bool:
@@ -443,8 +457,11 @@ def add_alibis(
       ``ports`` and the vessel is nearly stationary there (every report within ``max_age_s``
       below ``spoof_max_sog_kn``): the false position a spoofer keeps while it loads.
 
-    The visit's own matched transponder gives no alibi. Returns ``identities`` (entries are
-    made for visits that had none only when they have alibis)."""
+    Also each visit's ``silent``: the transponders of ``positions`` with no position at any of
+    its sightings, or only a spoofing-like one (``Silence``, with how often each is silent at
+    the run's image times). The visit's own matched transponder gives no alibi and is not
+    silent. Returns ``identities`` (entries are made for visits that had none only when they
+    have alibis or silences)."""
     import shapely
 
     params = params or AisMatchParams()
@@ -465,6 +482,13 @@ def add_alibis(
     pos = positions.sort_values(["mmsi", "time"], kind="stable").reset_index(drop=True)
     tracks = Tracks(pos)
     cache: dict[str, pd.DataFrame] = {}
+    # how often each transponder gives no position at an image time: the base rate of silence
+    times = sorted({pd.Timestamp(utc(s.acquired)) for s in scenes})
+    heard = dict.fromkeys((int(m) for m in tracks.vessels), 0)
+    for t in times:
+        for m in tracks.at(t, params)["mmsi"]:
+            heard[int(m)] += 1
+    share = {m: 1.0 - k / len(times) for m, k in heard.items()} if times else {}
     for v in visits:
         own = identities.get(v.id)
         own_mmsi = own.mmsi if own is not None else None
@@ -477,6 +501,7 @@ def add_alibis(
         lat0 = float(np.mean([d.lat for d in ev]))
         lon0 = float(np.mean([d.lon for d in ev]))
         own_dets = set(v.evidence)
+        present: set[int] = set()
         for ts, mmsi, la, lo, did in matched:
             if not t0 <= ts <= t1 or mmsi == own_mmsi or did in own_dets:
                 continue
@@ -495,6 +520,7 @@ def add_alibis(
             if sc.id not in cache:
                 cache[sc.id] = tracks.at(pd.Timestamp(utc(sc.acquired)), params)
             here = cache[sc.id]
+            present |= {int(m) for m in here["mmsi"]}
             if here.empty:
                 continue
             dist = np.linalg.norm(
@@ -524,13 +550,18 @@ def add_alibis(
                     suspect,
                     *names.get(mmsi, (None, None)),
                 )
-        if not found:
+        hiding = {m for m in share if m not in present and m != own_mmsi}
+        hiding |= {a.mmsi for a in found.values() if a.suspect}
+        hiding -= {a.mmsi for a in found.values() if not a.suspect}  # elsewhere: not hiding
+        silent = [
+            Silence(m, round(share[m], 4), *names.get(m, (None, None))) for m in sorted(hiding)
+        ]
+        if not found and not silent:
             continue
         alibis = sorted(found.values(), key=lambda a: (not a.confirmed, a.suspect, a.mmsi))
         if own is None:
-            identities[v.id] = VisitAis(v.id, None, 0.0, evidence=len(ev), alibis=alibis)
-        else:
-            own.alibis = alibis
+            own = identities[v.id] = VisitAis(v.id, None, 0.0, evidence=len(ev))
+        own.alibis, own.silent = alibis, silent
     return identities
 
 

@@ -195,6 +195,16 @@ def test_alibis_rule_out_or_weigh_down_vessels_reported_elsewhere(params):
     assert alibi_factors(VisitAis("W", None, 0.0, alibis=said), TWINS, 0.1) == {"Twin B": 0.1}
     odd = [Alibi(1, "t", 9e4, suspect=True, name="Twin B")]
     assert alibi_factors(VisitAis("W", None, 0.0, alibis=odd), TWINS, 0.1) == {}
+    # a usually heard transponder silent meanwhile: weighed up by 1 / its silent share, capped;
+    # an alibi outweighs silence
+    from pipeline.portcalls.ais import Silence
+
+    hush = VisitAis("W", None, 0.0, silent=[Silence(1, 0.05, imo="2000001")])
+    assert alibi_factors(hush, TWINS, 0.1, 10.0) == {"Twin A": 10.0}
+    assert alibi_factors(hush, TWINS, 0.1, 30.0) == {"Twin A": 20.0}
+    assert alibi_factors(hush, TWINS, 0.1) == {}  # silence not used (the default cap 1)
+    both = VisitAis("W", None, 0.0, alibis=alibi, silent=[Silence(1, 0.05, imo="2000002")])
+    assert alibi_factors(both, TWINS, 0.1, 10.0) == {"Twin B": 0.0}
     # a transponder not in the registry changes nothing
     stranger = [Alibi(7, "t", 9e4, confirmed=True, name="NOBODY", imo="9")]
     assert alibi_factors(VisitAis("W", None, 0.0, alibis=stranger), TWINS, 0.1) == {}

@@ -132,6 +132,7 @@ def test_alibis_confirmed_reported_and_suspect():
             track(999, [(m, la - 0.55, lo) for m in minutes], sog=0.3),  # parked 60 km out
             track(555, [(m, la - 0.55, lo + m / 600) for m in minutes], sog=10.0, cog=90.0),
             track(444, [(m, la + 0.009, lo) for m in minutes]),  # 1 km off: not elsewhere
+            track(321, [(m, ra + 0.3, ro) for m in (12 * 60 - 5, 12 * 60 + 5)], sog=9.0),
         ]
     )
     st = static([(777, "SEEN", "1", 100, 16), (888, "SAYS", "2", 110, 18)])
@@ -149,9 +150,12 @@ def test_alibis_confirmed_reported_and_suspect():
     assert not got[888].confirmed and not got[888].suspect and got[888].imo == "2"
     assert got[999].suspect and not got[999].confirmed  # stationary far out at sea: spoofing?
     assert not got[555].suspect  # under way at sea: a real alibi
+    # hiding while the hull was seen: 321 (heard at 1 of the 3 image times) and the spoofer 999
+    quiet = {q.mmsi: q.share for q in ids[load.id].silent}
+    assert quiet == {321: round(2 / 3, 4), 999: round(1 / 3, 4)}
     # the Rajin hull's own transponder is no alibi for itself, and at the Rajin image every
-    # other report is 12 h old or more (no position): no alibis there
-    assert ids[dis.id].alibis == []
+    # other report but 321's (under way 33 km off) is 12 h old or more (no position)
+    assert [(a.mmsi, a.suspect) for a in ids[dis.id].alibis] == [(321, False)]
     # no positions: no reported alibis, the image-confirmed one stays
     ids2 = visits_by_ais(visits, result, st)
     add_alibis(ids2, visits, result, b.detections, b.scenes, b.ports, positions.iloc[:0], st)
