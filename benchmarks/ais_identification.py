@@ -319,6 +319,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="also the naming policy table (alibi weight x threshold)",
     )
+    ap.add_argument("--policy-out", default=None, help="write the whole policy table to this CSV")
     args = ap.parse_args(argv)
     every = []
     cols = ["seed", "calls_seen", "transmitting", "named_pct", "dark_precision", "dark_recall",
