@@ -179,7 +179,7 @@ def run(
         owners = [owner[e] for e in v.evidence if e in owner]
         if not owners:
             continue
-        tv = tvisits[max(set(owners), key=owners.count)]
+        tv = tvisits[max(sorted(set(owners)), key=owners.count)]  # ties: the first id
         if tv.role != "load":
             continue  # a bystander taken for a call (counted by the port-call benchmarks)
         variants = {}

@@ -54,7 +54,7 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> pd
 
     def owner_of(v) -> str | None:
         owners = [x.owner[e] for e in v.evidence if e in x.owner]
-        return max(set(owners), key=owners.count) if owners else None
+        return max(sorted(set(owners)), key=owners.count) if owners else None
 
     seen_of = {}  # true visit id -> built visit id
     for v in visits:
