@@ -52,7 +52,7 @@ def simulated_inputs(
     (module doc): at the load port, or with ``all_ports`` at every port of the scenario."""
     from shapely.geometry import box
 
-    from pipeline.config import Vessel, load_port, load_registry
+    from pipeline.config import load_port, load_registry
     from pipeline.estimate.params import load_params
     from pipeline.ingest.ais import read_ais
     from pipeline.portcalls.berths import BerthIndex
@@ -71,12 +71,7 @@ def simulated_inputs(
     fleet = complete_fleet(
         load_registry(registry_path(sc)), f.vessels, f.dwt_t.min, f.dwt_t.max, f.dwt_median_t, seed
     )
-    registry = [
-        Vessel(
-            name=v.name, imo=v.imo, length_m=v.length_m, beam_m=v.beam_m, dwt=v.dwt, source=v.source
-        )
-        for v in fleet
-    ]
+    registry = [v.as_registry() for v in fleet]
     schedule = build_schedule(sc, fleet, seed)
     port = load_port(sc.load_port)
     ports = {p: load_port(p) for p in sc.ports}

@@ -9,7 +9,7 @@ cloud) is detected with its sensor's model, and the labels are matched as in ``e
 (centre within 30 m of the footprint, one-to-one). Printed per sensor and model: recall of those
 berthed tankers, and the length / beam error of the matched ones (mean absolute, root mean
 square, bias = mean, sd = spread around the bias), pooled over the simulations given. These
-are the numbers behind ``coverage.detector_recall`` and
+are the numbers behind ``portcalls.detector_recall`` (per sensor) and
 ``portcalls.size_error`` in configs/estimate: measure them on a simulation with another seed than
 the one you score the estimate on.
 
@@ -74,7 +74,12 @@ def measure(sim: Path, models: dict[str, str | None], default: str | None, every
         if key not in detectors:
             detectors[key] = load_detector(key)
         det = detectors[key]
-        dets = detect_scene(folder / "scene.tif", det, scene_id=folder.name)
+        land = None
+        if getattr(det, "uses_land", False):  # the SAR CFAR masks the port's land itself
+            from pipeline.detect.land import scene_land_or_none
+
+            land = scene_land_or_none(folder)[0]
+        dets = detect_scene(folder / "scene.tif", det, scene_id=folder.name, land=land)
         crs = _utm_of([lab["geometry"] for lab in labels])
         pts = [to_crs(Point(d.lon, d.lat), "EPSG:4326", crs) for d in dets]
         shapes = [to_crs(lab["geometry"], "EPSG:4326", crs) for lab in labels]

@@ -148,7 +148,7 @@ def detections_from_labels(sim: Path, scenes, observations, ports, err, recall, 
 
 
 def _sensor_ok(sensor: str, wanted: str) -> bool:
-    return wanted == "all" or sensor == wanted
+    return wanted == "all" or sensor in wanted.split(",")
 
 
 def score(
@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     ap.add_argument("--db", help="ledger URL holding the ingested scenes and observations")
     ap.add_argument("--detections", type=Path, help="detector output to score (default: truth)")
     ap.add_argument("--synthetic", action="store_true", help="score a seeded synthetic season")
-    ap.add_argument("--sensors", default="all", help="'all' or one sensor name")
+    ap.add_argument("--sensors", default="all", help="'all' or sensor names, comma-separated")
     ap.add_argument("--params", type=Path, help="configs/estimate YAML")
     ap.add_argument("--recall", type=float, default=0.95, help="truth-derived detector recall")
     ap.add_argument("--seed", type=int, default=0)

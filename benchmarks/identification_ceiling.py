@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 def default_fleet():
     """The default scenario's fleet, completed exactly as the simulator does."""
-    from pipeline.config import Vessel, load_registry
+    from pipeline.config import load_registry
     from pipeline.simulate.fleet import complete_fleet
     from pipeline.simulate.scenario import load_scenario, registry_path
 
@@ -44,17 +44,7 @@ def default_fleet():
         sc.fleet.dwt_median_t,
         sc.seed,
     )
-    return [
-        Vessel(
-            name=f.name,
-            imo=f.imo,
-            length_m=f.length_m,
-            beam_m=f.beam_m,
-            dwt=f.dwt,
-            source=f.source,
-        )
-        for f in fleet
-    ]
+    return [f.as_registry() for f in fleet]
 
 
 def ceiling(registry, params, sigma_l: float, sigma_b: float, draws: int, rng) -> tuple:

@@ -7,15 +7,16 @@ from pipeline.errors import TankerWatchError
 
 # alias (lower case) -> canonical Sentinel-2 band name. The long names are Earth Search's asset
 # keys (element84 sentinel-2-l2a): there ``nir`` is B08 (10 m, 842 nm) and ``nir08`` is B8A
-# (20 m, 865 nm), a different band; ``coastal`` is B01.
+# (20 m, 865 nm), a different band; ``coastal`` is B01. PlanetScope SuperDove's ``coastal_blue``
+# (431-452 nm) is B01's band too, and its ``blue`` (465-515 nm) is B02.
 ALIASES = {
     "b01": "B01",
     "b1": "B01",
     "coastal": "B01",
+    "coastal_blue": "B01",
     "b02": "B02",
     "b2": "B02",
     "blue": "B02",
-    "coastal_blue": "B02",
     "b03": "B03",
     "b3": "B03",
     "green": "B03",

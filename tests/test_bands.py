@@ -39,6 +39,12 @@ def test_nir08_is_not_b08():
     assert band_indexes(names, ["B08", "B8A"], "x.tif") == [5, 4]
 
 
+def test_planetscope_coastal_blue_is_not_blue():
+    # an 8-band SuperDove file lists coastal_blue (443 nm) before blue (490 nm): B02 is blue
+    names = ["coastal_blue", "blue", "green_i", "green", "yellow", "red", "rededge", "nir"]
+    assert band_indexes(names, ["B02", "B01"], "x.tif") == [2, 1]
+
+
 def test_source_settings_asset_keys_hold_their_bands():
     """Every STAC endpoint's asset key, when it is a known alias, names the band it is read as."""
     root = Path(__file__).resolve().parents[1] / "configs" / "sources"

@@ -74,3 +74,55 @@ def test_the_table_prints_the_corrected_cap_dates_and_whole_calls():
     # a corrected series under the cap says so, with the probability it passed
     corrected.update(cap_passed_utc="", cap_passed_p90_utc="", p_passed=0.27)
     assert "not passed (probability 0.27 that it was, 2024)" in render()
+
+
+def test_sensor_sets_estimate_each_subset_of_the_imagery(tmp_path):
+    """estimate_by_sensors: the same ledger, estimated from Sentinel-2 alone and from Sentinel-2
+    + Sentinel-1: the SAR passes add their scenes, find the calls Sentinel-2 missed under cloud,
+    and raise p_seen; the demo's table shows the sets."""
+    from portcalls.builders import Builder
+    from rich.console import Console
+
+    from pipeline.config import load_registry
+    from pipeline.demo import sensor_table
+    from pipeline.estimate.params import load_params
+    from pipeline.ledger.store import Ledger
+    from pipeline.run.steps import estimate_by_sensors
+
+    b = Builder()
+    # three stays of one tanker; Sentinel-2 sees the berth clear only during the first
+    for start in (0, 200, 400):
+        if start == 0:
+            b.vessel(b.scene(start + 6), 90, 15)
+        else:
+            b.scene(start + 6, state="obscured")
+        b.scene(start + 30, state="obscured")
+        for k, dt in enumerate((2, 26)):
+            s1 = b.scene(start + dt, sensor="sentinel-1-grd")
+            if k == 0 or start == 0:
+                b.vessel(s1, 90, 15, measured=True)
+    for t in range(600, 1400, 60):  # later clear images of the empty berth by both
+        b.scene(t)
+        b.scene(t + 5, sensor="sentinel-1-grd")
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        for s in b.scenes:
+            ledger.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
+        for s in b.scenes:
+            ledger.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+        rows = estimate_by_sensors(
+            ledger,
+            b.ports,
+            load_params(),
+            load_registry(),
+            [("sentinel-2-l2a",), ("sentinel-2-l2a", "sentinel-1-grd")],
+        )
+    s2, both = rows
+    assert both.scenes > s2.scenes
+    assert s2.load_visits == 1 and both.load_visits == 3
+    assert both.p_seen > s2.p_seen
+    table = sensor_table({"sensor_sets": rows})
+    console = Console(width=160, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert "S2 + S1" in text and "p_seen" in text
+    assert sensor_table({"sensor_sets": []}) is None

@@ -45,13 +45,16 @@ def demo(
     """Simulate the default scenario and run the whole pipeline on it, scored against truth."""
     from rich.console import Console
 
-    from pipeline.demo import comparison_table, run_demo
+    from pipeline.demo import comparison_table, run_demo, sensor_table
     from pipeline.run import summary_table
 
     result = run_demo(out, executor=executor, model=model)
     console = Console()
     console.print(summary_table(result["summary"]))
     console.print(comparison_table(result))
+    by_sensors = sensor_table(result)
+    if by_sensors is not None:
+        console.print(by_sensors)
     o = result["out"]
     console.print(
         f"wrote {o / 'deliveries.csv'}, {o / 'monthly.csv'}, {o / 'caps.csv'}, "

@@ -37,5 +37,11 @@ def _baseline() -> Detector:
     return BaselineDetector()
 
 
+def _cfar() -> Detector:
+    from pipeline.detect.cfar import CfarDetector
+
+    return CfarDetector()
+
+
 # detectors without a bundle, by the name `--model` and run configs give
-CLASSICAL: dict[str, Callable[[], Detector]] = {"baseline": _baseline}
+CLASSICAL: dict[str, Callable[[], Detector]] = {"baseline": _baseline, "cfar": _cfar}

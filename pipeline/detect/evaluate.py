@@ -318,18 +318,26 @@ def evaluate_dataset(
     per_scene: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     sources: dict[str, str] = {}
+    uses_land = bool(getattr(detector, "uses_land", False))
     for d in dirs:
+        shape, known = None, False
         try:
+            if land or uses_land:
+                shape, sources[d.name] = scene_land_or_none(d)
+                known = not sources[d.name].startswith("unknown")
             labels = read_labels(d / "labels.geojson")
-            dets = detect_scene(d / "scene.tif", detector, scene_id=d.name)
+            # a detector that masks land itself (SAR CFAR) is given the scene's land, as the
+            # runner gives it the port's
+            dets = detect_scene(
+                d / "scene.tif", detector, scene_id=d.name, land=shape if uses_land else None
+            )
         except TankerWatchError as exc:
             skipped[d.name] = str(exc)
             on_skip(d.name, str(exc))
+            sources.pop(d.name, None)
             continue
-        shape, known = None, False
-        if land:
-            shape, sources[d.name] = scene_land_or_none(d)
-            known = not sources[d.name].startswith("unknown")
+        if not land:
+            shape, known = None, False
         per_scene[d.name] = score_scene(dets, labels, min_length_m=min_length_m, land=shape)
         if known and shape is None:  # a scene with no land at all: every label is in open water
             per_scene[d.name]["alongside"] = {"tp": 0, "fn": 0}

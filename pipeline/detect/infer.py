@@ -126,13 +126,40 @@ class _Failed:
         self.exc = exc
 
 
-def windows_to_detect(grid, detector: Detector, stats: dict) -> Iterator:
-    """(window, refl, valid, prepared) of the windows worth detecting on, in row order."""
+def land_raster(grid, land, window) -> np.ndarray:
+    """Boolean [h, w] of ``land`` (shapely, EPSG:4326) on a window of the scene grid (pixel
+    centres inside; all False without land)."""
+    from rasterio.features import geometry_mask
+    from rasterio.windows import transform as window_transform
+
+    from pipeline.detect.geometry import to_crs
+
+    shape = (int(window.height), int(window.width))
+    if land is None:
+        return np.zeros(shape, dtype=bool)
+    g = to_crs(land, "EPSG:4326", grid.crs)
+    if g.is_empty:
+        return np.zeros(shape, dtype=bool)
+    return geometry_mask([g], shape, window_transform(window, grid.transform), invert=True)
+
+
+def windows_to_detect(grid, detector: Detector, stats: dict, land=None) -> Iterator:
+    """(window, refl, valid, prepared) of the windows worth detecting on, in row order. A
+    detector with ``uses_land`` (SAR CFAR) gets ``land`` rasterised on each window as
+    ``prepared`` (its detect_array takes it as ``land=``)."""
     water = water_bands(detector)
     min_water = int(getattr(detector, "min_water_px", 0) or 0)
     prepare = getattr(detector, "prepare", None)
+    wants_land = bool(getattr(detector, "uses_land", False))
     for win in grid.windows(detector.tile, detector.overlap):
         refl, valid = grid.read(win)
+        if wants_land:
+            if not valid.any():
+                stats["nodata"] += 1
+                continue
+            stats["valid"] += 1
+            yield win, refl, valid, ("land", land_raster(grid, land, win))
+            continue
         if not valid.any():
             stats["nodata"] += 1
             continue
@@ -143,15 +170,17 @@ def windows_to_detect(grid, detector: Detector, stats: dict) -> Iterator:
         yield win, refl, valid, (prepare(refl, valid) if prepare is not None else None)
 
 
-def detect_grid(grid, detector: Detector, stats: dict | None = None) -> list[dict]:
+def detect_grid(grid, detector: Detector, stats: dict | None = None, land=None) -> list[dict]:
     """All detections of an opened scene grid, in that grid's pixel space (after NMS).
-    ``stats`` (a dict) receives the window counts: nodata, valid, dry (skipped), detected."""
+    ``stats`` (a dict) receives the window counts: nodata, valid, dry (skipped), detected.
+    ``land`` (shapely, EPSG:4326) is handed to detectors that use it (``uses_land``)."""
     margin = detector.overlap / 2.0
     bound_block_cache(grid, detector.tile)
     counts = {"nodata": 0, "valid": 0, "dry": 0, "detected": 0}
     dets: list[dict] = []
     depth = getattr(detector, "read_ahead", READ_AHEAD)
-    for win, refl, valid, prepared in read_ahead(windows_to_detect(grid, detector, counts), depth):
+    windows = windows_to_detect(grid, detector, counts, land)
+    for win, refl, valid, prepared in read_ahead(windows, depth):
         counts["detected"] += 1
         x0, y0 = int(win.col_off), int(win.row_off)
         w, h = int(win.width), int(win.height)
@@ -159,7 +188,9 @@ def detect_grid(grid, detector: Detector, stats: dict | None = None) -> list[dic
         lo_y = 0 if y0 == 0 else margin
         hi_x = w if x0 + w >= grid.width else w - margin
         hi_y = h if y0 + h >= grid.height else h - margin
-        if prepared is not None:
+        if isinstance(prepared, tuple) and prepared[0] == "land":
+            found = detector.detect_array(refl, valid, land=prepared[1])
+        elif prepared is not None:
             found = detector.detect_prepared(prepared, valid)
         else:
             found = detector.detect_array(refl, valid)
@@ -186,14 +217,15 @@ def detect_scene(
 ) -> list[Detection]:
     """Detect vessels in one scene (GeoTIFF, or a dataset folder holding scene.tif).
 
-    land: optional shapely geometry in EPSG:4326; detections whose centre lies on it are dropped.
+    land: optional shapely geometry in EPSG:4326; detections whose centre lies on it are dropped
+    (and a detector with ``uses_land``, the SAR CFAR, masks it out of its background).
     chips_dir: optional folder for one PNG evidence crop per detection.
     stats: optional dict receiving the window counts (see detect_grid).
     """
     path = scene_path(path)
     sid = scene_id or default_scene_id(path)
     with open_scene(path, detector.bands, detector.gsd_m) as grid:
-        raw = detect_grid(grid, detector, stats)
+        raw = detect_grid(grid, detector, stats, land)
         prepared = None
         if land is not None:
             from shapely.prepared import prep

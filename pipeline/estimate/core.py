@@ -36,6 +36,7 @@ from pipeline.estimate.volume import (
     product_class_of,
     reported_class,
 )
+from pipeline.portcalls.params import DEFAULT_SENSOR
 from pipeline.portcalls.voyages import Voyage
 from pipeline.records import Delivery, Observation, Visit, stable_id
 
@@ -271,9 +272,10 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         end = max(times) + timedelta(hours=1)
         cov = p.coverage
         clear_obs = [o for o in obs if o.state == "clear"]
-        clear = sorted({o.acquired for o in clear_obs if not cov.has_fine_recall(o.gsd_m)})
-        clear_fine = sorted({o.acquired for o in clear_obs if cov.has_fine_recall(o.gsd_m)})
-        sched = schedule(clear, start, end, cov, clear_fine)
+        clear_by_sensor: dict[str, set] = {}
+        for o in clear_obs:
+            clear_by_sensor.setdefault(_sensor(o), set()).add(o.acquired)
+        sched = schedule({k: sorted(v) for k, v in clear_by_sensor.items()}, start, end, cov)
         months = sched.months
         mi = {m: i for i, m in enumerate(months)}
         observed = np.zeros(len(months))
@@ -297,19 +299,20 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                     )
                     for d in mine
                 ],
-                _clear_by_berth(clear_obs, cov),
+                _clear_by_berth(clear_obs),
                 cov,
+                {x: p.portcalls.recall_prior(x) for x in sched.sensors},
             )
-            dwell_notes += _fit_notes(port, fit, cov, bool(clear_fine))
-            seen_months = {month_key(t) for t in clear + clear_fine}
+            dwell_notes += _fit_notes(port, fit, p)
+            seen_months = {month_key(t) for v in clear_by_sensor.values() for t in v}
             blind = [m for m in months if m not in seen_months]
             if blind:
                 dwell_notes.append(
                     f"{port}: no clear image of the load berths in {', '.join(blind)}: calls there "
                     f"are filled at the season's rate, with its uncertainty (not observed)"
                 )
-            med, rc, rf = fit.draws(rng, n)
-            pseen = p_seen_given(sched, med, cov.dwell_sigma_ln, rc, rf)
+            med, rec = fit.draws(rng, n)
+            pseen = p_seen_given(sched, med, cov.dwell_sigma_ln, rec)
             calls = corrected_counts(observed, sched.hours, pseen, rng)
             missed = calls - observed[None, :]
             pool_class = (
@@ -369,19 +372,25 @@ def _hours(t: datetime) -> float:
     return t.timestamp() / 3600
 
 
-def _clear_by_berth(clear_obs, cov) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """berth -> (clear image times in hours, sorted; True where the imagery is fine)."""
-    out: dict[str, dict[float, bool]] = {}
+def _sensor(o) -> str:
+    """An observation's sensor name (observations kept before sensors were named: 'default')."""
+    return o.sensor or DEFAULT_SENSOR
+
+
+def _clear_by_berth(clear_obs) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """berth -> (clear image times in hours, sorted; each one's sensor name)."""
+    out: dict[str, dict[float, str]] = {}
     for o in clear_obs:
-        out.setdefault(o.berth, {})[_hours(o.acquired)] = cov.has_fine_recall(o.gsd_m)
+        out.setdefault(o.berth, {})[_hours(o.acquired)] = _sensor(o)
     return {
-        b: (np.array(sorted(d)), np.array([d[t] for t in sorted(d)], dtype=bool))
+        b: (np.array(sorted(d)), np.array([d[t] for t in sorted(d)], dtype=object))
         for b, d in out.items()
     }
 
 
-def _fit_notes(port: str, fit: CoverageFit, cov, has_fine: bool) -> list[str]:
+def _fit_notes(port: str, fit: CoverageFit, p: EstimateParams) -> list[str]:
     """What the imagery said about the dwell and the recall, and how much the priors weighed."""
+    cov = p.coverage
     m10, m50, m90 = fit.quantiles(0)
     notes = [
         f"{port}: dwell median fitted jointly with the detector recall on {fit.n_visits} load "
@@ -390,18 +399,17 @@ def _fit_notes(port: str, fit: CoverageFit, cov, has_fine: bool) -> list[str]:
         f"{cov.dwell_median_h.low:.0f}-{cov.dwell_median_h.high:.0f} h, the rest log-uniform "
         f"over {cov.dwell_fit_range_h[0]:.0f}-{cov.dwell_fit_range_h[1]:.0f} h"
     ]
-    kinds = [("coarse imagery", 1, 0, cov.detector_recall)]
-    if has_fine:
-        kinds.append(("fine imagery", 2, 1, cov.detector_recall_fine or cov.detector_recall))
-    for name, axis, i, dist in kinds:
-        r10, r50, r90 = fit.quantiles(axis)
+    for i, sensor in enumerate(fit.sensors):
+        r10, r50, r90 = fit.quantiles(1 + i)
         k, n0, w = fit.images[i], fit.prior_n[i], cov.fit_visit_weight
+        prior = p.portcalls.recall_prior(sensor)
+        entry = sensor if sensor in p.portcalls.detector_recall else DEFAULT_SENSOR
         notes.append(
-            f"{port}: detector recall per clear image on {name}: {r50:.2f} (P10-P90 "
+            f"{port}: detector recall per clear image on {sensor}: {r50:.2f} (P10-P90 "
             f"{r10:.2f}-{r90:.2f}) from {k} clear images inside the visits and the misses "
-            f"around them, with the configured {dist.low:.2f}-{dist.high:.2f} as a Beta prior "
-            f"worth {n0:.0f} images (data weight {k * w / (k * w + n0):.0%}, each visit counted "
-            f"x {w:g})"
+            f"around them, with the configured {prior.low:.2f}-{prior.high:.2f} "
+            f"(portcalls.detector_recall.{entry}) as a Beta prior worth {n0:.0f} images (data "
+            f"weight {k * w / (k * w + n0):.0%}, each visit counted x {w:g})"
         )
     if fit.n_visits < cov.dwell_fit_min_visits:
         notes.append(

@@ -1,11 +1,11 @@
 """Coverage: how likely a call was seen at all, and how many calls the images missed.
 
 A call arriving at time a and staying d hours is seen when k >= 1 clear observations of its berth
-fall inside [a, a + d] and the detector finds the vessel in at least one: P = 1 - (1 - r)^k.
-Fine imagery (a daily 3 m sensor) can have its own recall r_f: with k coarse and k_f fine clear
-images in the stay, P = 1 - (1 - r)^k (1 - r_f)^k_f.
+fall inside [a, a + d] and the detector finds the vessel in at least one. Each sensor s has its
+own recall r_s (portcalls.detector_recall, by sensor name): with k_s clear images of sensor s in
+the stay, P = 1 - prod_s (1 - r_s)^k_s.
 Averaging over arrivals uniform in each month of the observed season and a log-normal dwell gives
-p_seen per month, from the real clear-observation schedule. The dwell median and detector recall
+p_seen per month, from the real clear-observation schedule. The dwell median and detector recalls
 are uncertain: they are fitted on the visits themselves with the configured ranges as priors
 (``fit_coverage``, below), and p_seen is drawn from that posterior.
 
@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from pipeline.estimate.params import CoverageParams
+from pipeline.portcalls.params import DEFAULT_SENSOR, RecallPrior
 
 
 def month_key(t: datetime) -> str:
@@ -41,13 +42,15 @@ def _next_month(key: str) -> str:
 
 @dataclass
 class Schedule:
-    """Per month of the season: hours of the season in it and k-counts over the dwell grid."""
+    """Per month of the season: hours of the season in it and, over the dwell grid, how many
+    clear images of each sensor a stay holds."""
 
     months: list[str]
     hours: np.ndarray  # (M,)
     dwell_grid_h: np.ndarray  # (D,)
-    # (M, D, K, Kf): share of arrivals in month m whose stay of dwell d holds k coarse and
-    # kf fine clear images
+    sensors: list[str]  # (S,) sensor names, sorted
+    kvec: np.ndarray  # (U, S): the distinct per-sensor counts of clear images in a stay
+    # (M, D, U): share of arrivals in month m whose stay of dwell d holds kvec[u] clear images
     k_frac: np.ndarray
 
 
@@ -58,23 +61,36 @@ def _counts(times: list[datetime], grid: np.ndarray, dwell: np.ndarray) -> np.nd
 
 
 def schedule(
-    clear_times: list[datetime],
+    clear_times: dict[str, list[datetime]] | list[datetime],
     start: datetime,
     end: datetime,
     params: CoverageParams,
-    fine_times: list[datetime] = (),
 ) -> Schedule:
-    """Tabulate, for hourly arrivals in [start, end), how many clear images each dwell covers:
-    ``clear_times`` of imagery with the default recall, ``fine_times`` of fine imagery with
-    ``detector_recall_fine``."""
+    """Tabulate, for hourly arrivals in [start, end), how many clear images of each sensor each
+    dwell covers. ``clear_times``: sensor name -> clear image times (a plain list: one sensor,
+    named DEFAULT_SENSOR)."""
+    if not isinstance(clear_times, dict):
+        clear_times = {DEFAULT_SENSOR: list(clear_times)}
+    sensors = sorted(clear_times)
     t0 = start.timestamp() / 3600
     t1 = end.timestamp() / 3600
     grid = np.arange(t0, t1, params.grid_h)
     dwell = np.geomspace(1.0, 24.0 * 30, 96)
-    k = _counts(list(clear_times), grid, dwell)
-    kf = _counts(list(fine_times), grid, dwell)
-    kmax = int(k.max()) + 1 if k.size else 1
-    kfmax = int(kf.max()) + 1 if kf.size else 1
+    counts = [_counts(list(clear_times[x]), grid, dwell) for x in sensors]  # S x (A, D)
+    # one integer code per count vector (mixed radix), then its distinct values
+    code = np.zeros((len(grid), len(dwell)), dtype=np.int64)
+    radix = 1
+    for k in counts:
+        code += k.astype(np.int64) * radix
+        radix *= int(k.max()) + 1 if k.size else 1
+    uniq, inv = np.unique(code.ravel(), return_inverse=True)
+    inv = inv.reshape(code.shape)
+    kvec = np.zeros((len(uniq), len(sensors)), dtype=np.int64)
+    rest = uniq.copy()
+    for j, k in enumerate(counts):
+        base = int(k.max()) + 1 if k.size else 1
+        kvec[:, j] = rest % base
+        rest //= base
     months: list[str] = []
     key = month_key(start)
     while _month_start(key) < end:
@@ -82,51 +98,61 @@ def schedule(
         key = _next_month(key)
     edges = np.array([_month_start(m).timestamp() / 3600 for m in months] + [np.inf])
     which = np.searchsorted(edges, grid, side="right") - 1
-    k_frac = np.zeros((len(months), len(dwell), kmax, kfmax))
+    n_u = len(uniq)
+    k_frac = np.zeros((len(months), len(dwell), n_u))
     hours = np.zeros(len(months))
+    d_idx = np.arange(len(dwell))[None, :]
     for mi in range(len(months)):
         sel = which == mi
         hours[mi] = sel.sum() * params.grid_h
         if not sel.any():
             continue
-        joint = k[sel] * kfmax + kf[sel]  # one index for the (k, kf) pair
-        for d in range(len(dwell)):
-            tally = np.bincount(joint[:, d], minlength=kmax * kfmax)[: kmax * kfmax]
-            k_frac[mi, d] = tally.reshape(kmax, kfmax) / sel.sum()
-    return Schedule(months, hours, dwell, k_frac)
+        flat = (d_idx * n_u + inv[sel]).ravel()
+        tally = np.bincount(flat, minlength=len(dwell) * n_u)
+        k_frac[mi] = tally.reshape(len(dwell), n_u) / sel.sum()
+    return Schedule(months, hours, dwell, sensors, kvec, k_frac)
 
 
-def _p_found(sched: Schedule, recall: np.ndarray, recall_fine: np.ndarray) -> np.ndarray:
-    """(n, K, Kf): probability the detector finds the vessel in k coarse and kf fine images."""
-    kk = np.arange(sched.k_frac.shape[2])
-    kf = np.arange(sched.k_frac.shape[3])
-    miss = (1.0 - recall[:, None, None]) ** kk[None, :, None]
-    miss = miss * (1.0 - recall_fine[:, None, None]) ** kf[None, None, :]
-    return 1.0 - miss
+def _p_found(kvec: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """(n, U): probability the detector finds the vessel in the kvec[u] clear images, for each
+    of n recall vectors (n, S)."""
+    log_miss = np.log(np.clip(1.0 - recall, 1e-12, 1.0))  # (n, S)
+    return 1.0 - np.exp(log_miss @ kvec.T.astype(float))
 
 
-def p_seen_given(
-    sched: Schedule, median_h, sigma_ln: float, recall, recall_fine=None
-) -> np.ndarray:
-    """(n, M): probability seen for each (dwell median, recall[, fine recall]) draw."""
+def recall_matrix(sched: Schedule, recall, n: int | None = None) -> np.ndarray:
+    """(n, S) recalls from a scalar (every sensor), a mapping sensor -> value(s), or an array."""
+    if isinstance(recall, dict):
+        cols = [np.atleast_1d(np.asarray(recall[x], float)) for x in sched.sensors]
+        n = n or max([len(c) for c in cols], default=1)
+        return np.stack([np.broadcast_to(c, n) for c in cols], axis=1).reshape(n, -1)
+    arr = np.asarray(recall, float)
+    if arr.ndim == 2:
+        return arr
+    arr = np.atleast_1d(arr)
+    n = n or len(arr)
+    return np.broadcast_to(arr[:, None], (n, len(sched.sensors)))
+
+
+def p_seen_given(sched: Schedule, median_h, sigma_ln: float, recall) -> np.ndarray:
+    """(n, M): probability seen for each (dwell median, recalls) draw. ``recall``: a scalar or
+    (n,) array (every sensor alike), a mapping sensor -> value or (n,) array, or (n, S)."""
     from scipy.stats import norm
 
     median_h = np.atleast_1d(np.asarray(median_h, dtype=float))
-    recall = np.atleast_1d(np.asarray(recall, dtype=float))
-    recall_fine = recall if recall_fine is None else np.atleast_1d(np.asarray(recall_fine, float))
+    rec = recall_matrix(sched, recall)
+    n = max(len(median_h), len(rec))
+    rec = np.broadcast_to(rec, (n, rec.shape[1]))
     logd = np.log(sched.dwell_grid_h)
     edges = np.concatenate(
         [[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]]
     )  # bins around each grid dwell
     cdf = norm.cdf((edges[None, :] - np.log(median_h)[:, None]) / sigma_ln)
-    w = np.diff(cdf, axis=1)  # (n, D)
-    n = max(len(median_h), len(recall), len(recall_fine))
-    found = _p_found(sched, np.broadcast_to(recall, n), np.broadcast_to(recall_fine, n))
-    # (n, M) = sum_d sum_k sum_kf w[n,d] * k_frac[m,d,k,kf] * found[n,k,kf]
-    w = np.broadcast_to(w, (n, w.shape[1]))
-    m, d, a, b = sched.k_frac.shape
-    # one matrix product over the (k, kf) pairs, then the dwell sum: much faster than einsum
-    x = (sched.k_frac.reshape(m * d, a * b) @ found.reshape(n, a * b).T).reshape(m, d, n)
+    w = np.broadcast_to(np.diff(cdf, axis=1), (n, len(logd)))  # (n, D)
+    found = _p_found(sched.kvec, rec)  # (n, U)
+    m, d, u = sched.k_frac.shape
+    # one matrix product over the count vectors, then the dwell sum
+    x = (sched.k_frac.reshape(m * d, u) @ found.T).reshape(m, d, n)
     return np.einsum("nd,mdn->nm", w, x)
 
 
@@ -143,21 +169,27 @@ def corrected_counts(
 # --- self-calibration: dwell median and detector recall from the visits themselves (#13) -----
 #
 # A seen call is one stay [a, e] at a berth; every clear image of the berth inside the stay finds
-# the vessel with the recall of its sensor (r, or r_f on fine imagery), independently; clear
-# images outside the stay never do. A visit says: the first and last sightings F <= L (hits), x
-# more hits among the clear images strictly between them, and none in the clear images of the
-# stay before F or after L. Summing over the unknown ends (a <= F, e >= L; arrivals uniform, dwell
-# log-normal with median m and dwell_sigma_ln) gives each visit's likelihood of (m, r, r_f); it is
-# divided by the chance that a call is seen at all (the same schedule model as p_seen), since
-# only seen calls become visits. Priors: the dwell median is spread over dwell_fit_range_h
-# (log-uniform) with dwell_prior_weight of it on the configured dwell_median_h range; each recall
-# is a Beta with the mean and spread of its configured range, worth at most recall_prior_n
-# images. The posterior is a grid; its draws feed p_seen. Where the imagery holds few visits the
-# posterior stays close to the (wide) prior and the corrected totals widen.
+# the vessel with the recall of its sensor (r_s), independently; clear images outside the stay
+# never do. A visit says: the first and last sightings F <= L (hits), x more hits among the clear
+# images strictly between them, and none in the clear images of the stay before F or after L.
+# Summing over the unknown ends (a <= F, e >= L; arrivals uniform, dwell log-normal with median m
+# and dwell_sigma_ln) gives each visit's likelihood of (m, r_1 .. r_S); it is divided by the
+# chance that a call is seen at all (the same schedule model as p_seen), since only seen calls
+# become visits. Priors: the dwell median is spread over dwell_fit_range_h (log-uniform) with
+# dwell_prior_weight of it on the configured dwell_median_h range; each sensor's recall is a Beta
+# with the mean and spread of its portcalls.detector_recall range, worth at most recall_prior_n
+# images. The posterior is a grid (a recall axis per sensor in the season); its draws feed
+# p_seen. Where the imagery holds few visits the posterior stays close to the (wide) prior and
+# the corrected totals widen.
 
-RECALL_GRID = np.linspace(0.025, 0.975, 20)
 _MAX_SEGMENTS = 8  # clear images considered on either side of a visit
 _MAX_REACH_H = 45 * 24.0  # a stay is not extended further than this beyond its sightings
+
+
+def recall_grid(n_sensors: int) -> np.ndarray:
+    """The recall grid of each sensor's axis: finer with fewer sensors (the grid is R^S)."""
+    n = 20 if n_sensors <= 2 else 12 if n_sensors == 3 else 7
+    return np.linspace(0.025, 0.975, n)
 
 
 @dataclass
@@ -173,45 +205,48 @@ class VisitBounds:
 @dataclass
 class CoverageFit:
     medians: np.ndarray  # (G,) dwell medians (h)
-    recall: np.ndarray  # (R,) recall grid, coarse and fine alike
-    post: np.ndarray  # (G, R, R) posterior over (median, recall, fine recall)
+    recall: np.ndarray  # (R,) recall grid, every sensor alike
+    sensors: list[str]  # (S,) the recall axes
+    combos: np.ndarray  # (P, S) recall-grid index of each sensor at each joint grid point
+    post: np.ndarray  # (G, P) posterior over (median, joint recall grid point)
     n_visits: int
-    images: tuple[int, int]  # clear images inside the visits' sightings (coarse, fine)
-    prior_n: tuple[float, float]  # the recall priors' weight, in images (coarse, fine)
+    images: tuple[int, ...]  # clear images inside the visits' sightings, per sensor
+    prior_n: tuple[float, ...]  # each sensor's recall prior weight, in images
 
     def marginal(self, axis: int) -> np.ndarray:
-        other = tuple(i for i in range(3) if i != axis)
-        return self.post.sum(axis=other)
+        """Axis 0: the dwell median; axis 1 + j: the recall of sensors[j]."""
+        if axis == 0:
+            return self.post.sum(axis=1)
+        w = self.post.sum(axis=0)
+        return np.bincount(self.combos[:, axis - 1], weights=w, minlength=len(self.recall))
 
     def quantiles(self, axis: int, qs=(0.1, 0.5, 0.9)) -> list[float]:
         grid = self.medians if axis == 0 else self.recall
         cdf = np.cumsum(self.marginal(axis))
         return [float(grid[min(int(np.searchsorted(cdf, q)), len(grid) - 1)]) for q in qs]
 
-    def draws(self, rng: np.random.Generator, n: int):
-        """(median_h, recall, recall_fine): n draws, jittered within their grid cells."""
+    def recall_quantiles(self, sensor: str, qs=(0.1, 0.5, 0.9)) -> list[float]:
+        return self.quantiles(1 + self.sensors.index(sensor), qs)
+
+    def draws(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(median_h (n,), recall (n, S)): n draws, jittered within their grid cells."""
         flat = self.post.ravel()
         idx = rng.choice(flat.size, size=n, p=flat / flat.sum())
-        g, i, k = np.unravel_index(idx, self.post.shape)
+        g, pt = np.unravel_index(idx, self.post.shape)
         step = np.log(self.medians[1] / self.medians[0]) if len(self.medians) > 1 else 0.0
         med = self.medians[g] * np.exp(rng.uniform(-step / 2, step / 2, n))
         half = (self.recall[1] - self.recall[0]) / 2
-        r = np.clip(self.recall[i] + rng.uniform(-half, half, n), 1e-3, 0.999)
-        rf = np.clip(self.recall[k] + rng.uniform(-half, half, n), 1e-3, 0.999)
-        return med, r, rf
+        ri = self.combos[pt]  # (n, S)
+        r = self.recall[ri] + rng.uniform(-half, half, ri.shape)
+        return med, np.clip(r, 1e-3, 0.999)
 
 
-def _beta_prior(dist, max_n: float) -> tuple[np.ndarray, float]:
-    """Log-density of a Beta with the mean and variance of ``dist`` on RECALL_GRID, its weight
-    (a + b, in images) capped at ``max_n``."""
+def _beta_logpdf(prior: RecallPrior, grid: np.ndarray, max_n: float) -> tuple[np.ndarray, float]:
+    """Log-density on ``grid`` of the Beta a recall range stands for, and its weight (images)."""
     from scipy.stats import beta
 
-    lo, hi = dist.low, dist.high
-    mean = (lo + hi) / 2
-    var = max((hi - lo) ** 2 / 12, 1e-6)
-    n = min(mean * (1 - mean) / var - 1, max_n)
-    n = max(n, 0.5)
-    return beta.logpdf(RECALL_GRID, mean * n, (1 - mean) * n), n
+    a, b = prior.beta(max_n)
+    return beta.logpdf(grid, a, b), a + b
 
 
 def _G(t: np.ndarray, mu: np.ndarray, s: float) -> np.ndarray:
@@ -229,50 +264,56 @@ def _G(t: np.ndarray, mu: np.ndarray, s: float) -> np.ndarray:
 def _ends_likelihood(
     v: VisitBounds,
     times: np.ndarray,
-    fine: np.ndarray,
+    onehot: np.ndarray,
+    log_miss: np.ndarray,
     lo_h: float,
     hi_h: float,
     mu: np.ndarray,
     s: float,
 ) -> np.ndarray:
-    """(G, R, R): sum over the stay's unknown ends of dwell density x misses outside [F, L]."""
-    rc = RECALL_GRID
+    """(G, P): sum over the stay's unknown ends of dwell density x misses outside [F, L].
+    ``onehot`` (T, S): each clear image's sensor; ``log_miss`` (P, S): log(1 - r) per grid point."""
     before = np.nonzero((times < v.first_h) & (times > lo_h))[0][::-1][:_MAX_SEGMENTS]
     after = np.nonzero((times > v.last_h) & (times < hi_h))[0][:_MAX_SEGMENTS]
 
     def segments(idx, start, limit):
         # segment j: the stay's end lies beyond j clear images (which it then holds, as misses)
         edges = [start] + [times[i] for i in idx] + [limit]
-        mc = np.concatenate([[0], np.cumsum(~fine[idx])]) if len(idx) else np.zeros(1)
-        mf = np.concatenate([[0], np.cumsum(fine[idx])]) if len(idx) else np.zeros(1)
-        return np.array(edges[:-1]), np.array(edges[1:]), mc, mf
+        n_miss = np.zeros((len(idx) + 1, onehot.shape[1]))
+        if len(idx):
+            n_miss[1:] = np.cumsum(onehot[idx], axis=0)
+        return np.array(edges[:-1]), np.array(edges[1:]), n_miss
 
-    a_near, a_far, amc, amf = segments(before, v.first_h, lo_h)
-    e_near, e_far, emc, emf = segments(after, v.last_h, hi_h)
+    a_near, a_far, am = segments(before, v.first_h, lo_h)
+    e_near, e_far, em = segments(after, v.last_h, hi_h)
     # a in [a_far, a_near], e in [e_near, e_far]
     m = mu[None, None, :]
     a_lo, a_hi = a_far[:, None, None], a_near[:, None, None]
     e_lo, e_hi = e_near[None, :, None], e_far[None, :, None]
     box = _G(e_hi - a_lo, m, s) - _G(e_hi - a_hi, m, s) - _G(e_lo - a_lo, m, s)
     box = np.maximum(box + _G(e_lo - a_hi, m, s), 0.0)  # (Ja, Je, G)
-    mc = amc[:, None] + emc[None, :]
-    mf = amf[:, None] + emf[None, :]
-    miss = (1 - rc[None, None, :, None]) ** mc[:, :, None, None]
-    miss = miss * (1 - rc[None, None, None, :]) ** mf[:, :, None, None]  # (Ja, Je, R, R)
-    return np.einsum("jlg,jlrk->grk", box, miss, optimize=True)
+    misses = am[:, None, :] + em[None, :, :]  # (Ja, Je, S)
+    miss = np.exp(misses @ log_miss.T)  # (Ja, Je, P)
+    return np.einsum("jlg,jlp->gp", box, miss, optimize=True)
 
 
-def _hits_likelihood(x: int, kc: int, kf: int) -> np.ndarray:
-    """(R, R): probability of x hits among kc coarse and kf fine clear images."""
-    from math import comb
+def _hits_likelihood(x: int, k: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """(P,): probability of x hits among k[s] clear images of each sensor s, at the recalls
+    ``rec`` (P, S) of each grid point (the binomials convolved over the sensors)."""
+    from scipy.stats import binom
 
-    rc = RECALL_GRID
-    out = np.zeros((len(rc), len(rc)))
-    for j in range(max(0, x - kf), min(x, kc) + 1):
-        pc = comb(kc, j) * rc**j * (1 - rc) ** (kc - j)
-        pf = comb(kf, x - j) * rc ** (x - j) * (1 - rc) ** (kf - x + j)
-        out += pc[:, None] * pf[None, :]
-    return out
+    dist = np.zeros((len(rec), int(k.sum()) + 1))
+    dist[:, 0] = 1.0
+    top = 0
+    for j, kj in enumerate(k):
+        if kj == 0:
+            continue
+        pmf = binom.pmf(np.arange(kj + 1)[None, :], kj, rec[:, j : j + 1])  # (P, kj + 1)
+        new = np.zeros_like(dist)
+        for h in range(kj + 1):
+            new[:, h : top + h + 1] += dist[:, : top + 1] * pmf[:, h : h + 1]
+        dist, top = new, top + kj
+    return dist[:, x] if x < dist.shape[1] else np.zeros(len(rec))
 
 
 def fit_coverage(
@@ -280,10 +321,12 @@ def fit_coverage(
     visits: list[VisitBounds],
     clear_by_berth: dict[str, tuple[np.ndarray, np.ndarray]],
     params: CoverageParams,
+    priors: dict[str, RecallPrior],
 ) -> CoverageFit:
-    """Joint posterior of the dwell median and the detector recall(s) (see the comment above).
+    """Joint posterior of the dwell median and each sensor's detector recall (see above).
 
-    ``clear_by_berth``: berth -> (clear image times in hours, sorted; True where fine imagery).
+    ``clear_by_berth``: berth -> (clear image times in hours, sorted; each one's sensor name).
+    ``priors``: sensor name -> its recall prior, for every sensor of ``sched``.
     """
     from scipy.stats import norm
 
@@ -291,56 +334,76 @@ def fit_coverage(
     lo_fit, hi_fit = params.dwell_fit_range_h
     medians = np.geomspace(lo_fit, hi_fit, 48)
     mu = np.log(medians)
+    sensors = list(sched.sensors)
+    n_s = len(sensors)
+    grid = recall_grid(n_s)
+    if n_s:
+        combos = np.indices((len(grid),) * n_s).reshape(n_s, -1).T  # (P, S)
+    else:  # no clear image at all: one grid point, nothing can be seen
+        combos = np.zeros((1, 0), dtype=int)
+    rec = grid[combos]  # (P, S)
+    log_miss = np.log(1.0 - rec)
     # prior over the median: log-uniform over the fit range, dwell_prior_weight on the config's
     cfg = params.dwell_median_h
     in_cfg = (medians >= cfg.low) & (medians <= cfg.high)
     prior_m = np.full(len(medians), (1 - params.dwell_prior_weight) / len(medians))
     if in_cfg.any():
         prior_m[in_cfg] += params.dwell_prior_weight / in_cfg.sum()
-    lp_c, n_c = _beta_prior(params.detector_recall, params.recall_prior_n)
-    fine_dist = params.detector_recall_fine or params.detector_recall
-    lp_f, n_f = _beta_prior(fine_dist, params.recall_prior_n)
-    logpost = np.log(prior_m)[:, None, None] + lp_c[None, :, None] + lp_f[None, None, :]
+    lp = np.zeros(len(combos))
+    prior_n = []
+    for j, x in enumerate(sensors):
+        lpj, nj = _beta_logpdf(priors[x], grid, params.recall_prior_n)
+        lp += lpj[combos[:, j]]
+        prior_n.append(nj)
+    logpost = np.log(prior_m)[:, None] + lp[None, :]
     # the chance a call is seen, averaged over the season, for every grid point
     logd = np.log(sched.dwell_grid_h)
     edges = np.concatenate([[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]])
     w = np.diff(norm.cdf((edges[None, :] - mu[:, None]) / s), axis=1)  # (G, D)
     share = sched.hours / max(sched.hours.sum(), 1e-9)
-    k_all = np.einsum("m,mdab->dab", share, sched.k_frac)
-    rr = np.broadcast_to(RECALL_GRID[:, None], (len(RECALL_GRID),) * 2)
-    found = _p_found(sched, rr.ravel(), rr.T.ravel())  # (R*R, A, B)
-    d, a, b = k_all.shape
-    p_seen = (w @ k_all.reshape(d, a * b)) @ found.reshape(-1, a * b).T
-    p_seen = np.maximum(p_seen.reshape(len(medians), len(RECALL_GRID), len(RECALL_GRID)), 1e-12)
-    n_img = [0, 0]
+    k_all = np.einsum("m,mdu->du", share, sched.k_frac)
+    found = _p_found(sched.kvec, rec)  # (P, U)
+    p_seen = np.maximum((w @ k_all) @ found.T, 1e-12)  # (G, P)
+    n_img = np.zeros(n_s, dtype=int)
+    index = {x: j for j, x in enumerate(sensors)}
     by_berth: dict[str, list[VisitBounds]] = {}
     for v in visits:
         by_berth.setdefault(v.berth, []).append(v)
     for berth, vs in by_berth.items():
-        times, fine = clear_by_berth.get(berth, (np.zeros(0), np.zeros(0, bool)))
+        times, names = clear_by_berth.get(berth, (np.zeros(0), np.zeros(0, dtype=object)))
+        which = np.array([index[x] for x in names], dtype=int)
+        onehot = np.zeros((len(times), n_s))
+        onehot[np.arange(len(times)), which] = 1.0
         vs = sorted(vs, key=lambda x: x.first_h)
         for v in vs:
             # one vessel at a time at a berth position: another visit's sightings bound the
             # stay's ends (visits that overlap this one, side by side, do not)
-            lo_h = max([w.last_h for w in vs if w.last_h < v.first_h], default=-np.inf)
-            hi_h = min([w.first_h for w in vs if w.first_h > v.last_h], default=np.inf)
+            lo_h = max([u.last_h for u in vs if u.last_h < v.first_h], default=-np.inf)
+            hi_h = min([u.first_h for u in vs if u.first_h > v.last_h], default=np.inf)
             lo_h = max(lo_h, v.first_h - _MAX_REACH_H)
             hi_h = min(hi_h, v.last_h + _MAX_REACH_H)
-            ends = _ends_likelihood(v, times, fine, lo_h, hi_h, mu, s)
+            ends = _ends_likelihood(v, times, onehot, log_miss, lo_h, hi_h, mu, s)
             inner = (times > v.first_h) & (times < v.last_h)
-            kc, kf = int((inner & ~fine).sum()), int((inner & fine).sum())
-            x = min(max(v.n_obs - (2 if v.last_h > v.first_h else 1), 0), kc + kf)
-            hits = _hits_likelihood(x, kc, kf)
+            k = onehot[inner].sum(axis=0).astype(int)
+            x = min(max(v.n_obs - (2 if v.last_h > v.first_h else 1), 0), int(k.sum()))
+            hits = _hits_likelihood(x, k, rec)
             for t in {v.first_h, v.last_h}:  # the sightings themselves: one hit each
                 at = np.nonzero(np.abs(times - t) < 1e-3)[0]
-                is_fine = bool(fine[at[0]]) if len(at) else False
-                hits = hits * (RECALL_GRID[None, :] if is_fine else RECALL_GRID[:, None])
-                n_img[int(is_fine)] += 1
-            n_img[0] += kc
-            n_img[1] += kf
-            like = ends * hits[None, :, :] / p_seen
+                if len(at) and n_s:
+                    j = which[at[0]]
+                    hits = hits * rec[:, j]
+                    n_img[j] += 1
+            n_img += k
+            like = ends * hits[None, :] / p_seen
             logpost += params.fit_visit_weight * np.log(np.maximum(like, 1e-300))
     post = np.exp(logpost - logpost.max())
     return CoverageFit(
-        medians, RECALL_GRID, post / post.sum(), len(visits), tuple(n_img), (n_c, n_f)
+        medians,
+        grid,
+        sensors,
+        combos,
+        post / post.sum(),
+        len(visits),
+        tuple(int(i) for i in n_img),
+        tuple(prior_n),
     )

@@ -18,7 +18,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pipeline.config import Strict, load_yaml_model
-from pipeline.portcalls.params import DEFAULT_PARAMS, PortcallParams, VoyageParams
+from pipeline.portcalls.params import (
+    DEFAULT_PARAMS,
+    PortcallParams,
+    VoyageParams,
+    retired_keys_error,
+)
 
 
 class IdentificationParams(Strict):
@@ -129,21 +134,18 @@ class CoverageParams(Strict):
     recall_prior_n: float = Field(
         default=10.0,
         gt=0,
-        description="the configured recall ranges count as at most this many clear images "
-        "against the recall measured in the visits",
+        description="each sensor's portcalls.detector_recall range counts as at most this many "
+        "clear images against the recall measured in the visits",
     )
-    detector_recall: Distribution
-    detector_recall_fine: Distribution | None = Field(
-        default=None, description="recall on imagery finer than fine_gsd_m (default: the same)"
-    )
-    fine_gsd_m: float = Field(default=5.0, gt=0)
     grid_h: float = Field(default=1.0, gt=0)
     draws: int = Field(default=400, ge=50)
     source: str
 
-    def has_fine_recall(self, gsd_m: float) -> bool:
-        """Whether an image of this GSD (0: unknown) is detected with ``detector_recall_fine``."""
-        return self.detector_recall_fine is not None and 0 < gsd_m < self.fine_gsd_m
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data):
+        # recall moved to portcalls.detector_recall, one entry per sensor (#13)
+        return retired_keys_error(data, ("detector_recall", "detector_recall_fine", "fine_gsd_m"))
 
 
 class CapsParams(Strict):

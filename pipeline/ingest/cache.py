@@ -9,7 +9,7 @@ Layout (``CACHE`` is ``--cache``, default ``.cache/tankerwatch``)::
                                         (a separate file, not a band: band indexes of scene.tif
                                         stay pure reflectance); absent when the source has none
     CACHE/<port>/<scene_id>/cloud.tif   uint8 0 nodata / 1 clear / 2 cloud, only when the mask
-                                        came from s2cloudless
+                                        came from s2cloudless; for SAR, 2 = layover / shadow
     CACHE/<port>/<scene_id>/item.json   STAC item (pystac): datetime, gsd, proj:epsg,
                                         eo:cloud_cover, tankerwatch:* fields, assets
     CACHE/<port>/<scene_id>/skipped.json  a scene judged unusable (reason, and the candidate's
@@ -42,6 +42,29 @@ STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
     "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
 ]
+SAR_EXTENSIONS = [
+    "https://stac-extensions.github.io/sar/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+]
+# item properties write_scene sets itself; the rest came from the source and are restored
+# when an interrupted run re-uses a cached scene
+_OWN_PROPERTIES = {
+    "gsd",
+    "proj:epsg",
+    "proj:shape",
+    "proj:transform",
+    "proj:wkt2",
+    "eo:cloud_cover",
+    "datetime",
+    "tankerwatch:port",
+    "tankerwatch:sensor",
+    "tankerwatch:source",
+    "tankerwatch:origin",
+    "tankerwatch:valid_fraction",
+    "tankerwatch:cloud_fraction",
+    "tankerwatch:cloud_mask",
+}
 
 
 def scene_dir(cache_dir: Path | str, candidate: Candidate) -> Path:
@@ -116,6 +139,10 @@ def write_scene(
     }
     if raster.properties.get("tankerwatch:dn") == "harmonised":
         tags["BOA_ADD_OFFSET"] = "0"  # the detector then never guesses the +1000 offset
+    if raster.properties.get("tankerwatch:sar_quantity"):
+        # what the SAR pixels are, readable from the GeoTIFF alone (pipeline.ingest.sar)
+        tags["SAR_QUANTITY"] = str(raster.properties["tankerwatch:sar_quantity"])
+        tags["SAR_SCALE"] = "linear"
     data = raster.data
     # nodata 0 unless the source declared a (finite) value: a NaN nodata would make every
     # cached pixel compare as data when read back
@@ -145,6 +172,7 @@ def write_scene(
             href="cloud.tif", media_type=pystac.MediaType.GEOTIFF, roles=["cloud"]
         )
 
+    sar = raster.cloud_source == "sar"
     geom = footprint(raster.crs, raster.transform, raster.shape)
     epsg = _epsg(raster.crs)
     props = {
@@ -152,7 +180,8 @@ def write_scene(
         "proj:epsg": epsg,
         "proj:shape": list(raster.shape),
         "proj:transform": list(raster.transform)[:6],
-        "eo:cloud_cover": round(100.0 * fr.cloud_fraction, 2),
+        # radar sees through cloud: what obscures a SAR scene is layover / shadow, kept apart
+        "eo:cloud_cover": 0.0 if sar else round(100.0 * fr.cloud_fraction, 2),
         "tankerwatch:port": candidate.port.name,
         "tankerwatch:sensor": candidate.sensor,
         "tankerwatch:source": candidate.source,
@@ -163,15 +192,20 @@ def write_scene(
         **{k: v for k, v in candidate.properties.items() if _jsonable(v)},
         **{k: v for k, v in raster.properties.items() if _jsonable(v)},
     }
+    if sar:
+        props["tankerwatch:layover_shadow_fraction"] = fr.cloud_fraction
     if epsg is None:
         props["proj:wkt2"] = raster.crs
+    extensions = list(STAC_EXTENSIONS)
+    if sar:
+        extensions += SAR_EXTENSIONS
     item = pystac.Item(
         id=candidate.id,
         geometry=geom.__geo_interface__,
         bbox=list(geom.bounds),
         datetime=candidate.acquired,
         properties=props,
-        stac_extensions=list(STAC_EXTENSIONS),
+        stac_extensions=extensions,
     )
     for key, asset in assets.items():
         item.add_asset(key, asset)
@@ -234,6 +268,9 @@ def load_cached(cache_dir: Path | str, candidate: Candidate) -> Raster | None:
         scl=scl,
         cloud=cloud,
         cloud_source=item.get("properties", {}).get("tankerwatch:cloud_mask", "scl"),
+        properties={
+            k: v for k, v in item.get("properties", {}).items() if k not in _OWN_PROPERTIES
+        },
     )
 
 

@@ -13,6 +13,15 @@ and kept in the file's own CRS and pixel grid (no resampling); ``gsd_m`` is the 
 Cloud mask: a band described ``SCL``, or a sidecar ``<name>_scl.tif`` / ``scl.tif`` beside a
 ``scene.tif``, or s2cloudless when the file has the ten L1C bands it needs, else none
 (``local.without_cloud_mask`` says how berths of such files count).
+
+Sentinel-1 files (bands VV / VH, or SNAP's ``Sigma0_VV``, ``Gamma0_VH_db``, ...): no cloud mask;
+a band named ``mask`` / ``shadowMask`` / ``layover_shadow_mask`` (non-zero = not seen) obscures
+what it covers. What the pixels are comes from the tags ``SAR_QUANTITY`` / ``SAR_SCALE``, the
+band names, or a sidecar STAC item (``tankerwatch:sar_quantity`` / ``tankerwatch:sar_scale``,
+and its ``sat:`` / ``sar:`` / ``view:`` fields); dB vs linear is read off the values when
+nothing says, and sigma0 assumed (``local.sar_quantity``), each recorded as such. DN, VV-only,
+all-zero files are skipped with the reason (pipeline.ingest.sar). A folder whose files all lie
+outside the requested ports is an error naming the first file and where its CRS puts it.
 """
 
 from __future__ import annotations
@@ -30,6 +39,16 @@ from pipeline.config import Port
 from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import Candidate, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_window, footprint
+from pipeline.ingest.sar import (
+    MASK_BANDS,
+    Declared,
+    band_name,
+    calibrated,
+    is_sar,
+    metadata_fields,
+    norm_quantity,
+    norm_scale,
+)
 from pipeline.ingest.settings import LocalSettings
 from pipeline.records import utc
 
@@ -132,6 +151,47 @@ def acquisition_time(path: Path, tags: dict, settings: LocalSettings) -> tuple[d
     )
 
 
+def band_label(description: str | None) -> str:
+    """A band's name from its description: Sentinel-2 aliases canonical, calibrated SAR band
+    names of SNAP and similar tools (``Sigma0_VV_db``) by their polarization."""
+    if not description:
+        return ""
+    sar = band_name(description)
+    return sar[0] if sar else canonical_band(description)
+
+
+def sar_declared(tags: dict, side: dict | None, descriptions) -> Declared:
+    """What a SAR file says about its pixels: GeoTIFF tags (``SAR_QUANTITY`` sigma0 | gamma0,
+    ``SAR_SCALE`` linear | db, as the cache writes them), SNAP-style band names
+    (``Sigma0_VV``, ``Gamma0_VH_db``), or a sidecar STAC item (``tankerwatch:sar_quantity``,
+    ``tankerwatch:sar_scale``); the sidecar's orbit / incidence fields are kept."""
+    d = Declared()
+    for key in ("SAR_QUANTITY", "CALIBRATION", "BACKSCATTER"):
+        if d.quantity is None and (q := norm_quantity(tags.get(key))):
+            d.quantity, d.quantity_from = q, f"tag {key}"
+    for key in ("SAR_SCALE", "SCALE", "UNITS"):
+        if d.scale is None and (sc := norm_scale(tags.get(key))):
+            d.scale, d.scale_from = sc, f"tag {key}"
+    for desc in descriptions:
+        parsed = band_name(desc or "")
+        if parsed:
+            if d.quantity is None:
+                d.quantity, d.quantity_from = parsed[1], f"band name {desc}"
+            if d.scale is None:
+                d.scale, d.scale_from = parsed[2], f"band name {desc}"
+    props = (side or {}).get("properties") if isinstance(side, dict) else None
+    if isinstance(props, dict):
+        # (the simulator writes tankerwatch:backscatter / tankerwatch:backscatter_scale)
+        for key in ("tankerwatch:sar_quantity", "tankerwatch:backscatter"):
+            if d.quantity is None and (q := norm_quantity(props.get(key))):
+                d.quantity, d.quantity_from = q, f"sidecar {key}"
+        for key in ("tankerwatch:sar_scale", "tankerwatch:backscatter_scale"):
+            if d.scale is None and (sc := norm_scale(props.get(key))):
+                d.scale, d.scale_from = sc, f"sidecar {key}"
+        d.metadata = metadata_fields(props)
+    return d
+
+
 def _sensor(tags: dict, side: dict | None, bands: list[str], default: str) -> str:
     if tags.get("SENSOR"):
         return tags["SENSOR"]
@@ -156,7 +216,7 @@ def read_aoi(
         with open_geotiff(path) as src:
             if src.crs is None:
                 raise SceneSkip(f"{path}: GeoTIFF has no CRS")
-            names = [canonical_band(d) if d else "" for d in src.descriptions]
+            names = [band_label(d) for d in src.descriptions]
             if required:
                 try:
                     band_indexes(list(src.descriptions), required, str(path))
@@ -189,6 +249,25 @@ def read_aoi(
             fill = nodata if nodata is not None and np.isfinite(nodata) else 0
             data = np.where(finite, data, np.asarray(fill, dtype=data.dtype))
     scl = None
+    masks = [i for i, n in enumerate(names) if n.lower() in MASK_BANDS]
+    if masks and is_sar(names):  # a SAR product's layover / shadow mask band
+        i = masks[0]
+        layover_shadow = data[i] != 0
+        keep = [j for j in range(len(names)) if j != i]
+        data, names = data[keep], [names[j] for j in keep]
+        valid = dmask & (np.any(data != 0, axis=0) if nodata is None else True)
+        if data.dtype.kind == "f":
+            valid = valid & np.isfinite(data).all(axis=0)
+        return Raster(
+            data=data,
+            bands=[n or f"band{k}" for k, n in enumerate(names, start=1)],
+            crs=crs,
+            transform=transform,
+            nodata=nodata,
+            valid=valid,
+            cloud=layover_shadow,
+            cloud_source="sar",
+        )
     if "SCL" in names:
         i = names.index("SCL")
         scl = data[i].astype(np.uint8)
@@ -260,6 +339,7 @@ class LocalSource(Source):
         files = sorted(p for p in self.folder.glob(settings.local.glob) if p.is_file())
         files = [p for p in files if not is_mask_file(p)]
         out: list[Candidate] = []
+        outside: list[tuple[Path, str, object]] = []  # files of no requested port
         for path in files:
             try:
                 try:
@@ -267,10 +347,10 @@ class LocalSource(Source):
                         if src.crs is None:
                             raise SceneSkip(f"{path}: GeoTIFF has no CRS")
                         tags = src.tags()
-                        names = [canonical_band(d) if d else "" for d in src.descriptions]
-                        foot = footprint(
-                            src.crs.to_string(), src.transform, (src.height, src.width)
-                        )
+                        descriptions = list(src.descriptions)
+                        names = [band_label(d) for d in descriptions]
+                        crs_name = src.crs.to_string()
+                        foot = _footprint(path, crs_name, src.transform, (src.height, src.width))
                 except (RasterioError, OSError) as exc:
                     raise SceneSkip(
                         f"{path}: unreadable or corrupt GeoTIFF ({str(exc)[:160]})"
@@ -283,26 +363,41 @@ class LocalSource(Source):
             if not (t0 <= acquired <= t1):
                 continue
             sensor = _sensor(tags, side, names, settings.local.sensor)
-            required = None if sensor == "sentinel-1-grd" else settings.local.required_bands
+            sar = is_sar(names)
+            required = (
+                None if sar or sensor.startswith("sentinel-1") else (settings.local.required_bands)
+            )
             mask = mask_file_for(path)
-            for port in ports:
-                if not foot.intersects(port.aoi_shape):
-                    continue
+            declared = sar_declared(tags, side, descriptions) if sar else None
+            hits = [port for port in ports if foot.intersects(port.aoi_shape)]
+            if not hits:
+                outside.append((path, crs_name, foot))
+            for port in hits:
                 out.append(
                     Candidate(
                         source="local",
                         sensor=sensor,
                         acquired=acquired,
                         port=port,
-                        load=_loader(path, port, required, mask),
+                        load=_loader(path, port, required, mask, declared, settings),
                         origin=str(path.resolve()),
-                        content=_content(path, mask),
+                        content=file_content(path, mask),
                     )
                 )
+        if not out and not skipped and outside:
+            # nothing of these ports: say where the files are, a wrong CRS shows there
+            path, crs_name, foot = outside[0]
+            c = foot.centroid
+            more = f" (and {len(outside) - 1} more files)" if len(outside) > 1 else ""
+            raise TankerWatchError(
+                f"no local scenes of {', '.join(p.name for p in ports)} between {t0.date()} "
+                f"and {t1.date()} in {self.folder}: {path} lies at lon {c.x:.3f}, lat "
+                f"{c.y:.3f} by its CRS {crs_name}, outside their AOI{more}; wrong CRS?"
+            )
         return out
 
 
-def _content(path: Path, mask: Path | None) -> str:
+def file_content(path: Path, mask: Path | None) -> str:
     """What a skip of this file is remembered under: path, size and mtime of the file and of
     its mask, so a copy, a replaced file or a new mask is examined again."""
     parts = []
@@ -316,5 +411,42 @@ def _content(path: Path, mask: Path | None) -> str:
     return "\n".join(parts)
 
 
-def _loader(path: Path, port: Port, required, mask_path):
-    return lambda: read_aoi(path, port, required, mask_path)
+def _footprint(path: Path, crs: str, transform, shape):
+    """The file's footprint in lon/lat; SceneSkip when its coordinates do not fit its CRS
+    (metres declared as degrees, a CRS that cannot be transformed to lon/lat)."""
+    try:
+        foot = footprint(crs, transform, shape)
+        ok = foot.is_valid and not foot.is_empty and np.isfinite(foot.bounds).all()
+        minx, miny, maxx, maxy = foot.bounds
+        ok = ok and -180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0
+    except Exception:  # pyproj / shapely: any failure means the same thing here
+        ok = False
+    if not ok:
+        raise SceneSkip(
+            f"{path}: its coordinates do not fit its CRS {crs} (no lon/lat footprint); wrong CRS?"
+        )
+    return foot
+
+
+def _loader(path: Path, port: Port, required, mask_path, declared=None, settings=None):
+    if declared is None:
+        return lambda: read_aoi(path, port, required, mask_path)
+
+    def load() -> Raster:
+        raster = read_aoi(path, port, required, mask_path)
+        return sar_raster(raster, declared, str(path), port.name, settings)
+
+    return load
+
+
+def sar_raster(raster: Raster, declared: Declared, origin: str, port_name: str, settings):
+    """A VV/VH raster read from a file, in the cache's SAR convention (pipeline.ingest.sar)."""
+    return calibrated(
+        raster,
+        declared,
+        origin,
+        port_name,
+        settings.sar.allow_single_pol,
+        default_quantity=settings.local.sar_quantity,
+        layover_shadow=raster.cloud,
+    )

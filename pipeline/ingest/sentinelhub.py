@@ -3,7 +3,15 @@
 ``SentinelHubCatalog.search`` lists acquisitions over the AOI and period (Sentinel-2 L2A with a
 cloud-cover filter; Sentinel-1 IW GRD), features of one satellite pass are merged, and one
 ``SentinelHubRequest`` (Process API) per pass returns B02, B03, B04, B08, B11, SCL and dataMask
-(or VV, VH, dataMask) at 10 m on the port's UTM grid as a GeoTIFF.
+(or VV, VH, localIncidenceAngle, shadowMask, dataMask) at 10 m on the port's UTM grid as a
+GeoTIFF.
+
+Sentinel-1: the catalogue search is limited to IW, dual-pol VV+VH, high resolution
+(``DataCollection.SENTINEL1_IW``); the Process API calibrates to ``sentinelhub.s1_backcoeff``
+(SIGMA0_ELLIPSOID by default, or GAMMA0_TERRAIN), linear power, orthorectified on
+``sentinelhub.s1_dem`` (:func:`s1_processing`). Radar shadow / layover (``shadowMask``) is not
+an observation; the mean local incidence angle over the AOI is kept as ``view:incidence_angle``
+and the catalogue's orbit direction and relative orbit in the item (pipeline.ingest.sar).
 
 Base and token URLs come from the settings (Sentinel Hub or CDSE); collections are derived with
 ``DataCollection.define_from(..., service_url=base_url)`` so the base URL is honoured. Credentials
@@ -35,6 +43,7 @@ from pipeline.errors import TankerWatchError
 from pipeline.ingest.base import Candidate, CredentialsError, Raster, SceneSkip, Source
 from pipeline.ingest.grid import aoi_grid
 from pipeline.ingest.http import TransientError, retry_after_s, safe_url, with_retries
+from pipeline.ingest.sar import Declared, calibrated, incidence_mean, metadata_fields
 from pipeline.ingest.settings import RetrySettings, SourceSettings
 from pipeline.records import utc
 
@@ -200,15 +209,18 @@ def search(cfg, settings: SourceSettings, coll_name: str, port: Port, t0, t1) ->
     url = safe_url(f"{catalog.service_url}/search")
     coll = collection(coll_name, cfg.sh_base_url)
     flt = None
+    fields = ["id", "properties.datetime", "properties.eo:cloud_cover"]
     if coll_name == "sentinel-2-l2a":
         flt = f"eo:cloud_cover < {settings.sentinelhub.max_cloud_cover:g}"
+    else:  # the collection (SENTINEL1_IW) adds its own filter: IW, dual-pol VV+VH, HIGH
+        fields += [f"properties.{k}" for k in S1_CATALOG_FIELDS]
     try:
         results = catalog.search(
             coll,
             bbox=BBox(port.aoi_shape.bounds, crs=CRS.WGS84),
             time=(t0, t1),
             filter=flt,
-            fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"]},
+            fields={"include": fields},
         )
         return list(results)
     except Exception as exc:  # sentinelhub-py wraps requests errors in its own types
@@ -217,16 +229,42 @@ def search(cfg, settings: SourceSettings, coll_name: str, port: Port, t0, t1) ->
         raise _service_error(exc, url) from None
 
 
+# Catalog fields of a Sentinel-1 acquisition kept in the scene's item (what arrives is kept;
+# a relative orbit missing is derived from the absolute orbit and platform)
+S1_CATALOG_FIELDS = [
+    "platform",
+    "sat:orbit_state",
+    "sat:relative_orbit",
+    "sat:absolute_orbit",
+    "sar:instrument_mode",
+    "sar:polarizations",
+    "s1:polarization",
+    "s1:resolution",
+    "s1:timeliness",
+]
+
+
+def group_features(features: list[dict], minutes: float) -> list[list[dict]]:
+    """Catalogue features of one satellite pass (tiles of one datatake) grouped together,
+    in time order."""
+    feats = sorted(features, key=lambda f: utc(f["properties"]["datetime"]))
+    groups: list[list[dict]] = []
+    for f in feats:
+        t = utc(f["properties"]["datetime"])
+        if groups and t - utc(groups[-1][0]["properties"]["datetime"]) <= timedelta(
+            minutes=minutes
+        ):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return groups
+
+
 def group_passes(features: list[dict], minutes: float) -> list[list[datetime]]:
     """Acquisition times of one satellite pass (tiles of one datatake) grouped together."""
-    times = sorted(utc(f["properties"]["datetime"]) for f in features)
-    groups: list[list[datetime]] = []
-    for t in times:
-        if groups and t - groups[-1][0] <= timedelta(minutes=minutes):
-            groups[-1].append(t)
-        else:
-            groups.append([t])
-    return groups
+    return [
+        [utc(f["properties"]["datetime"]) for f in g] for g in group_features(features, minutes)
+    ]
 
 
 class SentinelHubSource(Source):
@@ -249,15 +287,19 @@ function evaluatePixel(s) {
 }
 """
 
+    # VV, VH in their only unit, LINEAR_POWER, calibrated to the backscatter coefficient the
+    # request's processing options name (s1_processing); localIncidenceAngle (degrees) and
+    # shadowMask (radar shadow / layover) are Sentinel-1 meta-bands of orthorectified requests
+    # (sentinelhub-py lists these names and units in data_collections_bands)
     EVALSCRIPT_S1 = """//VERSION=3
 function setup() {
   return {
-    input: [{bands: ["VV", "VH", "dataMask"]}],
-    output: {bands: 3, sampleType: "FLOAT32"}
+    input: [{bands: ["VV", "VH", "localIncidenceAngle", "shadowMask", "dataMask"]}],
+    output: {bands: 5, sampleType: "FLOAT32"}
   };
 }
 function evaluatePixel(s) {
-  return [s.VV, s.VH, s.dataMask];
+  return [s.VV, s.VH, s.localIncidenceAngle, s.shadowMask, s.dataMask];
 }
 """
 
@@ -272,27 +314,44 @@ function evaluatePixel(s) {
         for port in ports:
             for coll_name in settings.sentinelhub.collections:
                 feats = search(cfg, settings, coll_name, port, t0, t1)
-                for times in group_passes(feats, settings.sentinelhub.group_minutes):
+                for group in group_features(feats, settings.sentinelhub.group_minutes):
+                    times = [utc(f["properties"]["datetime"]) for f in group]
                     acquired = times[0].replace(microsecond=0)
+                    props = {"tankerwatch:collection": coll_name}
+                    if coll_name == "sentinel-1-grd":
+                        props.update(metadata_fields(group[0].get("properties", {})))
                     out.append(
                         Candidate(
                             source="sentinelhub",
                             sensor=self.SENSOR[coll_name],
                             acquired=acquired,
                             port=port,
-                            load=_loader(cfg, settings, coll_name, port, times),
+                            load=_loader(cfg, settings, coll_name, port, times, props),
                             origin=f"{safe_url(cfg.sh_base_url)} {coll_name}",
-                            properties={"tankerwatch:collection": coll_name},
+                            properties=props,
                         )
                     )
         return out
 
 
-def _loader(cfg, settings, coll_name, port, times):
-    return lambda: fetch(cfg, settings, coll_name, port, times)
+def _loader(cfg, settings, coll_name, port, times, props=None):
+    return lambda: fetch(cfg, settings, coll_name, port, times, props)
 
 
-def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> Raster:
+def s1_processing(settings: SourceSettings) -> dict:
+    """The Process API's Sentinel-1 processing options: calibrated backscatter (sigma0 on the
+    ellipsoid, or terrain-flattened gamma0), orthorectified on a DEM (Range-Doppler terrain
+    correction), thermal noise removed (the service always does), no speckle filter."""
+    sh = settings.sentinelhub
+    return {
+        "backCoeff": sh.s1_backcoeff,
+        "orthorectify": True,
+        "demInstance": sh.s1_dem,
+        "speckleFilter": {"type": "NONE"},
+    }
+
+
+def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times, props=None) -> Raster:
     """One Process API request for the pass; a GeoTIFF on the port's UTM grid."""
     from sentinelhub import CRS, BBox, MimeType, MosaickingOrder, SentinelHubRequest
 
@@ -303,9 +362,7 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
     coll = collection(coll_name, cfg.sh_base_url)
     s2 = coll_name == "sentinel-2-l2a"
     extra = (
-        {"processing": {"harmonizeValues": True}}
-        if s2
-        else {"processing": {"orthorectify": True, "demInstance": "COPERNICUS"}}
+        {"processing": {"harmonizeValues": True}} if s2 else {"processing": s1_processing(settings)}
     )
     request = SentinelHubRequest(
         evalscript=SentinelHubSource.EVALSCRIPT_S2 if s2 else SentinelHubSource.EVALSCRIPT_S1,
@@ -332,7 +389,7 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
             if isinstance(err, CredentialsError):
                 raise err from None
             raise SceneSkip(f"{err} after {settings.retry.max_attempts} attempts", False) from None
-        return _decode_tiff(resp.content, (7 if s2 else 3, height, width), url)
+        return _decode_tiff(resp.content, (7 if s2 else 5, height, width), url)
 
     try:
         arr = with_retries(once, settings.retry, url)
@@ -356,9 +413,41 @@ def fetch(cfg, settings: SourceSettings, coll_name: str, port: Port, times) -> R
             properties=props,
         )
     data = arr[:2].astype(np.float32)
-    valid = arr[2] > 0
-    return Raster(
-        data, list(SentinelHubSource.S1_BANDS), crs, transform, 0, valid, cloud_source="sar"
+    valid = arr[4] > 0
+    shadow = arr[3] > 0  # radar shadow / layover: no observation there
+    metadata = dict(props or {})
+    metadata.pop("tankerwatch:collection", None)
+    incidence = incidence_mean(arr[2], valid)
+    if incidence is not None:
+        metadata["view:incidence_angle"] = incidence
+        metadata["tankerwatch:incidence_from"] = "localIncidenceAngle, mean over the AOI"
+    raster = Raster(
+        data,
+        list(SentinelHubSource.S1_BANDS),
+        crs,
+        transform,
+        0,
+        valid,
+        cloud_source="sar",
+        properties={
+            "tankerwatch:sh_processing": s1_processing(settings),
+        },
+    )
+    backcoeff = settings.sentinelhub.s1_backcoeff
+    declared = Declared(
+        quantity="sigma0" if backcoeff.startswith("SIGMA0") else "gamma0",
+        scale="linear",
+        quantity_from=f"Process API backCoeff {backcoeff}",
+        scale_from="Process API units LINEAR_POWER",
+        metadata=metadata,
+    )
+    return calibrated(
+        raster,
+        declared,
+        f"{url} sentinel-1-grd {times[0]:%Y-%m-%dT%H:%M:%SZ}",
+        port.name,
+        settings.sar.allow_single_pol,
+        layover_shadow=shadow,
     )
 
 

@@ -66,13 +66,40 @@ class SentinelHubSettings(Strict):
     group_minutes: float = Field(
         default=10.0, gt=0, description="catalogue features this close in time are one pass"
     )
+    s1_backcoeff: Literal["SIGMA0_ELLIPSOID", "GAMMA0_TERRAIN"] = Field(
+        default="SIGMA0_ELLIPSOID",
+        description="Sentinel-1 backscatter coefficient the Process API calibrates to",
+    )
+    s1_dem: Literal["COPERNICUS", "COPERNICUS_30", "COPERNICUS_90", "MAPZEN"] = Field(
+        default="COPERNICUS", description="DEM for Sentinel-1 orthorectification"
+    )
+
+
+# catalogue collections of Sentinel-1 GRD as ESA distributes it: amplitude DN in radar
+# geometry (GCPs, no map projection), not calibrated backscatter
+UNCALIBRATED_S1 = {"sentinel-1-grd"}
 
 
 class StacEndpoint(Strict):
     url: str
     collection: str = "sentinel-2-l2a"
-    # canonical band name -> asset key; "SCL" is the scene classification asset
+    kind: Literal["optical", "sar"] = Field(
+        default="optical", description="optical: Sentinel-2 L2A bands + SCL; sar: VV/VH"
+    )
+    sensor: str | None = Field(
+        default=None,
+        description="scene sensor name (default: the collection); the same acquisition from "
+        "two catalogues under one sensor name is one scene",
+    )
+    # canonical band name -> asset key; "SCL" is the scene classification asset; SAR: VV, VH
+    # and optionally MASK (layover / shadow / invalid, non-zero = not seen)
     assets: dict[str, str]
+    sar_quantity: Literal["sigma0", "gamma0"] | None = Field(
+        default=None, description="sar: what the catalogue's pixels are calibrated to"
+    )
+    sar_scale: Literal["linear", "db"] | None = Field(
+        default=None, description="sar: linear power or dB (None: read off the values)"
+    )
     signing: Literal["none", "planetary-computer"] = "none"
     sas_url: str | None = Field(
         default=None, description="SAS token endpoint, for signing: planetary-computer"
@@ -82,7 +109,23 @@ class StacEndpoint(Strict):
     def _sas(self) -> StacEndpoint:
         if self.signing == "planetary-computer" and not self.sas_url:
             raise ValueError("sas_url is required when signing is planetary-computer")
+        if self.collection in UNCALIBRATED_S1:
+            raise ValueError(
+                f"collection '{self.collection}' holds Sentinel-1 GRD amplitude DN in radar "
+                "geometry (GCPs, no map projection), not calibrated backscatter: use "
+                "Planetary Computer's sentinel-1-rtc (gamma0, terrain corrected) or "
+                "--source sentinelhub (calibrated and orthorectified on the fly)"
+            )
+        if self.kind == "sar":
+            if "VV" not in self.assets:
+                raise ValueError("a sar endpoint needs assets.VV (and VH)")
+            if self.sar_quantity is None:
+                raise ValueError("a sar endpoint needs sar_quantity (sigma0 or gamma0)")
         return self
+
+    @property
+    def sensor_name(self) -> str:
+        return self.sensor or self.collection
 
 
 class StacSettings(Strict):
@@ -100,6 +143,8 @@ class StacSettings(Strict):
                 f"endpoint '{self.endpoint}' is not one of {', '.join(sorted(self.endpoints))}"
             )
         for name, ep in self.endpoints.items():
+            if ep.kind == "sar":
+                continue
             missing = [b for b in [*self.bands, "SCL"] if b not in ep.assets]
             if missing:
                 raise ValueError(f"endpoints.{name}.assets: no asset for {', '.join(missing)}")
@@ -128,6 +173,11 @@ class LocalSettings(Strict):
         default="clear",
         description="berth state when a file has no SCL/cloud mask and no L1C bands",
     )
+    sar_quantity: Literal["sigma0", "gamma0"] = Field(
+        default="sigma0",
+        description="what a VV/VH file holds when neither its tags, band names nor sidecar say "
+        "(recorded as assumed)",
+    )
 
     @field_validator("patterns")
     @classmethod
@@ -145,12 +195,21 @@ class LocalSettings(Strict):
         return v
 
 
+class SarSettings(Strict):
+    allow_single_pol: bool = Field(
+        default=False,
+        description="keep VV-only (single-pol) Sentinel-1 scenes; the learned SAR detector needs "
+        "VV and VH, the CFAR detector works on VV alone",
+    )
+
+
 class SourceSettings(Strict):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     clouds: CloudSettings = Field(default_factory=CloudSettings)
     sentinelhub: SentinelHubSettings = Field(default_factory=SentinelHubSettings)
     stac: StacSettings
     local: LocalSettings = Field(default_factory=LocalSettings)
+    sar: SarSettings = Field(default_factory=SarSettings)
 
 
 def load_source_settings(path: Path | str | None = None) -> SourceSettings:

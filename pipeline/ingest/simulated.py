@@ -2,7 +2,9 @@
 
 The STAC item gives the port (``tankerwatch:port``), sensor (``tankerwatch:sensor``) and time;
 scl.tif (Sentinel-2 SCL codes) gives valid data and clouds. Scenes are re-cut to the AOI window
-like any local file, so simulated and real scenes have the same record shape.
+like any local file, so simulated and real scenes have the same record shape. Simulated
+Sentinel-1 scenes (bands VV, VH) take the SAR path of local files (pipeline.ingest.sar), their
+item as the sidecar.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from pipeline.config import Port
 from pipeline.ingest.base import Candidate, SceneSkip, Source
-from pipeline.ingest.local import read_aoi
+from pipeline.ingest.local import file_content, read_aoi, sar_declared, sar_raster
 from pipeline.records import utc
 
 
@@ -54,13 +56,25 @@ class SimulatedSource(Source):
                     sensor=sensor,
                     acquired=acquired,
                     port=port,
-                    load=_loader(d / "scene.tif", port, scl if scl.exists() else None),
+                    load=_loader(
+                        d / "scene.tif", port, scl if scl.exists() else None, props, self.settings
+                    ),
                     origin=str(d.resolve()),
+                    # a folder simulated again (another seed, a fixed scenario) reuses scene ids
+                    content=file_content(d / "scene.tif", scl if scl.exists() else None),
                     properties={"tankerwatch:simulated": True, "tankerwatch:sim_scene": d.name},
                 )
             )
         return out
 
 
-def _loader(path: Path, port: Port, scl: Path | None):
-    return lambda: read_aoi(path, port, None, scl)
+def _loader(path: Path, port: Port, scl: Path | None, props: dict, settings):
+    def load():
+        raster = read_aoi(path, port, None, scl)
+        if raster.cloud_source != "sar":
+            return raster
+        # a simulated SAR scene: its item says what the pixels are, as a sidecar would
+        declared = sar_declared({}, {"properties": props}, raster.bands)
+        return sar_raster(raster, declared, str(path), port.name, settings)
+
+    return load

@@ -9,16 +9,30 @@ its own (429/5xx, waiting as long as ``Retry-After`` asks; GDAL's own retries wo
 band DN are harmonised to reflectance x 10000 without the +1000 offset of processing baseline
 04.00+ (:func:`radiometry`), the convention of Sentinel Hub and of the cache.
 
+Sentinel-1 (an endpoint of ``kind: sar``, e.g. Planetary Computer's ``sentinel-1-rtc``:
+gamma0, terrain corrected, linear power, float32 COGs on UTM grids) is searched without the
+cloud filter (radar items have no ``eo:cloud_cover``); VV and VH (and a layover/shadow MASK
+asset, where the endpoint names one) are read onto the same port grid with nearest neighbour,
+integer (DN) assets are refused, and the pixels pass through :mod:`pipeline.ingest.sar`.
+Catalogues of uncalibrated GRD (PC's and Earth Search's ``sentinel-1-grd``) are refused when the
+settings are loaded.
+
 Planetary Computer assets are signed with a SAS token from its token endpoint
 (``GET {sas_url}/{collection}`` -> ``{"token": ..., "msft:expiry": ...}``), fetched with plain
-HTTP (no planetary-computer package) and appended to the asset URLs; the token never appears in
-logs, errors, the cache or the catalogue (URLs are printed without their query string).
+HTTP and appended to the asset URLs; with ``PC_SDK_SUBSCRIPTION_KEY`` set, the token request
+carries it (``Ocp-Apim-Subscription-Key``), as the planetary-computer SDK does. The SDK itself
+is not used: its ``sign`` asks for tokens per storage account and container and signs only
+``*.blob.core.windows.net`` URLs (so it cannot be pointed at a test server), and keeps tokens
+in a module-global cache. The token (and key) never appear in logs, errors, the cache or the
+catalogue (URLs are printed without their query string).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import os
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -39,10 +53,14 @@ from pipeline.ingest.http import (
     safe_url,
 )
 from pipeline.ingest.http import with_retries as _with_retries
+from pipeline.ingest.sar import Declared, calibrated, check_polarizations, metadata_fields
 from pipeline.ingest.settings import RetrySettings, SourceSettings, StacEndpoint
 from pipeline.records import utc
 
 log = logging.getLogger(__name__)
+
+
+SUBSCRIPTION_KEY_ENV = "PC_SDK_SUBSCRIPTION_KEY"
 
 
 class SasSigner:
@@ -62,11 +80,26 @@ class SasSigner:
         if cached and cached[1] - now > timedelta(minutes=5):
             return cached[0]
         url = f"{self.endpoint.sas_url.rstrip('/')}/{collection}"
+        # some collections (sentinel-1-rtc) give tokens only to a Planetary Computer account:
+        # its subscription key, from the variable the planetary-computer SDK reads
+        key = os.environ.get(SUBSCRIPTION_KEY_ENV, "").strip()
+        headers = {"Ocp-Apim-Subscription-Key": key} if key else None
         try:
-            resp = get(self.session, url, self.policy, what=f"SAS token endpoint {safe_url(url)}")
+            resp = get(
+                self.session,
+                url,
+                self.policy,
+                what=f"SAS token endpoint {safe_url(url)}",
+                headers=headers,
+            )
         except TankerWatchError as exc:
             if "access refused" in str(exc):
-                raise CredentialsError(str(exc)) from None
+                hint = (
+                    f"; set {SUBSCRIPTION_KEY_ENV} to a Planetary Computer subscription key"
+                    if not key
+                    else f" (check {SUBSCRIPTION_KEY_ENV})"
+                )
+                raise CredentialsError(f"{exc}{hint}") from None
             raise
         try:
             doc = resp.json()
@@ -114,11 +147,15 @@ def _api_error(url: str, exc: BaseException) -> TankerWatchError:
 
 def search(client, ep: StacEndpoint, settings: SourceSettings, port: Port, t0, t1) -> list:
     try:
+        # radar items have no eo:cloud_cover: a query on it would exclude every one of them
+        query = (
+            None if ep.kind == "sar" else {"eo:cloud_cover": {"lt": settings.stac.max_cloud_cover}}
+        )
         results = client.search(
             collections=[ep.collection],
             intersects=port.aoi_shape.__geo_interface__,
             datetime=[t0, t1],
-            query={"eo:cloud_cover": {"lt": settings.stac.max_cloud_cover}},
+            query=query,
             max_items=10_000,
         )
         return list(results.items())
@@ -160,8 +197,8 @@ def group_items(items: list, port: Port, minutes: float) -> list:
 
 
 class StacSource(Source):
-    """A STAC API of Sentinel-2 L2A COGs (the settings' endpoint): one scene per pass, read from
-    the tile covering most of the AOI."""
+    """A STAC API of Sentinel-2 L2A COGs or Sentinel-1 calibrated backscatter COGs (the
+    settings' endpoint): one scene per pass, read from the item covering most of the AOI."""
 
     name = "stac"
 
@@ -176,18 +213,21 @@ class StacSource(Source):
             for item in group_items(items, port, settings.stac.group_minutes):
                 if _coverage(item, port) <= 0:
                     continue
-                missing = [
-                    b for b in [*settings.stac.bands, "SCL"] if ep.assets[b] not in item.assets
-                ]
+                wanted = ["VV"] if ep.kind == "sar" else [*settings.stac.bands, "SCL"]
+                missing = [b for b in wanted if ep.assets[b] not in item.assets]
                 props = {
                     "tankerwatch:stac_item": item.id,
                     "tankerwatch:stac_api": safe_url(ep.url),
-                    "tankerwatch:tile_cloud_cover": item.properties.get("eo:cloud_cover"),
+                    "tankerwatch:stac_collection": ep.collection,
                 }
+                if ep.kind == "sar":
+                    props.update(metadata_fields(item.properties))
+                else:
+                    props["tankerwatch:tile_cloud_cover"] = item.properties.get("eo:cloud_cover")
                 out.append(
                     Candidate(
                         source="stac",
-                        sensor=ep.collection,
+                        sensor=ep.sensor_name,
                         acquired=utc(item.datetime).replace(microsecond=0),
                         port=port,
                         load=_loader(item, ep, signer, settings, port, missing),
@@ -202,16 +242,21 @@ def _loader(item, ep, signer, settings, port, missing):
     def load() -> Raster:
         if missing:
             raise SceneSkip(f"STAC item {item.id}: no asset for {', '.join(missing)}")
+        if ep.kind == "sar":
+            return fetch_sar(item, ep, signer, settings, port)
         return fetch(item, ep, signer, settings, port)
 
     return load
 
 
-def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.ndarray:
+def read_asset(
+    href: str, crs: str, transform, width: int, height: int, masked: bool = False
+) -> np.ndarray:
     """Read one asset onto the target grid, fetching only the blocks over the window.
 
     Same CRS: a windowed read (decimated/upsampled with nearest); other CRS: a WarpedVRT, which
-    also reads only the source window it needs.
+    also reads only the source window it needs. ``masked``: a masked array whose mask is the
+    file's nodata and the area outside it (SAR: nodata values such as -32768 are not data).
     """
     import rasterio
     from rasterio.enums import Resampling
@@ -221,9 +266,10 @@ def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.nd
     x0, y1 = transform.c, transform.f
     x1, y0 = x0 + width * transform.a, y1 + height * transform.e
     with rasterio.open(href) as src:
+        nodata = src.nodata
         if src.crs is not None and src.crs.to_string() == crs:
             win = from_bounds(x0, y0, x1, y1, transform=src.transform)
-            return src.read(
+            arr = src.read(
                 1,
                 window=win,
                 out_shape=(height, width),
@@ -231,15 +277,24 @@ def read_asset(href: str, crs: str, transform, width: int, height: int) -> np.nd
                 boundless=True,
                 fill_value=0,
             )
-        with WarpedVRT(
-            src,
-            crs=crs,
-            transform=transform,
-            width=width,
-            height=height,
-            resampling=Resampling.nearest,
-        ) as vrt:
-            return vrt.read(1)
+        else:
+            with WarpedVRT(
+                src,
+                crs=crs,
+                transform=transform,
+                width=width,
+                height=height,
+                resampling=Resampling.nearest,
+            ) as vrt:
+                arr = vrt.read(1)
+    if not masked:
+        return arr
+    # (rasterio's boundless masked reads do not mask the file's nodata: done here; the area
+    # outside the file is 0, or nodata through the WarpedVRT)
+    if nodata is None:
+        return np.ma.masked_array(arr, mask=np.zeros(arr.shape, bool))
+    off = np.isnan(arr) if np.isnan(nodata) else arr == nodata
+    return np.ma.masked_array(arr, mask=off)
 
 
 @contextlib.contextmanager
@@ -318,13 +373,17 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+def read_assets(
+    item, ep: StacEndpoint, signer, settings: SourceSettings, names, grid, masked=False
+) -> list:
+    """Each named asset (canonical band name -> ``ep.assets``) read onto ``grid`` (crs,
+    transform, width, height), each read retried on its own; a read that fails for good is a
+    transient SceneSkip, refused access a CredentialsError."""
     import rasterio
     import requests
     from rasterio.errors import RasterioError
 
-    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
-    names = [*settings.stac.bands, "SCL"]
+    crs, transform, width, height = grid
     session = requests.Session()
 
     def href_of(name: str) -> str:
@@ -343,7 +402,7 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
         url = safe_url(href)
         with gdal_messages(lambda t: clean(t.replace(href, url))) as said:
             try:
-                return read_asset(href, crs, transform, width, height)
+                return read_asset(href, crs, transform, width, height, masked)
             except (RasterioError, OSError) as exc:
                 failure = clean(str(exc).replace(href, url))
                 said += [clean(str(e).replace(href, url)) for e in _chain(exc)]
@@ -380,6 +439,13 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
                 raise
             except TankerWatchError as exc:
                 raise SceneSkip(str(exc), permanent=False) from None
+    return arrays
+
+
+def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
+    names = [*settings.stac.bands, "SCL"]
+    arrays = read_assets(item, ep, signer, settings, names, (crs, transform, width, height))
     raw = np.stack(arrays[:-1]).astype(np.uint16)
     scl = arrays[-1].astype(np.uint8)
     valid = (scl != 0) & np.any(raw != 0, axis=0)
@@ -402,4 +468,75 @@ def fetch(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) 
     }
     return Raster(
         data, list(settings.stac.bands), crs, transform, 0, valid, scl=scl, properties=props
+    )
+
+
+def _nodata(item, key: str) -> float | None:
+    rb = (item.assets[key].extra_fields.get("raster:bands") or [{}])[0] or {}
+    value = rb.get("nodata")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def fetch_sar(item, ep: StacEndpoint, signer, settings: SourceSettings, port: Port) -> Raster:
+    """VV (and VH, and the layover/shadow MASK when the endpoint names one) of a calibrated
+    Sentinel-1 item on the port's 10 m UTM grid; pixels in the cache's SAR convention
+    (:func:`pipeline.ingest.sar.calibrated`). No cloud mask: radar sees through cloud."""
+    crs, transform, width, height = aoi_grid(port, settings.stac.resolution_m)
+    pols = [p for p in ("VV", "VH") if p in ep.assets and ep.assets[p] in item.assets]
+    mask_key = ep.assets.get("MASK")
+    names = pols + (["MASK"] if mask_key and mask_key in item.assets else [])
+    origin = f"STAC item {item.id}"
+    # a VV-only item is refused before anything is read
+    check_polarizations(pols, origin, settings.sar.allow_single_pol)
+    grid = (crs, transform, width, height)
+    arrays = read_assets(item, ep, signer, settings, pols, grid, masked=True)
+    if "MASK" in names:  # read as it is: its own nodata (OPERA: 255, invalid) is not seen either
+        arrays += read_assets(item, ep, signer, settings, ["MASK"], grid)
+    for name, arr in zip(names, arrays, strict=True):
+        if name != "MASK" and arr.dtype.kind in "iub":
+            raise SceneSkip(
+                f"{origin}: asset {ep.assets[name]} holds {arr.dtype.name} pixels, not calibrated "
+                f"backscatter (float); uncalibrated DN? ({ep.collection})"
+            )
+    # the files' nodata (and outside them) as NaN: not data
+    data = np.stack([np.ma.filled(a.astype(np.float32), np.nan) for a in arrays[: len(pols)]])
+    valid = np.ones((height, width), dtype=bool)
+    for name, band in zip(pols, data, strict=True):
+        nd = _nodata(item, ep.assets[name])
+        ok = np.isfinite(band) & (band != 0)
+        if nd is not None and math.isfinite(nd):
+            ok &= band != nd
+        valid &= ok
+    shadow = None
+    if "MASK" in names:
+        shadow = arrays[names.index("MASK")] != 0
+    raster = Raster(
+        data,
+        pols,
+        crs,
+        transform,
+        0,
+        valid,
+        cloud_source="sar",
+        properties={
+            "tankerwatch:stac_assets": [safe_url(item.assets[ep.assets[n]].href) for n in names],
+        },
+    )
+    declared = Declared(
+        quantity=ep.sar_quantity,
+        scale=ep.sar_scale,
+        quantity_from=f"catalogue ({ep.collection})",
+        scale_from=f"catalogue ({ep.collection})",
+        metadata=metadata_fields(item.properties),
+    )
+    return calibrated(
+        raster,
+        declared,
+        origin,
+        port.name,
+        settings.sar.allow_single_pol,
+        layover_shadow=shadow,
     )

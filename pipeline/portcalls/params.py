@@ -7,6 +7,7 @@ They live here, upstream of estimation, so port calls never import the estimate 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -66,6 +67,51 @@ class SizeError(Strict):
         return self.beam_base_m + self.beam_per_gsd * g + self.beam_rel * beam_m
 
 
+DEFAULT_SENSOR = "default"  # the detector_recall entry for a sensor without its own
+# configs before #13 keyed recall by GSD (fine / coarse), and twice: here and in the estimate's
+# coverage section (whose retired keys pipeline.estimate.params names)
+RETIRED_RECALL_KEYS = ("miss_recall", "miss_recall_fine", "miss_fine_gsd_m")
+
+
+def retired_keys_error(data, keys: tuple[str, ...]):
+    """Refuse a config section that still holds recall keyed by GSD (one line naming the key)."""
+    if isinstance(data, dict):
+        for key in keys:
+            if key in data:
+                raise ValueError(
+                    f"'{key}' is retired: the detector recall is set once, per sensor name, in "
+                    "portcalls.detector_recall (see configs/estimate/default.yaml)"
+                )
+    return data
+
+
+class RecallPrior(Strict):
+    """The detector's recall per clear image on one sensor, as a range: port calls weigh a miss
+    with its mean; the estimate takes it as a Beta prior with the range's mean and spread (that
+    of a uniform over it), fitted further on the visits themselves."""
+
+    low: float = Field(gt=0, lt=1)
+    high: float = Field(gt=0, lt=1)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> RecallPrior:
+        if self.high < self.low:
+            raise ValueError("high must not be below low")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def beta(self, max_n: float) -> tuple[float, float]:
+        """Beta (a, b) with this range's mean and variance, a + b (images) capped at max_n."""
+        mean = self.mean
+        var = max((self.high - self.low) ** 2 / 12, 1e-6)
+        n = max(min(mean * (1 - mean) / var - 1, max_n), 0.5)
+        return mean * n, (1 - mean) * n
+
+
 class PortcallParams(Strict):
     berth_margin_m: float = Field(ge=0, description="a footprint within this of a berth meets it")
     min_score: float = Field(default=0.0, ge=0, le=1)
@@ -81,17 +127,12 @@ class PortcallParams(Strict):
         default=1, ge=0, description="clear images missing the vessel bridged inside one visit"
     )
     miss_gap_h: float = Field(default=36.0, gt=0, description="longest gap bridged over a miss")
-    miss_recall: float | None = Field(
-        default=None,
-        gt=0,
-        lt=1,
-        description="detector recall per clear image; when set, a visit ends on the evidence of "
-        "its misses (see miss_p_max) instead of miss_tolerance / miss_gap_h",
+    miss_rule: Literal["weighed", "count"] = Field(
+        default="weighed",
+        description="weighed: a visit ends on the evidence of its misses, each clear image "
+        "missing a present vessel with 1 - its sensor's detector_recall (see miss_p_max); "
+        "count: after miss_tolerance misses within miss_gap_h",
     )
-    miss_recall_fine: float | None = Field(
-        default=None, gt=0, lt=1, description="the same on imagery finer than fine_gsd_m"
-    )
-    miss_fine_gsd_m: float = Field(default=5.0, gt=0)
     miss_p_max: float = Field(
         default=0.05,
         gt=0,
@@ -99,15 +140,43 @@ class PortcallParams(Strict):
         description="a visit ends when a present vessel would have been missed by every clear "
         "image since its last sighting with less than this probability",
     )
+    detector_recall: dict[str, RecallPrior] = Field(
+        min_length=1,
+        description="probability the detector finds a tanker at the berth in one clear image, "
+        f"by sensor name (the scenes' sensor); '{DEFAULT_SENSOR}' for any sensor not listed",
+    )
     gate_sigma: float = Field(gt=0, description="size gate, in sigmas of the difference")
     along_tolerance_m: float = Field(gt=0, description="position along the berth, plus 1 GSD")
     size_error: SizeError
+    size_error_by_sensor: dict[str, SizeError] = Field(
+        default_factory=dict,
+        description="per sensor name, a measured size error replacing the GSD lines of "
+        "size_error for that sensor's detections (a SAR detector's error is not an optical "
+        "one's at the same pixel size)",
+    )
 
-    def image_recall(self, gsd_m: float) -> float:
-        """The recall used to weigh a miss in an image of this GSD (miss_recall must be set)."""
-        if self.miss_recall_fine is not None and 0 < gsd_m < self.miss_fine_gsd_m:
-            return self.miss_recall_fine
-        return float(self.miss_recall)
+    def size_error_for(self, sensor: str) -> SizeError:
+        """The size error of a sensor's detections: its own entry, else ``size_error``."""
+        return self.size_error_by_sensor.get(sensor, self.size_error)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data):
+        return retired_keys_error(data, RETIRED_RECALL_KEYS)
+
+    def recall_prior(self, sensor: str) -> RecallPrior:
+        """The recall prior of a sensor: its own entry, else the 'default' one."""
+        prior = self.detector_recall.get(sensor) or self.detector_recall.get(DEFAULT_SENSOR)
+        if prior is None:
+            raise TankerWatchError(
+                f"portcalls.detector_recall: no entry for sensor '{sensor}' and no "
+                f"'{DEFAULT_SENSOR}' entry (add one per sensor of the imagery)"
+            )
+        return prior
+
+    def image_recall(self, sensor: str) -> float:
+        """The recall used to weigh a miss in a clear image of this sensor (its prior's mean)."""
+        return self.recall_prior(sensor).mean
 
 
 class TransitWindow(Strict):

@@ -24,10 +24,12 @@ from pipeline.portcalls.params import SizeError, load_portcall_params
 from pipeline.records import Detection, Observation, Scene, scene_id
 
 SENSORS = {
-    # name: (gsd_m, days of a 5-day cycle with a pass, hour UTC)
-    "sentinel-2": (10.0, (0, 2), 2.0),
-    "daily": (3.0, (0, 1, 2, 3, 4), 1.5),
+    # name: (gsd_m, days of a 5-day cycle with a pass, hour UTC); the names the scenes carry,
+    # those of configs/estimate portcalls.detector_recall
+    "sentinel-2-l2a": (10.0, (0, 2), 2.0),
+    "commercial-3m": (3.0, (0, 1, 2, 3, 4), 1.5),
 }
+SENSOR_ALIASES = {"sentinel-2": "sentinel-2-l2a", "daily": "commercial-3m"}  # short names
 
 
 @dataclass
@@ -93,6 +95,7 @@ def schedule_scenes(ports: list[Port], start: datetime, days: int, sensors, clou
     for port in ports:
         for day in range(days):
             for sensor in sensors:
+                sensor = SENSOR_ALIASES.get(sensor, sensor)
                 gsd, cycle, hour = SENSORS[sensor]
                 if day % 5 not in cycle:
                     continue

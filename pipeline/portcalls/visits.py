@@ -33,6 +33,7 @@ class Sighting:
     sigma_b: float
     length_m: float  # the detection's, less the detector's measured bias (size_error)
     beam_m: float
+    sensor: str = ""  # the scene's sensor (sizes of one sensor share its systematic error)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class _Epoch:
     scene_id: str
     clear: bool
     gsd_m: float
+    sensor: str = ""
     sightings: list[Sighting] = field(default_factory=list)
 
 
@@ -99,15 +101,18 @@ def _timelines(
                 f"observation of scene {ob.scene_id}: berth '{ob.berth}' is unknown to port "
                 f"'{ob.port}'"
             )
-        gsd = ob.gsd_m or (by_scene[ob.scene_id].gsd_m if ob.scene_id in by_scene else 0.0)
+        scene = by_scene.get(ob.scene_id)
+        gsd = ob.gsd_m or (scene.gsd_m if scene else 0.0)
+        sensor = ob.sensor or (scene.sensor if scene else "")
         key = (ob.port, ob.berth, ob.scene_id)
         prev = epochs.get(key)
         clear = ob.state == "clear"
         if prev is None:
-            epochs[key] = _Epoch(time=ob.acquired, scene_id=ob.scene_id, clear=clear, gsd_m=gsd)
+            epochs[key] = _Epoch(
+                time=ob.acquired, scene_id=ob.scene_id, clear=clear, gsd_m=gsd, sensor=sensor
+            )
         else:  # the same berth twice in one scene: clear if any part says clear
             prev.clear = prev.clear or clear
-    err = p.size_error
     wanted = set(p.classes)
     for det in detections:
         scene = by_scene.get(det.scene_id)
@@ -128,9 +133,16 @@ def _timelines(
         ep = epochs.get(key)
         if ep is None:  # a detection is itself proof the berth was seen
             ep = epochs[key] = _Epoch(
-                time=scene.acquired, scene_id=scene.id, clear=True, gsd_m=scene.gsd_m
+                time=scene.acquired,
+                scene_id=scene.id,
+                clear=True,
+                gsd_m=scene.gsd_m,
+                sensor=scene.sensor,
             )
         gsd = ep.gsd_m or scene.gsd_m
+        sensor = ep.sensor or scene.sensor
+        # each sensor's own error model (a SAR size is weighed by the SAR detector's error)
+        err = p.size_error_for(sensor)
         length, beam = err.debiased(gsd, det.length_m, det.beam_m)
         ep.sightings.append(
             Sighting(
@@ -142,6 +154,7 @@ def _timelines(
                 sigma_b=err.beam_sigma(gsd, beam),
                 length_m=length,
                 beam_m=beam,
+                sensor=sensor,
             )
         )
     lines: dict[tuple[str, str], list[_Epoch]] = defaultdict(list)
@@ -174,7 +187,7 @@ def _match(tracks: list[_Track], sightings: list[Sighting], p: PortcallParams):
     for i, tr in enumerate(tracks):
         L, B, sl, sb = tr.size(p.size_error)
         for j, s in enumerate(sightings):
-            same = [t for t in tr.sightings if t.gsd_m == s.gsd_m]
+            same = [t for t in tr.sightings if t.gsd_m == s.gsd_m and t.sensor == s.sensor]
             if same:  # same sensor: the hull's systematic error cancels in the difference
                 ref = _same_sensor_mean(same)
                 dl = (s.length_m - ref[0]) / (rand * math.hypot(ref[2], s.sigma_l))
@@ -223,7 +236,7 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
         still = []
         for tr in open_:
             gap_h = (ep.time - tr.last.time).total_seconds() / 3600
-            by_time = p.miss_recall is None and tr.misses and gap_h > p.miss_gap_h
+            by_time = p.miss_rule == "count" and tr.misses and gap_h > p.miss_gap_h
             if gap_h > p.max_gap_h or by_time:
                 close(tr)
             else:
@@ -240,9 +253,9 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
         for i, tr in enumerate(open_):
             if i not in matched_t and ep.clear:
                 tr.misses.append(ep.time)
-                if p.miss_recall is not None:
+                if p.miss_rule == "weighed":
                     # a miss is weak evidence of departure where the detector often misses
-                    tr.p_missed *= 1.0 - p.image_recall(ep.gsd_m)
+                    tr.p_missed *= 1.0 - p.image_recall(ep.sensor)
                     gone = tr.p_missed < p.miss_p_max
                 else:
                     gone = len(tr.misses) > p.miss_tolerance

@@ -1,4 +1,5 @@
-"""The self-contained HTML report: one file, every image embedded, no network needed.
+"""The self-contained HTML report: one file, every image embedded, no network needed (the
+port maps inline Leaflet; their OpenStreetMap tiles are an option that needs a network).
 
 The charts are also written as PNG files beside the HTML (``<stem>-timeline.png``, ...; with
 AIS in the ledger also ``<stem>-ais.png``, the map of tracks beside the detections), for reuse in
@@ -18,7 +19,7 @@ from pipeline import __version__
 from pipeline.fsutil import atomic_write_bytes, atomic_write_text
 from pipeline.ledger.store import Ledger
 from pipeline.records import iso
-from pipeline.report import figures, plots
+from pipeline.report import figures, plots, portmap
 
 log = logging.getLogger(__name__)
 MAX_CHIPS_PER_DELIVERY = 6
@@ -83,10 +84,24 @@ def _table(
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def build_report(ledger: Ledger, out: Path | str, run_id: str | None = None) -> dict[str, Any]:
-    """Write the HTML report and its PNG charts; returns a small summary."""
+def build_report(
+    ledger: Ledger,
+    out: Path | str,
+    run_id: str | None = None,
+    ports: list[Any] | None = None,
+    map_scenes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write the HTML report and its PNG charts; returns a small summary.
+
+    ``ports`` (port configs) are the ports the map draws (default: the run's, from
+    configs/ports); ``map_scenes`` the scene ids to show on them, one per port (default: per
+    port the scene with the most detections at berths; see ``portmap``)."""
     out = Path(out)
     data = figures.load(ledger, run_id)
+    # the maps first: a bad --map-scene stops the report before anything is written
+    maps, map_notes = portmap.port_maps(
+        ledger, data.run, data.visits, data.deliveries, ports, map_scenes
+    )
     head = figures.headline(data)
     charts = {
         "timeline": plots.timeline_png(data),
@@ -99,7 +114,7 @@ def build_report(ledger: Ledger, out: Path | str, run_id: str | None = None) -> 
     for name, png in charts.items():
         atomic_write_bytes(out.with_name(f"{out.stem}-{name}.png"), png)
     gallery, chips, n_chips, n_missing = _gallery(ledger, data)
-    doc = _document(ledger, data, head, charts, gallery, chips)
+    doc = _document(ledger, data, head, charts, gallery, chips, (maps, map_notes))
     atomic_write_text(out, doc)
     return {
         "html": str(out),
@@ -107,7 +122,18 @@ def build_report(ledger: Ledger, out: Path | str, run_id: str | None = None) -> 
         "chips": n_chips,
         "missing_rasters": n_missing,
         "run_id": head["run_id"],
+        "maps": [
+            {"port": m.port, "scene": m.scene.id if m.scene else None, **m.counts} for m in maps
+        ],
     }
+
+
+def _maps_html(maps: list[portmap.PortMap], notes: list[str]) -> str:
+    parts = [f"<h3>{_e(m.port)}</h3>{m.html}" for m in maps]
+    parts += [f'<p class="meta">{_e(n)}.</p>' for n in notes]
+    if not maps and not notes:
+        parts.append('<p class="meta">No port to map: the ledger has no scenes.</p>')
+    return "".join(parts)
 
 
 def _ais_text(d: Any) -> str:
@@ -312,6 +338,7 @@ def _document(
     charts: dict[str, bytes],
     gallery: str,
     chips: dict[str, str] | None = None,
+    maps: tuple[list[portmap.PortMap], list[str]] = ([], []),
 ) -> str:
     run = data.run
     if run is None or run.estimated_utc is None:
@@ -430,7 +457,8 @@ def _document(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>TankerWatch report</title><style>{CSS}</style></head>
+<title>TankerWatch report</title><style>{CSS}</style>
+{portmap.leaflet_head() if maps[0] else ""}</head>
 <body>
 <h1>TankerWatch: oil deliveries seen from space</h1>
 <p class="meta">{run_line}. Ledger {_e(ledger.display_url)}. Report generated {generated} by
@@ -459,6 +487,12 @@ period; a date is empty where fewer than that share did).</p>
 {deliveries_html}
 <h2>Dark calls and AIS</h2>
 {_dark_html(data, charts, chips or {})}
+<h2>Map: the port geometry against the imagery</h2>
+<p class="meta">Does the port file fit the images? Each port's AOI, land and berths over one
+scene, with that scene's detections and the run's visits; switch layers on and off at the top
+right, click a shape for its details. The background is plain (OpenStreetMap tiles are an option
+that needs a network).</p>
+{_maps_html(*maps)}
 <h2>Evidence</h2>
 <p class="meta">Every delivery's detections, cut from the scene raster; the footprint the
 detector measured is drawn in yellow.</p>

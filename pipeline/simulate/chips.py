@@ -20,7 +20,7 @@ from pipeline.errors import TankerWatchError
 from pipeline.simulate.compose import layout_surface, render_scene, write_labels
 from pipeline.simulate.layout import Layout, port_layout, random_layout
 from pipeline.simulate.render import Grid, write_geotiff
-from pipeline.simulate.sensors import COMMERCIAL3M, SENTINEL2, Sensor
+from pipeline.simulate.sensors import COMMERCIAL3M, SENTINEL1, SENTINEL2, SarPass, SarSensor, Sensor
 from pipeline.simulate.vessels import Placer, make_vessel
 from pipeline.simulate.weather import draw_conditions
 
@@ -109,6 +109,8 @@ def make_chip(
     region = box(
         grid.x0, grid.y0 - size_px * sensor.gsd_m, grid.x0 + size_px * sensor.gsd_m, grid.y0
     )
+    if isinstance(sensor, SarSensor):
+        return _sar_chip(i, seed, size_px, sensor, rng, layout, name, grid, region, day, lon)
     hour = sensor.overpass_local_solar_h + rng.uniform(-0.5, 0.5) - lon / 15.0
     when = (datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=hour)).replace(
         microsecond=0
@@ -140,6 +142,46 @@ def make_chip(
     return grid, rendered, meta, sensor
 
 
+def _sar_chip(i, seed, size_px, sensor: SarSensor, rng, layout, name, grid, region, day, lon):
+    """A SAR chip: a random pass (either direction, incidence across the IW swath), the month's
+    wind (a quarter of the chips windy on purpose), the same vessels and hard negatives as an
+    optical chip. Values are float32 linear sigma0 (VV, VH)."""
+    from pipeline.simulate.sar import render_sar_scene
+    from pipeline.simulate.weather import draw_sar_conditions
+
+    state = "ascending" if rng.random() < 0.5 else "descending"
+    orbit = int(rng.choice([p.relative_orbit for p in sensor.passes]))
+    sar_pass = SarPass(orbit, state, 0, float(rng.uniform(30.0, 45.0)))
+    node = sensor.ascending_local_h if state == "ascending" else sensor.descending_local_h
+    hour = node + rng.uniform(-0.1, 0.1) - lon / 15.0
+    when = (datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=hour)).replace(
+        microsecond=0
+    )
+    kind = str(rng.choice(["normal"] * 6 + ["windy", "windy", "empty", "calm"]))
+    scale = {"windy": 1.8, "calm": 0.4}.get(kind, 1.0)
+    cond = draw_sar_conditions(when, sar_pass, sensor, rng, wind_scale=scale)
+    vessels = _populate(layout, region, rng, empty=(kind == "empty"))
+    surface = layout_surface(layout, grid, rng)
+    rendered = render_sar_scene(surface, cond, vessels, sensor, rng)
+    meta = {
+        "chip": i,
+        "seed": seed,
+        "layout": name,
+        "sensor": sensor.name,
+        "gsd_m": sensor.gsd_m,
+        "acquired": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "season": cond.season,
+        "sea_state": cond.sea_state,
+        "cloud_fraction": 0.0,
+        "kind": kind,
+        "wind_ms": cond.wind_ms,
+        "orbit_state": cond.orbit_state,
+        "incidence_deg": round(cond.incidence_deg, 2),
+        "backscatter": "sigma0 linear",
+    }
+    return grid, rendered, meta, sensor
+
+
 def write_chips(
     out_dir: Path | str,
     n: int,
@@ -149,6 +191,7 @@ def write_chips(
     ports: tuple[str, ...] = DEFAULT_PORTS,
     progress: bool = False,
     max_occluded: float = 0.5,
+    sensor: str | None = None,
 ) -> list[Path]:
     """Write ``n`` training chips to ``out_dir/<chip_id>/`` and return the chip folders.
 
@@ -156,6 +199,10 @@ def write_chips(
     ``labels.geojson`` (EPSG:4326 oriented rectangles; properties class "tanker"|"other",
     length_m, beam_m, heading_deg, bbox_px [x, y, w, h], occluded). Vessels more than
     ``max_occluded`` hidden by cloud are left out of the labels. Same seed, same bytes.
+
+    ``sensor`` (one name) overrides ``sensors``: ``sensor="sentinel-1-grd"`` writes SAR chips,
+    ``scene.tif`` float32 linear sigma0 bands VV, VH (``scl.tif``: nodata / shadow, land and
+    water only, no clouds).
     """
     from pipeline.config import load_port
     from pipeline.fsutil import ensure_dir
@@ -164,7 +211,9 @@ def write_chips(
         raise TankerWatchError(f"--chips: must be 0 or more (got {n})")
     if size_px < 32 or size_px > 4096:
         raise TankerWatchError(f"chip size: must be 32-4096 px (got {size_px})")
-    known = {"sentinel-2-l2a": SENTINEL2, "commercial-3m": COMMERCIAL3M}
+    if sensor is not None:
+        sensors = (sensor,)
+    known = {"sentinel-2-l2a": SENTINEL2, "commercial-3m": COMMERCIAL3M, SENTINEL1.name: SENTINEL1}
     try:
         sens = tuple(known[s] for s in sensors)
     except KeyError as exc:
@@ -182,10 +231,10 @@ def write_chips(
         paths.append(d)
         if (d / "labels.geojson").exists():
             continue
-        grid, r, meta, sensor = make_chip(i, seed, size_px, layouts, sens)
+        grid, r, meta, used = make_chip(i, seed, size_px, layouts, sens)
         ensure_dir(d)
-        tags = {"SOURCE": "simulated", "SENSOR": sensor.name, "ACQUIRED": meta["acquired"]}
-        write_geotiff(d / "scene.tif", r.dn, grid, list(sensor.bands), tags)
+        tags = {"SOURCE": "simulated", "SENSOR": used.name, "ACQUIRED": meta["acquired"]}
+        write_geotiff(d / "scene.tif", r.dn, grid, list(used.bands), tags)
         write_geotiff(d / "scl.tif", r.scl[None], grid, ["SCL"], tags)
         # a vessel hidden under thick cloud is not something a detector can learn from
         feats = [f for f in r.labels if f["properties"]["occluded"] < max_occluded]

@@ -46,6 +46,20 @@ class FleetVessel:
             "source": self.source,
         }
 
+    def as_registry(self) -> Vessel:
+        """The registry row a user of this scenario would hold (simulated cells marked in
+        ``source``), for identification against the simulated fleet."""
+        return Vessel(
+            name=self.name,
+            imo=self.imo,
+            flag=self.flag,
+            length_m=self.length_m,
+            beam_m=self.beam_m,
+            dwt=self.dwt,
+            product=self.product,
+            source=self.source,
+        )
+
 
 def complete_fleet(
     registry: list[Vessel],

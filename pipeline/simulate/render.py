@@ -708,7 +708,7 @@ def write_geotiff(
         "transform": grid.transform,
         "nodata": 0,
         "compress": "deflate",
-        "predictor": 2,
+        "predictor": 3 if data.dtype.kind == "f" else 2,
         "tiled": True,
         "blockxsize": 256,
         "blockysize": 256,

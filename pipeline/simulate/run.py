@@ -30,11 +30,12 @@ from pipeline.records import scene_id, stable_id
 from pipeline.simulate.compose import Rendered, layout_surface, render_scene, write_labels
 from pipeline.simulate.layout import Layout, port_layout
 from pipeline.simulate.render import Grid, VesselDraw, write_geotiff
+from pipeline.simulate.sar import render_sar_scene
 from pipeline.simulate.scenario import Scenario, load_scenario, registry_path
 from pipeline.simulate.schedule import Schedule, build_schedule
-from pipeline.simulate.sensors import Sensor, get_sensor
+from pipeline.simulate.sensors import SarPass, SarSensor, Sensor, get_sensor
 from pipeline.simulate.vessels import Placer, make_vessel
-from pipeline.simulate.weather import draw_conditions
+from pipeline.simulate.weather import draw_conditions, draw_sar_conditions
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,15 @@ class PlannedScene:
     sensor: Sensor
     acquired: datetime
     grid: Grid
+    sar_pass: SarPass | None = None  # the relative orbit of a SAR scene
 
 
 def scenario_digest(sc: Scenario, seed: int) -> str:
     dump = sc.model_dump(mode="json")
     # fields added later leave the digest of a scenario that does not use them unchanged, so a
     # simulation made before them is still recognised (same scenes, same bytes)
+    if dump["weather"].get("wind_scale") == 1.0:
+        del dump["weather"]["wind_scale"]
     if dump["weather"] == {"cloud_scale": 1.0}:
         del dump["weather"]
     if dump["ais"] is None:
@@ -96,11 +100,17 @@ def plan_scenes(sc: Scenario, layouts: dict[str, Layout], seed: int) -> list[Pla
             phase = int(stable_id("phase", port, sensor.name), 16) % sensor.cycle_days
             rng = _rng("acq", seed, sensor.name, port)
             grid = scene_grid(sc, layout, sensor, plan.box_m, plan.centre)
-            for when in sensor.acquisitions(sc.start, sc.end, lon, rng, phase, lat):
+            if isinstance(sensor, SarSensor):
+                times = sensor.pass_schedule(sc.start, sc.end, lon, rng, phase, lat)
+            else:
+                times = [
+                    (t, None) for t in sensor.acquisitions(sc.start, sc.end, lon, rng, phase, lat)
+                ]
+            for when, sar_pass in times:
                 if (when.date() - sc.start).days % plan.revisit_days:
                     continue
                 sid = scene_id("simulated", sensor.name, when, port)
-                out.append(PlannedScene(sid, port, sensor, when, grid))
+                out.append(PlannedScene(sid, port, sensor, when, grid, sar_pass))
     out.sort(key=lambda s: (s.acquired, s.port, s.sensor.name))
     return out
 
@@ -194,6 +204,47 @@ def scene_vessels(
     return out
 
 
+def sar_properties(sensor: SarSensor, cond) -> dict:
+    """STAC sar / sat / view extension fields of a simulated Sentinel-1 scene, and what its
+    pixel values are (calibrated sigma0, linear power, thermal noise not removed)."""
+    return {
+        "platform": sensor.platform,
+        "constellation": "sentinel-1",
+        "instruments": ["c-sar"],
+        "sar:instrument_mode": "IW",
+        "sar:frequency_band": "C",
+        "sar:center_frequency": 5.405,
+        "sar:polarizations": list(sensor.polarizations),
+        "sar:product_type": "GRD",
+        "sar:resolution_range": sensor.resolution_m[0],
+        "sar:resolution_azimuth": sensor.resolution_m[1],
+        "sar:pixel_spacing_range": sensor.gsd_m,
+        "sar:pixel_spacing_azimuth": sensor.gsd_m,
+        "sar:looks_range": 5,
+        "sar:looks_azimuth": 1,
+        "sar:looks_equivalent_number": sensor.enl,
+        "sar:observation_direction": "right",
+        "sat:orbit_state": cond.orbit_state,
+        "sat:relative_orbit": cond.relative_orbit,
+        "view:incidence_angle": round(cond.incidence_deg, 2),
+        "s1:resolution": "high",
+        "s1:processing_level": "1",
+        "tankerwatch:backscatter": "sigma0",
+        "tankerwatch:backscatter_scale": "linear",
+        "tankerwatch:thermal_noise_removed": False,
+        "tankerwatch:nesz_db": round(cond.nesz_db, 2),
+        "tankerwatch:wind_ms": cond.wind_ms,
+        "tankerwatch:wind_from_deg": cond.wind_dir_deg,
+        "tankerwatch:track_deg": round(cond.heading_deg, 2),
+    }
+
+
+SAR_EXTENSIONS = [
+    "https://stac-extensions.github.io/sar/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+]
+
+
 def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
     import pystac
     from pyproj import Transformer
@@ -207,6 +258,15 @@ def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
     ring.append(ring[0])
     bbox = [min(lon), min(lat), max(lon), max(lat)]
     epsg = int(g.crs.split(":")[1])
+    sar = isinstance(ps.sensor, SarSensor)
+    if sar:
+        optical = sar_properties(ps.sensor, cond)
+    else:
+        optical = {
+            "eo:cloud_cover": round(100 * r.cloud_fraction, 2),
+            "view:sun_elevation": round(cond.sun_elev_deg, 2),
+            "view:sun_azimuth": round(cond.sun_az_deg, 2),
+        }
     item = pystac.Item(
         id=ps.id,
         geometry={"type": "Polygon", "coordinates": [ring]},
@@ -218,9 +278,7 @@ def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
             "proj:epsg": epsg,  # the pre-2.0 name, kept for readers that look for it
             "proj:shape": [g.height, g.width],
             "proj:transform": list(g.transform)[:6],
-            "eo:cloud_cover": round(100 * r.cloud_fraction, 2),
-            "view:sun_elevation": round(cond.sun_elev_deg, 2),
-            "view:sun_azimuth": round(cond.sun_az_deg, 2),
+            **optical,
             "tankerwatch:port": ps.port,
             "tankerwatch:sensor": ps.sensor.name,
             "tankerwatch:source": "simulated",
@@ -232,9 +290,18 @@ def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
         },
         stac_extensions=[
             "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
-            "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+            *(
+                SAR_EXTENSIONS
+                if sar
+                else ["https://stac-extensions.github.io/eo/v1.1.0/schema.json"]
+            ),
             "https://stac-extensions.github.io/view/v1.0.0/schema.json",
         ],
+    )
+    bands = (
+        {"sar:polarizations": list(ps.sensor.bands)}
+        if sar
+        else {"eo:bands": [{"name": b} for b in ps.sensor.bands]}
     )
     item.add_asset(
         "image",
@@ -242,11 +309,17 @@ def stac_item(ps: PlannedScene, r: Rendered, cond) -> dict:
             href="./scene.tif",
             media_type=pystac.MediaType.GEOTIFF,
             roles=["data"],
-            extra_fields={"eo:bands": [{"name": b} for b in ps.sensor.bands]},
+            extra_fields=bands,
         ),
     )
+    # a SAR scene's mask holds valid data and land / water only (no clouds)
     item.add_asset(
-        "scl", pystac.Asset(href="./scl.tif", media_type=pystac.MediaType.GEOTIFF, roles=["cloud"])
+        "scl",
+        pystac.Asset(
+            href="./scl.tif",
+            media_type=pystac.MediaType.GEOTIFF,
+            roles=["data-mask"] if sar else ["cloud"],
+        ),
     )
     item.add_asset(
         "labels",
@@ -332,13 +405,21 @@ def simulate(
             )
         rng = _rng("scene", seed, ps.id)
         lon, lat = layouts[ps.port].lonlat_centre
-        cond = draw_conditions(
-            ps.acquired, lon, lat, rng, ps.sensor.partial_rate, sc.weather.cloud_scale
-        )
+        if ps.sar_pass is not None:
+            cond = draw_sar_conditions(
+                ps.acquired, ps.sar_pass, ps.sensor, rng, sc.weather.wind_scale
+            )
+        else:
+            cond = draw_conditions(
+                ps.acquired, lon, lat, rng, ps.sensor.partial_rate, sc.weather.cloud_scale
+            )
         vessels = scene_vessels(
             sc, layouts[ps.port], ps.grid, ps.acquired, schedule, seed, rng, by_name
         )
-        r = render_scene(surfaces[key], cond, vessels, ps.sensor, rng)
+        if ps.sar_pass is not None:
+            r = render_sar_scene(surfaces[key], cond, vessels, ps.sensor, rng)
+        else:
+            r = render_scene(surfaces[key], cond, vessels, ps.sensor, rng)
         tags = {
             "SOURCE": "simulated",
             "SENSOR": ps.sensor.name,

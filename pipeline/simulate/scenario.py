@@ -95,6 +95,12 @@ class Weather(Strict):
     cloud_scale: float = Field(
         default=1.0, gt=0, le=3, description="monthly mean cloud cover x this (cloudier years > 1)"
     )
+    wind_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=3,
+        description="monthly mean wind speed x this (SAR sea clutter; windier years > 1)",
+    )
 
 
 class Ais(Strict):

@@ -119,7 +119,124 @@ COMMERCIAL3M = Sensor(
     description="daily commercial-style constellation, 3 m, blue/green/red/nir",
 )
 
-SENSORS = {s.name: s for s in (SENTINEL2, COMMERCIAL3M)}
+
+@dataclass(frozen=True)
+class SarPass:
+    """One relative orbit that images a port: its day in the repeat cycle, direction, local
+    solar time of the pass and the incidence angle at the port (IW: 29-46 degrees)."""
+
+    relative_orbit: int
+    orbit_state: str  # "ascending" | "descending"
+    cycle_day: int  # day offset within the repeat cycle
+    incidence_deg: float
+
+
+@dataclass(frozen=True)
+class SarSensor(Sensor):
+    """A C-band SAR in a sun-synchronous dawn-dusk orbit (Sentinel-1): passes by relative orbit
+    instead of one overpass time; values are calibrated sigma0 (linear), not DN.
+
+    ``passes`` are the relative orbits that see a port north of ``dense_above_lat``;
+    ``sparse_passes`` those further south (adjacent tracks overlap less). A port's phase
+    shifts the cycle days, so ports differ, as adjacent real tracks do."""
+
+    passes: tuple[SarPass, ...] = ()
+    sparse_passes: tuple[SarPass, ...] = ()
+    # local solar time of the ascending / descending node (Sentinel-1: 18:00 / 06:00)
+    ascending_local_h: float = 18.0
+    descending_local_h: float = 6.0
+    # looks and noise
+    enl: float = 4.4  # equivalent number of looks of the product's pixels
+    nesz_db: tuple[float, float] = (-25.0, -22.0)  # noise-equivalent sigma0, drawn per scene
+    resolution_m: tuple[float, float] = (20.0, 22.0)  # range, azimuth
+    heading_asc_deg: float = 347.0  # satellite track bearing at mid latitudes
+    polarizations: tuple[str, ...] = ("VV", "VH")
+    platform: str = "sentinel-1a"
+    kind: str = "sar"
+
+    def passes_at(self, lat: float) -> tuple[SarPass, ...]:
+        if self.sparse_passes and lat < self.dense_above_lat:
+            return self.sparse_passes
+        return self.passes
+
+    def pass_schedule(
+        self,
+        start: date,
+        end: date,
+        lon: float,
+        rng: np.random.Generator,
+        phase: int = 0,
+        lat: float = 45.0,
+    ) -> list[tuple[datetime, SarPass]]:
+        """(UTC time, pass) of every acquisition over ``[start, end]`` at ``lon``, ``lat``."""
+        passes = self.passes_at(lat)
+        out = []
+        day = start
+        epoch = date(2024, 1, 1)
+        while day <= end:
+            k = ((day - epoch).days + phase) % self.cycle_days
+            for p in passes:
+                if p.cycle_day != k or rng.random() < self.drop_rate:
+                    continue
+                node = (
+                    self.ascending_local_h
+                    if p.orbit_state == "ascending"
+                    else self.descending_local_h
+                )
+                local_h = node + rng.uniform(-self.overpass_jitter_h, self.overpass_jitter_h)
+                utc_h = local_h - lon / 15.0
+                when = datetime.combine(day, time(0, 0), tzinfo=UTC) + timedelta(hours=utc_h)
+                out.append((when.replace(microsecond=0), p))
+            day += timedelta(days=1)
+        out.sort(key=lambda t: t[0])
+        return out
+
+    def acquisitions(self, start, end, lon, rng, phase=0, lat=45.0) -> list[datetime]:
+        return [t for t, _ in self.pass_schedule(start, end, lon, rng, phase, lat)]
+
+
+# Sentinel-1A alone (Sentinel-1B failed on 23 December 2021; Sentinel-1C, launched 5 December
+# 2024, was not in service during a 2024 scenario): a 12-day repeat of 175 orbits. At 42-43 N
+# adjacent tracks lie ~170 km apart and the IW swath is 250 km wide, so a port falls in about
+# three relative orbits per cycle (here two descending at ~06:00 and one ascending at ~18:00
+# local solar time) when the observation plan acquires them all: one image every 4 days on
+# average, with gaps of 2-7 days; south of 41.5 N two per cycle (every 6 days). The relative
+# orbit numbers are illustrative, not the real ones over these ports. With two satellites
+# (S1A + S1B before 2022, S1A + S1C from 2025) every pass repeats 6 days later, halving the
+# gaps (not simulated here). IW GRD high resolution: 20 x 22 m resolution on
+# a 10 m pixel grid, ENL 4.4, NESZ specified <= -22 dB (measured about -23 to -25 dB).
+SENTINEL1 = SarSensor(
+    name="sentinel-1-grd",
+    gsd_m=10.0,
+    bands=("VV", "VH"),
+    psf_sigma_px=(0.85, 0.93),  # 20 x 22 m resolution (FWHM ~ 2.35 sigma) on 10 m pixels
+    noise_dn=(0.0, 0.0),
+    noise_rel=0.0,
+    gain=(1.0, 1.0),
+    overpass_local_solar_h=6.0,
+    overpass_jitter_h=0.05,
+    cycle_days=12,
+    cycle_offsets=(0, 5, 7),
+    drop_rate=0.02,
+    partial_rate=0.03,
+    description=(
+        "Sentinel-1A IW GRD-HR, VV+VH sigma0 (linear), 10 m pixels, 20 x 22 m resolution; "
+        "12-day repeat, 3 relative orbits per cycle north of 41.5 N (2 south of it)"
+    ),
+    dense_above_lat=41.5,
+    sparse_offsets=(0, 7),
+    passes=(
+        SarPass(61, "descending", 0, 38.5),
+        SarPass(134, "ascending", 5, 33.0),
+        SarPass(163, "descending", 7, 43.5),
+    ),
+    sparse_passes=(
+        SarPass(61, "descending", 0, 36.0),
+        SarPass(134, "ascending", 7, 41.0),
+    ),
+)
+
+SENSORS = {s.name: s for s in (SENTINEL2, COMMERCIAL3M, SENTINEL1)}
 
 
 def get_sensor(name: str) -> Sensor:

@@ -58,3 +58,58 @@ def draw_conditions(
         snow=snow,
         partial=bool(rng.random() < partial_rate),
     )
+
+
+# month -> mean 10 m wind speed over the open sea (m/s) and prevailing direction (from, deg):
+# the winter monsoon blows hard from the north-west, summer winds are light from the south
+WIND_MS = (8.0, 7.6, 6.9, 6.1, 5.3, 4.7, 4.5, 4.8, 5.4, 6.4, 7.4, 7.9)
+WIND_FROM = (315, 315, 300, 200, 170, 160, 160, 170, 250, 300, 315, 315)
+
+
+def draw_wind(month: int, rng: np.random.Generator, scale: float = 1.0) -> tuple[float, float]:
+    """(speed m/s, direction from, deg): Weibull (k = 2) speeds around the month's mean and
+    directions scattered around the prevailing one."""
+    m = month - 1
+    speed = float(WIND_MS[m] * scale * rng.weibull(2.0) / 0.886)
+    direction = float((WIND_FROM[m] + rng.normal(0, 45)) % 360)
+    return round(min(speed, 30.0), 2), round(direction, 1)
+
+
+def sea_state_from_wind(speed_ms: float) -> int:
+    """Douglas sea state (0-6) of a wind sea fully developed over a short fetch."""
+    edges = (1.5, 3.5, 5.5, 8.0, 11.0, 14.0)
+    return int(sum(speed_ms >= e for e in edges))
+
+
+def draw_sar_conditions(
+    when: datetime,
+    sar_pass,
+    sensor,
+    rng: np.random.Generator,
+    wind_scale: float = 1.0,
+    heading_jitter_deg: float = 1.0,
+):
+    """Conditions of one SAR acquisition: wind (pipeline.simulate.sar works out the sea
+    clutter), the pass geometry and the noise level; clouds do not matter."""
+    from pipeline.simulate.sar import SarConditions
+
+    speed, direction = draw_wind(when.month, rng, wind_scale)
+    heading = (
+        sensor.heading_asc_deg
+        if sar_pass.orbit_state == "ascending"
+        else (sensor.heading_asc_deg + 206.0) % 360.0
+    )
+    lo, hi = sensor.nesz_db
+    return SarConditions(
+        when=when,
+        season=season_of(when.month),
+        wind_ms=speed,
+        wind_dir_deg=direction,
+        sea_state=sea_state_from_wind(speed),
+        orbit_state=sar_pass.orbit_state,
+        relative_orbit=sar_pass.relative_orbit,
+        incidence_deg=float(sar_pass.incidence_deg + rng.uniform(-0.3, 0.3)),
+        heading_deg=float((heading + rng.normal(0, heading_jitter_deg)) % 360.0),
+        nesz_db=float(rng.uniform(lo, hi)),
+        partial=bool(rng.random() < sensor.partial_rate),
+    )

@@ -163,21 +163,24 @@ def test_a_schedule_without_any_call_seen_still_bounds_the_missed_ones(season):
 
 
 def test_the_daily_sensors_recall_applies_to_its_images_only(estimated, season):
-    from pipeline.estimate.params import Distribution
+    from pipeline.portcalls.params import RecallPrior
 
     p, visits, voyages, _ = estimated
 
     def p_seen(fine):
-        cov = p.coverage.model_copy(update={"detector_recall_fine": fine})
-        q = p.model_copy(update={"coverage": cov})
+        table = dict(p.portcalls.detector_recall)
+        if fine is not None:
+            table["commercial-3m"] = fine
+        pc = p.portcalls.model_copy(update={"detector_recall": table})
+        q = p.model_copy(update={"portcalls": pc})
         res = run_estimate(
             visits, voyages, season.observations, season.registry, q, seed=0, ports=season.ports
         )
         return res.coverage["p_seen"], res.coverage["totals"]["calls_corrected_p50"]
 
-    assert {o.gsd_m for o in season.observations} == {3.0, 10.0}
-    blind = Distribution(dist="uniform", low=0.01, high=0.02, source="test")
-    sharp = Distribution(dist="uniform", low=0.97, high=0.99, source="test")
+    assert {o.sensor for o in season.observations} == {"commercial-3m", "sentinel-2-l2a"}
+    blind = RecallPrior(low=0.01, high=0.02, source="test")
+    sharp = RecallPrior(low=0.97, high=0.99, source="test")
     (p_blind, calls_blind), (p_sharp, calls_sharp) = p_seen(blind), p_seen(sharp)
     # with the daily images worthless only Sentinel-2 sees calls: fewer seen, more missed
     assert p_blind < p_sharp and calls_blind > calls_sharp

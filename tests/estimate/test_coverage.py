@@ -87,15 +87,19 @@ def test_no_calls_seen_still_gives_an_upper_interval(params):
     assert np.percentile(n, 90) >= 1
 
 
-def test_fine_imagery_has_its_own_recall(params):
+S2, FINE, SAR = "sentinel-2-l2a", "commercial-3m", "sentinel-1-grd"
+
+
+def test_each_sensor_has_its_own_recall(params):
     """Coarse images every 5 days, fine ones every day; a 2-day stay."""
     coarse = revisits(120, lambda k: True)
     fine = [t + timedelta(hours=7) for t in revisits(24, lambda k: True)]
-    sched = schedule(coarse, T0, END, params.coverage, fine)
-    assert sched.k_frac.shape[3] > 1 and sched.k_frac.sum(axis=(2, 3)) == pytest.approx(1.0)
+    sched = schedule({S2: coarse, FINE: fine}, T0, END, params.coverage)
+    assert sched.sensors == sorted([S2, FINE]) and sched.kvec.shape[1] == 2
+    assert sched.k_frac.sum(axis=2) == pytest.approx(1.0)
 
     def p(recall, recall_fine):
-        ps = p_seen_given(sched, 48, 0.01, recall, recall_fine)[0]
+        ps = p_seen_given(sched, 48, 0.01, {S2: recall, FINE: recall_fine})[0]
         return float((sched.hours * ps).sum() / sched.hours.sum())
 
     assert p(1.0, 0.0) == pytest.approx(0.4, abs=0.02)  # only the coarse images count
@@ -108,6 +112,21 @@ def test_fine_imagery_has_its_own_recall(params):
     assert p_seen_given(sched, 48, 0.01, 0.6)[0] == pytest.approx(same, abs=1e-9)
 
 
+def test_a_third_sensor_needs_no_code(params):
+    """Sentinel-1 every 6 days beside the two others: a third recall axis, and a sensor whose
+    recall is 0 adds nothing."""
+    coarse = revisits(120, lambda k: True)
+    fine = [t + timedelta(hours=7) for t in revisits(24, lambda k: k % 3 == 0)]
+    sar = [t + timedelta(hours=11) for t in revisits(144, lambda k: True)]
+    three = schedule({S2: coarse, FINE: fine, SAR: sar}, T0, END, params.coverage)
+    two = schedule({S2: coarse, FINE: fine}, T0, END, params.coverage)
+    assert three.kvec.shape[1] == 3
+    off = p_seen_given(three, 48, 0.01, {S2: 0.5, FINE: 0.7, SAR: 0.0})[0]
+    assert off == pytest.approx(p_seen_given(two, 48, 0.01, {S2: 0.5, FINE: 0.7})[0], abs=1e-9)
+    on = p_seen_given(three, 48, 0.01, {S2: 0.5, FINE: 0.7, SAR: 0.9})[0]
+    assert (on >= off - 1e-12).all() and on.mean() > off.mean() + 0.05
+
+
 def _seen_visits(rng, coarse_h, fine_h, median_h, sigma, r, rf, n_calls):
     """Calls with a known dwell, seen by clear images with known recalls: VisitBounds."""
     from pipeline.estimate.coverage import VisitBounds
@@ -116,6 +135,7 @@ def _seen_visits(rng, coarse_h, fine_h, median_h, sigma, r, rf, n_calls):
     fine = np.concatenate([np.zeros(len(coarse_h), bool), np.ones(len(fine_h), bool)])
     order = np.argsort(times)
     times, fine = times[order], fine[order]
+    names = np.where(fine, FINE, S2).astype(object)
     out, t = [], times[0]
     for _ in range(n_calls):
         d = median_h * np.exp(rng.normal(0, sigma))
@@ -127,7 +147,11 @@ def _seen_visits(rng, coarse_h, fine_h, median_h, sigma, r, rf, n_calls):
         t += d + rng.uniform(24, 120)
         if t > times[-1] - 300:
             break
-    return out, {"oil-1": (times, fine)}
+    return out, {"oil-1": (times, names)}
+
+
+def _priors(params, sched):
+    return {x: params.portcalls.recall_prior(x) for x in sched.sensors}
 
 
 def test_fit_recovers_dwell_and_a_recall_outside_its_prior(params):
@@ -138,20 +162,23 @@ def test_fit_recovers_dwell_and_a_recall_outside_its_prior(params):
     rng = np.random.default_rng(11)
     coarse = [t for t in revisits(60, lambda k: rng.random() < 0.6)]
     fine = [t + timedelta(hours=5) for t in revisits(24, lambda k: rng.random() < 0.6)]
-    sched = schedule(coarse, T0, END, params.coverage, fine)
+    sched = schedule({S2: coarse, FINE: fine}, T0, END, params.coverage)
     ch = np.array([t.timestamp() / 3600 for t in coarse])
     fh = np.array([t.timestamp() / 3600 for t in fine])
     cov = params.coverage
     visits, clear = _seen_visits(rng, ch, fh, 60.0, cov.dwell_sigma_ln, 0.35, 0.95, 80)
-    fit = fit_coverage(sched, visits, clear, cov)
+    fit = fit_coverage(sched, visits, clear, cov, _priors(params, sched))
     m10, m50, m90 = fit.quantiles(0)
     assert m10 < 60 < m90 and 45 < m50 < 80
-    f10, f50, f90 = fit.quantiles(2)
+    f10, f50, f90 = fit.recall_quantiles(FINE)
     assert f50 > 0.86 and f90 >= 0.9  # pulled above the configured range, towards the truth
-    c10, _, c90 = fit.quantiles(1)
+    c10, _, c90 = fit.recall_quantiles(S2)
     assert c10 <= 0.35 <= c90
+    med, rec = fit.draws(np.random.default_rng(0), 500)
+    assert rec.shape == (500, 2)
+    assert np.median(rec[:, fit.sensors.index(FINE)]) > np.median(rec[:, fit.sensors.index(S2)])
     # no visits: the posterior is the prior, and the dwell stays wide
-    empty = fit_coverage(sched, [], clear, cov)
+    empty = fit_coverage(sched, [], clear, cov, _priors(params, sched))
     e10, _, e90 = empty.quantiles(0)
     assert e90 / e10 > 4
 
@@ -168,7 +195,10 @@ def test_the_estimate_notes_what_the_fit_used(params):
     (dwell,) = [n for n in res.notes if "dwell median fitted jointly" in n]
     assert "prior:" in dwell and "P10-P90" in dwell
     recall = [n for n in res.notes if "detector recall per clear image" in n]
-    assert len(recall) == 2 and "fine imagery" in recall[1]
+    assert len(recall) == 2
+    # one note per sensor, naming the config entry its prior came from
+    assert any("on commercial-3m" in n and "detector_recall.commercial-3m" in n for n in recall)
+    assert any("on sentinel-2-l2a" in n and "detector_recall.sentinel-2-l2a" in n for n in recall)
     assert all("Beta prior worth" in n and "data weight" in n for n in recall)
 
 
@@ -182,8 +212,9 @@ def test_side_by_side_visits_do_not_bound_each_other(params):
     t = np.array([c.timestamp() / 3600 for c in clear])
     h0 = t[10]
     both = [VisitBounds("oil-1", h0, h0 + 48, 3), VisitBounds("oil-1", h0 + 24, h0 + 24, 1)]
-    fit = fit_coverage(sched, both, {"oil-1": (t, np.zeros(len(t), bool))}, params.coverage)
-    prior = fit_coverage(sched, [], {"oil-1": (t, np.zeros(len(t), bool))}, params.coverage)
+    clear_at = {"oil-1": (t, np.full(len(t), "default", dtype=object))}
+    fit = fit_coverage(sched, both, clear_at, params.coverage, _priors(params, sched))
+    prior = fit_coverage(sched, [], clear_at, params.coverage, _priors(params, sched))
     assert np.isfinite(fit.post).all()
     assert np.abs(fit.marginal(0) - prior.marginal(0)).max() > 1e-3  # both visits counted
 

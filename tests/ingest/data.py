@@ -119,3 +119,19 @@ def simulator_scene(
     }
     (d / "item.json").write_text(json.dumps(item))
     return d
+
+
+def sar_arrays(p: Port, seed: int, scale: str = "linear", res: float = 10.0):
+    """(VV, VH float32 (2,h,w), crs, transform): speckled sigma0 (4.4 looks), sea about
+    -18 / -25 dB, land (the northern third) -8 / -15 dB; in dB when ``scale`` is "db"."""
+    rng = np.random.default_rng(seed)
+    crs, tr, w, h = grid(p, res)
+    out = []
+    for sea_db, land_db in ((-18.0, -8.0), (-25.0, -15.0)):
+        mean = np.full((h, w), 10 ** (sea_db / 10))
+        mean[: h // 3] = 10 ** (land_db / 10)
+        out.append(rng.gamma(4.4, mean / 4.4))
+    arr = np.stack(out)
+    if scale == "db":
+        arr = 10 * np.log10(arr)
+    return arr.astype(np.float32), crs, tr

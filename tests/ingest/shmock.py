@@ -62,6 +62,22 @@ class FakeSentinelHub:
         self.fail: dict[str, list] = defaultdict(list)  # endpoint -> queued failures
         self.calls: dict[str, int] = defaultdict(int)
         self.bodies: list[dict] = []
+        self.search_bodies: list[dict] = []
+        # Sentinel-1: the catalogue properties of every acquisition (Catalog API: sat:, sar:,
+        # s1: fields), the share of AOI rows (from the top) in radar shadow, and what the
+        # Process API would return for VV/VH ("calibrated", or "dn" for a misconfigured one)
+        self.s1_properties = {
+            "platform": "sentinel-1a",
+            "sat:orbit_state": "descending",
+            "sat:absolute_orbit": 52914,
+            "sar:instrument_mode": "IW",
+            "sar:polarizations": ["VV", "VH"],
+            "s1:polarization": "DV",
+            "s1:resolution": "HIGH",
+            "s1:timeliness": "NRT3h",
+        }
+        self.s1_shadow_rows = 0.0
+        self.s1_values = "calibrated"
         self.seen_auth: list[str] = []
         httpserver.expect_request("/oauth/token", method="POST").respond_with_handler(self.token)
         httpserver.expect_request(
@@ -116,6 +132,7 @@ class FakeSentinelHub:
         if not self._authorised(request):
             return Response("unauthorized", status=401)
         body = request.get_json()
+        self.search_bodies.append(body)
         coll = body["collections"][0]
         lo, hi = (utc(x) for x in body["datetime"].split("/"))
         times = [t for t in self.acq.get(coll, []) if lo <= t <= hi]
@@ -132,7 +149,11 @@ class FakeSentinelHub:
                         "id": f"{coll}-{iso(t)}-{dt_s}",
                         "properties": {
                             "datetime": iso(t.replace(second=t.second + dt_s)),
-                            "eo:cloud_cover": 10.0,
+                            **(
+                                {"eo:cloud_cover": 10.0}
+                                if coll == "sentinel-2-l2a"
+                                else self.s1_properties
+                            ),
                         },
                     }
                 )
@@ -160,9 +181,26 @@ class FakeSentinelHub:
         lo = utc(data["dataFilter"]["timeRange"]["from"])
         rng = np.random.default_rng(int(lo.timestamp()))
         if "VV" in body["evalscript"]:
-            arr = np.stack(
-                [rng.uniform(0.01, 0.3, (h, w)), rng.uniform(0.001, 0.05, (h, w)), np.ones((h, w))]
+            processing = data.get("processing", {})
+            wants_geometry = any(
+                b in body["evalscript"] for b in ("localIncidenceAngle", "shadowMask")
             )
+            if wants_geometry and str(processing.get("orthorectify")).lower() != "true":
+                # the service: these bands exist only for orthorectified requests
+                return Response(
+                    json.dumps({"error": {"status": 400, "reason": "Bad Request"}}),
+                    status=400,
+                    content_type="application/json",
+                )
+            # speckled sea clutter: sigma0 about -18 dB (VV), -25 dB (VH), exponential
+            vv = rng.exponential(10 ** (-1.8), (h, w))
+            vh = rng.exponential(10 ** (-2.5), (h, w))
+            if self.s1_values == "dn":  # amplitude DN of an uncalibrated GRD
+                vv, vh = rng.integers(20, 900, (h, w)), rng.integers(10, 400, (h, w))
+            lia = np.tile(np.linspace(33.0, 37.0, w), (h, 1))  # across range
+            shadow = np.zeros((h, w))
+            shadow[: int(h * self.s1_shadow_rows)] = 1
+            arr = np.stack([vv, vh, lia, shadow, np.ones((h, w))])
             payload = tiff_bytes(arr, crs, bbox, "float32")
         else:
             refl = rng.integers(300, 1500, size=(5, h, w))

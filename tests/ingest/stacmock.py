@@ -47,7 +47,9 @@ def tile_grid(port: Port, crs: str | None = None):
     return crs, x0, y1
 
 
-def write_cog(path: Path, arr: np.ndarray, crs: str, x0: float, y1: float, res: float):
+def write_cog(
+    path: Path, arr: np.ndarray, crs: str, x0: float, y1: float, res: float, nodata: float = 0
+):
     import rasterio
     from rasterio.transform import from_origin
 
@@ -63,7 +65,7 @@ def write_cog(path: Path, arr: np.ndarray, crs: str, x0: float, y1: float, res: 
         width=w,
         crs=crs,
         transform=from_origin(x0, y1, res, res),
-        nodata=0,
+        nodata=nodata,
         compress="deflate",
         blocksize=256,
         overviews="NONE",
@@ -136,6 +138,10 @@ class FakeStacApi:
         # and tile index are read fine, the tiles are not)
         self.fail_tiles: dict[str, list] = defaultdict(list)
         self.sas = sas
+        self.searches: list[dict] = []  # search request bodies (POST) or arguments (GET)
+        self.token_paths: list[str] = []
+        self.token_headers: list[dict] = []
+        self.require_key: str | None = None  # a subscription key the token endpoint demands
         p = re.escape(prefix)
         httpserver.expect_request(f"{prefix}/").respond_with_handler(self.landing)
         httpserver.expect_request(f"{prefix}").respond_with_handler(self.landing)
@@ -187,6 +193,48 @@ class FakeStacApi:
                         "href": v,
                         "type": "image/tiff; application=geotiff; profile=cloud-optimized",
                         "raster:bands": raster_bands(k, so),
+                    }
+                    for k, v in assets.items()
+                },
+                "links": [],
+            }
+        )
+
+    def add_sar_item(
+        self, item_id: str, when: datetime, geometry: dict, assets: dict[str, str], **props
+    ):
+        """A Planetary Computer sentinel-1-rtc item: sar:/sat:/s1: properties, no
+        eo:cloud_cover, float32 assets with nodata -32768 (``props`` override / add fields)."""
+        properties = {
+            "datetime": iso(when),
+            "platform": "SENTINEL-1A",
+            "constellation": "Sentinel-1",
+            "sar:instrument_mode": "IW",
+            "sar:polarizations": [k.upper() for k in assets if k in ("vv", "vh")],
+            "sar:product_type": "GRD",
+            "sar:frequency_band": "C",
+            "sat:orbit_state": "ascending",
+            "sat:relative_orbit": 46,
+            "sat:absolute_orbit": 52964,
+            "s1:datatake_id": "412345",
+            "s1:orbit_source": "RESORB",
+            "proj:epsg": 32653,
+        } | props
+        self.items.append(
+            {
+                "type": "Feature",
+                "stac_version": "1.0.0",
+                "id": item_id,
+                "collection": "sentinel-1-rtc",
+                "geometry": geometry,
+                "bbox": _bbox(geometry),
+                "properties": properties,
+                "assets": {
+                    k: {
+                        "href": v,
+                        "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                        "roles": ["data"],
+                        "raster:bands": [{"nodata": -32768, "data_type": "float32"}],
                     }
                     for k, v in assets.items()
                 },
@@ -255,13 +303,18 @@ class FakeStacApi:
         if (r := self._failure("search")) is not None:
             return r
         body = request.get_json() if request.method == "POST" else dict(request.args)
+        if not body.get("token"):
+            self.searches.append(body)
         lo, hi = (utc(x) for x in body["datetime"].split("/"))
-        max_cc = body.get("query", {}).get("eo:cloud_cover", {}).get("lt", 101)
+        cc = (body.get("query") or {}).get("eo:cloud_cover")
+        collections = body.get("collections") or []
         feats = [
             it
             for it in self.items
             if lo <= utc(it["properties"]["datetime"]) <= hi
-            and it["properties"]["eo:cloud_cover"] < max_cc
+            and (not collections or it["collection"] in collections)
+            # a STAC API query on a property excludes the items that do not have it
+            and (cc is None or it["properties"].get("eo:cloud_cover", math.inf) < cc["lt"])
         ]
         start = int(body.get("token") or 0)
         page = feats[start : start + 2]
@@ -282,6 +335,12 @@ class FakeStacApi:
     def token(self, request: Request) -> Response:
         if (r := self._failure("sas")) is not None:
             return r
+        self.token_paths.append(request.path)
+        self.token_headers.append(dict(request.headers))
+        if self.require_key and request.headers.get("Ocp-Apim-Subscription-Key") != (
+            self.require_key
+        ):
+            return Response('{"message": "Access denied"}', status=401)
         doc = {"msft:expiry": "2099-01-01T00:00:00Z", "token": SAS_TOKEN}
         return Response(json.dumps(doc), content_type="application/json")
 

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 import rasterio
 
@@ -231,6 +232,95 @@ def test_sentinel1_second_collection(fake, tmp_path, creds):
     assert {o.state for o in obs if o.scene_id == s1[0].id} == {"clear"}
     with rasterio.open(s1[0].path) as src:
         assert src.dtypes[0] == "float32" and src.descriptions == ("VV", "VH")
+        assert src.tags()["SAR_QUANTITY"] == "sigma0" and src.tags()["SAR_SCALE"] == "linear"
+        vv = src.read(1)
+    # linear sigma0 of the sea clutter the service returned (about -18 dB)
+    assert 10 * np.log10(np.median(vv[vv > 0])) == pytest.approx(-19.6, abs=1.0)
+
+    # the Process API was asked for calibrated, orthorectified backscatter
+    (body,) = [b for b in fake.bodies if "VV" in b["evalscript"]]
+    data = body["input"]["data"][0]
+    assert data["processing"] == {
+        "backCoeff": "SIGMA0_ELLIPSOID",
+        "orthorectify": True,
+        "demInstance": "COPERNICUS",
+        "speckleFilter": {"type": "NONE"},
+    }
+    assert data["dataFilter"]["acquisitionMode"] == "IW"
+    assert data["dataFilter"]["polarization"] == "DV"
+    # ... and the catalogue for IW dual-pol acquisitions with their orbit fields
+    (search,) = [b for b in fake.search_bodies if b["collections"] == ["sentinel-1-grd"]]
+    assert "s1:polarization='DV'" in search["filter"]
+    assert "properties.sat:orbit_state" in search["fields"]["include"]
+
+    item = json.loads(open(s1[0].stac_path).read())["properties"]
+    assert item["tankerwatch:sar_quantity"] == "sigma0"
+    assert item["tankerwatch:sar_quantity_from"] == "Process API backCoeff SIGMA0_ELLIPSOID"
+    assert (item["tankerwatch:sar_scale"], item["tankerwatch:sar_scale_source"]) == (
+        "linear",
+        "linear",
+    )
+    assert item["tankerwatch:sar_scale_detected"] is False
+    assert item["sat:orbit_state"] == "descending"
+    # not in the catalogue feature: ESA's relation from absolute orbit 52914 of Sentinel-1A
+    assert item["sat:relative_orbit"] == (52914 - 73) % 175 + 1 == 167
+    assert item["sar:polarizations"] == ["VV", "VH"]
+    assert item["view:incidence_angle"] == pytest.approx(35.0, abs=0.1)
+    assert item["tankerwatch:cloud_mask"] == "sar" and item["eo:cloud_cover"] == 0
+
+
+def test_sentinel1_gamma0_terrain(fake, tmp_path, creds):
+    st = settings_for(fake, collections=("sentinel-1-grd",))
+    st.sentinelhub.s1_backcoeff = "GAMMA0_TERRAIN"
+    st.sentinelhub.s1_dem = "COPERNICUS_30"
+    with Ledger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        s = ingest(
+            load_ports("vostochny"),
+            "2024-03-01",
+            "2024-03-31",
+            "sentinelhub",
+            led,
+            tmp_path / "cache",
+            settings=st,
+        )
+        sc = led.scenes()[0]
+    assert s.added == 1
+    processing = fake.bodies[0]["input"]["data"][0]["processing"]
+    assert (processing["backCoeff"], processing["demInstance"]) == (
+        "GAMMA0_TERRAIN",
+        "COPERNICUS_30",
+    )
+    item = json.loads(open(sc.stac_path).read())["properties"]
+    assert item["tankerwatch:sar_quantity"] == "gamma0"
+
+
+def test_sentinel1_radar_shadow_is_not_an_observation(fake, tmp_path, creds):
+    """Shadow / layover (the service's shadowMask) hides what is there, as cloud does in an
+    optical image: berths under it are observed but obscured, the rest clear."""
+    fake.s1_shadow_rows = 0.4  # the northern 40 % of the AOI: general-1
+    s, scenes, obs = run(fake, tmp_path, collections=("sentinel-1-grd",))
+    assert s.added == 1
+    states = {o.berth: o.state for o in obs}
+    assert states == {"general-1": "obscured", "oil-1": "clear", "coal-1": "clear"}
+    sc = scenes[0]
+    assert sc.valid_fraction == pytest.approx(1.0) and sc.cloud_fraction == pytest.approx(
+        0.4, abs=0.05
+    )
+    with rasterio.open(sc.path.replace("scene.tif", "cloud.tif")) as m:
+        mask = m.read(1)
+    assert (mask[:5] == 2).all() and (mask[-5:] == 1).all()
+    item = json.loads(open(sc.stac_path).read())["properties"]
+    assert item["eo:cloud_cover"] == 0 and item["tankerwatch:layover_shadow_mask"] is True
+    assert item["tankerwatch:layover_shadow_fraction"] == pytest.approx(0.4, abs=0.05)
+
+
+def test_sentinel1_uncalibrated_values_are_refused(fake, tmp_path, creds):
+    fake.s1_values = "dn"
+    s, scenes, _ = run(fake, tmp_path, collections=("sentinel-1-grd",))
+    assert s.added == 0 and scenes == []
+    reason = s.skipped[0][1]
+    assert "not calibrated backscatter" in reason and "sentinel-1-grd" in reason
+    assert "\n" not in reason
 
 
 def test_no_scenes_in_period_is_an_error(fake, tmp_path, creds):

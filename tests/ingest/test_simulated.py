@@ -41,7 +41,9 @@ def test_ingest_simulated_fills_catalogue(sim, tmp_path, db_url):
         scenes = led.scenes(ports=["vostochny"])
         assert [sc.acquired.day for sc in scenes] == [5, 10]
         obs = {(o.scene_id, o.berth): o for o in led.observations(ports=["vostochny"])}
-        assert led.has_skip(s.skipped[0][0])
+        (skip,) = led.skips(ports=["vostochny"])
+        assert skip["key"].startswith(s.skipped[0][0] + "@")  # the scene id and its files
+        assert led.has_skip(skip["key"])
     first, second = scenes
     assert {b for (_sid, b) in obs} == {"oil-1", "coal-1", "general-1"}
     assert obs[(first.id, "oil-1")].state == "clear"
@@ -171,3 +173,23 @@ def test_small_simulation_from_the_simulator(small_simulation, tmp_path):
             path=small_simulation,
         )
         assert (again.added, again.downloaded) == (0, 0)
+
+
+def test_a_skipped_simulated_scene_is_read_again_once_simulated_anew(tmp_path, db_url):
+    """Simulating into the same folder again (another seed or scenario) reuses the scene ids:
+    a skip is remembered for the files that were judged, not for the id."""
+    p = data.port()
+    root = tmp_path / "sim"
+    when = datetime(2024, 3, 15, 1, 30, tzinfo=UTC)
+    data.simulator_scene(root, p, when, seed=3, cloud_fraction=0.95)
+    cache = tmp_path / "cache"
+    ports = load_ports("vostochny")
+    with Ledger(db_url) as led:
+        s = ingest(ports, "2024-03-01", "2024-03-31", "simulated", led, cache, path=root)
+        assert (s.added, len(s.skipped)) == (0, 1)
+        s = ingest(ports, "2024-03-01", "2024-03-31", "simulated", led, cache, path=root)
+        assert (s.added, s.known, s.skipped) == (0, 1, [])  # the same files: not read again
+        data.simulator_scene(root, p, when, seed=4)  # simulated anew: a clear scene
+        s = ingest(ports, "2024-03-01", "2024-03-31", "simulated", led, cache, path=root)
+        assert (s.added, s.skipped) == (1, [])
+        assert [sc.acquired.day for sc in led.scenes(ports=["vostochny"])] == [15]

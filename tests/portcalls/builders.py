@@ -31,7 +31,7 @@ class Builder:
         self,
         hours: float,
         state: str = "clear",
-        sensor: str = "sentinel-2",
+        sensor: str = "sentinel-2-l2a",
         gsd: float = 10.0,
         port: str = "vostochny",
     ) -> Scene:

@@ -101,11 +101,11 @@ def test_two_vessels_side_by_side_along_the_berth(builder):
 
 def test_sentinel2_and_daily_sensor_merge_into_one_timeline(builder):
     b = builder
-    b.scene(0, sensor="daily", gsd=3.0)
-    b.vessel(b.scene(20, sensor="daily", gsd=3.0), 88, 14)
+    b.scene(0, sensor="commercial-3m", gsd=3.0)
+    b.vessel(b.scene(20, sensor="commercial-3m", gsd=3.0), 88, 14)
     b.vessel(b.scene(26), 95, 16)  # Sentinel-2, 10 m: coarser, still the same hull
-    b.vessel(b.scene(44, sensor="daily", gsd=3.0), 89, 14.5)
-    b.scene(68, sensor="daily", gsd=3.0)
+    b.vessel(b.scene(44, sensor="commercial-3m", gsd=3.0), 89, 14.5)
+    b.scene(68, sensor="commercial-3m", gsd=3.0)
     (v,) = loads(b.build())
     assert v.n_obs == 3
     assert (v.first_seen, v.last_seen, v.departed_before) == (h(20), h(44), h(68))
@@ -127,9 +127,9 @@ def test_the_detectors_bias_is_removed_per_gsd(builder, params):
                              beam_bias_per_gsd=0.5)  # fmt: skip
     b = builder
     # one 90 x 15 m hull, measured 7 m / 1.5 m too long at 3 m and 14 m / 5 m too long at 10 m
-    b.vessel(b.scene(0, sensor="daily", gsd=3.0), 97, 16.5, measured=True)
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 97, 16.5, measured=True)
     b.vessel(b.scene(10), 104, 20, measured=True)
-    b.vessel(b.scene(24, sensor="daily", gsd=3.0), 97, 16.5, measured=True)
+    b.vessel(b.scene(24, sensor="commercial-3m", gsd=3.0), 97, 16.5, measured=True)
     (v,) = loads(b.build(biased))
     assert v.n_obs == 3
     assert v.length_m == pytest.approx(90) and v.beam_m == pytest.approx(15)
@@ -139,8 +139,8 @@ def test_the_detectors_bias_is_removed_per_gsd(builder, params):
 
 def test_different_sizes_are_different_vessels_at_fine_gsd(builder):
     b = builder
-    b.vessel(b.scene(0, sensor="daily", gsd=3.0), 70, 12)
-    b.vessel(b.scene(24, sensor="daily", gsd=3.0), 100, 16)
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 70, 12)
+    b.vessel(b.scene(24, sensor="commercial-3m", gsd=3.0), 100, 16)
     assert len(loads(b.build())) == 2
 
 
@@ -229,17 +229,17 @@ def test_fine_image_misses_end_a_visit(builder):
     """Recall 0.77 per 3 m image: two misses (0.23^2 = 0.053) and a Sentinel-2 one (x 0.68)
     fall below miss_p_max 0.05: the same-sized hull seen afterwards is another call."""
     b = builder
-    b.vessel(b.scene(0, sensor="daily", gsd=3.0), 90, 15)
-    b.scene(24, sensor="daily", gsd=3.0)
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(24, sensor="commercial-3m", gsd=3.0)
     b.scene(30)
-    b.scene(48, sensor="daily", gsd=3.0)
-    b.vessel(b.scene(72, sensor="daily", gsd=3.0), 90, 15)
+    b.scene(48, sensor="commercial-3m", gsd=3.0)
+    b.vessel(b.scene(72, sensor="commercial-3m", gsd=3.0), 90, 15)
     v1, v2 = sorted(loads(b.build()), key=lambda v: v.first_seen)
     assert v1.departed_before == h(24) and v2.first_seen == h(72)
 
 
-def test_without_miss_recall_the_miss_count_rule_applies(builder, params):
-    portcalls = params.portcalls.model_copy(update={"miss_recall": None})
+def test_miss_rule_count_applies_the_miss_count_rule(builder, params):
+    portcalls = params.portcalls.model_copy(update={"miss_rule": "count"})
     old = params.model_copy(update={"portcalls": portcalls})
     b = builder
     b.vessel(b.scene(0), 90, 15)
@@ -248,3 +248,81 @@ def test_without_miss_recall_the_miss_count_rule_applies(builder, params):
     b.vessel(b.scene(36), 90, 15)
     assert len(loads(b.build(old))) == 2
     assert len(loads(b.build())) == 1
+
+
+def _recall(params, **by_sensor):
+    """params with portcalls.detector_recall replaced by sensor -> (low, high)."""
+    from pipeline.portcalls.params import RecallPrior
+
+    table = {k.replace("_", "-"): RecallPrior(low=lo, high=hi) for k, (lo, hi) in by_sensor.items()}
+    portcalls = params.portcalls.model_copy(update={"detector_recall": table})
+    return params.model_copy(update={"portcalls": portcalls})
+
+
+def test_a_miss_weighs_by_its_sensors_recall(builder, params):
+    """Two clear misses by a sensor named in detector_recall: at recall 0.9 (0.1^2 < 0.05) they
+    end the visit, at 0.5 (0.25) they do not; another sensor's entry does not matter."""
+    b = builder
+    b.vessel(b.scene(0, sensor="sentinel-1-grd"), 90, 15)
+    b.scene(12, sensor="sentinel-1-grd")
+    b.scene(24, sensor="sentinel-1-grd")
+    b.vessel(b.scene(36, sensor="sentinel-1-grd"), 90, 15)
+    strong = _recall(params, sentinel_1_grd=(0.85, 0.95), default=(0.1, 0.2))
+    weak = _recall(params, sentinel_1_grd=(0.45, 0.55), default=(0.9, 0.95))
+    assert len(loads(b.build(strong))) == 2
+    assert len(loads(b.build(weak))) == 1
+
+
+def test_a_sensor_without_an_entry_takes_the_default_or_is_refused(builder, params):
+    b = builder
+    b.vessel(b.scene(0, sensor="somesat"), 90, 15)
+    b.scene(12, sensor="somesat")
+    b.scene(24, sensor="somesat")
+    b.vessel(b.scene(36, sensor="somesat"), 90, 15)
+    assert len(loads(b.build(_recall(params, default=(0.85, 0.95))))) == 2
+    assert len(loads(b.build(_recall(params, default=(0.45, 0.55))))) == 1
+    with pytest.raises(TankerWatchError, match="no entry for sensor 'somesat'"):
+        b.build(_recall(params, sentinel_2_l2a=(0.3, 0.4)))
+
+
+def test_sar_sizes_weigh_by_their_own_error(builder, params):
+    """A Sentinel-2 and a Sentinel-1 sighting of one hull (both 10 m pixels): each loses its own
+    sensor's bias, and the visit's size leans to the Sentinel-2 one, whose error is smaller; the
+    SAR one is not taken as a second image of the same sensor."""
+    b = builder
+    p = params.portcalls
+    s1 = p.size_error_for("sentinel-1-grd")
+    assert s1 is not p.size_error and s1.length_sigma(10.0) > 2 * p.size_error.length_sigma(10.0)
+    b.vessel(b.scene(0), 90, 15)  # S2: measured with the S2 bias, debiased back to 90 x 15
+    bl, bb = s1.bias(10.0)
+    b.vessel(b.scene(20, sensor="sentinel-1-grd"), 120 + bl, 20 + bb, measured=True)
+    (v,) = loads(b.build(params))
+    assert v.n_obs == 2
+    w2 = 1 / p.size_error.length_sigma(10.0, 90) ** 2
+    w1 = 1 / s1.length_sigma(10.0, 120) ** 2
+    assert v.length_m == pytest.approx((90 * w2 + 120 * w1) / (w1 + w2), abs=0.05)
+    assert v.length_m < 96  # the plain mean would be 105
+    # with the optical error model the SAR hull's beam (+8 m) is another vessel's
+    flat = params.model_copy(
+        update={"portcalls": p.model_copy(update={"size_error_by_sensor": {}})}
+    )
+    assert len(loads(b.build(flat))) == 2
+
+
+def test_sar_misses_end_a_visit_where_sentinel2_misses_do_not(builder, params):
+    """SAR sees every pass and the CFAR finds most berthed tankers (recall ~0.9): two clear
+    SAR images without the vessel end its visit; two Sentinel-2 ones (recall ~0.33) do not."""
+    b = builder
+    b.vessel(b.scene(0, sensor="sentinel-1-grd"), 90, 15)
+    b.scene(12, sensor="sentinel-1-grd")
+    b.scene(24, sensor="sentinel-1-grd")
+    b.vessel(b.scene(36, sensor="sentinel-1-grd"), 90, 15)
+    assert len(loads(b.build(params))) == 2
+    from .builders import Builder
+
+    c = Builder()
+    c.vessel(c.scene(0), 90, 15)
+    c.scene(12)
+    c.scene(24)
+    c.vessel(c.scene(36), 90, 15)
+    assert len(loads(c.build(params))) == 1

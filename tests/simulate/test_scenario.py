@@ -25,7 +25,7 @@ def test_default_scenario_loads():
     assert str(sc.start) == "2024-03-07" and str(sc.end) == "2024-11-05"
     assert sc.calls.n_load_calls == 43
     assert sc.ports == ["vostochny", "rajin", "chongjin", "nampo"]
-    assert {s.name for s in sc.sensors} == {"sentinel-2-l2a", "commercial-3m"}
+    assert {s.name for s in sc.sensors} == {"sentinel-2-l2a", "sentinel-1-grd", "commercial-3m"}
     assert DEFAULT_SCENARIO.exists()
 
 
@@ -127,3 +127,15 @@ def test_config_check_scenarios(cli, repo):
     res = cli("config", "check", *files)
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("(scenarios)") == len(files)
+
+
+def test_fleet_vessel_as_registry_keeps_every_registry_field():
+    from pipeline.config import Vessel
+    from pipeline.simulate.fleet import complete_fleet
+
+    row = Vessel(name="Test One", imo="9000001", flag="KP", product="refined", source="test")
+    (fv,) = complete_fleet([row], [], 1000, 9000, 3000, seed=1)
+    reg = fv.as_registry()
+    assert (reg.name, reg.imo, reg.flag, reg.product) == ("Test One", "9000001", "KP", "refined")
+    assert (reg.length_m, reg.beam_m, reg.dwt) == (fv.length_m, fv.beam_m, fv.dwt)
+    assert "simulated: dwt, length_m, beam_m" in reg.source

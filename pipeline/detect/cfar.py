@@ -1,0 +1,230 @@
+"""A classical SAR ship detector: cell-averaging CFAR on calibrated sigma0 (linear), land masked.
+
+Per polarisation (VV and VH), each water pixel is compared with the mean of the water pixels
+in a ring around it (an outer window minus a guard window that holds the ship itself):
+a pixel is a ship pixel when ``x > alpha * mean_ring`` with ``alpha`` chosen for a false-alarm
+probability ``pfa`` under multi-look gamma clutter of ``enl`` looks (Sentinel-1 IW GRD: 4.4).
+
+Why cell-averaging in the linear domain: a multi-look intensity over a homogeneous sea is gamma
+distributed, so the threshold multiplier for a false-alarm rate follows from the number of
+looks alone, and the mean of linear intensities is its unbiased level estimate; a two-parameter
+(mean and deviation) test in dB needs the deviation of the ring too, which bright neighbours
+(a pier, another ship) inflate much more than they move the mean. Heterogeneous clutter
+(wind rows, harbour shelter) is absorbed by the ring's local mean. Bright pixels found in a
+first pass are censored from the ring (another ship beside a ship must not raise its
+threshold), as is land: the ring averages water only (the port's land polygons rasterised
+on the window; SAR has no cloud or SCL mask), seeds are not taken within ``land_buffer_m`` of
+land (0 by default), and beside land the level also holds the land's own bright returns
+(quay walls, cranes, tanks) spread into the water by the point-spread function, estimated from
+the land pixels of the image itself (``spill``): a quay wall 20 m away is no ship, a hull
+moored there is.
+
+Seeds at ``pfa`` grow (hysteresis) into connected pixels above a looser ``pfa_grow``, so a ship
+alongside keeps its whole bright extent; each component's minimum rotated rectangle gives the
+axis, length and beam, over the pixels within ``extent_db`` of the component's peak (the
+sidelobes and the faint tail of the main lobe left out). The bright extent is longer than the
+hull (the 20 x 22 m resolution and the sidelobes spread it): the linear relation of bright
+extent to true length (``length_gain``, ``length_bias_m``) and the beam bias, measured on
+simulated scenes of tuning seeds (benchmarks/sar_cfar.py, BENCHMARKS.md), are inverted.
+A bright line meeting the shore end-on (a jetty on piles missing from the land polygons) is
+dropped; components shorter than ``min_length_m`` (after correction) are dropped.
+
+This is the same family as SNAP's Ocean Tools "Adaptive Thresholding" (a two-parameter CFAR
+with target / guard / background windows) and Global Fishing Watch's Sentinel-1 CFAR stage.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pipeline.detect.geometry import box_from_polygon
+
+
+def gamma_alpha(pfa: float, looks: float) -> float:
+    """Threshold multiplier of a CA-CFAR over gamma (``looks``) intensity of mean 1."""
+    from scipy.stats import gamma
+
+    return float(gamma.isf(pfa, looks, scale=1.0 / looks))
+
+
+class CfarDetector:
+    """CA-CFAR on Sentinel-1 sigma0, a :class:`pipeline.detect.detector.Detector`."""
+
+    kind = "classical"
+    name = "cfar-s1"
+    bands = ["VV", "VH"]
+    gsd_m = 10.0
+    tile = 1024
+    overlap = 128
+    nms_radius_m = 60.0
+    uses_land = True  # detect_grid hands it the port's land rasterised on each window
+
+    enl = 4.4
+    pfa = 1e-6
+    pfa_grow = 3e-3
+    guard_px = 21  # guard window side (holds a ship up to ~200 m)
+    outer_px = 51  # outer window side: the ring between them is the background
+    land_buffer_m = (
+        0.0  # the spill term below does what a fixed buffer would, without losing berths
+    )
+    spill_sigma_px = 1.0  # main lobe of the 20 x 22 m resolution on 10 m pixels (sigma ~0.9)
+    spill_sidelobe = 10**-2.1  # first sidelobe envelope below the peak (Hamming: ~ -21 dB)
+    spill_margin = 1.0  # the expected spill of land into water, times this, joins the level
+    extent_db = 13.0  # the bright extent: component pixels within this of its peak
+    min_area_px = 3
+    min_length_m = 25.0
+    max_length_m = 450.0
+    # bright extent = length_gain * true length + length_bias_m (least squares on the matched
+    # detections of the tuning simulations, seeds 11 and 12: benchmarks/sar_cfar.py); inverted
+    length_bias_m = 36.2
+    length_gain = 0.885
+    beam_bias_m = 30.0
+
+    @property
+    def model_id(self) -> str:
+        # the settings that change the output are part of the id the ledger records
+        return (
+            f"{self.name}-pfa{self.pfa:g}-g{self.guard_px}-o{self.outer_px}"
+            f"-lb{self.length_bias_m:g}x{self.length_gain:g}"
+        )
+
+    def background(self, x: np.ndarray, use: np.ndarray) -> np.ndarray:
+        """Mean of ``x`` over the ring (outer minus guard window) of the pixels in ``use``."""
+        from scipy import ndimage
+
+        xf = np.where(use, x, 0.0).astype(np.float64)
+        uf = use.astype(np.float64)
+        o, g = self.outer_px, self.guard_px
+        so = ndimage.uniform_filter(xf, o, mode="constant") * o * o
+        sg = ndimage.uniform_filter(xf, g, mode="constant") * g * g
+        no = ndimage.uniform_filter(uf, o, mode="constant") * o * o
+        ng = ndimage.uniform_filter(uf, g, mode="constant") * g * g
+        n = no - ng
+        mean = (so - sg) / np.maximum(n, 1.0)
+        # too few background pixels (deep in land, tile corners): no decision there
+        return np.where(n >= 0.1 * (o * o - g * g), mean, np.inf)
+
+    def spill(self, x: np.ndarray, land: np.ndarray) -> np.ndarray:
+        """The expected backscatter that bright land (quay walls, cranes, tanks) spreads into
+        the water beside it through the point-spread function: the land pixels' own values
+        convolved with an isotropic envelope of the main lobe and the first sidelobes."""
+        from scipy import signal
+
+        if not land.any():
+            return np.zeros_like(x)
+        half = 6
+        yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
+        r = np.hypot(xx, yy)
+        k = np.maximum(
+            np.exp(-0.5 * (r / self.spill_sigma_px) ** 2),
+            self.spill_sidelobe * np.sinc(r / 2.0) ** 2 * (r > 2.0),
+        )
+        k[half, half] = 0.0
+        return np.maximum(signal.fftconvolve(np.where(land, x, 0.0), k, mode="same"), 0.0)
+
+    def _jetty_like(self, box, xs, ys, touch, dist) -> bool:
+        """A bright line that meets the shore end-on (a jetty or pier on piles, not in the land
+        polygons) rather than lying alongside it as a moored hull does: the pixels next to
+        land cover less than a third of the axis, all at one end, and the other end reaches
+        out from the shore by most of the length."""
+        near = touch[ys, xs]
+        if not near.any() or box.length < 3:
+            return False
+        if float(dist[ys, xs].max()) < 0.6 * box.length:
+            return False
+        ux, uy = math.cos(box.angle), math.sin(box.angle)
+        t = (xs + 0.5 - box.cx) * ux + (ys + 0.5 - box.cy) * uy
+        tn = t[near]
+        span = float(t.max() - t.min()) + 1.0
+        return float(tn.max() - tn.min()) + 1.0 < span / 3 and abs(float(tn.mean())) > span / 4
+
+    def detect_array(self, refl: np.ndarray, valid: np.ndarray, land=None) -> list[dict]:
+        from scipy import ndimage
+
+        h, w = valid.shape
+        land = np.zeros((h, w), dtype=bool) if land is None else land.astype(bool)
+        water = valid & ~land
+        if water.sum() < self.min_area_px * 10:
+            return []
+        buf = int(math.ceil(self.land_buffer_m / self.gsd_m))
+        near_land = (
+            ndimage.binary_dilation(land, structure=np.ones((3, 3)), iterations=buf)
+            if buf > 0 and land.any()
+            else land
+        )
+        dist = ndimage.distance_transform_edt(~land) if land.any() else np.full(land.shape, 1e9)
+        a_seed = gamma_alpha(self.pfa, self.enl)
+        a_grow = gamma_alpha(self.pfa_grow, self.enl)
+        seeds = np.zeros((h, w), dtype=bool)
+        grow = np.zeros((h, w), dtype=bool)
+        strength = np.zeros((h, w), dtype=np.float64)
+        for b in range(refl.shape[0]):
+            x = refl[b].astype(np.float64)
+            use = water & ~near_land
+            # pass 1: censor clearly bright pixels from the background
+            mu = self.background(x, use)
+            bright = ndimage.binary_dilation(x > a_grow * mu, iterations=2)
+            mu = self.background(x, use & ~bright) + self.spill_margin * self.spill(x, land)
+            ratio = x / mu
+            seeds |= (ratio > a_seed) & water & ~near_land
+            grow |= (ratio > a_grow) & water
+            strength = np.maximum(strength, np.where(water, ratio, 0.0))
+        if not seeds.any():
+            return []
+        lab, n = ndimage.label(grow, structure=np.ones((3, 3)))
+        keep = np.unique(lab[seeds])
+        keep = keep[keep > 0]
+        out = []
+        from shapely.geometry import MultiPoint
+
+        objects = ndimage.find_objects(lab)
+        # pixels next to land (within two pixels): where a jetty joins the shore
+        touch = (
+            ndimage.binary_dilation(land, structure=np.ones((3, 3)), iterations=2)
+            if land.any()
+            else land
+        )
+        dist = ndimage.distance_transform_edt(~land) if land.any() else np.full(land.shape, 1e9)
+        for i in keep:
+            sl = objects[i - 1]
+            comp = lab[sl] == i
+            r = np.where(comp, strength[sl], 0.0)
+            comp &= r >= r.max() * 10 ** (-self.extent_db / 10)
+            area = int(comp.sum())
+            if area < self.min_area_px:
+                continue
+            ys, xs = np.nonzero(comp)
+            ys = ys + sl[0].start
+            xs = xs + sl[1].start
+            pts = [
+                (x + dx, y + dy)
+                for x, y in zip(xs, ys, strict=True)
+                for dx in (0, 1)
+                for dy in (0, 1)
+            ]
+            hull = MultiPoint(pts).convex_hull
+            if hull.geom_type != "Polygon":
+                continue
+            box = box_from_polygon(hull)
+            if self._jetty_like(box, xs, ys, touch, dist):
+                continue
+            length_m = (box.length * self.gsd_m - self.length_bias_m) / self.length_gain
+            beam_m = max(self.gsd_m * 0.5, box.beam * self.gsd_m - self.beam_bias_m)
+            if not (self.min_length_m <= length_m <= self.max_length_m):
+                continue
+            peak = float(r.max())
+            score = 1.0 - math.exp(-math.log10(max(peak / a_seed, 1.0) + 1.0) * 3.0)
+            out.append(
+                {
+                    "cx": box.cx,
+                    "cy": box.cy,
+                    "length": length_m / self.gsd_m,
+                    "beam": min(max(beam_m, 5.0), length_m) / self.gsd_m,
+                    "angle": box.angle,
+                    "score": round(max(0.01, min(0.99, score)), 4),
+                    "cls": "vessel",
+                }
+            )
+        return out
