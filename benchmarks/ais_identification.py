@@ -36,19 +36,25 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from types import SimpleNamespace  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+WEIGHTS = (0.0, 0.1, 0.3, 1.0)  # alibi prior factors scored (1.0: alibis not used)
+SILENCE = (1.0, 3.0, 10.0, 30.0)  # silence factor caps scored (1.0: silence not used)
 
-def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> dict:
+
+def simulated_inputs(
+    scenario_path: str | None, seed: int, recall: float, clear: float, all_ports: bool = False
+) -> SimpleNamespace:
+    """The scenario's schedule, AIS and registry, and detections in its planned clear images
+    (module doc): at the load port, or with ``all_ports`` at every port of the scenario."""
     from shapely.geometry import box
 
     from pipeline.config import load_port, load_registry
-    from pipeline.estimate import run_estimate
     from pipeline.estimate.params import load_params
     from pipeline.ingest.ais import read_ais
-    from pipeline.portcalls import build_visits, link_voyages
-    from pipeline.portcalls.ais import match_ais, visits_by_ais
     from pipeline.portcalls.berths import BerthIndex
     from pipeline.portcalls.synthetic import footprint_wkt
     from pipeline.records import Detection, Observation, Scene
@@ -68,9 +74,10 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
     registry = [v.as_registry() for v in fleet]
     schedule = build_schedule(sc, fleet, seed)
     port = load_port(sc.load_port)
-    layouts = {p: port_layout(load_port(p)) for p in sc.ports}
+    ports = {p: load_port(p) for p in sc.ports}
+    layouts = {p: port_layout(ports[p]) for p in sc.ports}
     truth = simulate_ais(spec, schedule, layouts, seed)
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"ais_ident_{seed}.csv"
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"ais_ident_{seed}_{os.getpid()}.csv"
     tmp.write_text(ais_csv(truth))
     ais_file = read_ais(tmp)
     tmp.unlink()
@@ -78,19 +85,21 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
     params = load_params()
     err = params.portcalls.size_error
     rng = np.random.default_rng(seed)
-    lay = layouts[sc.load_port]
-    index = BerthIndex([port], 0.0)
-    planned = [p for p in plan_scenes(sc, layouts, seed) if p.port == sc.load_port]
+    imaged = sorted(sc.ports) if all_ports else [sc.load_port]
+    index = BerthIndex([ports[p] for p in imaged], 0.0)
+    planned = [p for p in plan_scenes(sc, layouts, seed) if p.port in imaged]
     scenes, obs, dets, owner = [], [], [], {}
     for ps in planned:
+        port_ = ports[ps.port]
+        lay = layouts[ps.port]
         is_clear = rng.random() < clear
         s = Scene(ps.id, "simulated", ps.sensor.name, ps.acquired, ps.port, "", lay.crs,
                   ps.sensor.gsd_m, [], 1.0, 0.0 if is_clear else 0.9)  # fmt: skip
         scenes.append(s)
         g = ps.grid
         view = box(g.x0, g.y0 - g.height * g.gsd_m, g.x0 + g.width * g.gsd_m, g.y0)
-        inside = {b.id for b in port.berths if view.contains(lay.berth(b.id).polygon.centroid)}
-        for b in port.berths:
+        inside = {b.id for b in port_.berths if view.contains(lay.berth(b.id).polygon.centroid)}
+        for b in port_.berths:
             if b.id not in inside:  # outside this image: no observation (as ingest does)
                 continue
             obs.append(Observation(s.id, ps.port, b.id, ps.acquired,
@@ -117,10 +126,34 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
                           "vessel", "truth-perturbed")  # fmt: skip
             dets.append(d)
             owner[d.id] = v.id
+    return SimpleNamespace(
+        sc=sc, registry=registry, schedule=schedule, port=port, ports=ports, truth=truth,
+        ais=ais_file, params=params, err=err, scenes=scenes, obs=obs, dets=dets, owner=owner,
+        imaged=[ports[p] for p in imaged],
+    )  # fmt: skip
+
+
+def run(
+    scenario_path: str | None, seed: int, recall: float, clear: float, alibis: bool = True
+) -> dict:
+    from pipeline.config import load_port
+    from pipeline.estimate import run_estimate
+    from pipeline.estimate.ais import alibi_factors
+    from pipeline.portcalls import build_visits, link_voyages
+    from pipeline.portcalls.ais import add_alibis, match_ais, visits_by_ais
+
+    x = simulated_inputs(scenario_path, seed, recall, clear)
+    sc, registry, schedule, port, truth = x.sc, x.registry, x.schedule, x.port, x.truth
+    ais_file, params, err = x.ais, x.params, x.err
+    scenes, obs, dets, owner = x.scenes, x.obs, x.dets, x.owner
     visits = build_visits(dets, scenes, obs, [port], params)
     voyages = link_voyages(visits, params)
     result = match_ais(dets, scenes, obs, [port], ais_file.positions, ais_file.static)
     identities = visits_by_ais(visits, result, ais_file.static)
+    if alibis:  # every transponder of the scenario, wherever it reported (all its ports)
+        all_ports = [load_port(p) for p in sc.ports]
+        add_alibis(identities, visits, result, dets, scenes, all_ports, ais_file.positions,
+                   ais_file.static)  # fmt: skip
     est = run_estimate(
         visits, voyages, obs, registry, params, seed=seed, ports=[port], ais=identities
     )
@@ -141,11 +174,24 @@ def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> di
         owners = [owner[e] for e in v.evidence if e in owner]
         if not owners:
             continue
-        tv = tvisits[max(set(owners), key=owners.count)]
+        tv = tvisits[max(sorted(set(owners)), key=owners.count)]  # ties: the first id
         if tv.role != "load":
             continue  # a bystander taken for a call (counted by the port-call benchmarks)
+        variants = {}
+        for w in WEIGHTS:
+            for q in SILENCE:
+                f = alibi_factors(identities.get(v.id), registry, w, q)
+                ident = identify(v, registry, params.identification, err, f)
+                top = ident.candidates[0] if ident.candidates else None
+                variants[f"top_w{w:g}_s{q:g}"] = top.name if top else None
+                variants[f"p_w{w:g}_s{q:g}"] = round(top.probability, 4) if top else 0.0
+        ia = identities.get(v.id)
         rows.append(
             {
+                **variants,
+                "alibis": len(ia.alibis) if ia else 0,
+                "alibis_confirmed": sum(a.confirmed for a in ia.alibis) if ia else 0,
+                "alibis_suspect": sum(a.suspect for a in ia.alibis) if ia else 0,
                 "truth_vessel": tv.vessel,
                 "honest": bool(truth.honest.get(tv.id)),
                 "mode": truth.mode.get(tv.id),
@@ -217,6 +263,39 @@ def reliability(rows: pd.DataFrame) -> pd.DataFrame:
     return tab.reset_index()
 
 
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
+
+
+def policy(rows: pd.DataFrame, thresholds=THRESHOLDS) -> pd.DataFrame:
+    """The calls not named by AIS (dark and weak matches), named by size under each alibi
+    weight, silence cap and naming threshold: how many are named, right, wrong, and wrong with
+    p > 0.5 (AIS-named calls are scored in the main table)."""
+    size = rows[rows.ais_mmsi.isna()]
+    out = []
+    for w in WEIGHTS:
+        for q in SILENCE:
+            top, p = size[f"top_w{w:g}_s{q:g}"], size[f"p_w{w:g}_s{q:g}"]
+            for thr in thresholds:
+                named = p >= thr
+                right = named & (top == size.truth_vessel)
+                wrong = named & (top != size.truth_vessel)
+                out.append(
+                    {
+                        "alibi_weight": w,
+                        "silence_max": q,
+                        "threshold": thr,
+                        "calls": len(size),
+                        "named": int(named.sum()),
+                        "right": int(right.sum()),
+                        "wrong": int(wrong.sum()),
+                        "wrong_gt_0.5": int((wrong & (p > 0.5)).sum()),
+                        "top_right": int((top == size.truth_vessel).sum()),
+                        "seeds_with_wrong_gt_0.5": int(size[wrong & (p > 0.5)].seed.nunique()),
+                    }
+                )
+    return pd.DataFrame(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=None, help="scenario YAML (default: the default one)")
@@ -227,6 +306,15 @@ def main(argv=None) -> int:
         "--reliability", action="store_true", help="also the size-based posterior's reliability"
     )
     ap.add_argument("--rows", default=None, help="write every scored call to this CSV")
+    ap.add_argument(
+        "--no-alibis", action="store_true", help="no AIS alibis in the size-based identification"
+    )
+    ap.add_argument(
+        "--policy",
+        action="store_true",
+        help="also the naming policy table (alibi weight x threshold)",
+    )
+    ap.add_argument("--policy-out", default=None, help="write the whole policy table to this CSV")
     args = ap.parse_args(argv)
     every = []
     cols = ["seed", "calls_seen", "transmitting", "named_pct", "dark_precision", "dark_recall",
@@ -235,7 +323,7 @@ def main(argv=None) -> int:
     print("| " + " | ".join(cols) + " |")
     print("| --- " * len(cols) + "|")
     for seed in args.seeds:
-        r = run(args.scenario, seed, args.recall, args.clear)
+        r = run(args.scenario, seed, args.recall, args.clear, alibis=not args.no_alibis)
         cells = [f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols]
         print("| " + " | ".join(cells) + " |")
         if len(r["_wrong"]):
@@ -244,6 +332,21 @@ def main(argv=None) -> int:
     rows = pd.concat(every, ignore_index=True)
     if args.rows:
         rows.to_csv(args.rows, index=False)
+    if args.policy:
+        tab = policy(rows)
+        if args.policy_out:
+            tab.to_csv(args.policy_out, index=False)
+        # per variant: threshold 0.5, and the lowest threshold without a wrong name above 0.5
+        zero = tab[tab["wrong_gt_0.5"] == 0].groupby(["alibi_weight", "silence_max"]).head(1)
+        tab = pd.concat([tab[tab.threshold == 0.5], zero]).drop_duplicates()
+        tab = tab.sort_values(["alibi_weight", "silence_max", "threshold"])
+        print(
+            "\nsize-based naming of the calls AIS did not name, per alibi weight and threshold:\n"
+        )
+        print("| " + " | ".join(tab.columns) + " |")
+        print("| --- " * len(tab.columns) + "|")
+        for t in tab.itertuples(index=False):
+            print("| " + " | ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in t) + " |")
     if args.reliability:
         tab = reliability(rows)
         print(f"\nsize-based best candidate on all {len(rows)} calls seen (reliability):\n")

@@ -41,7 +41,9 @@ VISIT_COLUMNS = [
     "id", "port", "berth", "role", "vessel_key", "first_seen", "last_seen", "arrived_after",
     "departed_before", "n_obs", "length_m", "beam_m", "length_sigma_m", "beam_sigma_m", "evidence",
 ]  # fmt: skip
-VOYAGE_COLUMNS = ["id", "load_visit", "discharge_visit", "discharge_port", "transit_h", "size_z"]
+VOYAGE_COLUMNS = [
+    "id", "load_visit", "discharge_visit", "discharge_port", "transit_h", "size_z", "source", "mmsi"
+]  # fmt: skip
 # One row per delivery, the same in `estimate --out` and `export deliveries`: the delivery with
 # its load visit's place and time bounds, the scenes that show it, and how it was estimated.
 DELIVERY_COLUMNS = [

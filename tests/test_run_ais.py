@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from portcalls.builders import T0, Builder
 
-from pipeline.config import Vessel
+from pipeline.config import Vessel, load_port
 from pipeline.estimate.params import load_params
 from pipeline.ledger.store import Ledger
 from pipeline.run.steps import estimate_from_ledger
@@ -33,6 +33,20 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
         {"mmsi": 273000001, "time": times, "lat": la + 0.0001, "lon": lo, "sog": 0.1,
          "cog": np.nan, "heading": np.nan}
     )  # fmt: skip
+    # then at sea, and at the Rajin oil berth from 45 h to 60 h (no image there)
+    rajin = load_port("rajin").berth("oil-1").shape.centroid
+    sea = pd.date_range(pd.Timestamp(T0) + pd.Timedelta(hours=30), periods=20, freq="30min")
+    stay = pd.date_range(pd.Timestamp(T0) + pd.Timedelta(hours=45), periods=31, freq="30min")
+    positions = pd.concat(
+        [
+            positions,
+            pd.DataFrame({"mmsi": 273000001, "time": sea, "lat": 42.4, "lon": 132.0, "sog": 9.0,
+                          "cog": 250.0, "heading": np.nan}),
+            pd.DataFrame({"mmsi": 273000001, "time": stay, "lat": rajin.y, "lon": rajin.x,
+                          "sog": 0.1, "cog": np.nan, "heading": np.nan}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
     static = pd.DataFrame(
         [{"mmsi": 273000001, "time": pd.Timestamp(T0), "name": "YU SON", "imo": "8817007",
           "callsign": None, "ship_type": "80", "length_m": 106.0, "width_m": 16.0}]
@@ -43,7 +57,7 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
             led.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
             led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
         led.add_ais(positions, static, "ais.csv")
-    saved, visits, _ = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)
+    saved, visits, voyages = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)
     by_first = {v.id: v.first_seen for v in visits}
     first, second = sorted(saved.result.deliveries, key=lambda d: by_first[d.load_visit])
     assert (first.vessel, first.imo, first.dark, first.ais_mmsi) == (
@@ -56,6 +70,12 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
     # its barrels from the named vessel (the registry has its length, not its dwt)
     assert "length relation at Yu Son's registry length" in first.method
     assert second.dark is True and second.ais_mmsi is None
+    # the transponder's track to Rajin links the voyage and fills the discharge call no image saw
+    (voyage,) = [v for v in voyages if v.load_visit == first.load_visit]
+    assert (voyage.source, voyage.discharge_port, voyage.mmsi) == ("ais-track", "rajin", 273000001)
+    assert first.discharge_visit == voyage.discharge_visit
+    assert "seen by AIS only" in first.method
+    assert any(v.id == first.discharge_visit and v.n_obs == 0 for v in visits)
     with Ledger(db) as led:
         stored = {d.id: d for d in led.deliveries()}
     assert (stored[first.id].dark, stored[first.id].ais_mmsi) == (False, 273000001)
@@ -65,9 +85,9 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
     res = cli("export", "deliveries", "--out", out, "--db", db)
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(out.open()))
-    assert sorted((r["dark"], r["ais_mmsi"]) for r in rows) == [
-        ("false", "273000001"),
-        ("true", ""),
+    assert sorted((r["dark"], r["ais_mmsi"], r["discharge_port"]) for r in rows) == [
+        ("false", "273000001", "rajin"),
+        ("true", "", ""),
     ]
     out = tmp_path / "matches.csv"
     res = cli("export", "ais-matches", "--out", out, "--db", db)

@@ -53,6 +53,49 @@ def ais_name(ais: VisitAis, reg: Vessel | None) -> str:
     return reg.name if reg else (ais.name or f"MMSI {ais.mmsi}")
 
 
+def alibi_factors(
+    ais: VisitAis | None, registry: list[Vessel], weight: float, silence_max: float = 1.0
+) -> dict[str, float]:
+    """Registry name -> prior factor for the size-based identification of a call, from the
+    transponders that put vessels elsewhere while its hull was seen (``VisitAis.alibis``): 0 when
+    an image confirmed the vessel elsewhere, ``weight`` when only its transponder said so (the
+    odds that it was spoofing its position), 1 (no change) when the report looks like spoofing
+    itself (a stationary position at sea). A vessel whose transponder hid meanwhile
+    (``VisitAis.silent``: silent, or only that spoofing-like report) gets 1 / the share of image
+    times it is silent anyway, at most ``silence_max`` (the odds that a usually heard vessel goes
+    quiet exactly while it loads dark). Transponders not in the registry change nothing."""
+    out: dict[str, float] = {}
+    for a in ais.alibis if ais is not None else []:
+        reg = registry_vessel(VisitAis("", a.mmsi, 0.0, a.name, a.imo), registry)
+        if reg is None:
+            continue
+        f = 0.0 if a.confirmed else (1.0 if a.suspect else weight)
+        out[reg.name] = min(out.get(reg.name, 1.0), f)
+    for q in ais.silent if ais is not None and silence_max > 1.0 else []:
+        reg = registry_vessel(VisitAis("", q.mmsi, 0.0, q.name, q.imo), registry)
+        if reg is None or out.get(reg.name, 1.0) < 1.0:
+            continue  # an alibi outweighs silence
+        out[reg.name] = min(1.0 / max(q.share, 1e-9), silence_max)
+    return {k: f for k, f in out.items() if f != 1.0}
+
+
+def alibi_note(factors: dict[str, float]) -> str:
+    """The method text's account of the vessels an alibi weighed down."""
+    if not factors:
+        return ""
+    out = [n for n, f in sorted(factors.items()) if f == 0.0]
+    down = [f"{n} (x{f:g})" for n, f in sorted(factors.items()) if 0.0 < f < 1.0]
+    up = [f"{n} (x{f:.3g})" for n, f in sorted(factors.items()) if f > 1.0]
+    parts = []
+    if out:
+        parts.append("ruled out, seen elsewhere by an image matched to its AIS: " + ", ".join(out))
+    if down:
+        parts.append("weighed down, its AIS reported it elsewhere: " + ", ".join(down))
+    if up:
+        parts.append("weighed up, its usually heard AIS was silent meanwhile: " + ", ".join(up))
+    return "; AIS alibis: " + "; ".join(parts)
+
+
 def ais_identification(
     ident: Identification, ais: VisitAis, registry: list[Vessel]
 ) -> Identification:

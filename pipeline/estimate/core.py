@@ -37,6 +37,7 @@ from pipeline.estimate.volume import (
     reported_class,
 )
 from pipeline.portcalls.params import DEFAULT_SENSOR
+from pipeline.portcalls.voyages import Voyage
 from pipeline.records import Delivery, Observation, Visit, stable_id
 
 QUANTILES = (10, 50, 90)
@@ -62,9 +63,26 @@ def _voyage_map(voyages) -> dict[str, tuple[str, str]]:
             a, b, z, h = v[0], v[1], None, None
         else:
             a, b, z, h = v.load_visit, v.discharge_visit, v.size_z, v.transit_h
-        note = "discharge visit linked by hull size and sailing time only"
-        if z is not None and h is not None:
-            note += f" (size {float(z):.1f} sigma apart, {float(h):.0f} h after the last sighting)"
+        source = v.get("source") if isinstance(v, dict) else getattr(v, "source", "size")
+        mmsi = v.get("mmsi") if isinstance(v, dict) else getattr(v, "mmsi", None)
+        if source == "ais-track":
+            note = (
+                f"discharge visit linked by MMSI {mmsi}'s AIS track from the load berth to the "
+                f"discharge berth ({float(h):.0f} h after the last sighting)"
+            )
+            if isinstance(v, Voyage) and v.discharge is not None:
+                note += "; that discharge call was seen by AIS only, no image"
+        elif source == "ais-name":
+            note = (
+                f"discharge visit linked by its AIS name: both visits matched MMSI {mmsi} "
+                f"({float(h):.0f} h apart)"
+            )
+        else:
+            note = "discharge visit linked by hull size and sailing time only"
+            if z is not None and h is not None:
+                note += (
+                    f" (size {float(z):.1f} sigma apart, {float(h):.0f} h after the last sighting)"
+                )
         out[a] = (b, note)
     return out
 
@@ -105,7 +123,13 @@ def run_estimate(
     its transponder takes that vessel's capacity, and ``dark``/``ais_mmsi`` are set
     (pipeline.estimate.ais); None: no AIS, both left empty.
     """
-    from pipeline.estimate.ais import ais_identification, apply_ais, named_by_ais
+    from pipeline.estimate.ais import (
+        ais_identification,
+        alibi_factors,
+        alibi_note,
+        apply_ais,
+        named_by_ais,
+    )
 
     p = params or load_params()
     n = p.volume.draws
@@ -140,7 +164,18 @@ def run_estimate(
             raise TankerWatchError(
                 f"visit {v.id}: berth '{v.berth}' is unknown to port '{v.port}'"
             ) from None
-        size_ident = identify(v, registry, p.identification, err)
+        # vessels whose transponder put them elsewhere while this hull was seen weigh less
+        factors = (
+            alibi_factors(
+                ais.get(v.id),
+                registry,
+                p.identification.alibi_weight,
+                p.identification.silence_max_factor,
+            )
+            if ais
+            else {}
+        )
+        size_ident = identify(v, registry, p.identification, err, factors)
         ident = size_ident
         if ais and named_by_ais(ais.get(v.id)):  # barrels from the transponder's vessel
             ident = ais_identification(size_ident, ais[v.id], registry)
@@ -163,7 +198,7 @@ def run_estimate(
             f"(dwt = {relation.a:.4g} L^{relation.b:.3g}, sigma_ln {relation.sigma_ln:.2f}), "
             f"cargo share, loading factor ({p.volume.loading_factor.dist} "
             f"{p.volume.loading_factor.low:.2f}-{p.volume.loading_factor.high:.2f}, "
-            f"correlation {p.volume.loading_correlation}) and product"
+            f"correlation {p.volume.loading_correlation}) and product" + alibi_note(factors)
         )
         if v.id in linked:
             method += f"; {linked[v.id][1]}"

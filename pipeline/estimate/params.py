@@ -32,6 +32,20 @@ class IdentificationParams(Strict):
     length_range_m: tuple[float, float]
     beam_range_m: tuple[float, float]
     max_candidates: int = Field(default=5, ge=1)
+    alibi_weight: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="prior factor of a vessel whose transponder (unconfirmed by an image) put it "
+        "elsewhere while the hull was seen: about the chance it was spoofing its position",
+    )
+    silence_max_factor: float = Field(
+        default=1.0,
+        ge=1,
+        description="largest prior factor of a vessel whose transponder, usually heard, was "
+        "silent (or spoofing-like) while a dark hull was seen: 1 / its silent share, capped here "
+        "(1: silence not used)",
+    )
     source: str
 
 

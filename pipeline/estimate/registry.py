@@ -97,9 +97,21 @@ def visit_sigmas(visit: Visit, err: SizeError) -> tuple[float, float]:
 
 
 def identify(
-    visit: Visit, registry: list[Vessel], params: IdentificationParams, err: SizeError
+    visit: Visit,
+    registry: list[Vessel],
+    params: IdentificationParams,
+    err: SizeError,
+    prior_factor: dict[str, float] | None = None,
 ) -> Identification:
+    """Bayes over the sized registry rows and "not in the registry" (module doc).
+
+    ``prior_factor``: registry name -> factor on that vessel's prior (0: ruled out), from other
+    evidence than size, e.g. a transponder that put the vessel elsewhere at the time
+    (pipeline.estimate.ais.alibi_factors). The other candidates' priors are left as they are, so
+    ruling a vessel out moves its share to every other outcome, "not in the registry" included.
+    """
     sl, sb = visit_sigmas(visit, err)
+    prior_factor = prior_factor or {}
     sized = [v for v in registry if v.length_m is not None]
     l_lo, l_hi = params.length_range_m
     b_lo, b_hi = params.beam_range_m
@@ -112,7 +124,7 @@ def identify(
     for v in sized:
         lik = _norm_pdf(visit.length_m, v.length_m, sl)
         lik *= _norm_pdf(visit.beam_m, v.beam_m, sb) if v.beam_m is not None else bg_b
-        weights.append(prior_each * lik)
+        weights.append(prior_each * prior_factor.get(v.name, 1.0) * lik)
     w_bg = (1.0 - params.prior_in_registry) * bg_l * bg_b
     total = sum(weights) + w_bg
     cands = [

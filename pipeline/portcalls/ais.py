@@ -50,6 +50,10 @@ class AisMatchParams:
     gate_chi2: float = 16.0
     clutter_chi2: float = 9.0  # a pairing this poor is as likely a coincidence as a match
     berth_radius_m: float = 300.0  # an AIS position this close to a berth takes its state
+    alibi_min_m: float = 2000.0  # a transponder this far from a sighting's hull is elsewhere
+    confirm_slack_s: float = 3600.0  # a match elsewhere this close to a visit's span confirms
+    spoof_max_sog_kn: float = 1.0  # far out at sea and slower than this: spoof suspect
+    spoof_offshore_m: float = 20_000.0  # "far out": this far from every known port's AOI
 
 
 @dataclass
@@ -92,32 +96,52 @@ class AisMatchResult:
 
 
 # ------------------------------------------------------------------------ interpolation
+class Tracks:
+    """Positions sorted once by (vessel, time), for ``at(when)`` at many times."""
+
+    def __init__(self, positions: pd.DataFrame) -> None:
+        df = positions.sort_values(["mmsi", "time"], kind="stable")
+        self.n = len(df)
+        self.mmsi = df["mmsi"].to_numpy(dtype="int64")
+        self.secs = df["time"].to_numpy("datetime64[s]").astype("int64") if self.n else None
+        self.vessels, self.rank = np.unique(self.mmsi, return_inverse=True)
+        self.t0 = self.secs.min() if self.n else 0
+        self.keys = self.rank.astype("int64") * (np.int64(1) << 36) + (
+            (self.secs - self.t0) if self.n else 0
+        )
+        self.lat, self.lon = df["lat"].to_numpy(float), df["lon"].to_numpy(float)
+        self.sog = np.nan_to_num(df["sog"].to_numpy(float), nan=0.0)
+        self.cog = df["cog"].to_numpy(float)
+
+    def at(self, when: pd.Timestamp, params: AisMatchParams) -> pd.DataFrame:
+        return _positions_at(self, when, params)
+
+
 def positions_at(
-    positions: pd.DataFrame, when: pd.Timestamp, params: AisMatchParams
+    positions: pd.DataFrame | Tracks, when: pd.Timestamp, params: AisMatchParams
 ) -> pd.DataFrame:
     """Every vessel's position at ``when``: mmsi, lat, lon, age_s, sigma_m (gated vessels out).
 
-    ``positions`` has mmsi, time (UTC), lat, lon, sog, cog; any order.
+    ``positions`` has mmsi, time (UTC), lat, lon, sog, cog; any order (or is a ``Tracks``).
     """
-    if positions.empty:
+    tracks = positions if isinstance(positions, Tracks) else Tracks(positions)
+    return _positions_at(tracks, when, params)
+
+
+def _positions_at(tr: Tracks, when: pd.Timestamp, params: AisMatchParams) -> pd.DataFrame:
+    if tr.n == 0:
         return pd.DataFrame(columns=["mmsi", "lat", "lon", "age_s", "sigma_m"])
-    df = positions.sort_values(["mmsi", "time"], kind="stable")
-    mmsi = df["mmsi"].to_numpy(dtype="int64")
-    secs = df["time"].to_numpy("datetime64[s]").astype("int64")
-    vessels, rank = np.unique(mmsi, return_inverse=True)
+    secs, rank, vessels = tr.secs, tr.rank, tr.vessels
     base = np.int64(1) << 36
-    keys = rank.astype("int64") * base + (secs - secs.min())
     t = np.int64(pd.Timestamp(when).to_datetime64().astype("datetime64[s]").astype("int64"))
-    probe = np.arange(len(vessels), dtype="int64") * base + (t - secs.min())
-    after = np.searchsorted(keys, probe, side="left")  # first report at or after t
+    probe = np.arange(len(vessels), dtype="int64") * base + (t - tr.t0)
+    after = np.searchsorted(tr.keys, probe, side="left")  # first report at or after t
     before = after - 1
-    n = len(df)
+    n = tr.n
     has_after = (after < n) & (rank[np.minimum(after, n - 1)] == np.arange(len(vessels)))
     has_before = (before >= 0) & (rank[np.maximum(before, 0)] == np.arange(len(vessels)))
     bi, ai = np.maximum(before, 0), np.minimum(after, n - 1)
-    lat, lon = df["lat"].to_numpy(float), df["lon"].to_numpy(float)
-    sog = np.nan_to_num(df["sog"].to_numpy(float), nan=0.0)
-    cog = df["cog"].to_numpy(float)
+    lat, lon, sog, cog = tr.lat, tr.lon, tr.sog, tr.cog
     dt_b = np.where(has_before, t - secs[bi], np.inf).astype(float)
     dt_a = np.where(has_after, secs[ai] - t, np.inf).astype(float)
 
@@ -146,7 +170,7 @@ def positions_at(
         take = ok & np.isnan(out_lat)
         if not take.any():
             continue
-        dist = sog[idx] * KNOT_M_S * dt * side
+        dist = sog[idx] * KNOT_M_S * np.where(ok, dt, 0.0) * side
         course = np.radians(np.nan_to_num(cog[idx], nan=0.0))
         moving = ~np.isnan(cog[idx])
         dn = np.where(moving, dist * np.cos(course), 0.0)
@@ -243,11 +267,12 @@ def match_ais(
     for o in observations:
         states.setdefault(o.scene_id, {})[o.berth] = o.state
     result = AisMatchResult()
+    tracks = Tracks(positions)
     for scene in sorted(scenes, key=lambda s: (s.acquired, s.id)):
         dets = sorted(by_scene.get(scene.id, []), key=lambda d: d.id)
         port = by_port.get(scene.port)
         when = pd.Timestamp(utc(scene.acquired))
-        vessels = positions_at(positions, when, params) if port is not None else None
+        vessels = tracks.at(when, params) if port is not None else None
         if vessels is not None and len(vessels):
             inside = shapely.contains_xy(port.aoi_shape, vessels["lon"], vessels["lat"])
             vessels = vessels[inside].reset_index(drop=True)
@@ -303,6 +328,39 @@ def match_ais(
 
 
 @dataclass
+class Alibi:
+    """A transponder that put its vessel elsewhere while a visit's hull was seen at the berth.
+
+    ``confirmed``: an image matched that transponder to a hull elsewhere during the visit, so
+    the vessel cannot be this hull (whatever its transponder says here). Otherwise the alibi is
+    the transponder's word alone: ``suspect`` when the report looks like position spoofing (far
+    out at sea, away from every known port and its anchorages, nearly stationary: the pattern of
+    a false position kept while the vessel loads), else a plain alibi that spoofing could still
+    explain."""
+
+    mmsi: int
+    time: str  # the sighting (or matched image) time it contradicts, ISO UTC
+    distance_m: float  # from the visit's hull at that time
+    confirmed: bool = False
+    suspect: bool = False
+    name: str | None = None  # from AIS static data
+    imo: str | None = None
+
+
+@dataclass
+class Silence:
+    """A transponder that hid while a dark visit's hull was seen: no position at any of the
+    sightings (or only a spoofing-like one), though it reports at ``share``'s complement of all
+    image times. A vessel that usually transmits and goes quiet exactly then is more likely the
+    hull than one that is silent anyway (``share`` near 1: never fitted or never received)."""
+
+    mmsi: int
+    share: float  # of all the run's image times at which this transponder gave no position
+    name: str | None = None
+    imo: str | None = None
+
+
+@dataclass
 class VisitAis:
     """What AIS says about one visit: the transponder of its hull (or none: dark)."""
 
@@ -315,6 +373,8 @@ class VisitAis:
     evidence: int = 0  # evidence detections in all
     length_m: float | None = None  # from AIS static data (dimension to bow + stern)
     beam_m: float | None = None
+    alibis: list[Alibi] = field(default_factory=list)  # transponders reporting elsewhere
+    silent: list[Silence] = field(default_factory=list)  # transponders hiding meanwhile
 
     @property
     def dark(self) -> bool:
@@ -368,3 +428,152 @@ def _size(x) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) and x > 0 else None
+
+
+def add_alibis(
+    identities: dict[str, VisitAis],
+    visits,
+    result: AisMatchResult,
+    detections: list[Detection],
+    scenes: list[Scene],
+    ports: list[Port],
+    positions: pd.DataFrame,
+    static: pd.DataFrame | None = None,
+    params: AisMatchParams | None = None,
+) -> dict[str, VisitAis]:
+    """Fill each visit's ``alibis``: the transponders that put their vessel somewhere else while
+    the visit's hull was seen (the size-based identification then leaves those vessels out, or
+    weighs them down; pipeline.estimate.ais.alibi_factors).
+
+    ``positions`` should cover every place the fleet may be, not only the visit's port: a
+    transponder reporting at another port, or under way at sea, is as good an alibi as one at
+    another berth. Two kinds:
+
+    - confirmed: the transponder was matched to a hull at least ``alibi_min_m`` from the visit's
+      hull in an image taken during the visit (``confirm_slack_s`` either side);
+    - reported: at a sighting's time the transponder's position (``positions_at``: interpolated,
+      or carried forward at most ``max_age_s``) lies at least ``alibi_min_m`` from the hull;
+      ``suspect`` when that position is more than ``spoof_offshore_m`` from every port of
+      ``ports`` and the vessel is nearly stationary there (every report within ``max_age_s``
+      below ``spoof_max_sog_kn``): the false position a spoofer keeps while it loads.
+
+    Also each visit's ``silent``: the transponders of ``positions`` with no position at any of
+    its sightings, or only a spoofing-like one (``Silence``, with how often each is silent at
+    the run's image times). The visit's own matched transponder gives no alibi and is not
+    silent. Returns ``identities`` (entries are made for visits that had none only when they
+    have alibis or silences)."""
+    import shapely
+
+    params = params or AisMatchParams()
+    names: dict[int, tuple[str | None, str | None]] = {}
+    if static is not None and len(static):
+        for row in static.itertuples(index=False):
+            names[int(row.mmsi)] = (row.name or None, row.imo or None)
+    dets = {d.id: d for d in detections}
+    scene_of = {s.id: s for s in scenes}
+    # every match elsewhere, by time: (unix s, mmsi, lat, lon, detection id)
+    matched = []
+    for m in result.matches:
+        if m.mmsi is None or m.probability < 0.5 or m.detection_id not in dets:
+            continue
+        d, sc = dets[m.detection_id], scene_of.get(m.scene_id)
+        if sc is not None:
+            matched.append((utc(sc.acquired).timestamp(), m.mmsi, d.lat, d.lon, d.id))
+    pos = positions.sort_values(["mmsi", "time"], kind="stable").reset_index(drop=True)
+    tracks = Tracks(pos)
+    cache: dict[str, pd.DataFrame] = {}
+    # how often each transponder gives no position at an image time: the base rate of silence
+    times = sorted({pd.Timestamp(utc(s.acquired)) for s in scenes})
+    heard = dict.fromkeys((int(m) for m in tracks.vessels), 0)
+    for t in times:
+        for m in tracks.at(t, params)["mmsi"]:
+            heard[int(m)] += 1
+    share = {m: 1.0 - k / len(times) for m, k in heard.items()} if times else {}
+    for v in visits:
+        own = identities.get(v.id)
+        own_mmsi = own.mmsi if own is not None else None
+        ev = [dets[e] for e in v.evidence if e in dets]
+        if not ev:
+            continue
+        found: dict[int, Alibi] = {}
+        t0 = utc(v.first_seen).timestamp() - params.confirm_slack_s
+        t1 = utc(v.last_seen).timestamp() + params.confirm_slack_s
+        lat0 = float(np.mean([d.lat for d in ev]))
+        lon0 = float(np.mean([d.lon for d in ev]))
+        own_dets = set(v.evidence)
+        present: set[int] = set()
+        for ts, mmsi, la, lo, did in matched:
+            if not t0 <= ts <= t1 or mmsi == own_mmsi or did in own_dets:
+                continue
+            dist = float(np.linalg.norm(_offsets_m(lat0, lon0, [la], [lo])[0]))
+            if dist < params.alibi_min_m:
+                continue
+            when = pd.Timestamp(ts, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+            if mmsi not in found or not found[mmsi].confirmed:
+                found[mmsi] = Alibi(
+                    mmsi, when, round(dist, 1), True, False, *names.get(mmsi, (None, None))
+                )
+        for d in ev:
+            sc = scene_of.get(d.scene_id)
+            if sc is None or not len(pos):
+                continue
+            if sc.id not in cache:
+                cache[sc.id] = tracks.at(pd.Timestamp(utc(sc.acquired)), params)
+            here = cache[sc.id]
+            present |= {int(m) for m in here["mmsi"]}
+            if here.empty:
+                continue
+            dist = np.linalg.norm(
+                _offsets_m(d.lat, d.lon, here["lat"].to_numpy(), here["lon"].to_numpy()), axis=1
+            )
+            keep = dist >= params.alibi_min_m
+            far, far_dist = here[keep], dist[keep]
+            if far.empty:
+                continue
+            pts = shapely.points(far["lon"].to_numpy(), far["lat"].to_numpy())
+            in_port = np.zeros(len(far), dtype=bool)
+            for p in ports:  # near a port (its anchorages included): a real position
+                deg = params.spoof_offshore_m / (M_PER_DEG_LON * math.cos(math.radians(d.lat)))
+                in_port |= shapely.dwithin(p.aoi_shape, pts, deg)
+            slow = _slow(pos, far["mmsi"].to_numpy(), pd.Timestamp(utc(sc.acquired)), params)
+            when = pd.Timestamp(utc(sc.acquired)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for k, row in enumerate(far.itertuples(index=False)):
+                mmsi = int(row.mmsi)
+                if mmsi == own_mmsi or mmsi in found:
+                    continue
+                suspect = bool(not in_port[k] and slow[k])
+                found[mmsi] = Alibi(
+                    mmsi,
+                    when,
+                    round(float(far_dist[k]), 1),
+                    False,
+                    suspect,
+                    *names.get(mmsi, (None, None)),
+                )
+        hiding = {m for m in share if m not in present and m != own_mmsi}
+        hiding |= {a.mmsi for a in found.values() if a.suspect}
+        hiding -= {a.mmsi for a in found.values() if not a.suspect}  # elsewhere: not hiding
+        silent = [
+            Silence(m, round(share[m], 4), *names.get(m, (None, None))) for m in sorted(hiding)
+        ]
+        if not found and not silent:
+            continue
+        alibis = sorted(found.values(), key=lambda a: (not a.confirmed, a.suspect, a.mmsi))
+        if own is None:
+            own = identities[v.id] = VisitAis(v.id, None, 0.0, evidence=len(ev))
+        own.alibis, own.silent = alibis, silent
+    return identities
+
+
+def _slow(pos: pd.DataFrame | None, mmsis: np.ndarray, when: pd.Timestamp, params) -> np.ndarray:
+    """Per MMSI: its reports within ``max_age_s`` of ``when`` all slower than spoof_max_sog_kn."""
+    out = np.zeros(len(mmsis), dtype=bool)
+    if pos is None or not len(pos):
+        return out
+    dt = pd.Timedelta(seconds=params.max_age_s)
+    near = pos[(pos["time"] >= when - dt) & (pos["time"] <= when + dt)]
+    top = near.groupby("mmsi")["sog"].max()
+    for i, m in enumerate(mmsis):
+        s = top.get(int(m))
+        out[i] = s is not None and np.isfinite(s) and s < params.spoof_max_sog_kn
+    return out

@@ -211,7 +211,7 @@ def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, dict[str, s
                 figures.ais_state(d), f"; named by AIS, MMSI {d.ais_mmsi}"
             )
             parts.append(
-                f'<h3 id="d-{_e(d.id)}">{_e(d.vessel)} at {_e(v.port)} / {_e(v.berth)}, '
+                f'<h3 id="d-{_e(d.id)}">{_e(_vessel(d))} at {_e(v.port)} / {_e(v.berth)}, '
                 f"{v.first_seen:%Y-%m-%d} to {v.last_seen:%Y-%m-%d}</h3>"
                 f'<p class="meta">delivery {_e(d.id)}: {_n(d.barrels_p50)} bbl p50 '
                 f"({_n(d.barrels_p10)} to {_n(d.barrels_p90)}), {_e(d.product)}; "
@@ -220,6 +220,17 @@ def _gallery(ledger: Ledger, data: figures.ReportData) -> tuple[str, dict[str, s
             )
             progress.advance(task)
     return "".join(parts), chips, n_chips, n_missing
+
+
+def _vessel(d, k: int = 3) -> str:
+    """The delivery's vessel; an unnamed one with its best candidates and their posteriors."""
+    if d.vessel != "unidentified":
+        return d.vessel
+    named = [c for c in d.candidates or [] if c.get("name") != "unidentified"][:k]
+    if not named:
+        return d.vessel
+    best = ", ".join(f"{c['name']} {float(c['probability']):.2f}" for c in named)
+    return f"unidentified (best candidates: {best})"
 
 
 def _dark_html(data: figures.ReportData, charts: dict[str, bytes], chips: dict[str, str]) -> str:
@@ -237,7 +248,7 @@ def _dark_html(data: figures.ReportData, charts: dict[str, bytes], chips: dict[s
         rows.append(
             {
                 "id": f'<a href="#d-{_e(d.id)}">{_e(d.id)}</a>',
-                "vessel": d.vessel,
+                "vessel": _vessel(d),
                 "id_probability": d.id_probability,
                 "berth": f"{v.port}/{v.berth}",
                 "first_seen": v.first_seen,

@@ -103,15 +103,78 @@ def ais_matches_from_ledger(ledger, ports, start=None, end=None, models=None):
     return result, static
 
 
-def ais_identities(ledger, visits, ports, start=None, end=None, models=None) -> dict:
-    """visit id -> VisitAis for the visits, from the ledger's AIS ({} without AIS data)."""
-    from pipeline.portcalls.ais import visits_by_ais
+@dataclass
+class AisContext:
+    """What the ledger's AIS says about a run's visits: per visit its verdict (``identities``,
+    alibis included) and the positions of the vessels concerned wherever they sailed, from a
+    few hours before the first visit to the longest voyage window after the last (for voyages
+    by track)."""
+
+    identities: dict = field(default_factory=dict)
+    positions: object = None  # pandas DataFrame, or None without AIS
+
+
+def ais_context(
+    ledger, visits, ports, start=None, end=None, models=None, registry=None, voyage_h=0.0
+) -> AisContext:
+    """The visits' AIS verdicts from the ledger (empty without AIS data around the images).
+
+    With ``registry``, each visit also gets its alibis (pipeline.portcalls.ais.add_alibis): the
+    registry vessels' transponders, wherever they reported during the visits (not only inside
+    the ports), that put them elsewhere while a hull was seen; ``positions`` then holds those
+    vessels' and the matched transponders' reports until ``voyage_h`` after the last visit."""
+    import pandas as pd
+
+    from pipeline.estimate.ais import registry_vessel
+    from pipeline.portcalls.ais import AisMatchParams, VisitAis, add_alibis, visits_by_ais
+    from pipeline.run.steps import ledger_inputs
 
     found = ais_matches_from_ledger(ledger, ports, start, end, models)
     if found is None:
-        return {}
+        return AisContext()
     result, static = found
-    return visits_by_ais(visits, result, static)
+    identities = visits_by_ais(visits, result, static)
+    if not visits:
+        return AisContext(identities)
+    everyone = ledger.ais_static()
+    fleet = {
+        int(r.mmsi)
+        for r in everyone.itertuples(index=False)
+        if registry
+        and registry_vessel(VisitAis("", int(r.mmsi), 0.0, r.name or None, r.imo or None), registry)
+    }
+    fleet |= {int(a.mmsi) for a in identities.values() if a.mmsi is not None}
+    if not fleet:
+        return AisContext(identities)
+    params = AisMatchParams()
+    margin = pd.Timedelta(seconds=max(params.max_gap_s, params.max_age_s, params.confirm_slack_s))
+    positions = ledger.ais_positions(
+        start=(pd.Timestamp(min(v.first_seen for v in visits)) - margin).to_pydatetime(),
+        end=(
+            pd.Timestamp(max(v.last_seen for v in visits)) + margin + pd.Timedelta(hours=voyage_h)
+        ).to_pydatetime(),
+        mmsis=sorted(fleet),
+    )
+    if registry:
+        inputs = ledger_inputs(ledger, ports, start, end, models=models)
+        add_alibis(
+            identities,
+            visits,
+            result,
+            inputs.detections,
+            inputs.scenes,
+            ports,
+            positions,
+            everyone[everyone["mmsi"].isin(fleet)],
+            params,
+        )
+    return AisContext(identities, positions)
+
+
+def ais_identities(ledger, visits, ports, start=None, end=None, models=None, registry=None) -> dict:
+    """visit id -> VisitAis for the visits, from the ledger's AIS ({} without AIS data); with
+    ``registry`` their alibis too (``ais_context``)."""
+    return ais_context(ledger, visits, ports, start, end, models, registry).identities
 
 
 MATCH_COLUMNS = [

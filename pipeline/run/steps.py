@@ -141,6 +141,8 @@ class SavedRun:
     run_id: str
     result: EstimateResult
     evidence_scenes: dict[str, list[str]]  # delivery id -> scene ids of its evidence
+    visits: list[Visit] | None = None  # as saved: discharge calls seen only by AIS included
+    voyages: list | None = None  # as estimated: linked by AIS tracks where the ledger has AIS
 
 
 def estimate_into_ledger(
@@ -164,10 +166,18 @@ def estimate_into_ledger(
 
     config = run_config(ports, params, registry, seed, start, end, visits_from_file)
     run_id = ledger.begin_run(config, model)
-    from pipeline.run.ais import ais_identities
+    from pipeline.portcalls.voyages import ais_discharge_visits, link_voyages
+    from pipeline.run.ais import ais_context
 
-    # AIS in the ledger: matched calls named (and sized) by their transponder, dark ones flagged
-    identities = ais_identities(ledger, visits, ports, start, end)
+    # AIS in the ledger: matched calls named (and sized) by their transponder, dark ones flagged,
+    # vessels reported elsewhere weighed down, voyages linked by the transponders' tracks (and
+    # discharge calls only AIS saw kept as visits)
+    horizon = max((w.max_h for w in params.voyages.windows.values()), default=0.0)
+    ais = ais_context(ledger, visits, ports, start, end, registry=registry, voyage_h=horizon)
+    identities = ais.identities
+    if identities:
+        voyages = link_voyages(visits, params, ais=identities, positions=ais.positions, ports=ports)
+        visits = visits + ais_discharge_visits(voyages)
     result = run_estimate(
         visits,
         voyages,
@@ -182,7 +192,7 @@ def estimate_into_ledger(
     )
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
-    return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()})
+    return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()}, visits, voyages)
 
 
 def portcalls_from_ledger(
@@ -252,7 +262,7 @@ def estimate_from_ledger(
             end=end,
             visits_from_file=visits_from_file,
         )
-    return saved, visits, voyages
+    return saved, saved.visits, saved.voyages
 
 
 @dataclass

@@ -15,6 +15,10 @@ are left out there, since the schedule, and so the images, have no hull under wa
 
 Reports come every ``interval_moored_s`` at the berth and ``interval_underway_s`` under way
 (each jittered, a share ``drop_share`` lost in reception), with ``noise_m`` of GNSS noise.
+With ``interval_transit_s`` set, a transmitting vessel also reports at sea between its calls,
+every ``interval_transit_s``: from the end of one call's departure track straight (in latitude
+and longitude; no routing around land) at 8-11 kn to the start of the next call's approach,
+then anchored there (speed 0) until the approach begins; not while it is dark or spoofing.
 Written as a NOAA MarineCadastre CSV (``DIR/ais/ais.csv``), so ``tankerwatch ingest --source ais
 --path DIR/ais`` reads it like a real file. The truth says per delivery whether the vessel's
 transponder told where it was during its load call (``ais``) and its MMSI.
@@ -117,6 +121,8 @@ def simulate_ais(spec, schedule, layouts: dict, seed: int) -> AisTruth:
         if name not in truth.mmsi:
             continue
         mmsi = truth.mmsi[name]
+        if spec.interval_transit_s is not None:
+            _transits(truth.rows, spec, seed, mmsi, calls, layouts, to_lonlat)
         for arrived, departed, mode, (v, x, y, heading) in calls:
             r = _rng("ais-reports", seed, v.id)
             tr = to_lonlat[v.port]
@@ -233,6 +239,66 @@ def _track(rows, r, spec, mmsi, v, tr, start, end, a, b, speed, cog, aoi) -> Non
             continue  # the images show no hull under way in the port (the schedule has none)
         lon, lat = tr.transform(x, y)
         rows.append(_row(spec, mmsi, v, t, lon, lat, speed + r.normal(0, 0.2), cog, cog))
+
+
+def _out_point(v, x, y, layouts) -> tuple[float, float]:
+    """Where a call's approach starts (and its departure track ends), in the port's CRS."""
+    cx, cy = layouts[v.port].aoi.centroid.x, layouts[v.port].aoi.centroid.y
+    out = np.array([x - cx, y - cy])
+    out = out / (np.linalg.norm(out) or 1.0)
+    run = 6.0 * KNOT_M_S * 3600.0
+    return x + out[0] * run, y + out[1] * run
+
+
+def _haversine_m(lon1, lat1, lon2, lat2) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000.0 * math.asin(math.sqrt(min(a, 1.0)))
+
+
+def _transits(rows, spec, seed, mmsi, calls, layouts, to_lonlat) -> None:
+    """Reports at sea between consecutive calls of one vessel (module doc), leaving out the
+    windows around its dark and spoofed calls."""
+    quiet = [
+        (a - timedelta(hours=spec.dark_before_h), d + timedelta(hours=spec.dark_after_h))
+        for a, d, mode, _ in calls
+        if mode in ("off", "spoofed")
+    ]
+    hour = timedelta(hours=1)
+    for (_, dep, _, (va, xa, ya, _)), (arr, _, _, (vb, xb, yb, _)) in zip(
+        calls, calls[1:], strict=False
+    ):
+        start, end = dep + hour, arr - hour
+        if end <= start:
+            continue
+        r = _rng("ais-transit", seed, va.id, vb.id)
+        lon_a, lat_a = to_lonlat[va.port].transform(*_out_point(va, xa, ya, layouts))
+        lon_b, lat_b = to_lonlat[vb.port].transform(*_out_point(vb, xb, yb, layouts))
+        dist = _haversine_m(lon_a, lat_a, lon_b, lat_b)
+        span = (end - start).total_seconds()
+        sail = min(dist / (float(r.uniform(8.0, 11.0)) * KNOT_M_S), span)
+        sog = dist / sail / KNOT_M_S if sail > 0 else 0.0
+        cog = math.degrees(math.atan2(lon_b - lon_a, lat_b - lat_a)) % 360  # rough, for SOG/COG
+        for t in _times(r, start, end, spec.interval_transit_s):
+            if r.random() < spec.drop_share or any(q0 <= t <= q1 for q0, q1 in quiet):
+                continue
+            f = min((t - start).total_seconds() / sail, 1.0) if sail > 0 else 1.0
+            lon, lat = lon_a + f * (lon_b - lon_a), lat_a + f * (lat_b - lat_a)
+            moving = f < 1.0
+            rows.append(
+                _row(
+                    spec,
+                    mmsi,
+                    va,
+                    t,
+                    lon,
+                    lat,
+                    (sog + r.normal(0, 0.2)) if moving else abs(r.normal(0, 0.05)),
+                    cog if moving else float(r.uniform(0, 360)),
+                    cog,
+                )
+            )
 
 
 def ais_csv(truth: AisTruth) -> str:

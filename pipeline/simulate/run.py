@@ -66,6 +66,8 @@ def scenario_digest(sc: Scenario, seed: int) -> str:
         del dump["weather"]
     if dump["ais"] is None:
         del dump["ais"]
+    elif dump["ais"].get("interval_transit_s") is None:
+        del dump["ais"]["interval_transit_s"]
     for plan in dump["sensors"]:
         if plan["revisit_days"] == 1:
             del plan["revisit_days"]

@@ -120,6 +120,11 @@ class Ais(Strict):
     spoof_offset_km: float = Field(default=60, gt=0, description="how far out the false position")
     interval_moored_s: float = Field(default=180, gt=0, description="report interval at a berth")
     interval_underway_s: float = Field(default=30, gt=0, description="report interval under way")
+    interval_transit_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="report interval at sea between calls (None: no reports between calls)",
+    )
     drop_share: float = Field(default=0.1, ge=0, lt=1, description="reports lost in reception")
     noise_m: float = Field(default=10, ge=0, description="GNSS noise, 1-sigma metres")
 

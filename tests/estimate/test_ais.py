@@ -158,3 +158,70 @@ def test_weak_or_dark_ais_keeps_the_size_based_barrels(params):
             by_size.barrels_p50,
         )
     assert (weak.dark, dark.dark) == (False, True)
+
+
+TWINS = [
+    Vessel(name="Twin A", imo="2000001", length_m=100, beam_m=16, dwt=4000, source="test"),
+    Vessel(name="Twin B", imo="2000002", length_m=101, beam_m=16, dwt=4100, source="test"),
+    Vessel(name="Other", imo="2000003", length_m=60, beam_m=10, dwt=1200, source="test"),
+]
+
+
+def twin_visit() -> Visit:
+    return Visit("vostochny", "oil-1", "k", T, T, None, None, 2, 100.4, 16, evidence=["s1"],
+                 id="W", length_sigma_m=4.0, beam_sigma_m=0.8)  # fmt: skip
+
+
+def test_alibis_rule_out_or_weigh_down_vessels_reported_elsewhere(params):
+    from pipeline.estimate.ais import alibi_factors
+    from pipeline.estimate.registry import identify
+    from pipeline.portcalls.ais import Alibi
+
+    err = params.portcalls.size_error
+    alone = identify(twin_visit(), TWINS, params.identification, err)
+    p = {c.name: c.probability for c in alone.candidates}
+    assert 0.3 < p["Twin A"] < 0.6 and 0.3 < p["Twin B"] < 0.6  # twins: size cannot tell
+    alibi = [Alibi(1, "2024-03-01T00:00:00Z", 90_000.0, confirmed=True, imo="2000002")]
+    ais = VisitAis("W", None, 0.0, evidence=1, alibis=alibi)
+    f = alibi_factors(ais, TWINS, 0.1)
+    assert f == {"Twin B": 0.0}
+    got = identify(twin_visit(), TWINS, params.identification, err, f)
+    q = {c.name: c.probability for c in got.candidates}
+    assert q["Twin B"] == 0.0 and q["Twin A"] > p["Twin A"] + p["Twin B"] / 2
+    # "not in the registry" gains too: the ruled-out share is not all handed to the twin
+    assert got.p_unidentified > alone.p_unidentified
+    # the transponder's word only: weighed by the spoofing odds; a spoofing-like report: no change
+    said = [Alibi(1, "t", 9e4, name="TWIN B")]
+    assert alibi_factors(VisitAis("W", None, 0.0, alibis=said), TWINS, 0.1) == {"Twin B": 0.1}
+    odd = [Alibi(1, "t", 9e4, suspect=True, name="Twin B")]
+    assert alibi_factors(VisitAis("W", None, 0.0, alibis=odd), TWINS, 0.1) == {}
+    # a usually heard transponder silent meanwhile: weighed up by 1 / its silent share, capped;
+    # an alibi outweighs silence
+    from pipeline.portcalls.ais import Silence
+
+    hush = VisitAis("W", None, 0.0, silent=[Silence(1, 0.05, imo="2000001")])
+    assert alibi_factors(hush, TWINS, 0.1, 10.0) == {"Twin A": 10.0}
+    assert alibi_factors(hush, TWINS, 0.1, 30.0) == {"Twin A": 20.0}
+    assert alibi_factors(hush, TWINS, 0.1) == {}  # silence not used (the default cap 1)
+    both = VisitAis("W", None, 0.0, alibis=alibi, silent=[Silence(1, 0.05, imo="2000002")])
+    assert alibi_factors(both, TWINS, 0.1, 10.0) == {"Twin B": 0.0}
+    # a transponder not in the registry changes nothing
+    stranger = [Alibi(7, "t", 9e4, confirmed=True, name="NOBODY", imo="9")]
+    assert alibi_factors(VisitAis("W", None, 0.0, alibis=stranger), TWINS, 0.1) == {}
+
+
+def test_a_dark_call_is_named_once_its_twin_is_seen_elsewhere(params):
+    from pipeline.estimate import run_estimate
+    from pipeline.portcalls.ais import Alibi
+
+    params.volume.draws = 400
+    alibi = [Alibi(1, "2024-03-01T00:00:00Z", 90_000.0, confirmed=True, imo="2000002")]
+
+    def one(ais):
+        return run_estimate([twin_visit()], [], [], TWINS, params, seed=3, ais=ais).deliveries[0]
+
+    dark = one({"W": VisitAis("W", None, 0.0, evidence=1)})
+    assert dark.vessel == "unidentified" and dark.dark
+    named = one({"W": VisitAis("W", None, 0.0, evidence=1, alibis=alibi)})
+    assert named.vessel == "Twin A" and named.dark and named.id_probability > 0.5
+    assert "ruled out, seen elsewhere by an image matched to its AIS: Twin B" in named.method

@@ -113,3 +113,50 @@ def test_transponder_at_a_clear_berth_without_a_hull_is_possible_spoofing():
     assert match_ais([], b.scenes, b.observations, b.ports, far, None).spoofing == []
     assert cloudy.id not in {e.scene_id for e in result.spoofing}
     assert T0 + timedelta(hours=24) == cloudy.acquired
+
+
+def test_alibis_confirmed_reported_and_suspect():
+    from pipeline.portcalls.ais import add_alibis, visits_by_ais
+
+    b = Builder(ports=("vostochny", "rajin"))
+    s0, s24 = b.scene(0), b.scene(24)
+    hull = [b.vessel(s, 110, 18, berth="oil-1", measured=True) for s in (s0, s24)]
+    elsewhere = b.vessel(b.scene(12, port="rajin"), 100, 16, berth="oil-1", measured=True)
+    la, lo = _at(hull[0])
+    ra, ro = _at(elsewhere)
+    minutes = [-10, 10, 24 * 60 - 10, 24 * 60 + 10]
+    positions = pd.concat(
+        [
+            track(777, [(m, ra, ro) for m in (12 * 60 - 5, 12 * 60 + 5)]),  # seen at Rajin
+            track(888, [(m, ra + 0.003, ro) for m in minutes]),  # says Rajin, no image there
+            track(999, [(m, la - 0.55, lo) for m in minutes], sog=0.3),  # parked 60 km out
+            track(555, [(m, la - 0.55, lo + m / 600) for m in minutes], sog=10.0, cog=90.0),
+            track(444, [(m, la + 0.009, lo) for m in minutes]),  # 1 km off: not elsewhere
+            track(321, [(m, ra + 0.3, ro) for m in (12 * 60 - 5, 12 * 60 + 5)], sog=9.0),
+        ]
+    )
+    st = static([(777, "SEEN", "1", 100, 16), (888, "SAYS", "2", 110, 18)])
+    result = match_ais(b.detections, b.scenes, b.observations, b.ports, positions, st)
+    visits = b.build()
+    ids = visits_by_ais(visits, result, st)
+    (load,) = [v for v in visits if v.port == "vostochny"]
+    (dis,) = [v for v in visits if v.port == "rajin"]
+    assert load.id in ids and ids[load.id].dark and ids[dis.id].mmsi == 777
+    add_alibis(ids, visits, result, b.detections, b.scenes, b.ports, positions, st)
+    got = {a.mmsi: a for a in ids[load.id].alibis}
+    assert set(got) == {777, 888, 999, 555}
+    assert got[777].confirmed and not got[777].suspect and got[777].name == "SEEN"
+    assert got[777].distance_m > 100_000
+    assert not got[888].confirmed and not got[888].suspect and got[888].imo == "2"
+    assert got[999].suspect and not got[999].confirmed  # stationary far out at sea: spoofing?
+    assert not got[555].suspect  # under way at sea: a real alibi
+    # hiding while the hull was seen: 321 (heard at 1 of the 3 image times) and the spoofer 999
+    quiet = {q.mmsi: q.share for q in ids[load.id].silent}
+    assert quiet == {321: round(2 / 3, 4), 999: round(1 / 3, 4)}
+    # the Rajin hull's own transponder is no alibi for itself, and at the Rajin image every
+    # other report but 321's (under way 33 km off) is 12 h old or more (no position)
+    assert [(a.mmsi, a.suspect) for a in ids[dis.id].alibis] == [(321, False)]
+    # no positions: no reported alibis, the image-confirmed one stays
+    ids2 = visits_by_ais(visits, result, st)
+    add_alibis(ids2, visits, result, b.detections, b.scenes, b.ports, positions.iloc[:0], st)
+    assert [a.mmsi for a in ids2[load.id].alibis] == [777]

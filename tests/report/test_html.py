@@ -99,6 +99,13 @@ def test_dark_calls_get_their_chips_and_a_map_of_ais_tracks(db_url, tmp_path):
     dark = sample.deliveries[::2]  # every other call dark, the rest named by a transponder
     for i, d in enumerate(sample.deliveries):
         d.dark, d.ais_mmsi = (True, None) if d in dark else (False, 273000100 + i)
+    # a dark call the size-based posterior does not name: reported with its best candidates
+    dark[0].vessel, dark[0].imo = "unidentified", None
+    dark[0].candidates = [
+        {"name": "Yu Jong 2", "imo": "8604917", "probability": 0.45},
+        {"name": "Sam Ma 2", "imo": None, "probability": 0.3},
+        {"name": "unidentified", "probability": 0.25},
+    ]
     lon, lat = BERTHS["oil-1"]
     times = pd.date_range(sample.scenes[0].acquired, sample.scenes[-1].acquired, freq="30min")
     positions = pd.DataFrame(
@@ -133,6 +140,8 @@ def test_dark_calls_get_their_chips_and_a_map_of_ais_tracks(db_url, tmp_path):
     named = next(d for d in sample.deliveries if d not in dark)
     assert f"named by AIS, MMSI {named.ais_mmsi}" in doc
     assert "<th>AIS</th>" in doc and "<td>dark</td>" in doc
+    unnamed = "unidentified (best candidates: Yu Jong 2 0.45, Sam Ma 2 0.30)"
+    assert unnamed in section and f"{unnamed} at " in doc  # the dark table and its evidence
 
 
 def test_dark_calls_without_ais_say_they_cannot_be_told(ledger_with_rasters, tmp_path):

@@ -13,6 +13,8 @@ from pipeline.simulate.run import scenario_digest, simulate
 from pipeline.simulate.scenario import Ais, load_scenario
 
 TINY_DIGEST = "4c1e3790e4db898132e9802f46c9ebbd30c30f2ee90575cee819f451a0360f0e"  # before AIS
+# tiny.yaml with a default `ais` section, seed 1, before interval_transit_s existed (main af6163e)
+TINY_AIS_DIGEST = "f705a645bba68978afeb4448df0a97f79007cf5cf34f2a76063051dec960750b"
 
 
 def test_a_scenario_without_ais_keeps_its_digest_and_files(repo, small_simulation):
@@ -26,7 +28,8 @@ def test_a_scenario_without_ais_keeps_its_digest_and_files(repo, small_simulatio
 @pytest.fixture(scope="module")
 def ais_simulation(tmp_path_factory, repo):
     sc = load_scenario(repo / "configs" / "scenarios" / "tiny.yaml")
-    sc = sc.model_copy(update={"ais": Ais(transmit_share=1.0, dark_share=0.26, spoof_share=0.1)})
+    ais = Ais(transmit_share=1.0, dark_share=0.26, spoof_share=0.1, interval_transit_s=1800)
+    sc = sc.model_copy(update={"ais": ais})
     out = tmp_path_factory.mktemp("sim") / "tiny-ais"
     return sc, simulate(sc, out)
 
@@ -57,3 +60,45 @@ def test_ais_file_is_ingestable_and_agrees_with_the_truth(ais_simulation):
             assert abs(during["lat"].mean() - 42.74) + abs(during["lon"].mean() - 133.06) > 0.3
     # at these shares (seed 7) the three calls are one honest, one silent, one spoofed
     assert sorted(c["ais"] for c in calls) == ["false", "false", "true"]
+
+
+def test_transmitters_report_at_sea_between_calls_but_not_while_dark(ais_simulation):
+    from pipeline.config import load_port
+
+    sc, out = ais_simulation
+    f = read_ais(out / "ais" / "ais.csv")
+    pos = f.positions
+    import shapely
+
+    in_port = pd.Series(False, index=pos.index)
+    for name in sc.ports:
+        aoi = load_port(name).aoi_shape.buffer(0.2)  # the port and its approaches
+        in_port |= shapely.contains_xy(aoi, pos["lon"].to_numpy(), pos["lat"].to_numpy())
+    at_sea = pos[~in_port & (pos["sog"] > 5)]
+    assert len(at_sea) > 20  # under way between ports, every half hour
+    gaps = at_sea.sort_values(["mmsi", "time"]).groupby("mmsi")["time"].diff().dropna()
+    assert gaps.dt.total_seconds().median() == pytest.approx(1800, rel=0.35)
+    with (out / "truth" / "deliveries.csv").open() as fh:
+        calls = list(csv.DictReader(fh))
+    with (out / "truth" / "visits.csv").open() as fh:
+        visits = {v["visit_id"]: v for v in csv.DictReader(fh)}
+    quiet = 0
+    for c in calls:
+        if c["ais"] != "false":
+            continue
+        v = visits[c["load_visit_id"]]
+        t0 = pd.Timestamp(v["arrived_utc"]) - pd.Timedelta(hours=sc.ais.dark_before_h)
+        t1 = pd.Timestamp(v["departed_utc"]) + pd.Timedelta(hours=sc.ais.dark_after_h)
+        mine = pos[(pos["mmsi"] == int(c["mmsi"])) & (pos["time"] >= t0) & (pos["time"] <= t1)]
+        assert (mine["sog"] < 1.0).all()  # silent, or the spoofed position drifting: no track
+        quiet += 1
+    assert quiet == 2
+
+
+def test_transit_reports_leave_older_scenarios_digest_alone(repo):
+    sc = load_scenario(repo / "configs" / "scenarios" / "tiny.yaml")
+    plain = sc.model_copy(update={"ais": Ais()})
+    # the digest of an `ais` section without interval_transit_s, as it was before the key
+    assert scenario_digest(plain, 1) == TINY_AIS_DIGEST
+    with_transit = sc.model_copy(update={"ais": Ais(interval_transit_s=1800)})
+    assert scenario_digest(with_transit, 1) != TINY_AIS_DIGEST
