@@ -303,6 +303,7 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         positive_p=cfg.positive_p,
         augment=aug,
         bank=bank,
+        norm=cfg.normalisation,
     )
     net = cfg.architecture.build().to(device)
     ema = None
@@ -374,6 +375,27 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
     return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes), skipped
 
 
+def measure_length_bias(cfg, det, on_skip) -> dict:
+    """The bundle's ``calibration`` from the config's calibration chips: the mean signed length
+    error (detected - true) of matched detections of labels >= ``min_length_m``."""
+    from pipeline.detect.evaluate import evaluate_dataset
+
+    cal = cfg.length_calibration
+    root = cal.simulated.chips_dir()
+    res = evaluate_dataset(root, det, min_length_m=cal.min_length_m, land=False, on_skip=on_skip)
+    bias = res["overall"].get("length_bias_m")
+    n = res["overall"]["tp"]
+    if bias is None or n == 0:
+        raise TankerWatchError(f"{root}: no matched detection to measure the length bias on")
+    what = (
+        f"{cal.simulated.n} simulated chips seed {cal.simulated.seed}"
+        f"{' ' + str(cal.simulated.options) if cal.simulated.options else ''}, labels >= "
+        f"{cal.min_length_m:g} m"
+    )
+    log.info("length bias %.2f m from %d matched detections (%s)", bias, n, what)
+    return {"length_bias_m": round(float(bias), 2), "measured_on": what, "n_pairs": int(n)}
+
+
 def finish(
     cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes, skipped=None, on_skip=None
 ) -> dict:
@@ -401,6 +423,7 @@ def finish(
         "architecture": cfg.architecture.model_dump(mode="json"),
         "bands": cfg.bands,
         "gsd_m": cfg.gsd_m,
+        "normalisation": cfg.normalisation.model_dump(mode="json"),
         "thresholds": cfg.thresholds.model_dump(mode="json"),
         "inference": cfg.inference.model_dump(mode="json"),
         "class_head_trained": cfg.simulated is not None,
@@ -409,6 +432,11 @@ def finish(
     save_bundle(out, model, fields)
     det = load_detector(out)
     metrics: dict = {"model": cfg.name, "holdout": {}, "training": trained, "history": history}
+    if cfg.length_calibration is not None:
+        fields["calibration"] = measure_length_bias(cfg, det, on_skip or log_skip)
+        metrics["length_calibration"] = fields["calibration"]
+        save_bundle(out, model, fields)
+        det = load_detector(out)
     for h in cfg.holdout:
         res = evaluate_dataset(
             resolve_root(h.root), det, scenes=h.scenes, on_skip=on_skip or log_skip

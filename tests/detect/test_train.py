@@ -215,3 +215,80 @@ def test_train_skips_a_bad_scene_and_counts_it(cli, tmp_path, dataset):
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("error: no usable training scene (1 skipped") and "c/scene.tif" in last
     assert not (tmp_path / "none" / "weights.safetensors").exists()
+
+
+@pytest.fixture(scope="module")
+def sar_chips(tmp_path_factory):
+    from pipeline.simulate.chips import write_chips
+
+    root = tmp_path_factory.mktemp("s1-chips")
+    write_chips(root / "train", 3, seed=1, size_px=64, sensor="sentinel-1-grd")
+    write_chips(root / "cal", 3, seed=2, size_px=96, sensor="sentinel-1-grd")
+    return root
+
+
+def sar_config(folder, chips, **over):
+    cfg = {
+        "name": "tiny-sar",
+        "seed": 3,
+        "bands": ["VV", "VH"],
+        "normalisation": {"method": "sar-db", "db_min": -35.0, "db_max": 10.0},
+        "architecture": {"in_channels": 2, "widths": [4, 8, 8, 8, 8], "decoder_width": 8},
+        "simulated": {"n": 3, "seed": 1, "root": str(chips / "train")},
+        "length_calibration": {
+            "simulated": {"n": 3, "seed": 2, "root": str(chips / "cal")},
+            "min_length_m": 0,
+        },
+        "steps": 2,
+        "batch_size": 2,
+        "chip": 64,
+        "threads": 1,
+        "augment": {"haze": 0.0, "noise": 0.0, "dn_offset_p": 0.0},
+        "thresholds": {"score": 0.01, "min_length_m": 0},
+        "inference": {"tile": 128, "overlap": 32, "min_water_px": 0},
+    }
+    cfg.update(over)
+    path = folder / "train" / "sar.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_sar_training_writes_a_sar_bundle_with_its_length_bias(tmp_path, sar_chips):
+    metrics = train(sar_config(tmp_path, sar_chips), tmp_path / "m")
+    det = load_detector(tmp_path / "m")
+    assert det.bands == ["VV", "VH"] and det.spec.normalisation.method == "sar-db"
+    cal = det.spec.calibration
+    assert cal.n_pairs >= 1 and "seed 2" in cal.measured_on
+    assert cal.length_bias_m == metrics["length_calibration"]["length_bias_m"] != 0.0
+    # the bias is what the uncorrected bundle's matched lengths err by, on the calibration chips
+    import shutil
+
+    from pipeline.detect.evaluate import evaluate_dataset
+
+    shutil.copytree(tmp_path / "m", tmp_path / "raw")
+    spec = yaml.safe_load((tmp_path / "raw" / "model.yaml").read_text())
+    del spec["calibration"]
+    (tmp_path / "raw" / "model.yaml").write_text(yaml.safe_dump(spec))
+    raw = evaluate_dataset(sar_chips / "cal", load_detector(tmp_path / "raw"), land=False)
+    assert raw["overall"]["length_bias_m"] == pytest.approx(cal.length_bias_m, abs=0.01)
+    fixed = evaluate_dataset(sar_chips / "cal", det, land=False)
+    assert abs(fixed["overall"]["length_bias_m"]) < abs(cal.length_bias_m)
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"bands": ["B02", "B03"]}, "sar-db needs SAR bands"),
+        (
+            {
+                "simulated": {"n": 3, "seed": 4},
+                "length_calibration": {"simulated": {"n": 9, "seed": 4}},
+            },
+            "length_calibration seed 4 is the training chips' seed",
+        ),
+    ],
+)
+def test_sar_config_mistakes_are_refused(tmp_path, sar_chips, over, message):
+    with pytest.raises(TankerWatchError, match=message):
+        train(sar_config(tmp_path, sar_chips, **over), tmp_path / "m")
