@@ -89,9 +89,10 @@ class Calibration(_Strict):
 
     length_bias_m: float = Field(
         0.0,
-        description="mean signed length error (detected - true, m) on the calibration data; "
-        "subtracted from every detected length",
+        description="bias of the length relation detected = gain x true + bias (m) on the "
+        "calibration data; decode reports (detected - bias) / gain",
     )
+    length_gain: float = Field(1.0, gt=0.2, lt=5.0)
     measured_on: str = Field("", description="what the bias was measured on")
     n_pairs: int = Field(0, ge=0, description="matched detections it was measured from")
 
@@ -272,9 +273,12 @@ class LearnedDetector:
         keep = []
         min_len_px = self.spec.thresholds.min_length_m / self.gsd_m
         bias_px = self.spec.calibration.length_bias_m / self.gsd_m
+        gain = self.spec.calibration.length_gain
         for d in dets:
-            if bias_px:  # the measured length bias, removed before the size rule
-                d["length"] = max(1.0, d["length"] - bias_px)
+            if (
+                bias_px or gain != 1.0
+            ):  # the measured length relation, inverted before the size rule
+                d["length"] = max(1.0, (d["length"] - bias_px) / gain)
             if not (0 <= d["cx"] < w and 0 <= d["cy"] < h):
                 continue
             if d["length"] < min_len_px:

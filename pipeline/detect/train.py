@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 CKPT_DIR = "checkpoint"
 
 
+# settings that act only after the weights are trained: changing them resumes a checkpoint
+AFTER_TRAINING = ("thresholds", "inference", "holdout", "length_calibration")
+
+
 def config_hash(cfg: TrainConfig) -> str:
-    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    """What a checkpoint must have been trained with to be resumed: the config less the
+    settings of AFTER_TRAINING (a finished run re-run with a new score threshold or calibration
+    data writes its bundle again without training again)."""
+    text = json.dumps(cfg.model_dump(mode="json", exclude=set(AFTER_TRAINING)), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -375,25 +382,83 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
     return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes), skipped
 
 
-def measure_length_bias(cfg, det, on_skip) -> dict:
-    """The bundle's ``calibration`` from the config's calibration chips: the mean signed length
-    error (detected - true) of matched detections of labels >= ``min_length_m``."""
-    from pipeline.detect.evaluate import evaluate_dataset
+GAIN_RANGE = (0.5, 2.0)  # a fitted gain outside: lengths that do not track the truth
+
+
+def fit_length_relation(measured, true, fit_gain: bool) -> tuple[float, float]:
+    """(gain, bias) of detected = gain x true + bias by least squares over matched pairs, when
+    ``fit_gain`` and there are 10 pairs or more with a gain in GAIN_RANGE; else (1, the mean
+    signed error)."""
+    measured, true = np.asarray(measured, np.float64), np.asarray(true, np.float64)
+    if fit_gain and len(true) >= 10 and np.ptp(true) > 0:
+        gain, bias = np.polyfit(true, measured, 1)
+        if GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]:
+            return float(gain), float(bias)
+        log.warning("length gain %.3f outside %s: bias only", gain, GAIN_RANGE)
+    return 1.0, float(np.mean(measured - true))
+
+
+def calibrate(cfg, out: Path, on_skip) -> tuple[float | None, dict]:
+    """(score threshold or None, the bundle's ``calibration``) measured on the config's
+    ``length_calibration`` data with the bundle just written to ``out`` (see LengthCalibration):
+    one detection pass at the lowest threshold, scored at each."""
+    from pipeline.detect.bundle import load_detector
+    from pipeline.detect.data import scene_dirs
+    from pipeline.detect.evaluate import score_scene, summarise
+    from pipeline.detect.geometry import read_labels
+    from pipeline.detect.infer import detect_scene
 
     cal = cfg.length_calibration
     root = cal.simulated.chips_dir()
-    res = evaluate_dataset(root, det, min_length_m=cal.min_length_m, land=False, on_skip=on_skip)
-    bias = res["overall"].get("length_bias_m")
-    n = res["overall"]["tp"]
-    if bias is None or n == 0:
-        raise TankerWatchError(f"{root}: no matched detection to measure the length bias on")
+    from pipeline.detect.bundle import Calibration
+
+    det = load_detector(out)
+    det.spec.calibration = Calibration()  # measured without a correction already in the bundle
+    tried = sorted(set(cal.score_thresholds))
+    if tried:
+        det.spec.thresholds.score = min(tried)
+    found = []
+    for d in scene_dirs(root):
+        try:
+            found.append((read_labels(d / "labels.geojson"), detect_scene(d, det)))
+        except TankerWatchError as exc:
+            on_skip(d.name, str(exc))
+    chosen, best = None, None
+    for t in tried:
+        per = {
+            str(i): score_scene([r for r in recs if r.score >= t], labels, cal.min_length_m)
+            for i, (labels, recs) in enumerate(found)
+        }
+        o = summarise(per)
+        f1 = 2 * o["tp"] / max(1, 2 * o["tp"] + o["fp"] + o["fn"])  # unrounded
+        log.info("calibration: score >= %.2f: F1 %.4f", t, f1)
+        if best is None or f1 >= best:
+            chosen, best = t, f1
+    t = chosen if chosen is not None else det.spec.thresholds.score
+    pairs = [
+        (p["length_m"], p["true_length_m"])
+        for labels, recs in found
+        for p in score_scene([r for r in recs if r.score >= t], labels, cal.min_length_m)["pairs"]
+    ]
+    if not pairs:
+        raise TankerWatchError(f"{root}: no matched detection to measure the length relation on")
+    measured, true = np.array(pairs, dtype=np.float64).T
+    gain, bias = fit_length_relation(measured, true, cal.fit_gain)
     what = (
         f"{cal.simulated.n} simulated chips seed {cal.simulated.seed}"
         f"{' ' + str(cal.simulated.options) if cal.simulated.options else ''}, labels >= "
         f"{cal.min_length_m:g} m"
     )
-    log.info("length bias %.2f m from %d matched detections (%s)", bias, n, what)
-    return {"length_bias_m": round(float(bias), 2), "measured_on": what, "n_pairs": int(n)}
+    log.info(
+        "length relation: gain %.3f, bias %.2f m from %d pairs (%s)", gain, bias, len(pairs), what
+    )
+    calibration = {
+        "length_bias_m": round(float(bias), 2),
+        "length_gain": round(float(gain), 4),
+        "measured_on": what + (f"; score threshold {t:g} chosen of {tried}" if tried else ""),
+        "n_pairs": len(pairs),
+    }
+    return chosen, calibration
 
 
 def finish(
@@ -433,7 +498,9 @@ def finish(
     det = load_detector(out)
     metrics: dict = {"model": cfg.name, "holdout": {}, "training": trained, "history": history}
     if cfg.length_calibration is not None:
-        fields["calibration"] = measure_length_bias(cfg, det, on_skip or log_skip)
+        score, fields["calibration"] = calibrate(cfg, out, on_skip or log_skip)
+        if score is not None:
+            fields["thresholds"] = {**fields["thresholds"], "score": score}
         metrics["length_calibration"] = fields["calibration"]
         save_bundle(out, model, fields)
         det = load_detector(out)

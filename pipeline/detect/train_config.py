@@ -80,12 +80,23 @@ class HoldoutData(Strict):
 
 
 class LengthCalibration(Strict):
-    """Data the length bias is measured on after training (never trained on): the bundle's
-    ``calibration.length_bias_m`` is the mean signed length error of the matched detections of
-    labels at least ``min_length_m`` long, and is subtracted at decode."""
+    """Data measured on after training (never trained on), into the bundle's model.yaml:
+    with ``score_thresholds``, the one of them with the best F1 on these data (labels and
+    unmatched predictions >= ``min_length_m``; a tie goes to the higher) replaces
+    ``thresholds.score``; then, over the matched detections at that threshold, the length
+    relation detected = gain x true + bias (``fit_gain``; else gain 1 and bias the mean signed
+    error) goes to ``calibration`` and decode inverts it."""
 
     simulated: SimulatedData
     min_length_m: float = Field(0.0, ge=0)
+    score_thresholds: list[float] = Field(default_factory=list)
+    fit_gain: bool = False
+
+    @model_validator(mode="after")
+    def _thresholds(self):
+        if any(not 0 < t < 1 for t in self.score_thresholds):
+            raise ValueError("score_thresholds must lie strictly between 0 and 1")
+        return self
 
 
 class AugmentSpec(Strict):
