@@ -159,9 +159,15 @@ def render_card(spec, cfg, metrics: dict) -> str:
     cal = spec.calibration
     length_note = ""
     if cal.n_pairs:
-        length_note = (
-            f"\nLengths: the measured bias {cal.length_bias_m:+.1f} m (mean detected - true over "
-            f"{cal.n_pairs} matched\ndetections of {cal.measured_on}) is subtracted at decode."
+        relation = (
+            f"detected = {cal.length_gain:.3f} x true {cal.length_bias_m:+.1f} m"
+            if cal.length_gain != 1.0
+            else f"a mean bias of {cal.length_bias_m:+.1f} m"
+        )
+        length_note = "\n" + textwrap.fill(
+            f"Lengths: the length relation measured after training, {relation} over "
+            f"{cal.n_pairs} matched detections of {cal.measured_on}, is inverted at decode.",
+            98,
         )
     n_real = t.get("real_vessels", 0)
     if n_real:

@@ -124,7 +124,7 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 
 def save_checkpoint(
-    folder: Path, model, opt, step: int, chash: str, history: list, ema=None
+    folder: Path, model, opt, step: int, chash: str, history: list, ema=None, seconds: float = 0.0
 ) -> None:
     from safetensors.torch import save_file
 
@@ -143,6 +143,7 @@ def save_checkpoint(
         for g in osd["param_groups"]
     ]
     meta = {"step": step, "config_hash": chash, "param_groups": groups, "history": history}
+    meta["train_seconds"] = round(float(seconds), 1)  # over every run that led here
     atomic_write_text(folder / "state.yaml", yaml.safe_dump(_plain(meta), sort_keys=False))
 
 
@@ -320,9 +321,11 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         ema = copy.deepcopy(net)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt = out / CKPT_DIR
-    start, history = 0, []
+    start, history, before_s = 0, [], 0.0
+    seconds = 0.0
     if (ckpt / "state.yaml").exists() and not restart:
         start, history = load_checkpoint(ckpt, net, opt, chash, ema)
+        before_s = float(_read_checkpoint_state(ckpt / "state.yaml").get("train_seconds") or 0)
         log.info("resuming from step %d", start)
     model = D.wrap(net, dist)  # DDP broadcasts rank 0's weights to every rank
     batch_size = D.per_rank_batch(cfg.batch_size, dist)
@@ -371,10 +374,13 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
             stopping = stop_after is not None and done - start >= stop_after
             if (done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping) and dist.is_main:
                 history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
-                save_checkpoint(ckpt, net, opt, done, chash, history, ema)
+                seconds = before_s + time.time() - t0
+                save_checkpoint(ckpt, net, opt, done, chash, history, ema, seconds)
             if stopping and done < cfg.steps:
                 return None
-    train_s = time.time() - t0
+    # a resumed run adds its time to the runs before it (a finished one re-run adds none); the
+    # main rank saved the last step's checkpoint with exactly this time
+    train_s = seconds if start < cfg.steps and dist.is_main else before_s
     if not dist.is_main:
         return None
     final = ema if ema is not None else net
