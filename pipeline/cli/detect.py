@@ -85,20 +85,23 @@ def train(
 ) -> None:
     """Train a detector bundle (resumes from OUT/checkpoint when present).
 
-    Simulated chips the config names are made first when missing (as `tankerwatch simulate
-    --chips` makes them); the trainer itself only reads data. Several processes: `torchrun
-    --nproc-per-node N -m pipeline.cli train ...` (DDP; rank 0 makes the chips).
+    Simulated chips the config names (training and length calibration) are made first when
+    missing (as `tankerwatch simulate --chips` makes them); the trainer itself only reads data.
+    Several processes: `torchrun --nproc-per-node N -m pipeline.cli train ...` (DDP; rank 0
+    makes the chips).
     """
     import os
 
     from pipeline.detect.train import train as run_train
     from pipeline.detect.train_config import load_train_config
 
-    sim = load_train_config(config).simulated
-    if sim is not None and sim.root is None and os.environ.get("RANK", "0") == "0":
-        from pipeline.simulate.chips import ensure_chips
+    cfg = load_train_config(config)
+    cal = cfg.length_calibration
+    for sim in (cfg.simulated, cal.simulated if cal else None):
+        if sim is not None and sim.root is None and os.environ.get("RANK", "0") == "0":
+            from pipeline.simulate.chips import ensure_chips
 
-        ensure_chips(sim.chips_dir(), sim.n, seed=sim.seed, progress=True, **sim.options)
+            ensure_chips(sim.chips_dir(), sim.n, seed=sim.seed, progress=True, **sim.options)
     metrics = run_train(config, out, restart=restart, on_skip=_skipped)
     if metrics is None:  # a torchrun rank other than 0: rank 0 writes and reports the bundle
         return

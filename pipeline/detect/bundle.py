@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -45,10 +45,56 @@ class ArchSpec(_Strict):
         return build_model(self)
 
 
-class NormSpec(_Strict):
+class ReflectanceNorm(_Strict):
+    """Optical input: reflectance (DN scaled and offset-corrected when read), a fixed log
+    stretch (:func:`pipeline.detect.raster.normalise`)."""
+
     method: Literal["log1p-reflectance"] = "log1p-reflectance"
     dn_scale: float = 10000.0
     dn_offset: Literal["auto"] = "auto"
+
+
+class SarDbNorm(_Strict):
+    """SAR input: calibrated backscatter as linear power (sigma0 or gamma0), to dB, clipped to
+    [db_min, db_max] and scaled to [-1, 1]; nodata and non-positive values read -1
+    (:func:`pipeline.detect.raster.normalise_sar_db`)."""
+
+    method: Literal["sar-db"]
+    db_min: float = -35.0
+    db_max: float = 10.0
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not self.db_max > self.db_min:
+            raise ValueError(f"db_max ({self.db_max}) must exceed db_min ({self.db_min})")
+        return self
+
+
+# the bundle's input normalisation, by ``method`` (a model.yaml without it is optical)
+NormSpec = Annotated[ReflectanceNorm | SarDbNorm, Field(discriminator="method")]
+SAR_BANDS = ("VV", "VH", "HH", "HV")
+
+
+def normalise_input(norm, refl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """The network's input from what the scene reader returns, as ``norm`` (a NormSpec) says."""
+    from pipeline.detect.raster import normalise, normalise_sar_db
+
+    if norm.method == "sar-db":
+        return normalise_sar_db(refl, valid, norm.db_min, norm.db_max)
+    return normalise(refl, valid)
+
+
+class Calibration(_Strict):
+    """Corrections measured after training on data it did not train on, applied at decode."""
+
+    length_bias_m: float = Field(
+        0.0,
+        description="bias of the length relation detected = gain x true + bias (m) on the "
+        "calibration data; decode reports (detected - bias) / gain",
+    )
+    length_gain: float = Field(1.0, gt=0.2, lt=5.0)
+    measured_on: str = Field("", description="what the bias was measured on")
+    n_pairs: int = Field(0, ge=0, description="matched detections it was measured from")
 
 
 class Thresholds(_Strict):
@@ -99,8 +145,9 @@ class ModelSpec(_Strict):
     architecture: ArchSpec
     bands: list[str] = Field(min_length=1)
     gsd_m: float = Field(gt=0)
-    normalisation: NormSpec = Field(default_factory=NormSpec)
+    normalisation: NormSpec = Field(default_factory=ReflectanceNorm)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    calibration: Calibration = Field(default_factory=Calibration)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
     classes: list[str] = Field(default_factory=lambda: ["tanker", "other"])
     class_head_trained: bool = False
@@ -114,7 +161,20 @@ class ModelSpec(_Strict):
                 f"{len(self.bands)} bands but architecture.in_channels is "
                 f"{self.architecture.in_channels}"
             )
+        check_norm_bands(self.normalisation, self.bands)
         return self
+
+
+def check_norm_bands(norm, bands: list[str]) -> None:
+    """SAR normalisation takes SAR polarisations only, and optical none of them."""
+    sar = [b for b in bands if b.upper() in SAR_BANDS]
+    if norm.method == "sar-db" and len(sar) != len(bands):
+        other = [b for b in bands if b.upper() not in SAR_BANDS]
+        raise ValueError(
+            f"normalisation sar-db needs SAR bands ({'/'.join(SAR_BANDS)}), not {other}"
+        )
+    if norm.method != "sar-db" and sar:
+        raise ValueError(f"bands {sar} are SAR polarisations: use normalisation method sar-db")
 
 
 def sha256_file(path: Path) -> str:
@@ -171,12 +231,10 @@ class LearnedDetector:
         the deepest stride, channels_last, on the device)."""
         import torch
 
-        from pipeline.detect.raster import normalise
-
         _, h, w = refl.shape
         align = getattr(self.model, "deepest_stride", 16)
         ph, pw = (-h) % align, (-w) % align
-        x = normalise(refl, valid)
+        x = normalise_input(self.spec.normalisation, refl, valid)
         if ph or pw:
             x = np.pad(x, ((0, 0), (0, ph), (0, pw)), constant_values=-1.0)
         # channels_last made by numpy (HWC memory viewed as NCHW): no torch op, so the reader
@@ -214,7 +272,13 @@ class LearnedDetector:
         dets = decode(out, s, self.spec.thresholds.score, max_det=max_det)[0]
         keep = []
         min_len_px = self.spec.thresholds.min_length_m / self.gsd_m
+        bias_px = self.spec.calibration.length_bias_m / self.gsd_m
+        gain = self.spec.calibration.length_gain
         for d in dets:
+            if (
+                bias_px or gain != 1.0
+            ):  # the measured length relation, inverted before the size rule
+                d["length"] = max(1.0, (d["length"] - bias_px) / gain)
             if not (0 <= d["cx"] < w and 0 <= d["cy"] < h):
                 continue
             if d["length"] < min_len_px:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 
@@ -126,15 +127,48 @@ def render_card(spec, cfg, metrics: dict) -> str:
             f"copy-paste of real ships onto open water in {g.paste_p:.0%} of the chips "
             f"(rescaled {g.paste_scale[0]}-{g.paste_scale[1]})"
         )
+    sar = spec.normalisation.method == "sar-db"
     augment = (
         f"flips, arbitrary rotation, scale {g.scale}, gain {g.gain}, per-band gain, haze, "
         f"noise, un-removed +1000 DN offset{', ' if extra else ''}{', '.join(extra)}"
     )
+    if sar:
+        augment = (
+            f"flips, arbitrary rotation, scale {g.scale}, backscatter gain {g.gain} "
+            f"({10 * math.log10(g.gain[0]):+.1f} to {10 * math.log10(g.gain[1]):+.1f} dB), "
+            f"per-band gain +-{g.band_gain:.0%}"
+        )
     averaged = (
         f"; the bundle holds the moving average of the weights (decay {cfg.ema})" if cfg.ema else ""
     )
     gsd = spec.gsd_m
     imagery = f"{gsd:g} m optical imagery of ports ({'Sentinel-2 L2A; ' if gsd >= 10 else ''}any"
+    pixels = (
+        "L2A digital numbers (the +1000\noffset of processing baseline 04.00+ is detected from "
+        "file tags or from the dark-pixel floor) or\nreflectance floats, then a fixed log "
+        "stretch (no per-tile statistics)."
+    )
+    if sar:
+        n = spec.normalisation
+        imagery = f"{gsd:g} m SAR imagery of ports (Sentinel-1 IW GRD; any"
+        pixels = (
+            "calibrated backscatter as linear power\n(sigma0 or gamma0), converted to dB, "
+            f"clipped to {n.db_min:g}..{n.db_max:+g} dB and scaled to [-1, 1]; nodata\n"
+            "and non-positive values read -1 (no per-tile statistics)."
+        )
+    cal = spec.calibration
+    length_note = ""
+    if cal.n_pairs:
+        relation = (
+            f"detected = {cal.length_gain:.3f} x true {cal.length_bias_m:+.1f} m"
+            if cal.length_gain != 1.0
+            else f"a mean bias of {cal.length_bias_m:+.1f} m"
+        )
+        length_note = "\n" + textwrap.fill(
+            f"Lengths: the length relation measured after training, {relation} over "
+            f"{cal.n_pairs} matched detections of {cal.measured_on}, is inverted at decode.",
+            98,
+        )
     n_real = t.get("real_vessels", 0)
     if n_real:
         data_limit = (
@@ -157,6 +191,13 @@ def render_card(spec, cfg, metrics: dict) -> str:
         else ""
     )
     rule_note = _rule_note(metrics)
+    if sar:
+        data_limit += (
+            "\n- The simulated SAR (pipeline.simulate.sar) is calibrated against published"
+            " Sentinel-1 numbers where they\n  were found (BENCHMARKS.md); real azimuth"
+            " ambiguities, moving-target shifts and wakes are not\n  rendered, and the input"
+            " must be linear backscatter (a dB file reads as nodata-like floor)."
+        )
     return f"""# Model card: {spec.name}
 
 ## What it is
@@ -168,14 +209,12 @@ vessel-centre heatmap, sub-cell offset, log length and beam, and axis orientatio
 (sin 2a, cos 2a). Trained from scratch (no pretrained weights).
 
 Input: bands {", ".join(spec.bands)} by name; any CRS and GSD is warped to the local UTM zone at
-{spec.gsd_m} m, so lengths are true ground metres. Pixel values: L2A digital numbers (the +1000
-offset of processing baseline 04.00+ is detected from file tags or from the dark-pixel floor) or
-reflectance floats, then a fixed log stretch (no per-tile statistics).
+{spec.gsd_m} m, so lengths are true ground metres. Pixel values: {pixels}
 Output per vessel: oriented footprint, centre, length_m, beam_m, heading_deg (axis, 0-180: bow
 and stern are not told apart), score, class ({classes}).
 Thresholds: score >= {spec.thresholds.score}, length >= {spec.thresholds.min_length_m} m,
 duplicates within {spec.thresholds.nms_radius_m} m suppressed across tiles
-({spec.inference.tile} px tiles, {spec.inference.overlap} px overlap).{tta}
+({spec.inference.tile} px tiles, {spec.inference.overlap} px overlap).{tta}{length_note}
 
 ## Training data
 - Real: {real}: {t.get("real_vessels", "?")} labelled vessels.

@@ -26,7 +26,7 @@ from pipeline.detect.geometry import (
     labels_to_pixel_boxes,
     read_labels,
 )
-from pipeline.detect.raster import normalise, read_full
+from pipeline.detect.raster import read_full
 from pipeline.detect.train_config import AugmentSpec
 from pipeline.errors import TankerWatchError
 
@@ -99,6 +99,7 @@ class ChipSampler:
     positive_p: float = 0.7
     augment: AugmentSpec | None = field(default_factory=AugmentSpec)
     bank: list = field(default_factory=list)
+    norm: object = None  # the bundle's NormSpec (None: optical reflectance)
 
     def __post_init__(self) -> None:
         w = np.array([max(s.weight, 1e-6) for s in self.scenes], dtype=np.float64)
@@ -127,9 +128,12 @@ class ChipSampler:
         a = self.augment
         if a and a.paste_p and self.bank and s.water is not None and rng.random() < a.paste_p:
             boxes += self._paste(s, refl, x0, y0, size, rng)
+        from pipeline.detect.bundle import ReflectanceNorm, normalise_input
+
+        norm = self.norm or ReflectanceNorm()
         if self.augment:
-            refl = radiometric(refl, valid, rng, self.augment)
-        x = torch.from_numpy(normalise(refl, valid))
+            refl = radiometric(refl, valid, rng, self.augment, sar=norm.method == "sar-db")
+        x = torch.from_numpy(normalise_input(norm, refl, valid))
         if self.augment:
             x, boxes = geometric(x, boxes, rng, self.augment)
         if pad:
@@ -171,12 +175,21 @@ def _crop(refl: np.ndarray, valid: np.ndarray, x0: int, y0: int, size: int):
 
 
 def radiometric(
-    refl: np.ndarray, valid: np.ndarray, rng: np.random.Generator, a: AugmentSpec
+    refl: np.ndarray,
+    valid: np.ndarray,
+    rng: np.random.Generator,
+    a: AugmentSpec,
+    sar: bool = False,
 ) -> np.ndarray:
-    """Gain, per-band gain, haze (a smooth additive veil), sensor noise, residual DN offset."""
+    """Gain, per-band gain, haze (a smooth additive veil), sensor noise, residual DN offset.
+    ``sar`` (linear backscatter): the gains alone (calibration and incidence offsets in dB)."""
     nb, h, w = refl.shape
     out = refl * rng.uniform(*a.gain)
     out = out * (1 + rng.uniform(-a.band_gain, a.band_gain, size=(nb, 1, 1)))
+    if sar:
+        out = out.astype(np.float32)
+        out[:, ~valid] = 0.0
+        return out
     if a.haze and rng.random() < 0.5:
         coarse = rng.uniform(0, a.haze, size=(1, 4, 4)).astype(np.float32)
         veil = torch.nn.functional.interpolate(

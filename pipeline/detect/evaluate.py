@@ -228,12 +228,16 @@ def summarise(per_scene: dict[str, dict]) -> dict:
     beam_mae = (
         float(np.mean([abs(p["beam_m"] - p["true_beam_m"]) for p in pairs])) if pairs else math.nan
     )
+    len_bias = (
+        float(np.mean([p["length_m"] - p["true_length_m"] for p in pairs])) if pairs else math.nan
+    )
     out = {
         "precision": round(precision, 4),
         "recall": round(recall, 4),
         "f1": round(f1, 4),
         "map50": round(coco_map50(per_scene), 4),
         "length_mae_m": round(len_mae, 2) if pairs else None,
+        "length_bias_m": round(len_bias, 2) if pairs else None,
         "beam_mae_m": round(beam_mae, 2) if pairs else None,
         "tp": tp,
         "fp": fp,

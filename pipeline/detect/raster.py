@@ -359,3 +359,28 @@ def normalise(refl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     if not finite.all():
         out[~finite] = -1.0
     return out.astype(np.float32, copy=False)
+
+
+SAR_DB_MIN = -35.0  # below the Sentinel-1 IW noise floor (NESZ about -22 to -26 dB) ...
+SAR_DB_MAX = 10.0  # ... and above all but the brightest double-bounce corners
+
+
+def normalise_sar_db(
+    sigma0: np.ndarray,
+    valid: np.ndarray | None = None,
+    db_min: float = SAR_DB_MIN,
+    db_max: float = SAR_DB_MAX,
+) -> np.ndarray:
+    """Model input from calibrated SAR backscatter (linear power, sigma0 or gamma0): 10 log10,
+    clipped to [db_min, db_max], scaled linearly to [-1, 1]. Nodata (``valid`` False, NaN) and
+    values that have no dB (zero, negative) read -1, as the floor does. Fixed, like
+    :func:`normalise`: no per-tile statistics."""
+    x = np.asarray(sigma0, dtype=np.float32)
+    ok = np.isfinite(x) & (x > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        db = 10.0 * np.log10(np.where(ok, x, np.float32(1.0)))
+    out = (np.clip(db, db_min, db_max) - db_min) * (2.0 / (db_max - db_min)) - 1.0
+    out[~ok] = -1.0
+    if valid is not None:
+        out[:, ~valid] = -1.0
+    return out.astype(np.float32, copy=False)

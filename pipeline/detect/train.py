@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 CKPT_DIR = "checkpoint"
 
 
+# settings that act only after the weights are trained: changing them resumes a checkpoint
+AFTER_TRAINING = ("thresholds", "inference", "holdout", "length_calibration")
+
+
 def config_hash(cfg: TrainConfig) -> str:
-    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    """What a checkpoint must have been trained with to be resumed: the config less the
+    settings of AFTER_TRAINING (a finished run re-run with a new score threshold or calibration
+    data writes its bundle again without training again)."""
+    text = json.dumps(cfg.model_dump(mode="json", exclude=set(AFTER_TRAINING)), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -117,7 +124,7 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 
 def save_checkpoint(
-    folder: Path, model, opt, step: int, chash: str, history: list, ema=None
+    folder: Path, model, opt, step: int, chash: str, history: list, ema=None, seconds: float = 0.0
 ) -> None:
     from safetensors.torch import save_file
 
@@ -136,6 +143,7 @@ def save_checkpoint(
         for g in osd["param_groups"]
     ]
     meta = {"step": step, "config_hash": chash, "param_groups": groups, "history": history}
+    meta["train_seconds"] = round(float(seconds), 1)  # over every run that led here
     atomic_write_text(folder / "state.yaml", yaml.safe_dump(_plain(meta), sort_keys=False))
 
 
@@ -303,6 +311,7 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         positive_p=cfg.positive_p,
         augment=aug,
         bank=bank,
+        norm=cfg.normalisation,
     )
     net = cfg.architecture.build().to(device)
     ema = None
@@ -312,9 +321,11 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         ema = copy.deepcopy(net)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt = out / CKPT_DIR
-    start, history = 0, []
+    start, history, before_s = 0, [], 0.0
+    seconds = 0.0
     if (ckpt / "state.yaml").exists() and not restart:
         start, history = load_checkpoint(ckpt, net, opt, chash, ema)
+        before_s = float(_read_checkpoint_state(ckpt / "state.yaml").get("train_seconds") or 0)
         log.info("resuming from step %d", start)
     model = D.wrap(net, dist)  # DDP broadcasts rank 0's weights to every rank
     batch_size = D.per_rank_batch(cfg.batch_size, dist)
@@ -363,15 +374,97 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
             stopping = stop_after is not None and done - start >= stop_after
             if (done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping) and dist.is_main:
                 history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
-                save_checkpoint(ckpt, net, opt, done, chash, history, ema)
+                seconds = before_s + time.time() - t0
+                save_checkpoint(ckpt, net, opt, done, chash, history, ema, seconds)
             if stopping and done < cfg.steps:
                 return None
-    train_s = time.time() - t0
+    # a resumed run adds its time to the runs before it (a finished one re-run adds none); the
+    # main rank saved the last step's checkpoint with exactly this time
+    train_s = seconds if start < cfg.steps and dist.is_main else before_s
     if not dist.is_main:
         return None
     final = ema if ema is not None else net
     final.eval()
     return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes), skipped
+
+
+GAIN_RANGE = (0.5, 2.0)  # a fitted gain outside: lengths that do not track the truth
+
+
+def fit_length_relation(measured, true, fit_gain: bool) -> tuple[float, float]:
+    """(gain, bias) of detected = gain x true + bias by least squares over matched pairs, when
+    ``fit_gain`` and there are 10 pairs or more with a gain in GAIN_RANGE; else (1, the mean
+    signed error)."""
+    measured, true = np.asarray(measured, np.float64), np.asarray(true, np.float64)
+    if fit_gain and len(true) >= 10 and np.ptp(true) > 0:
+        gain, bias = np.polyfit(true, measured, 1)
+        if GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]:
+            return float(gain), float(bias)
+        log.warning("length gain %.3f outside %s: bias only", gain, GAIN_RANGE)
+    return 1.0, float(np.mean(measured - true))
+
+
+def calibrate(cfg, out: Path, on_skip) -> tuple[float | None, dict]:
+    """(score threshold or None, the bundle's ``calibration``) measured on the config's
+    ``length_calibration`` data with the bundle just written to ``out`` (see LengthCalibration):
+    one detection pass at the lowest threshold, scored at each."""
+    from pipeline.detect.bundle import load_detector
+    from pipeline.detect.data import scene_dirs
+    from pipeline.detect.evaluate import score_scene, summarise
+    from pipeline.detect.geometry import read_labels
+    from pipeline.detect.infer import detect_scene
+
+    cal = cfg.length_calibration
+    root = cal.simulated.chips_dir()
+    from pipeline.detect.bundle import Calibration
+
+    det = load_detector(out)
+    det.spec.calibration = Calibration()  # measured without a correction already in the bundle
+    tried = sorted(set(cal.score_thresholds))
+    if tried:
+        det.spec.thresholds.score = min(tried)
+    found = []
+    for d in scene_dirs(root):
+        try:
+            found.append((read_labels(d / "labels.geojson"), detect_scene(d, det)))
+        except TankerWatchError as exc:
+            on_skip(d.name, str(exc))
+    chosen, best = None, None
+    for t in tried:
+        per = {
+            str(i): score_scene([r for r in recs if r.score >= t], labels, cal.min_length_m)
+            for i, (labels, recs) in enumerate(found)
+        }
+        o = summarise(per)
+        f1 = 2 * o["tp"] / max(1, 2 * o["tp"] + o["fp"] + o["fn"])  # unrounded
+        log.info("calibration: score >= %.2f: F1 %.4f", t, f1)
+        if best is None or f1 >= best:
+            chosen, best = t, f1
+    t = chosen if chosen is not None else det.spec.thresholds.score
+    pairs = [
+        (p["length_m"], p["true_length_m"])
+        for labels, recs in found
+        for p in score_scene([r for r in recs if r.score >= t], labels, cal.min_length_m)["pairs"]
+    ]
+    if not pairs:
+        raise TankerWatchError(f"{root}: no matched detection to measure the length relation on")
+    measured, true = np.array(pairs, dtype=np.float64).T
+    gain, bias = fit_length_relation(measured, true, cal.fit_gain)
+    what = (
+        f"{cal.simulated.n} simulated chips seed {cal.simulated.seed}"
+        f"{' ' + str(cal.simulated.options) if cal.simulated.options else ''}, labels >= "
+        f"{cal.min_length_m:g} m"
+    )
+    log.info(
+        "length relation: gain %.3f, bias %.2f m from %d pairs (%s)", gain, bias, len(pairs), what
+    )
+    calibration = {
+        "length_bias_m": round(float(bias), 2),
+        "length_gain": round(float(gain), 4),
+        "measured_on": what + (f"; score threshold {t:g} chosen of {tried}" if tried else ""),
+        "n_pairs": len(pairs),
+    }
+    return chosen, calibration
 
 
 def finish(
@@ -401,6 +494,7 @@ def finish(
         "architecture": cfg.architecture.model_dump(mode="json"),
         "bands": cfg.bands,
         "gsd_m": cfg.gsd_m,
+        "normalisation": cfg.normalisation.model_dump(mode="json"),
         "thresholds": cfg.thresholds.model_dump(mode="json"),
         "inference": cfg.inference.model_dump(mode="json"),
         "class_head_trained": cfg.simulated is not None,
@@ -409,6 +503,13 @@ def finish(
     save_bundle(out, model, fields)
     det = load_detector(out)
     metrics: dict = {"model": cfg.name, "holdout": {}, "training": trained, "history": history}
+    if cfg.length_calibration is not None:
+        score, fields["calibration"] = calibrate(cfg, out, on_skip or log_skip)
+        if score is not None:
+            fields["thresholds"] = {**fields["thresholds"], "score": score}
+        metrics["length_calibration"] = fields["calibration"]
+        save_bundle(out, model, fields)
+        det = load_detector(out)
     for h in cfg.holdout:
         res = evaluate_dataset(
             resolve_root(h.root), det, scenes=h.scenes, on_skip=on_skip or log_skip

@@ -14,7 +14,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pipeline.config import REPO_ROOT, Strict, load_yaml_model
-from pipeline.detect.bundle import ArchSpec, InferenceSpec, Thresholds
+from pipeline.detect.bundle import (
+    ArchSpec,
+    InferenceSpec,
+    NormSpec,
+    ReflectanceNorm,
+    Thresholds,
+    check_norm_bands,
+)
 from pipeline.errors import TankerWatchError
 
 
@@ -57,6 +64,8 @@ class SimulatedData(Strict):
         for k, v in sorted(self.options.items()):
             if k == "sensors":
                 cmd += f" --sensors {','.join(v)}"
+            elif k == "sensor":
+                cmd += f" --sensors {v}"
             elif k == "size_px":
                 cmd += f" --chip-size {v}"
             else:
@@ -70,8 +79,30 @@ class HoldoutData(Strict):
     label: str = "holdout"
 
 
+class LengthCalibration(Strict):
+    """Data measured on after training (never trained on), into the bundle's model.yaml:
+    with ``score_thresholds``, the one of them with the best F1 on these data (labels and
+    unmatched predictions >= ``min_length_m``; a tie goes to the higher) replaces
+    ``thresholds.score``; then, over the matched detections at that threshold, the length
+    relation detected = gain x true + bias (``fit_gain``; else gain 1 and bias the mean signed
+    error) goes to ``calibration`` and decode inverts it."""
+
+    simulated: SimulatedData
+    min_length_m: float = Field(0.0, ge=0)
+    score_thresholds: list[float] = Field(default_factory=list)
+    fit_gain: bool = False
+
+    @model_validator(mode="after")
+    def _thresholds(self):
+        if any(not 0 < t < 1 for t in self.score_thresholds):
+            raise ValueError("score_thresholds must lie strictly between 0 and 1")
+        return self
+
+
 class AugmentSpec(Strict):
-    """Augmentation of training chips (pipeline.detect.data.ChipSampler reads it as is)."""
+    """Augmentation of training chips (pipeline.detect.data.ChipSampler reads it as is). With
+    SAR normalisation only the gains act (a gain is a dB offset of the backscatter); haze,
+    glint, additive noise and the DN offset are optical and are not applied."""
 
     flips: bool = True
     rotate: bool = True
@@ -92,10 +123,12 @@ class TrainConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = "cpu"
     bands: list[str] = Field(default_factory=lambda: ["B02", "B03", "B04", "B08"])
     gsd_m: float = Field(10.0, gt=0)
+    normalisation: NormSpec = Field(default_factory=ReflectanceNorm)
     architecture: ArchSpec = Field(default_factory=ArchSpec)
     real: list[RealData] = Field(default_factory=list)
     simulated: SimulatedData | None = None
     holdout: list[HoldoutData] = Field(default_factory=list)
+    length_calibration: LengthCalibration | None = None
     steps: int = Field(2000, ge=1)
     batch_size: int = Field(16, ge=1)
     chip: int = Field(128, ge=32)
@@ -127,6 +160,17 @@ class TrainConfig(Strict):
             )
         if self.chip % 16:
             raise ValueError("chip must be a multiple of 16")
+        check_norm_bands(self.normalisation, self.bands)
+        cal = self.length_calibration
+        if cal is not None and self.simulated is not None:
+            if cal.simulated.chips_dir() == self.simulated.chips_dir():
+                raise ValueError("length_calibration chips are the training chips")
+            no_root = cal.simulated.root is None and self.simulated.root is None
+            if no_root and cal.simulated.seed == self.simulated.seed:
+                raise ValueError(
+                    f"length_calibration seed {cal.simulated.seed} is the training chips' seed "
+                    "(the first chips of the two sets would be the same)"
+                )
         if self.augment.paste_p and "B08" not in self.bands:
             raise ValueError("augment.paste_p needs band B08 (the water mask for pasting)")
         for r in self.real:

@@ -168,3 +168,106 @@ def test_the_architecture_spec_builds_the_network():
     net = spec.build()
     assert isinstance(net, torch.nn.Module)
     assert net.state_dict().keys() == build_model(spec).state_dict().keys()
+
+
+SAR_TINY = {"backbone": "compact", "in_channels": 2, "widths": [4, 8, 8, 8, 8], "decoder_width": 8}
+
+
+def sar_fields(name="tiny-sar", **over):
+    fields = {
+        "name": name,
+        "architecture": {**SAR_TINY, "out_stride": 2},
+        "bands": ["VV", "VH"],
+        "gsd_m": 10.0,
+        "normalisation": {"method": "sar-db", "db_min": -35.0, "db_max": 10.0},
+        "thresholds": {"score": 0.01, "min_length_m": 0.0},
+        "inference": {"tile": 128, "overlap": 32, "min_water_px": 0},
+    }
+    fields.update(over)
+    return fields
+
+
+def sar_model(seed=0):
+    torch.manual_seed(seed)
+    return build_model(ArchSpec(in_channels=2, widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+
+
+@pytest.fixture(scope="module")
+def sar_chip(tmp_path_factory):
+    from pipeline.simulate.chips import write_chips
+
+    (chip,) = write_chips(tmp_path_factory.mktemp("s1"), 1, seed=3, size_px=96,
+                          sensor="sentinel-1-grd")  # fmt: skip
+    return chip
+
+
+def test_sar_bundle_loads_and_detects_on_a_simulated_sentinel1_chip(tmp_path, sar_chip):
+    from pipeline.detect.infer import detect_scene
+    from pipeline.detect.raster import normalise_sar_db, read_full
+
+    save_bundle(tmp_path / "sar", sar_model(), sar_fields())
+    text = (tmp_path / "sar" / "model.yaml").read_text()
+    assert "method: sar-db" in text and "db_min: -35.0" in text
+    det = load_detector(tmp_path / "sar")
+    assert det.bands == ["VV", "VH"] and det.spec.normalisation.method == "sar-db"
+    sigma0, valid, _, _ = read_full(sar_chip / "scene.tif", det.bands, det.gsd_m)
+    x = det.prepare(sigma0, valid)  # the network sees dB in [-1, 1], not reflectance
+    np.testing.assert_allclose(x[0].numpy(), normalise_sar_db(sigma0, valid), atol=1e-6)
+    dets = det.detect_array(sigma0, valid)
+    assert dets and all(d["cls"] == "vessel" and d["length"] >= 1.0 for d in dets)
+    # through the scene reader and the tiling loop, as `tankerwatch detect` runs it
+    records = detect_scene(sar_chip / "scene.tif", det, scene_id="chip")
+    assert len(records) >= 1 and all(-90 <= r.lat <= 90 for r in records)
+
+
+def test_length_bias_in_model_yaml_is_removed_at_decode(tmp_path, sar_chip):
+    from pipeline.detect.raster import read_full
+
+    model = sar_model()
+    save_bundle(tmp_path / "a", model, sar_fields())
+    cal = {"length_bias_m": 20.0, "measured_on": "test", "n_pairs": 5}
+    save_bundle(tmp_path / "b", model, sar_fields(calibration=cal))
+    sigma0, valid, _, _ = read_full(sar_chip / "scene.tif", ["VV", "VH"], 10.0)
+    a = load_detector(tmp_path / "a").detect_array(sigma0, valid)
+    b = load_detector(tmp_path / "b").detect_array(sigma0, valid)
+    assert len(a) == len(b) > 0
+    for da, db in zip(a, b, strict=True):
+        assert (da["cx"], da["cy"]) == (db["cx"], db["cy"])
+        assert db["length"] == pytest.approx(max(1.0, da["length"] - 2.0), abs=1e-4)  # 20 m
+
+
+@pytest.mark.parametrize(
+    ("norm", "bands", "message"),
+    [
+        ({"method": "sar-db"}, ["B02", "B03"], r"sar-db needs SAR bands"),
+        ({"method": "log1p-reflectance"}, ["VV", "VH"], r"SAR polarisations"),
+        ({"method": "sar-db", "db_min": 0.0, "db_max": -10.0}, ["VV", "VH"], "db_max"),
+        ({"method": "sigma-nought"}, ["VV", "VH"], "normalisation"),
+    ],
+)
+def test_normalisation_that_does_not_fit_the_bands_is_refused(tmp_path, norm, bands, message):
+    save_bundle(tmp_path / "sar", sar_model(), sar_fields())
+    spec = yaml.safe_load((tmp_path / "sar" / "model.yaml").read_text())
+    spec["normalisation"], spec["bands"] = norm, bands
+    (tmp_path / "sar" / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match=message):
+        load_detector(tmp_path / "sar")
+
+
+@pytest.mark.parametrize("name", ["tw-centernet-s2", "tw-centernet-3m"])
+def test_released_optical_bundles_load_unchanged(name):
+    """Bundles written before SAR input existed: same model.yaml, reflectance normalisation, no
+    length correction, and the network's input is the optical stretch."""
+    from pipeline.detect.bundle import MODELS_DIR
+    from pipeline.detect.raster import normalise
+
+    det = load_detector(name)
+    raw = yaml.safe_load((MODELS_DIR / name / "model.yaml").read_text())
+    assert "calibration" not in raw and raw["normalisation"]["method"] == "log1p-reflectance"
+    assert det.spec.normalisation.method == "log1p-reflectance"
+    assert det.spec.calibration.length_bias_m == 0.0
+    refl = np.random.default_rng(1).uniform(0, 0.4, (len(det.bands), 40, 40)).astype(np.float32)
+    valid = np.ones((40, 40), bool)
+    valid[:3] = False
+    x = det.prepare(refl, valid)
+    np.testing.assert_allclose(x[0, :, :40, :40].numpy(), normalise(refl, valid), atol=1e-6)

@@ -265,3 +265,58 @@ def test_a_png_named_tif_is_not_a_geotiff(tmp_path, recwarn):
     with pytest.raises(TankerWatchError, match=r"photo\.tif: not a GeoTIFF \(a PNG file\)"):
         open_scene(path, synth.BANDS, 10.0)
     assert not [w for w in recwarn if "georeference" in str(w.message).lower()]
+
+
+def test_sar_db_normalisation_converts_linear_sigma0_to_db_in_range():
+    from pipeline.detect.raster import normalise_sar_db
+
+    # linear sigma0 1.0 = 0 dB, 0.01 = -20 dB, 10 = +10 dB (the top), 1e-4 = -40 dB (below)
+    sigma0 = np.array([[[1.0, 0.01, 10.0, 1e-4, 100.0]]], np.float32)
+    x = normalise_sar_db(sigma0, db_min=-35.0, db_max=10.0)
+    want = (np.array([0.0, -20.0, 10.0, -35.0, 10.0]) + 35.0) / 45.0 * 2.0 - 1.0
+    np.testing.assert_allclose(x[0, 0], want, atol=1e-5)
+    assert x.dtype == np.float32 and x.min() >= -1.0 and x.max() <= 1.0
+    # another stated range moves the same dB values
+    y = normalise_sar_db(sigma0, db_min=-30.0, db_max=0.0)
+    np.testing.assert_allclose(y[0, 0, :3], [1.0, (10.0 / 30.0) * 2 - 1, 1.0], atol=1e-5)
+
+
+def test_sar_db_normalisation_reads_nodata_as_minus_one():
+    from pipeline.detect.raster import normalise_sar_db
+
+    sigma0 = np.full((2, 2, 3), 0.05, np.float32)
+    sigma0[0, 0, 0] = np.nan  # NaN in one band
+    sigma0[1, 1, 1] = 0.0  # zero: no dB
+    sigma0[0, 1, 2] = -0.2  # negative (a dB value where linear was expected): no dB
+    valid = np.ones((2, 3), bool)
+    valid[1, 2] = False
+    x = normalise_sar_db(sigma0, valid)
+    assert np.isfinite(x).all()
+    assert x[0, 0, 0] == -1.0 and x[1, 1, 1] == -1.0 and x[0, 1, 2] == -1.0
+    assert (x[:, 1, 2] == -1.0).all()  # invalid pixel: every band
+    ok = (10 * np.log10(0.05) + 35.0) / 45.0 * 2.0 - 1.0
+    assert x[1, 0, 0] == pytest.approx(ok, abs=1e-5)  # the other band of the NaN pixel is kept
+
+
+def test_sar_db_normalisation_of_a_simulated_sentinel1_chip(tmp_path):
+    """A simulated Sentinel-1 chip read as the detector reads it: linear sigma0 passes the reader
+    unscaled, water sits low in the range, the brightest hull pixels high."""
+    import rasterio
+
+    from pipeline.detect.raster import normalise_sar_db
+    from pipeline.simulate.chips import write_chips
+
+    def water_of(chip):
+        with rasterio.open(chip / "scl.tif") as src:
+            return src.read(1) == 6  # SCL water
+
+    chips = write_chips(tmp_path, 4, seed=7, size_px=64, sensor="sentinel-1-grd")
+    chip = max(chips, key=lambda c: int(water_of(c).sum()))  # some chips are mostly land
+    sigma0, valid, _, _ = read_full(chip / "scene.tif", ["VV", "VH"], 10.0)
+    x = normalise_sar_db(sigma0, valid)
+    assert x.shape == (2, 64, 64) and (x[:, ~valid] == -1.0).all()
+    water = water_of(chip) & valid
+    assert water.sum() > 100
+    sea = np.median(x[0][water])
+    assert -0.9 < sea < 0.0  # sea VV (about -15 to -25 dB) is below the middle (-12.5 dB)
+    assert x[0][valid].max() > sea + 0.3  # bright returns stand out by > 6.75 dB

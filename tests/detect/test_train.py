@@ -215,3 +215,146 @@ def test_train_skips_a_bad_scene_and_counts_it(cli, tmp_path, dataset):
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("error: no usable training scene (1 skipped") and "c/scene.tif" in last
     assert not (tmp_path / "none" / "weights.safetensors").exists()
+
+
+@pytest.fixture(scope="module")
+def sar_chips(tmp_path_factory):
+    from pipeline.simulate.chips import write_chips
+
+    root = tmp_path_factory.mktemp("s1-chips")
+    write_chips(root / "train", 3, seed=1, size_px=64, sensor="sentinel-1-grd")
+    write_chips(root / "cal", 8, seed=2, size_px=96, sensor="sentinel-1-grd")
+    return root
+
+
+def sar_config(folder, chips, **over):
+    cfg = {
+        "name": "tiny-sar",
+        "seed": 3,
+        "bands": ["VV", "VH"],
+        "normalisation": {"method": "sar-db", "db_min": -35.0, "db_max": 10.0},
+        "architecture": {"in_channels": 2, "widths": [4, 8, 8, 8, 8], "decoder_width": 8},
+        "simulated": {"n": 3, "seed": 1, "root": str(chips / "train")},
+        "length_calibration": {
+            "simulated": {"n": 8, "seed": 2, "root": str(chips / "cal")},
+            "min_length_m": 0,
+        },
+        "steps": 2,
+        "batch_size": 2,
+        "chip": 64,
+        "threads": 1,
+        "augment": {"haze": 0.0, "noise": 0.0, "dn_offset_p": 0.0},
+        "thresholds": {"score": 0.01, "min_length_m": 0},
+        "inference": {"tile": 128, "overlap": 32, "min_water_px": 0},
+    }
+    cfg.update(over)
+    path = folder / "train" / "sar.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_sar_training_writes_a_sar_bundle_with_its_length_bias(tmp_path, sar_chips):
+    metrics = train(sar_config(tmp_path, sar_chips), tmp_path / "m")
+    det = load_detector(tmp_path / "m")
+    assert det.bands == ["VV", "VH"] and det.spec.normalisation.method == "sar-db"
+    cal = det.spec.calibration
+    assert cal.n_pairs >= 1 and "seed 2" in cal.measured_on and cal.length_gain == 1.0
+    assert cal.length_bias_m == metrics["length_calibration"]["length_bias_m"] != 0.0
+    # the bias is what the uncorrected bundle's matched lengths err by, on the calibration chips
+    import shutil
+
+    from pipeline.detect.evaluate import evaluate_dataset
+
+    shutil.copytree(tmp_path / "m", tmp_path / "raw")
+    spec = yaml.safe_load((tmp_path / "raw" / "model.yaml").read_text())
+    del spec["calibration"]
+    (tmp_path / "raw" / "model.yaml").write_text(yaml.safe_dump(spec))
+    raw = evaluate_dataset(sar_chips / "cal", load_detector(tmp_path / "raw"), land=False)
+    assert raw["overall"]["length_bias_m"] == pytest.approx(cal.length_bias_m, abs=0.01)
+    fixed = evaluate_dataset(sar_chips / "cal", det, land=False)
+    assert abs(fixed["overall"]["length_bias_m"]) < abs(cal.length_bias_m)
+
+
+def test_calibration_chooses_the_threshold_and_fits_the_length_relation(tmp_path, sar_chips):
+    """Re-running a finished training with new calibration settings resumes the checkpoint
+    (they act after training), picks the threshold with the best F1 of those offered and fits
+    gain and bias; the same weights."""
+    from pipeline.detect.evaluate import evaluate_dataset
+    from pipeline.detect.train import calibrate
+
+    first = train(sar_config(tmp_path, sar_chips), tmp_path / "m")
+    w0 = load_file(str(tmp_path / "m" / "weights.safetensors"))
+    cal = {
+        "simulated": {"n": 8, "seed": 2, "root": str(sar_chips / "cal")},
+        "score_thresholds": [0.01, 0.9],
+        "fit_gain": True,
+    }
+    cfg = sar_config(
+        tmp_path, sar_chips, length_calibration=cal, thresholds={"score": 0.3, "min_length_m": 0}
+    )
+    metrics = train(cfg, tmp_path / "m")  # no --restart: resumes the finished run
+    # nothing trained again: the training time is the first run's
+    assert metrics["training"]["train_seconds"] == first["training"]["train_seconds"] > 0
+    w1 = load_file(str(tmp_path / "m" / "weights.safetensors"))
+    assert all((w0[k] == w1[k]).all() for k in w0)
+    det = load_detector(tmp_path / "m")
+    spec = det.spec
+    # the chosen threshold is the best of the two by F1 on the calibration chips
+    f1 = {}
+    for t in (0.01, 0.9):
+        d = load_detector(tmp_path / "m")
+        d.spec.thresholds.score = t
+        o = evaluate_dataset(sar_chips / "cal", d, land=False)["overall"]
+        f1[t] = 2 * o["tp"] / max(1, 2 * o["tp"] + o["fp"] + o["fn"])
+    assert spec.thresholds.score == max(f1, key=lambda t: (f1[t], t))
+    assert "chosen of [0.01, 0.9]" in spec.calibration.measured_on
+    # two training steps: lengths do not track the truth, so no gain is fitted, a bias is
+    assert spec.calibration.length_gain == 1.0 and spec.calibration.n_pairs >= 10
+    from pipeline.detect.train_config import load_train_config
+
+    again, calibration = calibrate(load_train_config(cfg), tmp_path / "m", lambda *a: None)
+    assert again == spec.thresholds.score
+    assert calibration["length_bias_m"] == spec.calibration.length_bias_m != 0.0
+
+
+def test_length_relation_fit():
+    import numpy as np
+
+    from pipeline.detect.train import fit_length_relation
+
+    rng = np.random.default_rng(0)
+    true = rng.uniform(50, 300, 200)
+    measured = 0.85 * true + 30.0 + rng.normal(0, 3, 200)
+    gain, bias = fit_length_relation(measured, true, fit_gain=True)
+    assert gain == pytest.approx(0.85, abs=0.02) and bias == pytest.approx(30.0, abs=3.0)
+    # decode's inverse brings the detections back to the truth on average
+    assert np.mean((measured - bias) / gain - true) == pytest.approx(0.0, abs=0.5)
+    assert fit_length_relation(measured, true, fit_gain=False) == (
+        1.0,
+        pytest.approx(np.mean(measured - true)),
+    )
+    flat = np.full(50, 40.0)  # lengths that ignore the truth: gain ~0, refused
+    assert fit_length_relation(flat, true[:50], fit_gain=True) == (
+        1.0,
+        pytest.approx(np.mean(flat - true[:50])),
+    )
+    assert fit_length_relation(measured[:5], true[:5], fit_gain=True)[0] == 1.0  # too few pairs
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"bands": ["B02", "B03"]}, "sar-db needs SAR bands"),
+        (
+            {
+                "simulated": {"n": 3, "seed": 4},
+                "length_calibration": {"simulated": {"n": 9, "seed": 4}},
+            },
+            "length_calibration seed 4 is the training chips' seed",
+        ),
+    ],
+)
+def test_sar_config_mistakes_are_refused(tmp_path, sar_chips, over, message):
+    with pytest.raises(TankerWatchError, match=message):
+        train(sar_config(tmp_path, sar_chips, **over), tmp_path / "m")
