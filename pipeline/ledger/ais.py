@@ -167,4 +167,9 @@ class AisStore:
         df["mmsi"] = df["mmsi"].astype("int64")
         for col in ("length_m", "width_m"):
             df[col] = df[col].astype(float)
+        # pandas 3 reads a text column with some values as its str dtype, where NULL becomes NaN
+        # (truthy, and written out as "nan"): missing text stays None
+        for col in df.columns:
+            if col not in ("time", "mmsi", "length_m", "width_m"):
+                df[col] = df[col].astype(object).where(df[col].notna(), None)
         return df

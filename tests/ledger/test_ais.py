@@ -86,3 +86,20 @@ def test_static_keeps_the_latest_report_and_fills_gaps(db_url):
         32.0,
     )
     assert row["time"] == pd.Timestamp("2024-03-05T00:00:00Z") and row["source_file"] == "c.csv"
+
+
+def test_static_text_missing_in_some_rows_reads_as_none(db_url):
+    """One vessel with an IMO, one without: the missing one is None, never NaN (which is
+    truthy and was written out as "nan" in deliveries.csv for an AIS-named vessel)."""
+    with Ledger(db_url) as led:
+        both = pd.concat(
+            [
+                static(273000001, "2024-03-01T00:00:00Z", name="WITH IMO", imo="9413780"),
+                static(273000002, "2024-03-01T00:00:00Z", name="KUM JIN GANG 3"),
+            ]
+        )
+        led.add_ais(positions(0), both, "a.csv")
+        rows = {r.mmsi: r for r in led.ais_static().itertuples(index=False)}
+    assert rows[273000001].imo == "9413780"
+    assert rows[273000002].imo is None and rows[273000002].callsign is None
+    assert (rows[273000002].imo or "none") == "none"
