@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from pipeline.detect.geometry import box_from_polygon
+from pipeline.detect.geometry import box_of_pixels
 
 
 class BaselineDetector:
@@ -40,7 +40,6 @@ class BaselineDetector:
 
     def detect_array(self, refl: np.ndarray, valid: np.ndarray) -> list[dict]:
         from scipy import ndimage
-        from shapely.geometry import MultiPoint
 
         blue, green, red, nir = refl[0], refl[1], refl[2], refl[3]
         ndwi = (green - nir) / (green + nir + 1e-6)
@@ -70,16 +69,9 @@ class BaselineDetector:
             # the component's surroundings must be mostly water (not a roof inland)
             if float(context[ys, xs].mean()) < self.context_water * 0.6:
                 continue
-            pts = [
-                (x + dx, y + dy)
-                for x, y in zip(xs, ys, strict=True)
-                for dx in (0, 1)
-                for dy in (0, 1)
-            ]
-            hull = MultiPoint(pts).convex_hull
-            if hull.geom_type != "Polygon":
+            box = box_of_pixels(xs, ys)
+            if box is None:
                 continue
-            box = box_from_polygon(hull)
             length_m = box.length * self.gsd_m
             if not (self.min_length_m <= length_m <= self.max_length_m):
                 continue

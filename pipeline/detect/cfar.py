@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from pipeline.detect.geometry import box_from_polygon
+from pipeline.detect.geometry import box_of_pixels
 
 
 def gamma_alpha(pfa: float, looks: float) -> float:
@@ -177,7 +177,6 @@ class CfarDetector:
         keep = np.unique(lab[seeds])
         keep = keep[keep > 0]
         out = []
-        from shapely.geometry import MultiPoint
 
         objects = ndimage.find_objects(lab)
         # pixels next to land (within two pixels): where a jetty joins the shore
@@ -198,16 +197,9 @@ class CfarDetector:
             ys, xs = np.nonzero(comp)
             ys = ys + sl[0].start
             xs = xs + sl[1].start
-            pts = [
-                (x + dx, y + dy)
-                for x, y in zip(xs, ys, strict=True)
-                for dx in (0, 1)
-                for dy in (0, 1)
-            ]
-            hull = MultiPoint(pts).convex_hull
-            if hull.geom_type != "Polygon":
+            box = box_of_pixels(xs, ys)
+            if box is None:
                 continue
-            box = box_from_polygon(hull)
             if self._jetty_like(box, xs, ys, touch, dist):
                 continue
             length_m = (box.length * self.gsd_m - self.length_bias_m) / self.length_gain

@@ -63,6 +63,18 @@ def box_from_polygon(poly, cls: str = "vessel") -> Box:
     return box_from_corners(coords, cls)
 
 
+def box_of_pixels(xs: np.ndarray, ys: np.ndarray, cls: str = "vessel") -> Box | None:
+    """Minimum rotated rectangle around whole pixels (column ``xs``, row ``ys``), or None when
+    they span no area (a single row or column of pixels still does: each pixel is a square)."""
+    from shapely.geometry import MultiPoint
+
+    pts = [(x + dx, y + dy) for x, y in zip(xs, ys, strict=True) for dx in (0, 1) for dy in (0, 1)]
+    hull = MultiPoint(pts).convex_hull
+    if hull.geom_type != "Polygon":
+        return None
+    return box_from_polygon(hull, cls)
+
+
 def heading_from_pixel_angle(angle: float) -> float:
     """Compass bearing (deg from north, clockwise, in [0, 180)) of a long axis given in pixel
     space of a north-up grid (y down). Bow and stern are not told apart."""
