@@ -275,3 +275,32 @@ def test_run_and_estimate_db_give_the_same_inputs_the_same_run(small_simulation,
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "caps.csv").read_text() == (tmp_path / "exported.csv").read_text()
     assert ",corrected," in (tmp_path / "caps.csv").read_text()
+
+
+def test_ledger_records_hold_one_scene_per_pass(tmp_path):
+    """The same Sentinel-1 pass ingested from two sources is one look at the berths, in the
+    inputs of port calls and in the observations the estimate counts."""
+    from datetime import timedelta
+
+    from pipeline.config import load_port
+    from pipeline.run.steps import ledger_inputs, ledger_observations
+    from tests.portcalls.builders import Builder
+
+    b = Builder()
+    hub = b.scene(10, sensor="sentinel-1-grd", source="sentinelhub")
+    pc = b.scene(10 + 9 / 3600, sensor="sentinel-1-grd", source="planetary-computer")
+    later = b.scene(10 + 96, sensor="sentinel-1-grd", source="planetary-computer")
+    for s in (hub, pc, later):
+        b.vessel(s, 100, 16)
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    with Ledger(db) as ledger:
+        for s in b.scenes:
+            ledger.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
+        for s in b.scenes:
+            ledger.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+        port = [load_port("vostochny")]
+        inputs = ledger_inputs(ledger, port)
+        obs = ledger_observations(ledger, port, start=(b.scenes[0].acquired - timedelta(days=1)))
+    assert {s.id for s in inputs.scenes} == {hub.id, later.id}
+    assert {d.scene_id for d in inputs.detections} == {hub.id, later.id}
+    assert {o.scene_id for o in obs} == {hub.id, later.id}

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from pipeline.config import PORTS_DIR, Port
 from pipeline.errors import TankerWatchError
 from pipeline.records import Detection, Observation, Scene
+
+# Scenes of one port and sensor from two sources this close in time are one satellite pass
+# delivered twice (Sentinel Hub and Planetary Computer stamp the same Sentinel-1 slice seconds
+# apart). No satellite of one sensor passes over a port twice within minutes, so 5 minutes
+# cannot merge two real looks.
+SAME_PASS_S = 300.0
 
 
 def check_inputs(
@@ -46,10 +54,64 @@ def check_inputs(
                 f"(known: {', '.join(sorted(berths[o.port]))})"
             )
     keep = {s.id for s in scenes if s.port in berths}
-    return (
+    return one_scene_per_pass(
         [d for d in detections if d.scene_id in keep],
         [s for s in scenes if s.id in keep],
         [o for o in observations if o.port in berths],
+    )
+
+
+def same_pass_twins(
+    scenes: list[Scene],
+    observations: list[Observation],
+    detections: list[Detection] = (),
+    within_s: float = SAME_PASS_S,
+) -> dict[str, str]:
+    """Scenes that repeat another source's scene of the same pass: dropped id -> kept id.
+
+    Scenes of one port and sensor from different sources acquired within ``within_s`` of each
+    other form one pass; the scene kept is the one that saw the most berths clearly, then the one
+    with the most detections, then the first by id. Scenes of one source are never merged (two
+    granules of one datatake cover different parts of a port)."""
+    clear = defaultdict(int)
+    for o in observations:
+        clear[o.scene_id] += o.state == "clear"
+    found = defaultdict(int)
+    for d in detections:
+        found[d.scene_id] += 1
+    twins: dict[str, str] = {}
+    by_stream = defaultdict(list)
+    for s in scenes:
+        by_stream[(s.port, s.sensor)].append(s)
+    for stream in by_stream.values():
+        stream.sort(key=lambda s: (s.acquired, s.id))
+        group: list[Scene] = []
+        for s in [*stream, None]:
+            if s is not None and group and (
+                (s.acquired - group[-1].acquired).total_seconds() <= within_s
+            ):
+                group.append(s)
+                continue
+            if len({g.source for g in group}) > 1:
+                best = min(group, key=lambda g: (-clear[g.id], -found[g.id], g.id))
+                twins.update({g.id: best.id for g in group if g.id != best.id})
+            group = [s]
+    return twins
+
+
+def one_scene_per_pass(
+    detections: list[Detection], scenes: list[Scene], observations: list[Observation]
+) -> tuple[list[Detection], list[Scene], list[Observation]]:
+    """The records without the scenes that repeat a pass another source delivered
+    (``same_pass_twins``): a pass seen twice must not count as two looks at a berth, nor its
+    vessels as two sightings."""
+    twins = same_pass_twins(scenes, observations, detections)
+    if not twins:
+        return detections, scenes, observations
+    return (
+        [d for d in detections if d.scene_id not in twins],
+        [s for s in scenes if s.id not in twins],
+        [o for o in observations if o.scene_id not in twins],
     )
 
 

@@ -79,11 +79,13 @@ def ledger_observations(
     ledger: Ledger, ports: list[Port], start: date | None = None, end: date | None = None
 ) -> list[Observation]:
     """The berth observations of the scenes of ``ports`` in the period (None: open)."""
+    from pipeline.portcalls.inputs import one_scene_per_pass
+
     names = [p.name for p in ports]
-    if start is None and end is None:
-        return ledger.observations(ports=names)
-    in_period = {s.id for s in ledger.scenes(ports=names, start=start, end=end)}
-    return [o for o in ledger.observations(ports=names) if o.scene_id in in_period]
+    scenes = ledger.scenes(ports=names, start=start, end=end)
+    in_period = {s.id for s in scenes}
+    obs = [o for o in ledger.observations(ports=names) if o.scene_id in in_period]
+    return one_scene_per_pass([], scenes, obs)[2]
 
 
 def persistent_into_ledger(ledger: Ledger, inputs: LedgerInputs, params: Any) -> dict[str, str]:

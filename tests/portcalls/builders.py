@@ -35,11 +35,12 @@ class Builder:
         sensor: str = "sentinel-2-l2a",
         gsd: float = 10.0,
         port: str = "vostochny",
+        source: str = "test",
     ) -> Scene:
         t = T0 + timedelta(hours=hours)
         s = Scene(
-            id=scene_id("test", sensor, t, port),
-            source="test",
+            id=scene_id(source, sensor, t, port),
+            source=source,
             sensor=sensor,
             acquired=t,
             port=port,
