@@ -276,6 +276,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         for o in clear_obs:
             clear_by_sensor.setdefault(_sensor(o), set()).add(o.acquired)
         sched = schedule({k: sorted(v) for k, v in clear_by_sensor.items()}, start, end, cov)
+        scene_at = {o.scene_id: (_hours(o.acquired), _sensor(o)) for o in obs}
         months = sched.months
         mi = {m: i for i, m in enumerate(months)}
         observed = np.zeros(len(months))
@@ -296,6 +297,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                         _hours(load_of[d.id].first_seen),
                         _hours(load_of[d.id].last_seen),
                         load_of[d.id].n_obs,
+                        _inner_hits(load_of[d.id], scene_at),
                     )
                     for d in mine
                 ],
@@ -370,6 +372,21 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
 
 def _hours(t: datetime) -> float:
     return t.timestamp() / 3600
+
+
+def _inner_hits(v: Visit, scene_at: dict[str, tuple[float, str]]) -> dict[str, int] | None:
+    """Sensor -> the visit's sightings strictly between its first and last (None when its
+    sightings' scenes are not known: a visit stored before they were kept, or one whose scenes
+    have no observation here)."""
+    if not v.sightings or any(s not in scene_at for s in v.sightings):
+        return None
+    lo, hi = _hours(v.first_seen), _hours(v.last_seen)
+    out: dict[str, int] = {}
+    for s in dict.fromkeys(v.sightings):  # a scene once
+        t, sensor = scene_at[s]
+        if lo + 1e-3 < t < hi - 1e-3:
+            out[sensor] = out.get(sensor, 0) + 1
+    return out
 
 
 def _sensor(o) -> str:
