@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/detect_at_berths.py --sim DIR [DIR...] [--model M]
         [--models S=M,...] [--every K] [--json OUT] [--write-bundle]
     # as the whole chain sees the berth: finished runs of estimate_calibration.py --chain
-    .venv/bin/python benchmarks/detect_at_berths.py --chain WORK [WORK...] [--min-images N]
-        [--json OUT] [--write-bundle]
+    .venv/bin/python benchmarks/detect_at_berths.py --chain WORK [WORK...] [--json OUT]
+        [--write-bundle]
 
 On a simulated scenario (``tankerwatch simulate --out DIR [--seed N]``), every scene holding a
 tanker at a load or discharge berth (label role ``load`` / ``discharge``, at most half under
@@ -26,9 +26,10 @@ alongside, the detector's bias removed, a length in the tanker range); sightings
 the calls at the berth one to one by length. This is the recall per clear image that port calls
 and the estimate's coverage model assume, on the seasons of the scenario family (the chain cuts
 and boxes them) rather than on the default scenario's full scenes. Use the family's TUNING
-seeds only (never the scoring seeds or the scored default scenario). A scenario with fewer than
-``--min-images`` such images of a sensor is pooled but not listed in ``recall_by_simulation``
-(one or two images give shares of 0 or 1 that say nothing about the spread between seasons).
+seeds only (never the scoring seeds or the scored default scenario). Each scenario's share is
+written with the images behind it (``tankers_by_simulation``): the recall prior's spread is
+then the spread between seasons beyond their binomial noise (``RecallPrior.from_calibration``),
+so a season of one or two images does not set a bound.
 
 ``--write-bundle`` writes the numbers into each measured bundle as ``berths.json`` (format
 ``tankerwatch-berth-calibration/1``, docs/ARCHITECTURE.md): the run reads it and the estimate
@@ -207,12 +208,9 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def calibration_documents(
-    rows: dict[tuple[str, str], list], argv: list[str], min_images: int = 1
-) -> dict:
-    """bundle path -> its berths.json document (one entry per sensor measured with it).
-    ``recall_by_simulation`` lists the simulations with at least ``min_images`` tankers of the
-    sensor (all of them pooled in tankers/found)."""
+def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) -> dict:
+    """bundle path -> its berths.json document (one entry per sensor measured with it), with
+    each simulation's share and the tankers behind it (the prior's spread weighs them)."""
     from datetime import UTC, datetime
 
     from pipeline.detect.bundle import read_spec, resolve_bundle_dir
@@ -247,9 +245,8 @@ def calibration_documents(
             "gsd_m": float(np.median(gsd)) if gsd else float(spec["gsd_m"]),
             "tankers": s["tankers"],
             "found": s["found"],
-            "recall_by_simulation": [
-                round(sum(v) / len(v), 3) for _, v in sorted(by_sim.items()) if len(v) >= min_images
-            ],
+            "recall_by_simulation": [round(sum(v) / len(v), 3) for _, v in sorted(by_sim.items())],
+            "tankers_by_simulation": [len(v) for _, v in sorted(by_sim.items())],
             "matched": s["found"],
             "length_bias_m": s["length_bias_m"],
             "length_sd_m": s["length_sd_m"],
@@ -269,12 +266,6 @@ def main(argv=None) -> int:
         nargs="+",
         help="finished estimate_calibration.py --chain run folders (tuning seeds): the berth as "
         "the whole chain sees it",
-    )
-    ap.add_argument(
-        "--min-images",
-        type=int,
-        default=1,
-        help="list a simulation's own share in recall_by_simulation from this many tankers up",
     )
     ap.add_argument("--model", default=None, help="bundle for sensors not in --models")
     ap.add_argument("--models", default="commercial-3m=tw-centernet-3m", help="SENSOR=BUNDLE,...")
@@ -323,7 +314,7 @@ def main(argv=None) -> int:
     if a.write_bundle:
         from pipeline.fsutil import atomic_write_text
 
-        for folder, doc in calibration_documents(rows, argv, a.min_images).items():
+        for folder, doc in calibration_documents(rows, argv).items():
             atomic_write_text(folder / CALIBRATION_FILE, json.dumps(doc, indent=1) + "\n")
             print(f"wrote {folder / CALIBRATION_FILE}")
     return 0
