@@ -429,7 +429,8 @@ def _fit_notes(port: str, fit: CoverageFit, p: EstimateParams) -> list[str]:
             f"{r10:.2f}-{r90:.2f}) from {k} clear images inside the visits and the misses "
             f"around them, with the configured {prior.low:.2f}-{prior.high:.2f} "
             f"({where}) as a Beta prior worth {n0:.0f} images (data "
-            f"weight {k * w / (k * w + n0):.0%}, each visit counted x {w:g})"
+            f"weight {k * w / (k * w + n0):.0%}, each visit counted x {w:g}; each sensor's "
+            f"hits counted apart on {fit.by_sensor_visits} of {fit.n_visits} visits)"
         )
     if fit.n_visits < cov.dwell_fit_min_visits:
         notes.append(

@@ -219,6 +219,7 @@ class CoverageFit:
     n_visits: int
     images: tuple[int, ...]  # clear images inside the visits' sightings, per sensor
     prior_n: tuple[float, ...]  # each sensor's recall prior weight, in images
+    by_sensor_visits: int = 0  # visits whose hits were counted per sensor (inner_hits known)
 
     def marginal(self, axis: int) -> np.ndarray:
         """Axis 0: the dwell median; axis 1 + j: the recall of sensors[j]."""
@@ -384,6 +385,7 @@ def fit_coverage(
     found = _p_found(sched.kvec, rec)  # (P, U)
     p_seen = np.maximum((w @ k_all) @ found.T, 1e-12)  # (G, P)
     n_img = np.zeros(n_s, dtype=int)
+    n_by_sensor = 0
     index = {x: j for j, x in enumerate(sensors)}
     by_berth: dict[str, list[VisitBounds]] = {}
     for v in visits:
@@ -407,6 +409,7 @@ def fit_coverage(
             if v.inner_hits is not None:  # each sensor's own hits and misses
                 xs = np.array([v.inner_hits.get(x, 0) for x in sensors], dtype=int)
                 hits = _hits_by_sensor(np.minimum(xs, k), k, rec)
+                n_by_sensor += 1
             else:
                 x = min(max(v.n_obs - (2 if v.last_h > v.first_h else 1), 0), int(k.sum()))
                 hits = _hits_likelihood(x, k, rec)
@@ -429,4 +432,5 @@ def fit_coverage(
         len(visits),
         tuple(int(i) for i in n_img),
         tuple(prior_n),
+        n_by_sensor,
     )
