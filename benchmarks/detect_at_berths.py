@@ -144,10 +144,10 @@ def measure_chain(work: Path, params=None) -> dict[tuple[str, str], list]:
     dets = [d for d in dets if d.id not in persistent]
     index = BerthIndex(ports, p.berth_margin_m)
     lines = _timelines(dets, scenes, [o for o in obs if o.port in names], index, p)
-    bundle_of: dict[str, str] = {}
+    model_of: dict[str, str] = {}  # sensor -> the model id that detected its scenes
     sensor_of = {x.id: x.sensor for x in scenes}
     for d in dets:
-        bundle_of.setdefault(sensor_of.get(d.scene_id, ""), d.model.split("@")[0])
+        model_of.setdefault(sensor_of.get(d.scene_id, ""), d.model)
     rows: dict[tuple[str, str], list] = defaultdict(list)
     for (port, berth), epochs in lines.items():
         if index.role(port, berth) not in BERTHED:
@@ -165,10 +165,11 @@ def measure_chain(work: Path, params=None) -> dict[tuple[str, str], list]:
             # one to one by length: the longest hulls to the longest sightings
             calls.sort(key=lambda x: -x.length_m)
             sights.sort(key=lambda s: -s.length_m)
-            bundle = bundle_of.get(ep.sensor, "")
+            model = model_of.get(ep.sensor, "")
+            bundle = model.split("@")[0]
             for k, c in enumerate(calls):
                 s = sights[k] if k < len(sights) else None
-                rows[(ep.sensor, bundle)].append(
+                rows[(ep.sensor, model)].append(
                     {
                         "sim": str(sim),
                         "bundle": bundle,
@@ -208,6 +209,10 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+class StaleDetections(ValueError):
+    """The detections measured were made by other weights than the bundle to be written."""
+
+
 def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) -> dict:
     """bundle path -> its berths.json document (one entry per sensor measured with it), with
     each simulation's share and the tankers behind it (the prior's spread weighs them)."""
@@ -216,12 +221,19 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
     from pipeline.detect.bundle import read_spec, resolve_bundle_dir
 
     docs: dict = {}
-    for (sensor, _model), r in sorted(rows.items()):
+    for (sensor, model), r in sorted(rows.items()):
         bundle = r[0]["bundle"]
         if bundle == "baseline":
             continue  # the classical detector has no bundle folder to carry the file
         folder = resolve_bundle_dir(bundle)
         spec = read_spec(folder).model_dump(mode="json")
+        sha = model.split("@", 1)[1] if "@" in model else ""
+        if sha and not spec["weights"]["sha256"].startswith(sha):
+            # runs of an earlier detector (--chain reads stored detections): not this bundle's
+            raise StaleDetections(
+                f"{folder}: the detections measured are of weights {sha}..., the bundle now has "
+                f"{spec['weights']['sha256'][:12]}... (re-run the chain with this bundle first)"
+            )
         s = summarise(r)
         by_sim = {}
         for x in r:
@@ -314,7 +326,12 @@ def main(argv=None) -> int:
     if a.write_bundle:
         from pipeline.fsutil import atomic_write_text
 
-        for folder, doc in calibration_documents(rows, argv).items():
+        try:
+            documents = calibration_documents(rows, argv)
+        except StaleDetections as exc:
+            print(f"detect_at_berths: {exc}", file=sys.stderr)
+            return 2
+        for folder, doc in documents.items():
             atomic_write_text(folder / CALIBRATION_FILE, json.dumps(doc, indent=1) + "\n")
             print(f"wrote {folder / CALIBRATION_FILE}")
     return 0
