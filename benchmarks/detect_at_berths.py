@@ -159,9 +159,7 @@ def measure_chain(work: Path, params=None) -> dict[tuple[str, str], list]:
             calls = [x for x in here if x.arrive <= ep.time < x.depart]
             if not calls:
                 continue
-            sights = [
-                s for s in ep.sightings if p.min_length_m <= s.length_m <= p.max_length_m
-            ]
+            sights = [s for s in ep.sightings if p.min_length_m <= s.length_m <= p.max_length_m]
             # one to one by length: the longest hulls to the longest sightings
             calls.sort(key=lambda x: -x.length_m)
             sights.sort(key=lambda s: -s.length_m)
