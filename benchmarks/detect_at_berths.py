@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/detect_at_berths.py --sim DIR [DIR...] [--model M]
         [--models S=M,...] [--every K] [--json OUT] [--write-bundle]
+    # as the whole chain sees the berth: finished runs of estimate_calibration.py --chain
+    .venv/bin/python benchmarks/detect_at_berths.py --chain WORK [WORK...] [--json OUT]
+        [--write-bundle]
 
 On a simulated scenario (``tankerwatch simulate --out DIR [--seed N]``), every scene holding a
 tanker at a load or discharge berth (label role ``load`` / ``discharge``, at most half under
@@ -12,6 +15,21 @@ square, bias = mean, sd = spread around the bias), pooled over the simulations g
 are the numbers behind ``portcalls.detector_recall`` (per sensor) and
 ``portcalls.size_error`` in configs/estimate: measure them on a simulation with another seed than
 the one you score the estimate on.
+
+``--chain``: the same numbers measured as the whole chain sees the berth, from finished runs of
+``benchmarks/estimate_calibration.py --chain`` (each WORK folder holds ``scenario.yaml``,
+``run/ledger.db`` and ``run/simulation/truth``; the rendered scenes are not needed). For every
+image of a load or discharge berth that port calls take as clear, taken while a true call lay
+there, the call is found when the run's detections hold a sighting of it there as port calls
+make them (``pipeline.portcalls.visits``: persistent objects set apart, only hulls moored
+alongside, the detector's bias removed, a length in the tanker range); sightings are matched to
+the calls at the berth one to one by length. This is the recall per clear image that port calls
+and the estimate's coverage model assume, on the seasons of the scenario family (the chain cuts
+and boxes them) rather than on the default scenario's full scenes. Use the family's TUNING
+seeds only (never the scoring seeds or the scored default scenario). Each scenario's share is
+written with the images behind it (``tankers_by_simulation``): the recall prior's spread is
+then the spread between seasons beyond their binomial noise (``RecallPrior.from_calibration``),
+so a season of one or two images does not set a bound.
 
 ``--write-bundle`` writes the numbers into each measured bundle as ``berths.json`` (format
 ``tankerwatch-berth-calibration/1``, docs/ARCHITECTURE.md): the run reads it and the estimate
@@ -32,6 +50,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # estimate_accuracy's truth reader (--chain)
 
 from pipeline.simulate.calibration import scene_sensor  # noqa: E402
 
@@ -99,6 +118,69 @@ def measure(sim: Path, models: dict[str, str | None], default: str | None, every
     return rows
 
 
+def measure_chain(work: Path, params=None) -> dict[tuple[str, str], list]:
+    """Rows as ``measure`` gives them, from one finished ``estimate_calibration.py --chain`` run:
+    each clear image of a load/discharge berth taken during a true call, found or not by the
+    sightings port calls make of the run's detections (see the module docstring)."""
+    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
+
+    from pipeline.config import load_port
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.portcalls.berths import BerthIndex
+    from pipeline.portcalls.persistent import find_persistent
+    from pipeline.portcalls.visits import _params, _timelines
+    from pipeline.simulate.scenario import load_scenario
+
+    p = _params(params)
+    sc = load_scenario(work / "scenario.yaml")
+    sim = work / "run" / "simulation"
+    stays, _, _ = _truth_from_sim(sim)
+    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
+        scenes, obs, dets = ledger.scenes(), ledger.observations(), ledger.detections()
+    names = {o.port for o in obs}
+    ports = [x for x in ports if x.name in names]
+    persistent = find_persistent(dets, scenes, p)
+    dets = [d for d in dets if d.id not in persistent]
+    index = BerthIndex(ports, p.berth_margin_m)
+    lines = _timelines(dets, scenes, [o for o in obs if o.port in names], index, p)
+    model_of: dict[str, str] = {}  # sensor -> the model id that detected its scenes
+    sensor_of = {x.id: x.sensor for x in scenes}
+    for d in dets:
+        model_of.setdefault(sensor_of.get(d.scene_id, ""), d.model)
+    rows: dict[tuple[str, str], list] = defaultdict(list)
+    for (port, berth), epochs in lines.items():
+        if index.role(port, berth) not in BERTHED:
+            continue
+        here = [x for x in stays if x.port == port and x.berth == berth and x.role in BERTHED]
+        for ep in epochs:
+            if not ep.clear:
+                continue
+            calls = [x for x in here if x.arrive <= ep.time < x.depart]
+            if not calls:
+                continue
+            sights = [s for s in ep.sightings if p.min_length_m <= s.length_m <= p.max_length_m]
+            # one to one by length: the longest hulls to the longest sightings
+            calls.sort(key=lambda x: -x.length_m)
+            sights.sort(key=lambda s: -s.length_m)
+            model = model_of.get(ep.sensor, "")
+            bundle = model.split("@")[0]
+            for k, c in enumerate(calls):
+                s = sights[k] if k < len(sights) else None
+                rows[(ep.sensor, model)].append(
+                    {
+                        "sim": str(sim),
+                        "bundle": bundle,
+                        "gsd_m": ep.gsd_m,
+                        "found": s is not None,
+                        # the raw detection against the truth (as measure: the bias is measured)
+                        "dl": None if s is None else s.det.length_m - c.length_m,
+                        "db": None if s is None else s.det.beam_m - c.beam_m,
+                    }
+                )
+    return rows
+
+
 def _sim_name(sim: Path) -> str:
     """'<scenario> seed <n>' from a simulation's manifest (the folder name without one)."""
     try:
@@ -125,19 +207,31 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+class StaleDetections(ValueError):
+    """The detections measured were made by other weights than the bundle to be written."""
+
+
 def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) -> dict:
-    """bundle path -> its berths.json document (one entry per sensor measured with it)."""
+    """bundle path -> its berths.json document (one entry per sensor measured with it), with
+    each simulation's share and the tankers behind it (the prior's spread weighs them)."""
     from datetime import UTC, datetime
 
     from pipeline.detect.bundle import read_spec, resolve_bundle_dir
 
     docs: dict = {}
-    for (sensor, _model), r in sorted(rows.items()):
+    for (sensor, model), r in sorted(rows.items()):
         bundle = r[0]["bundle"]
         if bundle == "baseline":
             continue  # the classical detector has no bundle folder to carry the file
         folder = resolve_bundle_dir(bundle)
         spec = read_spec(folder).model_dump(mode="json")
+        sha = model.split("@", 1)[1] if "@" in model else ""
+        if sha and not spec["weights"]["sha256"].startswith(sha):
+            # runs of an earlier detector (--chain reads stored detections): not this bundle's
+            raise StaleDetections(
+                f"{folder}: the detections measured are of weights {sha}..., the bundle now has "
+                f"{spec['weights']['sha256'][:12]}... (re-run the chain with this bundle first)"
+            )
         s = summarise(r)
         by_sim = {}
         for x in r:
@@ -162,6 +256,7 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
             "tankers": s["tankers"],
             "found": s["found"],
             "recall_by_simulation": [round(sum(v) / len(v), 3) for _, v in sorted(by_sim.items())],
+            "tankers_by_simulation": [len(v) for _, v in sorted(by_sim.items())],
             "matched": s["found"],
             "length_bias_m": s["length_bias_m"],
             "length_sd_m": s["length_sd_m"],
@@ -173,7 +268,15 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sim", type=Path, nargs="+", required=True, help="simulator output folders")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--sim", type=Path, nargs="+", help="simulator output folders")
+    src.add_argument(
+        "--chain",
+        type=Path,
+        nargs="+",
+        help="finished estimate_calibration.py --chain run folders (tuning seeds): the berth as "
+        "the whole chain sees it",
+    )
     ap.add_argument("--model", default=None, help="bundle for sensors not in --models")
     ap.add_argument("--models", default="commercial-3m=tw-centernet-3m", help="SENSOR=BUNDLE,...")
     ap.add_argument("--every", type=int, default=1, help="every k-th scene only")
@@ -185,9 +288,18 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     models = dict(kv.split("=", 1) for kv in a.models.split(",") if kv.strip())
     rows: dict[tuple[str, str], list] = defaultdict(list)
-    for sim in a.sim:
+    for sim in a.sim or []:
         for key, r in measure(sim, models, a.model, a.every).items():
             rows[key] += r
+    for work in a.chain or []:
+        if not (work / "run" / "ledger.db").exists():
+            print(f"{work}: no finished chain run (run/ledger.db), skipped", file=sys.stderr)
+            continue
+        for key, r in measure_chain(work).items():
+            rows[key] += r
+    if not rows:
+        print("detect_at_berths: no tanker at a berth in a clear image", file=sys.stderr)
+        return 2
     print(
         "| sensor | model | tankers at berths | found | recall | length MAE / RMS / bias / sd m | "
         "beam MAE / RMS / bias / sd m |"
@@ -212,7 +324,12 @@ def main(argv=None) -> int:
     if a.write_bundle:
         from pipeline.fsutil import atomic_write_text
 
-        for folder, doc in calibration_documents(rows, argv).items():
+        try:
+            documents = calibration_documents(rows, argv)
+        except StaleDetections as exc:
+            print(f"detect_at_berths: {exc}", file=sys.stderr)
+            return 2
+        for folder, doc in documents.items():
             atomic_write_text(folder / CALIBRATION_FILE, json.dumps(doc, indent=1) + "\n")
             print(f"wrote {folder / CALIBRATION_FILE}")
     return 0

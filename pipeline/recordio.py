@@ -547,6 +547,20 @@ def read_calibration(
             isinstance(x, int | float) and 0 <= x <= 1 for x in by_sim
         ):
             raise TankerWatchError(f"{where}: field 'recall_by_simulation': a list of shares 0-1")
+        n_by_sim = s.get("tankers_by_simulation") or []
+        if not isinstance(n_by_sim, list) or (
+            n_by_sim
+            and (
+                len(n_by_sim) != len(by_sim)
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0
+                           for x in n_by_sim)
+                or sum(n_by_sim) != tankers
+            )
+        ):  # fmt: skip
+            raise TankerWatchError(
+                f"{where}: field 'tankers_by_simulation': one count > 0 per "
+                "recall_by_simulation share, summing to 'tankers'"
+            )
         out.append(
             SensorCalibration(
                 sensor=name,
@@ -555,6 +569,7 @@ def read_calibration(
                 tankers=tankers,
                 found=found,
                 recall_by_simulation=tuple(float(x) for x in by_sim),
+                tankers_by_simulation=tuple(int(x) for x in n_by_sim),
                 length_bias_m=_num(s, "length_bias_m", where),
                 length_sd_m=_num(s, "length_sd_m", where),
                 beam_bias_m=_num(s, "beam_bias_m", where),

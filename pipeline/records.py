@@ -167,6 +167,9 @@ class SensorCalibration:
     beam_bias_m: float
     beam_sd_m: float
     source: str
+    # tankers behind each recall_by_simulation share (empty in files written before they were
+    # kept): with them the recall prior's spread is the between-season spread (beta-binomial)
+    tankers_by_simulation: tuple[int, ...] = ()
 
     @property
     def recall(self) -> float:

@@ -8,6 +8,8 @@ berths of simulations that are not scored), read by the batch runner, which hand
     {"format": ..., "model": NAME, "weights_sha256": SHA of the weights measured,
      "measured": {"command": ..., "simulations": [...], "when_utc": ...},
      "sensors": {SENSOR: {"gsd_m", "tankers", "found", "recall_by_simulation": [...],
+                          "tankers_by_simulation": [...] (optional: the tankers behind
+                          each share; the recall prior's spread then weighs them),
                           "matched", "length_bias_m", "length_sd_m", "beam_bias_m",
                           "beam_sd_m"}}}
 """

@@ -276,6 +276,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         for o in clear_obs:
             clear_by_sensor.setdefault(_sensor(o), set()).add(o.acquired)
         sched = schedule({k: sorted(v) for k, v in clear_by_sensor.items()}, start, end, cov)
+        scene_at = {o.scene_id: (_hours(o.acquired), _sensor(o)) for o in obs}
         months = sched.months
         mi = {m: i for i, m in enumerate(months)}
         observed = np.zeros(len(months))
@@ -296,6 +297,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                         _hours(load_of[d.id].first_seen),
                         _hours(load_of[d.id].last_seen),
                         load_of[d.id].n_obs,
+                        _inner_hits(load_of[d.id], scene_at),
                     )
                     for d in mine
                 ],
@@ -372,6 +374,21 @@ def _hours(t: datetime) -> float:
     return t.timestamp() / 3600
 
 
+def _inner_hits(v: Visit, scene_at: dict[str, tuple[float, str]]) -> dict[str, int] | None:
+    """Sensor -> the visit's sightings strictly between its first and last (None when its
+    sightings' scenes are not known: a visit stored before they were kept, or one whose scenes
+    have no observation here)."""
+    if not v.sightings or any(s not in scene_at for s in v.sightings):
+        return None
+    lo, hi = _hours(v.first_seen), _hours(v.last_seen)
+    out: dict[str, int] = {}
+    for s in dict.fromkeys(v.sightings):  # a scene once
+        t, sensor = scene_at[s]
+        if lo + 1e-3 < t < hi - 1e-3:
+            out[sensor] = out.get(sensor, 0) + 1
+    return out
+
+
 def _sensor(o) -> str:
     """An observation's sensor name (observations kept before sensors were named: 'default')."""
     return o.sensor or DEFAULT_SENSOR
@@ -412,7 +429,8 @@ def _fit_notes(port: str, fit: CoverageFit, p: EstimateParams) -> list[str]:
             f"{r10:.2f}-{r90:.2f}) from {k} clear images inside the visits and the misses "
             f"around them, with the configured {prior.low:.2f}-{prior.high:.2f} "
             f"({where}) as a Beta prior worth {n0:.0f} images (data "
-            f"weight {k * w / (k * w + n0):.0%}, each visit counted x {w:g})"
+            f"weight {k * w / (k * w + n0):.0%}, each visit counted x {w:g}; each sensor's "
+            f"hits counted apart on {fit.by_sensor_visits} of {fit.n_visits} visits)"
         )
     if fit.n_visits < cov.dwell_fit_min_visits:
         notes.append(

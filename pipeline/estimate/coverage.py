@@ -194,12 +194,19 @@ def recall_grid(n_sensors: int) -> np.ndarray:
 
 @dataclass
 class VisitBounds:
-    """What one load visit says about its stay (hours since the epoch)."""
+    """What one load visit says about its stay (hours since the epoch).
+
+    ``inner_hits``: sensor name -> sightings strictly between the first and the last, when the
+    visit's sightings are known (``Visit.sightings``). Then each sensor's hits and misses inside
+    the visit are its own binomial (which sensor found the vessel is known: capture-recapture
+    between the sensors seeing the same stay); None: only the total ``n_obs`` is known and the
+    hits are spread over the sensors by the likelihood."""
 
     berth: str
     first_h: float
     last_h: float
     n_obs: int
+    inner_hits: dict[str, int] | None = None
 
 
 @dataclass
@@ -212,6 +219,7 @@ class CoverageFit:
     n_visits: int
     images: tuple[int, ...]  # clear images inside the visits' sightings, per sensor
     prior_n: tuple[float, ...]  # each sensor's recall prior weight, in images
+    by_sensor_visits: int = 0  # visits whose hits were counted per sensor (inner_hits known)
 
     def marginal(self, axis: int) -> np.ndarray:
         """Axis 0: the dwell median; axis 1 + j: the recall of sensors[j]."""
@@ -297,6 +305,18 @@ def _ends_likelihood(
     return np.einsum("jlg,jlp->gp", box, miss, optimize=True)
 
 
+def _hits_by_sensor(x: np.ndarray, k: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """(P,): probability of x[s] hits among k[s] clear images of each sensor s (the sensor of
+    every hit known), at the recalls ``rec`` (P, S) of each grid point."""
+    from scipy.stats import binom
+
+    out = np.ones(len(rec))
+    for j, (xj, kj) in enumerate(zip(x, k, strict=True)):
+        if kj > 0:
+            out *= binom.pmf(int(min(xj, kj)), int(kj), rec[:, j])
+    return out
+
+
 def _hits_likelihood(x: int, k: np.ndarray, rec: np.ndarray) -> np.ndarray:
     """(P,): probability of x hits among k[s] clear images of each sensor s, at the recalls
     ``rec`` (P, S) of each grid point (the binomials convolved over the sensors)."""
@@ -365,6 +385,7 @@ def fit_coverage(
     found = _p_found(sched.kvec, rec)  # (P, U)
     p_seen = np.maximum((w @ k_all) @ found.T, 1e-12)  # (G, P)
     n_img = np.zeros(n_s, dtype=int)
+    n_by_sensor = 0
     index = {x: j for j, x in enumerate(sensors)}
     by_berth: dict[str, list[VisitBounds]] = {}
     for v in visits:
@@ -385,8 +406,13 @@ def fit_coverage(
             ends = _ends_likelihood(v, times, onehot, log_miss, lo_h, hi_h, mu, s)
             inner = (times > v.first_h) & (times < v.last_h)
             k = onehot[inner].sum(axis=0).astype(int)
-            x = min(max(v.n_obs - (2 if v.last_h > v.first_h else 1), 0), int(k.sum()))
-            hits = _hits_likelihood(x, k, rec)
+            if v.inner_hits is not None:  # each sensor's own hits and misses
+                xs = np.array([v.inner_hits.get(x, 0) for x in sensors], dtype=int)
+                hits = _hits_by_sensor(np.minimum(xs, k), k, rec)
+                n_by_sensor += 1
+            else:
+                x = min(max(v.n_obs - (2 if v.last_h > v.first_h else 1), 0), int(k.sum()))
+                hits = _hits_likelihood(x, k, rec)
             for t in {v.first_h, v.last_h}:  # the sightings themselves: one hit each
                 at = np.nonzero(np.abs(times - t) < 1e-3)[0]
                 if len(at) and n_s:
@@ -406,4 +432,5 @@ def fit_coverage(
         len(visits),
         tuple(int(i) for i in n_img),
         tuple(prior_n),
+        n_by_sensor,
     )

@@ -128,19 +128,48 @@ class RecallPrior(Strict):
 
     @classmethod
     def from_calibration(cls, cal: SensorCalibration, path: str) -> RecallPrior:
-        """The range a berth measurement supports: the pooled share +- 2 binomial standard
-        errors, widened to every simulation's own share (they differ more than chance)."""
+        """The range a berth measurement supports.
+
+        With the tankers behind each simulation's share (``tankers_by_simulation``): centred on
+        the pooled share, as wide as a uniform with the spread of a season's recall about it
+        (the between-simulation variance of the shares beyond their binomial noise, method of
+        moments, plus the pooled share's own variance), narrowed symmetrically to stay inside
+        0.01-0.99 so that its mean stays the pooled share. Seasons differ (which hulls call,
+        how they lie), and few images of one season say little, so the shares are weighed by
+        their images rather than taken as bounds.
+        Without them (older files): the pooled share +- 2 binomial standard errors, widened to
+        every simulation's own share."""
         mean = cal.recall
         se = math.sqrt(max(mean * (1 - mean), 1e-4) / cal.tankers)
-        lo = min([mean - 2 * se, *cal.recall_by_simulation])
-        hi = max([mean + 2 * se, *cal.recall_by_simulation])
         by_sim = ", ".join(f"{x:.2f}" for x in cal.recall_by_simulation)
+        counts = cal.tankers_by_simulation
+        if counts and len(counts) == len(cal.recall_by_simulation) and len(counts) > 1:
+            n_all = float(sum(counts))
+            spread = sum(
+                n * (x - mean) ** 2 for n, x in zip(counts, cal.recall_by_simulation, strict=True)
+            )
+            between = (spread - mean * (1 - mean) * (len(counts) - 1)) / (
+                n_all - sum(n * n for n in counts) / n_all
+            )
+            sd = math.sqrt(max(between, 0.0) + se * se)
+            half = min(math.sqrt(3.0) * sd, mean - 0.01, 0.99 - mean)
+            half = max(half, 0.005)
+            lo, hi = mean - half, mean + half
+            how = (
+                f"{mean:.2f} pooled, a season's spread sd {sd:.2f} "
+                f"(between-simulation sd {math.sqrt(max(between, 0.0)):.2f}); "
+                f"{len(counts)} simulations"
+            )
+        else:
+            lo = min([mean - 2 * se, *cal.recall_by_simulation])
+            hi = max([mean + 2 * se, *cal.recall_by_simulation])
+            how = f"{mean:.2f}; by simulation {by_sim}"
         return cls(
             low=round(min(max(lo, 0.01), 0.98), 3),
             high=round(min(max(hi, 0.02), 0.99), 3),
             measured=path,
             source=f"measured in {path}: {cal.model} found {cal.found} of {cal.tankers} tankers "
-            f"at berths in clear {cal.sensor} images ({mean:.2f}; by simulation {by_sim})",
+            f"at berths in clear {cal.sensor} images ({how})",
         )
 
     @model_validator(mode="after")

@@ -222,6 +222,7 @@ def _to_visit(tr: _Track, port: str, berth: str, role: str, p: PortcallParams) -
         length_m=round(L, 2),
         beam_m=round(B, 2),
         evidence=[s.det.id for s in tr.sightings],
+        sightings=[s.det.scene_id for s in tr.sightings],
         role=role,
         length_sigma_m=round(sl, 3),
         beam_sigma_m=round(sb, 3),

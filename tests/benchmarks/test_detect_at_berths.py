@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .scripts import load_benchmark
 
 
@@ -53,8 +55,9 @@ def test_write_bundle_document_matches_the_readers_format(tmp_path):
     from pipeline.detect.bundle import read_spec, resolve_bundle_dir
 
     mod = _module()
+    sha = read_spec(resolve_bundle_dir("tw-centernet-3m")).weights.sha256
     rows = {
-        ("commercial-3m", "tw-centernet-3m@x"): [
+        ("commercial-3m", f"tw-centernet-3m@{sha[:12]}"): [
             {"sim": str(tmp_path / "a"), "bundle": "tw-centernet-3m", "gsd_m": 3.0,
              "found": k < 3, "dl": 1.0 if k < 3 else None, "db": 0.5 if k < 3 else None}
             for k in range(4)
@@ -66,4 +69,8 @@ def test_write_bundle_document_matches_the_readers_format(tmp_path):
     path.write_text(json.dumps(doc))
     (c,) = read_calibration(path, read_spec(folder).weights.sha256)
     assert (c.tankers, c.found, c.length_bias_m, c.beam_bias_m) == (4, 3, 1.0, 0.5)
-    assert c.recall_by_simulation == (0.75,)
+    assert c.recall_by_simulation == (0.75,) and c.tankers_by_simulation == (4,)
+    # detections of other weights (a chain run before the bundle was retrained) are refused
+    stale = {("commercial-3m", "tw-centernet-3m@000000000000"): rows[next(iter(rows))]}
+    with pytest.raises(mod.StaleDetections, match="re-run the chain"):
+        mod.calibration_documents(stale, ["--chain", "a"])

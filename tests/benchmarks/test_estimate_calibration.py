@@ -131,3 +131,41 @@ def test_the_whole_chain_scores_a_tiny_scenario_and_resumes(tmp_path, capsys):
     # a work folder without a finished chain run is skipped, not scored
     assert mod.main([*argv[:-1], str(tmp_path / "none.csv"), "--work", str(tmp_path / "x")]) == 0
     assert "no finished chain run" in capsys.readouterr().err
+    # the berth as the chain sees it (detect_at_berths --chain) on the same kept run: one row
+    # per clear image of a load/discharge berth during a true call there, per sensor
+    _berths_as_the_chain_sees_them(work / "tiny-7", tmp_path, capsys)
+
+
+def _berths_as_the_chain_sees_them(run, tmp_path, capsys):
+    from pipeline.ledger.store import open_for_reading
+
+    berths = load_benchmark("detect_at_berths")
+    truth = load_benchmark("estimate_accuracy")._truth_from_sim
+    stays, _, _ = truth(run / "run" / "simulation")
+    with open_for_reading(f"sqlite:///{run / 'run' / 'ledger.db'}") as ledger:
+        obs = ledger.observations()
+    expected: dict[str, int] = {}
+    for o in obs:
+        if o.state != "clear":
+            continue
+        n = sum(
+            s.port == o.port and s.berth == o.berth and s.role in ("load", "discharge")
+            and s.arrive <= o.acquired < s.depart
+            for s in stays
+        )  # fmt: skip
+        if n:
+            expected[o.sensor] = expected.get(o.sensor, 0) + n
+    rows = berths.measure_chain(run)
+    got = {sensor: len(r) for (sensor, _), r in rows.items()}
+    # detections in an image the ingest called obscured make it clear for port calls: >=
+    assert got and all(got.get(k, 0) >= v for k, v in expected.items())
+    for r in rows.values():
+        assert all((x["dl"] is None) == (not x["found"]) for x in r)
+    out = tmp_path / "berths.json"
+    assert berths.main(["--chain", str(run), "--json", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert sum(v["tankers"] for v in table.values()) == sum(got.values())
+    # no finished run: skipped, and with nothing measured a one-line error, exit 2
+    assert berths.main(["--chain", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no finished chain run" in err and "no tanker at a berth" in err

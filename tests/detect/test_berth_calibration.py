@@ -46,6 +46,14 @@ def test_reads_one_record_per_sensor(tmp_path):
     assert c.recall_by_simulation == (0.7, 0.9) and c.length_bias_m == -1.0
 
 
+def test_the_tankers_behind_each_share_are_read_when_given(tmp_path):
+    (c,) = read_calibration(_write(tmp_path), "a" * 64)
+    assert c.tankers_by_simulation == ()  # a file written before they were kept
+    sensors = {"commercial-3m": SENSOR | {"tankers_by_simulation": [40, 60]}}
+    (c,) = read_calibration(_write(tmp_path, sensors=sensors), "a" * 64)
+    assert c.tankers_by_simulation == (40, 60)
+
+
 def test_calibration_of_other_weights_is_refused(tmp_path):
     with pytest.raises(TankerWatchError, match="measured with weights aaaa"):
         read_calibration(_write(tmp_path), "b" * 64)
@@ -59,6 +67,10 @@ def test_calibration_of_other_weights_is_refused(tmp_path):
         ({"sensors": {"s": SENSOR | {"found": 101}}}, "0 <= found <= tankers"),
         ({"sensors": {"s": SENSOR | {"length_sd_m": None}}}, "'length_sd_m' is missing"),
         ({"sensors": {"s": SENSOR | {"recall_by_simulation": [2]}}}, "recall_by_simulation"),
+        # the counts behind the shares: one per share, summing to the tankers
+        ({"sensors": {"s": SENSOR | {"tankers_by_simulation": [100]}}}, "tankers_by_simulation"),
+        ({"sensors": {"s": SENSOR | {"tankers_by_simulation": [50, 49]}}}, "summing to"),
+        ({"sensors": {"s": SENSOR | {"tankers_by_simulation": [100, 0]}}}, "count > 0"),
     ],
 )
 def test_malformed_files_fail_in_one_line_naming_the_field(tmp_path, over, needle):
@@ -76,6 +88,9 @@ def test_released_bundles_carry_a_calibration_of_their_own_weights():
         cals = bundle_calibration(folder, read_spec(folder).weights.sha256)
         assert [c.sensor for c in cals] == [sensor]
         assert 0 < cals[0].recall < 1 and cals[0].tankers > 50
+        # measured on the family's tuning seasons as the chain sees the berth (#13), with the
+        # images behind each season's share
+        assert sum(cals[0].tankers_by_simulation) == cals[0].tankers
 
 
 def test_a_bundle_without_the_file_has_no_calibration(tmp_path):

@@ -200,6 +200,38 @@ def test_the_estimate_notes_what_the_fit_used(params):
     assert any("on commercial-3m" in n and "detector_recall.commercial-3m" in n for n in recall)
     assert any("on sentinel-2-l2a" in n and "detector_recall.sentinel-2-l2a" in n for n in recall)
     assert all("Beta prior worth" in n and "data weight" in n for n in recall)
+    # port calls keep each visit's sightings, so every visit's hits are counted per sensor
+    n = sum(v.role == "load" for v in visits)
+    assert all(f"hits counted apart on {n} of {n} visits" in x for x in recall)
+
+
+def test_hits_counted_per_sensor_tell_the_sensors_apart(params):
+    """Stays of 4 days bounded by fine sightings, each holding 3 fine and 2 coarse clear images
+    of which 2 fine and 1 coarse found the vessel. Counted per sensor the coarse recall comes
+    out near 1/2; from the total alone (3 hits of 5) the likelier story for a fine detector of
+    recall 0.84 is 3 fine hits and 2 coarse misses, so the coarse recall comes out low."""
+    from pipeline.estimate.coverage import VisitBounds, fit_coverage
+
+    fine = revisits(24, lambda k: True)
+    coarse = [t + timedelta(hours=7) for t in revisits(48, lambda k: True)]
+    sched = schedule({S2: coarse, FINE: fine}, T0, END, params.coverage)
+    fset = {t.timestamp() / 3600 for t in fine}
+    th = np.array(sorted(fset | {t.timestamp() / 3600 for t in coarse}))
+    names = np.array([FINE if t in fset else S2 for t in th], dtype=object)
+    fh = np.array(sorted(fset))
+    visits_total, visits_split = [], []
+    for i in range(0, len(fh) - 6, 8):
+        first, last = fh[i], fh[i + 4]
+        visits_total.append(VisitBounds("oil-1", first, last, 5))
+        visits_split.append(VisitBounds("oil-1", first, last, 5, {FINE: 2, S2: 1}))
+    clear = {"oil-1": (th, names)}
+    pri = _priors(params, sched)
+    split = fit_coverage(sched, visits_split, clear, params.coverage, pri)
+    total = fit_coverage(sched, visits_total, clear, params.coverage, pri)
+    s_split = split.recall_quantiles(S2)[1]
+    s_total = total.recall_quantiles(S2)[1]
+    assert s_split > 0.3 and s_total < s_split - 0.1, (s_split, s_total)
+    assert split.by_sensor_visits == len(visits_split) and total.by_sensor_visits == 0
 
 
 def test_side_by_side_visits_do_not_bound_each_other(params):

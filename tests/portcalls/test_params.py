@@ -21,7 +21,8 @@ def _write(tmp_path, edit):
 def test_the_shipped_table_names_the_released_sensors_and_a_default():
     p = load_portcall_params()
     assert {"sentinel-2-l2a", "commercial-3m", "default"} <= set(p.detector_recall)
-    assert p.image_recall("commercial-3m") == pytest.approx(0.77, abs=0.01)
+    # measured on the family's tuning seasons as the chain sees the berth (#13): 124 of 147
+    assert p.image_recall("commercial-3m") == pytest.approx(0.84, abs=0.01)
     assert p.image_recall("an-unlisted-sensor") == p.detector_recall["default"].mean
 
 
@@ -72,7 +73,9 @@ def test_an_inverted_or_empty_recall_table_is_refused(tmp_path):
         load_portcall_params(_write(tmp_path, empty))
 
 
-def _berths_json(folder, sensor="somesat", tankers=100, found=60, by_sim=(0.5, 0.7), sha=None):
+def _berths_json(
+    folder, sensor="somesat", tankers=100, found=60, by_sim=(0.5, 0.7), sha=None, counts=None
+):
     import json
 
     from pipeline.recordio import CALIBRATION_FORMAT
@@ -88,6 +91,7 @@ def _berths_json(folder, sensor="somesat", tankers=100, found=60, by_sim=(0.5, 0
                 "tankers": tankers,
                 "found": found,
                 "recall_by_simulation": list(by_sim),
+                **({"tankers_by_simulation": list(counts)} if counts else {}),
                 "matched": found,
                 "length_bias_m": 0.0,
                 "length_sd_m": 5.0,
@@ -115,6 +119,36 @@ def test_a_measured_entry_reads_its_range_from_the_bundles_berths_json(tmp_path)
     # a re-measured (retrained) bundle moves the prior with no edit of the config
     _berths_json(tmp_path / "bundle", found=90, by_sim=(0.88, 0.92))
     assert load_portcall_params(_write(tmp_path, point_at)).image_recall("somesat") > 0.85
+
+
+def test_with_the_images_behind_each_share_the_prior_is_the_pooled_share_and_the_seasons_spread(
+    tmp_path,
+):
+    """Counts given: the range is centred on the pooled share; seasons that differ by no more
+    than chance give about the pooled share's own spread, a season of one image sets no bound,
+    and real differences between seasons widen it."""
+
+    def prior(found, by_sim, counts):
+        path = _berths_json(tmp_path / "b", tankers=sum(counts), found=found, by_sim=by_sim,
+                            counts=counts)  # fmt: skip
+
+        def point_at(d):
+            d["portcalls"]["detector_recall"]["somesat"] = {"measured": str(path)}
+
+        return load_portcall_params(_write(tmp_path, point_at)).recall_prior("somesat")
+
+    # 3 seasons of 40 at 0.80 / 0.75 / 0.85 (chance) and one of a single image, missed
+    calm = prior(96, (0.8, 0.75, 0.85, 0.0), (40, 40, 40, 1))
+    assert calm.mean == pytest.approx(96 / 121, abs=0.002)
+    assert calm.low > 0.6 and calm.high < 0.95  # the 0.0 of one image is no bound
+    # seasons at 0.5 and 0.95 (40 images each): far beyond chance, so the prior is wide
+    wide = prior(58, (0.5, 0.95), (40, 40))
+    assert wide.mean == pytest.approx(58 / 80, abs=0.002)
+    assert wide.high - wide.low > 2 * (calm.high - calm.low)
+    assert "between-simulation sd" in wide.source
+    # near 1 the range narrows symmetrically, so its mean stays the pooled share
+    high = prior(97, (1.0, 0.94), (50, 50))
+    assert high.high <= 0.99 and high.mean == pytest.approx(0.97, abs=0.002)
 
 
 def test_the_shipped_priors_are_the_released_bundles_measurements():
