@@ -46,6 +46,13 @@ def _xy(dets: list[Detection]) -> np.ndarray:
     return np.column_stack([x, y])
 
 
+def size_error_for(p, sensor: str):
+    """The size error of ``sensor``'s detections in PortcallParams ``p`` (its own entry, else
+    the GSD lines of ``size_error``)."""
+    get = getattr(p, "size_error_for", None)
+    return get(sensor) if get is not None else p.size_error
+
+
 def _displaced(dets, xy, tree, mine, centre, first, last, by_scene, pp) -> bool:
     """Whether a detection outside ``mine`` within [first, last] has its footprint (an oriented
     rectangle: length, beam, heading) over ``centre``."""
@@ -93,11 +100,16 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
             continue
         xy = _xy(dets)
         gsd = np.array([by_scene[d.scene_id].gsd_m or err.default_gsd_m for d in dets])
+        # each detection's size error is its sensor's (a SAR detector's is not an optical one's
+        # at the same pixel size: portcalls.size_error_by_sensor), as port calls take it
+        errs = [size_error_for(p, by_scene[d.scene_id].sensor) for d in dets]
         size = np.array(
-            [err.debiased(g, d.length_m, d.beam_m) for d, g in zip(dets, gsd, strict=True)]
+            [e.debiased(g, d.length_m, d.beam_m) for d, e, g in zip(dets, errs, gsd, strict=True)]
         )
-        sl = np.array([err.length_sigma(g, L) for g, L in zip(gsd, size[:, 0], strict=True)])
-        sb = np.array([err.beam_sigma(g, B) for g, B in zip(gsd, size[:, 1], strict=True)])
+        sl = np.array(
+            [e.length_sigma(g, L) for e, g, L in zip(errs, gsd, size[:, 0], strict=True)]
+        )
+        sb = np.array([e.beam_sigma(g, B) for e, g, B in zip(errs, gsd, size[:, 1], strict=True)])
         scene_idx = np.array([d.scene_id for d in dets])
         tree = cKDTree(xy)
         pairs = tree.query_pairs(pp.position_m + float(gsd.max()), output_type="ndarray")

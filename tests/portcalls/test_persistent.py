@@ -138,3 +138,26 @@ def test_scatter_must_be_positive():
     p["scatter_m"] = 0.0
     with pytest.raises(ValidationError, match="scatter_m"):
         type(load_params().portcalls.persistent).model_validate(p)
+
+
+def test_an_object_seen_by_two_sensors_is_judged_with_each_sensors_size_error(builder, params):
+    """A 30 m fitting, measured with each detector's bias (the optical one's +17.8 m at 10 m,
+    the SAR one's +3.5 m) and the SAR sizes scattering as the SAR detector's do
+    (sentinel-1-grd's own entry in portcalls.size_error_by_sensor): one object, set apart.
+    Judged with the optical error for the SAR sightings too, their lengths sat apart from the
+    optical ones and spread too much: it was not."""
+    sar = "sentinel-1-grd"
+    assert sar in params.portcalls.size_error_by_sensor
+    ids = []
+    for i in range(30):
+        if i % 2:
+            s = builder.scene(i * 48.0 + 1.0)
+            ids.append(builder.vessel(s, 48.0, 12.7, berth="coal-1", along=20.0, measured=True).id)
+        else:
+            s = builder.scene(i * 48.0 + 21.0, sensor=sar)
+            length = (18.0, 44.0, 34.0, 58.0, 24.0)[(i // 2) % 5]  # the CFAR's pixel-step sizes
+            ids.append(builder.vessel(s, length, 15.7, berth="coal-1", along=20.0, measured=True).id)
+    assert set(find_persistent(builder.detections, builder.scenes, params)) == set(ids)
+    optical_only = params.model_copy(deep=True)
+    optical_only.portcalls.size_error_by_sensor = {}
+    assert find_persistent(builder.detections, builder.scenes, optical_only) == {}
