@@ -179,12 +179,16 @@ def run_real(root: Path) -> list[dict]:
     from pipeline.portcalls.trace import TraceParams, stack_from_paths, trace_port
 
     out = []
-    for d, index in [
-        (d, index)
-        for index in ("ndwi", "mndwi")
+    # the shipped trace (NDWI, dark water grown); without the dark-water growth (the index
+    # alone, as before); MNDWI with the growth
+    variants = [("ndwi", 0.25), ("ndwi", None), ("mndwi", 0.25)]
+    for d, (index, dark) in [
+        (d, v)
+        for v in variants
         for d in sorted(p for p in root.iterdir() if (p / "scene.tif").exists())
     ]:
-        tp = TraceParams(min_valid=1, index=index)  # one date: every clear pixel is all there is
+        # one date: every clear pixel is all there is
+        tp = TraceParams(min_valid=1, index=index, dark_water=dark)
         tr = trace_port(None, stack_from_paths([d]), None, None, tp)
         ref = reproject(ndwi_land(d / "scene.tif"), "EPSG:4326", tr.crs)
         land = tr.land_m
@@ -198,6 +202,7 @@ def run_real(root: Path) -> list[dict]:
         row = {
             "scene": d.name,
             "index": index,
+            "dark_water": dark,
             "land_iou_vs_ndwi": round(iou, 4),
             "ships": len(ships),
             "centre_in_water": centre_water,

@@ -106,9 +106,7 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
         size = np.array(
             [e.debiased(g, d.length_m, d.beam_m) for d, e, g in zip(dets, errs, gsd, strict=True)]
         )
-        sl = np.array(
-            [e.length_sigma(g, L) for e, g, L in zip(errs, gsd, size[:, 0], strict=True)]
-        )
+        sl = np.array([e.length_sigma(g, L) for e, g, L in zip(errs, gsd, size[:, 0], strict=True)])
         sb = np.array([e.beam_sigma(g, B) for e, g, B in zip(errs, gsd, size[:, 1], strict=True)])
         scene_idx = np.array([d.scene_id for d in dets])
         tree = cKDTree(xy)
@@ -176,12 +174,12 @@ def find_persistent(detections: list[Detection], scenes: list[Scene], params) ->
             )
             for t in idx:
                 out[dets[t].id] = reason
-            objects.append((idx, centre, L, float(np.median(sl[idx])), first, last, seen, sensors))
+            objects.append((centre, L, float(np.median(sl[idx])), first, last, seen, sensors))
         # the object seen again with a misread outline: in an image where it was not linked, a
         # detection centred on its place with its length (the beam is not asked: something
         # beside it, a hull or a boat, widens the blob and breaks the size gate). Left in, three
         # such sightings made a berth of a pier fitting (issue #18, seed 11)
-        for idx, centre, L, s_obj, first, last, seen, sensors in objects:
+        for centre, L, s_obj, first, last, seen, sensors in objects:
             near = tree.query_ball_point(centre, pp.position_m + float(gsd.max()))
             taken = set(seen)  # one sighting of the object per image: the nearest
             for t in sorted(near, key=lambda t: math.dist(xy[t], centre)):

@@ -105,9 +105,7 @@ def test_hulls_of_one_size_at_one_slot_months_apart_are_not_an_object(builder, p
     assert find_persistent(builder.detections, builder.scenes, params) == {}
     old = params.model_copy(deep=True)
     old.portcalls.persistent.scatter_m = None  # the gate before: position_m (10 m) + half a pixel
-    assert set(find_persistent(builder.detections, builder.scenes, old)) == {
-        d.id for d in tankers
-    }
+    assert set(find_persistent(builder.detections, builder.scenes, old)) == {d.id for d in tankers}
 
 
 def test_fixed_object_seen_with_a_widened_outline_is_still_the_object(builder, params):
@@ -156,7 +154,9 @@ def test_an_object_seen_by_two_sensors_is_judged_with_each_sensors_size_error(bu
         else:
             s = builder.scene(i * 48.0 + 21.0, sensor=sar)
             length = (18.0, 44.0, 34.0, 58.0, 24.0)[(i // 2) % 5]  # the CFAR's pixel-step sizes
-            ids.append(builder.vessel(s, length, 15.7, berth="coal-1", along=20.0, measured=True).id)
+            ids.append(
+                builder.vessel(s, length, 15.7, berth="coal-1", along=20.0, measured=True).id
+            )
     assert set(find_persistent(builder.detections, builder.scenes, params)) == set(ids)
     optical_only = params.model_copy(deep=True)
     optical_only.portcalls.size_error_by_sensor = {}

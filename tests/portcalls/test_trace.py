@@ -241,3 +241,84 @@ def test_cli_traces_from_the_ledger(stack, tmp_path):
     for b in draft["berths"]:
         poly = reproject(Polygon(b["polygon"]), "EPSG:4326", lay.crs)
         assert poly.distance(box_m) > 60, f"berth {b['id']} made of the fixed object"
+
+
+def _harbour(h: int = 120, w: int = 160):
+    """A scene's green and NIR: land in the west (bright in NIR, NDWI -0.3), sea in the east
+    (NDWI +0.3, dark), a harbour basin cut into the land and open to the sea whose water is a
+    little turbid (NDWI -0.05, as dark as the sea in NIR), and inland, not touching water, a
+    dark car park (NDWI -0.05, as dark as water); on the shore a dark wood (NDWI -0.4)."""
+    import numpy as np
+
+    nir = np.full((h, w), 3000.0, dtype=np.float32)
+    green = np.full((h, w), 1600.0, dtype=np.float32)  # land: NDWI (1600-3000)/4600 = -0.30
+    sea = np.zeros((h, w), bool)
+    sea[:, 100:] = True
+    basin = np.zeros((h, w), bool)
+    basin[40:80, 60:100] = True
+    park = np.zeros((h, w), bool)
+    park[10:30, 10:40] = True
+    wood = np.zeros((h, w), bool)
+    wood[85:110, 60:100] = True  # on the shore: it touches the sea
+    nir[sea], green[sea] = 500.0, 930.0  # NDWI +0.30
+    nir[basin], green[basin] = 520.0, 470.0  # NDWI -0.05: turbid, still dark in NIR
+    nir[park], green[park] = 520.0, 470.0  # as dark, but inland
+    nir[wood], green[wood] = 900.0, 386.0  # NDWI -0.40
+    return green, nir, sea, basin, park, wood
+
+
+def test_dark_water_joins_turbid_harbour_water_to_the_sea():
+    import numpy as np
+
+    from pipeline.portcalls.trace import TraceParams, _clean, dark_water
+
+    green, nir, sea, basin, park, wood = _harbour()
+    index = (green - nir) / (green + nir)
+    p = TraceParams(min_valid=1, min_land_px=50, max_hole_px=20)
+    land = _clean(index < 0, p)
+    assert land[basin].all() and not land[sea].any()  # the index alone: the basin is land
+    out = dark_water(land, index, nir, p)
+    assert not out[basin].any(), "the basin open to the sea is water"
+    assert out[park].all(), "a dark patch that touches no water stays land"
+    assert out[wood].all(), "an index under dark_water_min_index stops the growth"
+    assert not out[sea].any()
+    # off, or where water is no darker than land in the band: the index's land unchanged
+    assert np.array_equal(dark_water(land, index, nir, TraceParams(dark_water=None)), land)
+    assert np.array_equal(dark_water(land, index, np.full_like(nir, 700.0), p), land)
+
+
+def test_single_date_trace_puts_the_basin_on_the_water_side(tmp_path):
+    """Through trace_port on one GeoTIFF (a real scene's layout: bands described, metres CRS):
+    the traced land leaves the turbid basin out; without the growth it is land."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import box
+
+    from pipeline.portcalls.trace import TraceParams, stack_from_paths, trace_port
+
+    green, nir, sea, basin, park, wood = _harbour()
+    h, w = green.shape
+    scene = tmp_path / "harbour"
+    scene.mkdir()
+    bands = {"B02": green, "B03": green, "B04": green, "B08": nir, "B11": nir}
+    with rasterio.open(
+        scene / "scene.tif", "w", driver="GTiff", width=w, height=h, count=5, dtype="uint16",
+        crs="EPSG:32652", transform=from_origin(300000.0, 4700000.0, 10.0, 10.0),
+    ) as dst:  # fmt: skip
+        for i, (name, a) in enumerate(bands.items(), start=1):
+            dst.write(a.astype(np.uint16), i)
+            dst.set_band_description(i, name)
+    basin_m = box(300000.0 + 600, 4700000.0 - 800, 300000.0 + 1000, 4700000.0 - 400)
+    p = TraceParams(min_valid=1, min_land_px=50, max_hole_px=20)
+    tr = trace_port(None, stack_from_paths([scene]), None, None, p)
+    assert tr.land_m.intersection(basin_m).area < 0.05 * basin_m.area
+    off = trace_port(None, stack_from_paths([scene]), None, None, TraceParams(
+        min_valid=1, min_land_px=50, max_hole_px=20, dark_water=None))  # fmt: skip
+    assert off.land_m.intersection(basin_m).area > 0.95 * basin_m.area
+    # the draft says what was done
+    from pipeline.portcalls.trace import draft_port
+
+    assert tr.dark_water_px >= 40 * 40 and off.dark_water_px == 0
+    assert "pixels of water as dark as the sea" in draft_port(tr, None)["provenance"]["method"]
+    assert "as dark as the sea" not in draft_port(off, None)["provenance"]["method"]
