@@ -142,7 +142,9 @@ def score_port(trace, port, stopped: dict, labels=None, match_m: float = 30.0) -
     }
 
 
-def run_sim(seeds: list[int], work: Path, min_scenes: int = 3) -> list[dict]:
+def run_sim(
+    seeds: list[int], work: Path, min_scenes: int = 3, heading_dev: float | None = 30.0
+) -> list[dict]:
     from trace_common import simulate_and_detect
 
     from pipeline.config import load_port
@@ -160,7 +162,9 @@ def run_sim(seeds: list[int], work: Path, min_scenes: int = 3) -> list[dict]:
         for name in PORTS:
             port = load_port(name)
             t1 = time.perf_counter()
-            tp = TraceParams(min_scenes=min_scenes, min_days=min_scenes)
+            tp = TraceParams(
+                min_scenes=min_scenes, min_days=min_scenes, max_heading_dev_deg=heading_dev
+            )
             tr = trace_from_ledger(db, port, params, trace_params=tp)
             row = score_port(tr, port, stopped, labelled_stops(sim, name, tr.crs))
             row.update(seed=seed, trace_s=round(time.perf_counter() - t1, 1), prep_s=round(prep))
@@ -222,11 +226,18 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--min-scenes", type=int, default=3, help="images (and days) a berth needs (tuning)"
     )
+    ap.add_argument(
+        "--max-heading-dev",
+        type=float,
+        default=30.0,
+        help="hulls further than this from their berth's axis are left out (tuning; <= 0: off)",
+    )
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     result = {}
     if a.sim_seeds:
-        result["sim"] = run_sim(a.sim_seeds, a.work, a.min_scenes)
+        dev = a.max_heading_dev if a.max_heading_dev > 0 else None
+        result["sim"] = run_sim(a.sim_seeds, a.work, a.min_scenes, dev)
     if a.real:
         result["real"] = run_real(a.real)
     if a.json:

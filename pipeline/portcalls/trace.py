@@ -69,6 +69,9 @@ class TraceParams:
     # measured less the detector's bias when its size error is given
     min_length_m: float = 40.0
     match_m: float = 150.0  # a traced berth this close to a configured one takes its id and role
+    # hulls whose heading is further than this from their cluster's axis lie across the berth
+    # (barges moored off the quay) and are left out of it; None: all kept
+    max_heading_dev_deg: float | None = 30.0
 
 
 @dataclass
@@ -366,6 +369,12 @@ def _axial_mean_deg(headings: np.ndarray) -> float:
     return float(math.degrees(math.atan2(np.sin(a).mean(), np.cos(a).mean())) / 2.0) % 180.0
 
 
+def _axial_dev_deg(heading: float, axis: float) -> float:
+    """Angle (0-90) between an undirected heading and an axis, degrees."""
+    d = abs(float(heading) - float(axis)) % 180.0
+    return min(d, 180.0 - d)
+
+
 def _footprints_m(dets: list[Detection], crs: str) -> list:
     from shapely import wkt
     from shapely.geometry import Point
@@ -440,12 +449,23 @@ def propose_berths(
     used = 0
     for c in range(k):
         idx = np.flatnonzero(labels == c)
+        axis = _axial_mean_deg(np.array([cand[i].heading_deg for i in idx]))
+        if p.max_heading_dev_deg is not None:
+            # a berth's hulls lie along it: one across it (a barge moored off the quay, a boat
+            # alongside a ship) is no hull of this berth. Twice, so that the axis the strays
+            # are judged against is the others' mean
+            for _ in range(2):
+                dev = np.array([_axial_dev_deg(cand[i].heading_deg, axis) for i in idx])
+                keep = idx[dev <= p.max_heading_dev_deg]
+                if len(keep) == 0:
+                    break
+                idx = keep
+                axis = _axial_mean_deg(np.array([cand[i].heading_deg for i in idx]))
         scenes_c = {cand[i].scene_id for i in idx}
         days = {when[s].date() for s in scenes_c}
         if len(scenes_c) < p.min_scenes or len(days) < p.min_days:
             continue
         used += len(idx)
-        axis = _axial_mean_deg(np.array([cand[i].heading_deg for i in idx]))
         th = math.radians(axis)
         u = np.array([math.sin(th), math.cos(th)])  # along the berth (x east, y north)
         v = np.array([math.cos(th), -math.sin(th)])  # across it

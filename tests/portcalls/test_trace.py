@@ -322,3 +322,59 @@ def test_single_date_trace_puts_the_basin_on_the_water_side(tmp_path):
     assert tr.dark_water_px >= 40 * 40 and off.dark_water_px == 0
     assert "pixels of water as dark as the sea" in draft_port(tr, None)["provenance"]["method"]
     assert "as dark as the sea" not in draft_port(off, None)["provenance"]["method"]
+
+
+def _hull(scene_id: str, x: float, y: float, length: float, beam: float, heading: float):
+    """A detection of a hull centred at (x, y) in EPSG:32652 with its footprint rectangle."""
+    import math
+
+    from shapely import affinity
+    from shapely.geometry import box
+
+    from pipeline.geo import reproject
+
+    rect = affinity.rotate(
+        box(x - beam / 2, y - length / 2, x + beam / 2, y + length / 2), -heading, origin=(x, y)
+    )
+    ll = reproject(rect, "EPSG:32652", "EPSG:4326")
+    c = ll.centroid
+    assert math.isfinite(c.x)
+    return Detection(
+        scene_id=scene_id, geometry=ll.wkt, lon=c.x, lat=c.y, length_m=length, beam_m=beam,
+        heading_deg=heading, score=0.9, cls="vessel", model="test",
+    )  # fmt: skip
+
+
+def test_hulls_across_a_berth_are_not_part_of_it():
+    """Ships moored along a north-south quay on five days, and on two days a barge moored across
+    the berth's outer side (heading 90): the berth is the ships' lane; with every hull kept (the
+    old rule) the barges widen it by their length."""
+    from datetime import timedelta
+
+    from shapely.geometry import box
+
+    from pipeline.portcalls.trace import TraceParams, propose_berths
+
+    land = box(300000.0, 4700000.0, 300500.0, 4701000.0)  # quay face at x = 300500
+    t0 = utc("2024-03-01T02:00:00Z")
+    scenes, dets = [], []
+    for k in range(7):
+        s = Scene(
+            id=f"s{k}", source="test", sensor="sentinel-2-l2a", acquired=t0 + timedelta(days=5 * k),
+            port="vostochny", path="", crs="EPSG:32652", gsd_m=10.0, bands=[],
+            valid_fraction=1.0, cloud_fraction=0.0,
+        )  # fmt: skip
+        scenes.append(s)
+        if k < 5:  # a 150 m ship alongside, 30 m beam lane
+            dets.append(_hull(s.id, 300516.0, 4700500.0 + 5 * k, 150.0, 25.0, 0.0))
+        else:  # a 70 m barge across the berth, off the ship lane
+            dets.append(_hull(s.id, 300560.0, 4700520.0, 70.0, 15.0, 90.0))
+    berths, used = propose_berths(dets, scenes, land, "EPSG:32652", 10.0, TraceParams())
+    assert len(berths) == 1 and used == 5
+    b = berths[0]
+    assert b.polygon_m.bounds[2] < 300540.0, "the berth is the ships' lane, not the barges'"
+    assert abs(b.axis_deg - 0.0) < 1.0 or abs(b.axis_deg - 180.0) < 1.0
+    wide, used_all = propose_berths(
+        dets, scenes, land, "EPSG:32652", 10.0, TraceParams(max_heading_dev_deg=None)
+    )
+    assert used_all == 7 and wide[0].polygon_m.bounds[2] > 300580.0
