@@ -1,21 +1,25 @@
 """Persistent objects: detections of things that never leave (pier heads, dolphins, pontoons,
 moored barges), set apart from visits.
 
-Detections of one port are linked when their centres lie within ``position_m`` plus the coarser
-GSD of the two images and their lengths and beams agree within ``size_gate_sigma`` sigmas of the
-detector's size error (``size_error``, after its bias is removed), in different images; linked
-detections form one object (connected components of that graph, ``scipy.sparse.csgraph``). It
-is no object but a chain of different hulls at a busy berth when its lengths spread more than
-``spread_sigma`` single-image sigmas or its centres more than ``position_m`` plus half a pixel
-(RMS); nor is it one when another hull's footprint covers its place within its span (a fixed
-object is never displaced; tankers of about one size returning to one slot call after call
-are), unless it was seen in most of the clear images (then a hull lay alongside it). An
-object is persistent when its sightings span at least ``window_h`` and it was seen in at least
-``min_presence`` of the clear images (cloud fraction at most ``max_cloud``, or with a
-sighting) that the sensors which saw it took of that port over the span, in at least
+Detections of one port are linked when their centres lie within ``position_m`` plus the coarser GSD
+of the two images and their lengths and beams agree within ``size_gate_sigma`` sigmas of the
+detector's size error (each sensor's: ``size_error_by_sensor``, else ``size_error``, after its bias
+is removed), in different images; linked detections form one object (connected components of that
+graph, ``scipy.sparse.csgraph``). It is no object but a chain of different hulls at a busy berth
+when its lengths spread more than ``spread_sigma`` single-image sigmas or its centres more than
+``scatter_m`` (default ``position_m``) plus half a pixel (RMS: a fixed object is re-found in place,
+a hull's slot moves along the quay between calls); nor is it one when another hull's footprint
+covers its place within its span (a fixed object is never displaced; tankers of about one size
+returning to one slot call after call are), unless it was seen in most of the clear images (then a
+hull lay alongside it). An object is persistent when its sightings span at least ``window_h`` and it
+was seen in at least ``min_presence`` of the clear images (cloud fraction at most ``max_cloud``, or
+with a sighting) that the sensors which saw it took of that port over the span, in at least
 ``min_scenes`` images. A moored tanker is seen at one place with one size too, but only for its
 stay: the window is set far above the longest stay that port calls and the estimate consider
 plausible (configs/estimate, ``coverage.dwell_fit_range_h``), so a long stay is not swallowed.
+
+A detection in an image where a persistent object was not linked, centred on its place with its
+length but another beam (something beside it widened the outline), is the object too.
 
 The result is a mapping detection id -> reason; the detections stay (the runner keeps the reason
 in the ledger), and port-call building leaves them out.
