@@ -6,6 +6,8 @@ true visits that costs, on simulated scenarios run through the released detector
     # simulated, ingested and detected with the released detectors into WORK/persist-SEED
     python benchmarks/persistent_objects.py --seeds 100000 100001 --work /tmp/trace --sweep
     python benchmarks/persistent_objects.py --seeds 500000 500001 500002 500003 --work /tmp/trace
+    # window x centre-scatter gate (scatter_m), presence and spread as shipped (tuning seeds)
+    python benchmarks/persistent_objects.py --family long --seeds 100100 --scatter-sweep
 
 Every detection is matched to the simulator's labels of its scene (its centre within 20 m of a
 labelled footprint: the nearest). Unmatched detections are false alarms; a false alarm is

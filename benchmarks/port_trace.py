@@ -4,6 +4,8 @@
     # with the released detector into WORK/trace-SEED (reused when there), then each port traced
     # from the ledger exactly as `tankerwatch ports trace --db` does
     python benchmarks/port_trace.py --sim-seeds 2024 11 --work /tmp/trace --json out.json
+    # tuning: how far from its berth's axis a hull may lie (degrees; 0: every hull kept)
+    python benchmarks/port_trace.py --sim-seeds 7 --max-heading-dev 15
     # the seven real development scenes (single dates: land only), against their NDWI land
     python benchmarks/port_trace.py --real ../shared/data/sen2ships
 
