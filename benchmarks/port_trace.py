@@ -4,6 +4,8 @@
     # with the released detector into WORK/trace-SEED (reused when there), then each port traced
     # from the ledger exactly as `tankerwatch ports trace --db` does
     python benchmarks/port_trace.py --sim-seeds 2024 11 --work /tmp/trace --json out.json
+    # tuning: how far from its berth's axis a hull may lie (degrees; 0: every hull kept)
+    python benchmarks/port_trace.py --sim-seeds 7 --max-heading-dev 15
     # the seven real development scenes (single dates: land only), against their NDWI land
     python benchmarks/port_trace.py --real ../shared/data/sen2ships
 
@@ -142,7 +144,9 @@ def score_port(trace, port, stopped: dict, labels=None, match_m: float = 30.0) -
     }
 
 
-def run_sim(seeds: list[int], work: Path, min_scenes: int = 3) -> list[dict]:
+def run_sim(
+    seeds: list[int], work: Path, min_scenes: int = 3, heading_dev: float | None = 30.0
+) -> list[dict]:
     from trace_common import simulate_and_detect
 
     from pipeline.config import load_port
@@ -160,7 +164,9 @@ def run_sim(seeds: list[int], work: Path, min_scenes: int = 3) -> list[dict]:
         for name in PORTS:
             port = load_port(name)
             t1 = time.perf_counter()
-            tp = TraceParams(min_scenes=min_scenes, min_days=min_scenes)
+            tp = TraceParams(
+                min_scenes=min_scenes, min_days=min_scenes, max_heading_dev_deg=heading_dev
+            )
             tr = trace_from_ledger(db, port, params, trace_params=tp)
             row = score_port(tr, port, stopped, labelled_stops(sim, name, tr.crs))
             row.update(seed=seed, trace_s=round(time.perf_counter() - t1, 1), prep_s=round(prep))
@@ -179,12 +185,16 @@ def run_real(root: Path) -> list[dict]:
     from pipeline.portcalls.trace import TraceParams, stack_from_paths, trace_port
 
     out = []
-    for d, index in [
-        (d, index)
-        for index in ("ndwi", "mndwi")
+    # the shipped trace (NDWI, dark water grown); without the dark-water growth (the index
+    # alone, as before); MNDWI with the growth
+    variants = [("ndwi", 0.25), ("ndwi", None), ("mndwi", 0.25)]
+    for d, (index, dark) in [
+        (d, v)
+        for v in variants
         for d in sorted(p for p in root.iterdir() if (p / "scene.tif").exists())
     ]:
-        tp = TraceParams(min_valid=1, index=index)  # one date: every clear pixel is all there is
+        # one date: every clear pixel is all there is
+        tp = TraceParams(min_valid=1, index=index, dark_water=dark)
         tr = trace_port(None, stack_from_paths([d]), None, None, tp)
         ref = reproject(ndwi_land(d / "scene.tif"), "EPSG:4326", tr.crs)
         land = tr.land_m
@@ -198,6 +208,7 @@ def run_real(root: Path) -> list[dict]:
         row = {
             "scene": d.name,
             "index": index,
+            "dark_water": dark,
             "land_iou_vs_ndwi": round(iou, 4),
             "ships": len(ships),
             "centre_in_water": centre_water,
@@ -217,11 +228,18 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--min-scenes", type=int, default=3, help="images (and days) a berth needs (tuning)"
     )
+    ap.add_argument(
+        "--max-heading-dev",
+        type=float,
+        default=30.0,
+        help="hulls further than this from their berth's axis are left out (tuning; <= 0: off)",
+    )
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     result = {}
     if a.sim_seeds:
-        result["sim"] = run_sim(a.sim_seeds, a.work, a.min_scenes)
+        dev = a.max_heading_dev if a.max_heading_dev > 0 else None
+        result["sim"] = run_sim(a.sim_seeds, a.work, a.min_scenes, dev)
     if a.real:
         result["real"] = run_real(a.real)
     if a.json:

@@ -91,6 +91,12 @@ class PersistentParams(Strict):
     max_cloud: float = Field(
         default=0.5, ge=0, le=1, description="images cloudier than this are not counted as clear"
     )
+    scatter_m: float | None = Field(
+        default=None,
+        gt=0,
+        description="one object: its centres scatter (RMS about their median) at most this "
+        "plus half a pixel (None: position_m)",
+    )
     source: str
 
 

@@ -10,8 +10,11 @@ the scenes have B11. NDWI is the default: on the seven real development scenes i
 the labelled ships on the water side than MNDWI did (BENCHMARKS.md). Land is the median index
 below ``ndwi_land``,
 cleaned like ``pipeline.detect.land`` (land specks and water holes under a few hundred pixels
-dropped), turned into polygons (``rasterio.features.shapes``) and simplified to one pixel
-(``shapely`` Douglas-Peucker at the GSD), so the outline claims no more than the imagery shows.
+dropped), less the water the index missed (``dark_water``: pixels connected to the index's water
+that are as dark as water in NIR, such as turbid or glinting harbour water and shadowed docks,
+which NDWI puts a little under 0), turned into polygons (``rasterio.features.shapes``) and
+simplified to one pixel (``shapely`` Douglas-Peucker at the GSD), so the outline claims no
+more than the imagery shows.
 Scenes of several grids (Sentinel-2 over the AOI, a 3 m box at one berth): the grid that covers
 the most ground is used for land (ties: the one with more scenes).
 
@@ -52,6 +55,12 @@ class TraceParams:
     max_hole_px: int = 100  # water holes smaller than this inside land are filled
     min_valid: int = 3  # a pixel needs this many clear looks to be classed at all
     max_cloud: float = 0.6  # scenes with more cloud over the AOI are left out of the median
+    # water darker than land in the index's dark band (NIR for NDWI) that the index calls land
+    # (turbid or glinting harbour water, shadowed docks): grown from the sure water into pixels
+    # connected to it whose median dark band lies below water + dark_water x (land - water),
+    # the two medians of the scene; None: off
+    dark_water: float | None = 0.25
+    dark_water_min_index: float = -0.15  # ...and whose index is at least this
     alongside_m: float = 30.0  # a hull whose footprint is this close to land lies alongside
     link_m: float = 60.0  # hull centres closer than this link into one berth cluster
     min_scenes: int = 3  # a berth: hulls seen there in at least this many images...
@@ -60,6 +69,9 @@ class TraceParams:
     # measured less the detector's bias when its size error is given
     min_length_m: float = 40.0
     match_m: float = 150.0  # a traced berth this close to a configured one takes its id and role
+    # hulls whose heading is further than this from their cluster's axis lie across the berth
+    # (barges moored off the quay) and are left out of it; None: all kept
+    max_heading_dev_deg: float | None = 30.0
 
 
 @dataclass
@@ -106,6 +118,7 @@ class Trace:
     index: str = "ndwi"  # the water index used
     n_detections_used: int = 0
     persistent_left_out: int = 0
+    dark_water_px: int = 0  # pixels the index called land taken as dark water (dark_water)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -229,7 +242,9 @@ def _read(sc: StackScene, index: str):
     with np.errstate(invalid="ignore", divide="ignore"):
         wi = (green - dark) / (green + dark)
     wi[~clear] = np.nan
-    return gsd, wi, rgb, clear, use
+    dark = dark.copy()
+    dark[~clear] = np.nan
+    return gsd, wi, rgb, clear, use, dark
 
 
 def _clean(land: np.ndarray, p: TraceParams) -> np.ndarray:
@@ -250,9 +265,37 @@ def _clean(land: np.ndarray, p: TraceParams) -> np.ndarray:
     return land
 
 
+def dark_water(land: np.ndarray, index: np.ndarray, dark: np.ndarray, p: TraceParams):
+    """``land`` less the water the index missed: pixels connected to the sure water (what the
+    index calls water) through pixels as dark as water in the index's dark band (NIR for NDWI).
+
+    Water absorbs NIR whatever its colour, while the index needs green above NIR: turbid,
+    glinting or hazy harbour water, and docks in the shadow of a quay or a bridge, have NDWI a
+    little under 0 and were taken for land (Algiers' basin and near-shore sea, sen2ships).
+    "Dark" is set by the scene itself: below water + ``dark_water`` x (land - water), the
+    median dark band of the sure water and of the land. Dark land (shadows, asphalt) is reached
+    only where it touches that water, and an index under ``dark_water_min_index`` (vegetation,
+    roofs) stops the growth."""
+    from scipy import ndimage
+
+    ok = np.isfinite(index) & np.isfinite(dark)
+    water = ok & ~land
+    if p.dark_water is None or water.sum() < p.min_land_px or (land & ok).sum() < p.min_land_px:
+        return land
+    w50 = float(np.median(dark[water]))
+    l50 = float(np.median(dark[land & ok]))
+    if not l50 > w50:
+        return land  # water no darker than land in this band: nothing to tell them apart by
+    thr = w50 + p.dark_water * (l50 - w50)
+    maybe = land & ok & (dark <= thr) & (index >= p.dark_water_min_index)
+    grown = ndimage.binary_propagation(water, mask=water | maybe)
+    return _clean(land & ~grown, p)
+
+
 def median_land(stack: list[StackScene], p: TraceParams):
-    """(grid key, gsd, transform, crs, median NDWI, median RGB, land mask, n scenes used) over
-    the grid that covers the most ground."""
+    """(gsd, transform, crs, median water index, median RGB, land mask, n scenes used, index
+    used, pixels of dark water taken from the index's land) over the grid that covers the most
+    ground."""
     import rasterio
 
     if not stack:
@@ -271,12 +314,13 @@ def median_land(stack: list[StackScene], p: TraceParams):
         groups.setdefault(key, [area, []])[1].append(sc)
     key = max(groups, key=lambda k: (groups[k][0], len(groups[k][1])))
     chosen = groups[key][1]
-    ndwis, rgbs, gsd, transform, crs = [], [], 0.0, None, None
+    ndwis, darks, rgbs, gsd, transform, crs = [], [], [], 0.0, None, None
     used = set()
     for sc in chosen:
-        gsd, ndwi, rgb, clear, which = _read(sc, p.index)
+        gsd, ndwi, rgb, clear, which, dark = _read(sc, p.index)
         used.add(which)
         ndwis.append(ndwi)
+        darks.append(dark)
         if rgb is not None:
             r = rgb.copy()
             r[~clear] = np.nan
@@ -290,11 +334,17 @@ def median_land(stack: list[StackScene], p: TraceParams):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-nan pixels stay nan
         med = np.nanmedian(cube, axis=0)
+        med_dark = np.nanmedian(np.stack(darks), axis=0) if p.dark_water is not None else None
         med_rgb = np.nanmedian(np.stack(rgbs), axis=0) if rgbs else None
     med[looks < p.min_valid] = np.nan
     land = np.isfinite(med) & (med < p.ndwi_land)
     land = _clean(land, p)
-    return gsd, transform, crs, med, med_rgb, land, len(chosen), "/".join(sorted(used))
+    grown = 0
+    if med_dark is not None:
+        before = int(land.sum())
+        land = dark_water(land, med, med_dark, p)
+        grown = max(before - int(land.sum()), 0)
+    return gsd, transform, crs, med, med_rgb, land, len(chosen), "/".join(sorted(used)), grown
 
 
 def _polygons(mask: np.ndarray, transform) -> object:
@@ -317,6 +367,12 @@ def _axial_mean_deg(headings: np.ndarray) -> float:
     """Mean direction of undirected axes (0-180): angles doubled, averaged, halved."""
     a = np.radians(np.asarray(headings, dtype=float) * 2.0)
     return float(math.degrees(math.atan2(np.sin(a).mean(), np.cos(a).mean())) / 2.0) % 180.0
+
+
+def _axial_dev_deg(heading: float, axis: float) -> float:
+    """Angle (0-90) between an undirected heading and an axis, degrees."""
+    d = abs(float(heading) - float(axis)) % 180.0
+    return min(d, 180.0 - d)
 
 
 def _footprints_m(dets: list[Detection], crs: str) -> list:
@@ -393,12 +449,23 @@ def propose_berths(
     used = 0
     for c in range(k):
         idx = np.flatnonzero(labels == c)
+        axis = _axial_mean_deg(np.array([cand[i].heading_deg for i in idx]))
+        if p.max_heading_dev_deg is not None:
+            # a berth's hulls lie along it: one across it (a barge moored off the quay, a boat
+            # alongside a ship) is no hull of this berth. Twice, so that the axis the strays
+            # are judged against is the others' mean
+            for _ in range(2):
+                dev = np.array([_axial_dev_deg(cand[i].heading_deg, axis) for i in idx])
+                keep = idx[dev <= p.max_heading_dev_deg]
+                if len(keep) == 0:
+                    break
+                idx = keep
+                axis = _axial_mean_deg(np.array([cand[i].heading_deg for i in idx]))
         scenes_c = {cand[i].scene_id for i in idx}
         days = {when[s].date() for s in scenes_c}
         if len(scenes_c) < p.min_scenes or len(days) < p.min_days:
             continue
         used += len(idx)
-        axis = _axial_mean_deg(np.array([cand[i].heading_deg for i in idx]))
         th = math.radians(axis)
         u = np.array([math.sin(th), math.cos(th)])  # along the berth (x east, y north)
         v = np.array([math.cos(th), -math.sin(th)])  # across it
@@ -496,7 +563,7 @@ def trace_port(
     from pipeline.geo import reproject
 
     p = params or TraceParams()
-    gsd, transform, crs, med, med_rgb, land, n_used, index = median_land(stack, p)
+    gsd, transform, crs, med, med_rgb, land, n_used, index, grown = median_land(stack, p)
     h, w = land.shape
     x0, y0 = transform @ (0, 0)
     x1, y1 = transform @ (w, h)
@@ -549,6 +616,7 @@ def trace_port(
         index=index,
         n_detections_used=used,
         persistent_left_out=n_persistent,
+        dark_water_px=grown,
         notes=notes,
     )
 
@@ -624,7 +692,13 @@ def draft_port(trace: Trace, port) -> dict:
     method = (
         f"traced from {trace.n_scenes} scenes ({sensors} at {trace.gsd_m:g} m{span}): land is the "
         f"per-pixel median {trace.index.upper()} below 0 over the clear pixels (SCL where "
-        f"present), simplified to one pixel; {len(trace.berths)} berths where hulls lay "
+        "present)"
+        + (
+            f", less {trace.dark_water_px} pixels of water as dark as the sea joined to it"
+            if trace.dark_water_px
+            else ""
+        )
+        + f", simplified to one pixel; {len(trace.berths)} berths where hulls lay "
         "alongside land again and again "
         f"({trace.n_detections_used} detections; {trace.persistent_left_out} detections of "
         "persistent objects left out)"

@@ -241,3 +241,140 @@ def test_cli_traces_from_the_ledger(stack, tmp_path):
     for b in draft["berths"]:
         poly = reproject(Polygon(b["polygon"]), "EPSG:4326", lay.crs)
         assert poly.distance(box_m) > 60, f"berth {b['id']} made of the fixed object"
+
+
+def _harbour(h: int = 120, w: int = 160):
+    """A scene's green and NIR: land in the west (bright in NIR, NDWI -0.3), sea in the east
+    (NDWI +0.3, dark), a harbour basin cut into the land and open to the sea whose water is a
+    little turbid (NDWI -0.05, as dark as the sea in NIR), and inland, not touching water, a
+    dark car park (NDWI -0.05, as dark as water); on the shore a dark wood (NDWI -0.4)."""
+    import numpy as np
+
+    nir = np.full((h, w), 3000.0, dtype=np.float32)
+    green = np.full((h, w), 1600.0, dtype=np.float32)  # land: NDWI (1600-3000)/4600 = -0.30
+    sea = np.zeros((h, w), bool)
+    sea[:, 100:] = True
+    basin = np.zeros((h, w), bool)
+    basin[40:80, 60:100] = True
+    park = np.zeros((h, w), bool)
+    park[10:30, 10:40] = True
+    wood = np.zeros((h, w), bool)
+    wood[85:110, 60:100] = True  # on the shore: it touches the sea
+    nir[sea], green[sea] = 500.0, 930.0  # NDWI +0.30
+    nir[basin], green[basin] = 520.0, 470.0  # NDWI -0.05: turbid, still dark in NIR
+    nir[park], green[park] = 520.0, 470.0  # as dark, but inland
+    nir[wood], green[wood] = 900.0, 386.0  # NDWI -0.40
+    return green, nir, sea, basin, park, wood
+
+
+def test_dark_water_joins_turbid_harbour_water_to_the_sea():
+    import numpy as np
+
+    from pipeline.portcalls.trace import TraceParams, _clean, dark_water
+
+    green, nir, sea, basin, park, wood = _harbour()
+    index = (green - nir) / (green + nir)
+    p = TraceParams(min_valid=1, min_land_px=50, max_hole_px=20)
+    land = _clean(index < 0, p)
+    assert land[basin].all() and not land[sea].any()  # the index alone: the basin is land
+    out = dark_water(land, index, nir, p)
+    assert not out[basin].any(), "the basin open to the sea is water"
+    assert out[park].all(), "a dark patch that touches no water stays land"
+    assert out[wood].all(), "an index under dark_water_min_index stops the growth"
+    assert not out[sea].any()
+    # off, or where water is no darker than land in the band: the index's land unchanged
+    assert np.array_equal(dark_water(land, index, nir, TraceParams(dark_water=None)), land)
+    assert np.array_equal(dark_water(land, index, np.full_like(nir, 700.0), p), land)
+
+
+def test_single_date_trace_puts_the_basin_on_the_water_side(tmp_path):
+    """Through trace_port on one GeoTIFF (a real scene's layout: bands described, metres CRS):
+    the traced land leaves the turbid basin out; without the growth it is land."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import box
+
+    from pipeline.portcalls.trace import TraceParams, stack_from_paths, trace_port
+
+    green, nir, sea, basin, park, wood = _harbour()
+    h, w = green.shape
+    scene = tmp_path / "harbour"
+    scene.mkdir()
+    bands = {"B02": green, "B03": green, "B04": green, "B08": nir, "B11": nir}
+    with rasterio.open(
+        scene / "scene.tif", "w", driver="GTiff", width=w, height=h, count=5, dtype="uint16",
+        crs="EPSG:32652", transform=from_origin(300000.0, 4700000.0, 10.0, 10.0),
+    ) as dst:  # fmt: skip
+        for i, (name, a) in enumerate(bands.items(), start=1):
+            dst.write(a.astype(np.uint16), i)
+            dst.set_band_description(i, name)
+    basin_m = box(300000.0 + 600, 4700000.0 - 800, 300000.0 + 1000, 4700000.0 - 400)
+    p = TraceParams(min_valid=1, min_land_px=50, max_hole_px=20)
+    tr = trace_port(None, stack_from_paths([scene]), None, None, p)
+    assert tr.land_m.intersection(basin_m).area < 0.05 * basin_m.area
+    off = trace_port(None, stack_from_paths([scene]), None, None, TraceParams(
+        min_valid=1, min_land_px=50, max_hole_px=20, dark_water=None))  # fmt: skip
+    assert off.land_m.intersection(basin_m).area > 0.95 * basin_m.area
+    # the draft says what was done
+    from pipeline.portcalls.trace import draft_port
+
+    assert tr.dark_water_px >= 40 * 40 and off.dark_water_px == 0
+    assert "pixels of water as dark as the sea" in draft_port(tr, None)["provenance"]["method"]
+    assert "as dark as the sea" not in draft_port(off, None)["provenance"]["method"]
+
+
+def _hull(scene_id: str, x: float, y: float, length: float, beam: float, heading: float):
+    """A detection of a hull centred at (x, y) in EPSG:32652 with its footprint rectangle."""
+    import math
+
+    from shapely import affinity
+    from shapely.geometry import box
+
+    from pipeline.geo import reproject
+
+    rect = affinity.rotate(
+        box(x - beam / 2, y - length / 2, x + beam / 2, y + length / 2), -heading, origin=(x, y)
+    )
+    ll = reproject(rect, "EPSG:32652", "EPSG:4326")
+    c = ll.centroid
+    assert math.isfinite(c.x)
+    return Detection(
+        scene_id=scene_id, geometry=ll.wkt, lon=c.x, lat=c.y, length_m=length, beam_m=beam,
+        heading_deg=heading, score=0.9, cls="vessel", model="test",
+    )  # fmt: skip
+
+
+def test_hulls_across_a_berth_are_not_part_of_it():
+    """Ships moored along a north-south quay on five days, and on two days a barge moored across
+    the berth's outer side (heading 90): the berth is the ships' lane; with every hull kept (the
+    old rule) the barges widen it by their length."""
+    from datetime import timedelta
+
+    from shapely.geometry import box
+
+    from pipeline.portcalls.trace import TraceParams, propose_berths
+
+    land = box(300000.0, 4700000.0, 300500.0, 4701000.0)  # quay face at x = 300500
+    t0 = utc("2024-03-01T02:00:00Z")
+    scenes, dets = [], []
+    for k in range(7):
+        s = Scene(
+            id=f"s{k}", source="test", sensor="sentinel-2-l2a", acquired=t0 + timedelta(days=5 * k),
+            port="vostochny", path="", crs="EPSG:32652", gsd_m=10.0, bands=[],
+            valid_fraction=1.0, cloud_fraction=0.0,
+        )  # fmt: skip
+        scenes.append(s)
+        if k < 5:  # a 150 m ship alongside, 30 m beam lane
+            dets.append(_hull(s.id, 300516.0, 4700500.0 + 5 * k, 150.0, 25.0, 0.0))
+        else:  # a 70 m barge across the berth, off the ship lane
+            dets.append(_hull(s.id, 300560.0, 4700520.0, 70.0, 15.0, 90.0))
+    berths, used = propose_berths(dets, scenes, land, "EPSG:32652", 10.0, TraceParams())
+    assert len(berths) == 1 and used == 5
+    b = berths[0]
+    assert b.polygon_m.bounds[2] < 300540.0, "the berth is the ships' lane, not the barges'"
+    assert abs(b.axis_deg - 0.0) < 1.0 or abs(b.axis_deg - 180.0) < 1.0
+    wide, used_all = propose_berths(
+        dets, scenes, land, "EPSG:32652", 10.0, TraceParams(max_heading_dev_deg=None)
+    )
+    assert used_all == 7 and wide[0].polygon_m.bounds[2] > 300580.0
