@@ -46,16 +46,19 @@ def _config(folder, root):
 def test_each_port_is_left_out_once(tmp_path, ports):
     mod = load_benchmark("detect_cv")
     cfg = _config(tmp_path, ports)
-    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, thresholds=[0.05, 0.1])
+    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, thresholds=[0.05, 0.1], precision="bf16")
     assert s["ports"] == ["a", "b", "c"]
+    assert (s["steps"], s["precision"]) == (2, "bf16")
     for p in "abc":
         fold = yaml.safe_load((tmp_path / "cv" / f"fold-{p}" / "config.yaml").read_text())
         assert fold["real"][0]["exclude"] == [p] and fold["real"][0]["scenes"] is None
         assert fold["holdout"][0]["scenes"] == [p] and fold["steps"] == 2
+        assert fold["precision"] == "bf16"
         metrics = json.loads(
             (tmp_path / "cv" / f"fold-{p}" / "bundle" / "metrics.json").read_text()
         )
         assert list(metrics["holdout"]) == [f"fold-{p}"]
+        assert metrics["training"]["precision"]["used"] == ["bf16"]
     for rule in ("0.0", "60.0"):
         e = s["rules"][rule]
         assert e["pooled"]["n_labels"] == 6  # each port's two hulls, scored once
