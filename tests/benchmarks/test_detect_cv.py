@@ -74,3 +74,21 @@ def test_unknown_port_and_single_port_are_refused(tmp_path, ports):
         mod.run_cv(cfg, tmp_path / "cv", ports=["a", "x"])
     with pytest.raises(TankerWatchError, match="at least two ports"):
         mod.run_cv(cfg, tmp_path / "cv", ports=["a"])
+
+
+def test_a_fine_tuning_recipe_leaves_out_only_ports_its_start_never_saw(tmp_path, ports):
+    """init: a bundle trained on a and b, held out on c; folds may leave out c only."""
+    from pipeline.detect.train import train
+
+    mod = load_benchmark("detect_cv")
+    (tmp_path / "start").mkdir()
+    start = _config(tmp_path / "start", ports)
+    data = yaml.safe_load(start.read_text()) | {"steps": 2}
+    start.write_text(yaml.safe_dump(data))
+    train(start, tmp_path / "start-bundle")
+    ft = tmp_path / "ft" / "tiny.yaml"
+    ft.parent.mkdir()
+    ft.write_text(yaml.safe_dump(data | {"init": str(tmp_path / "start-bundle")}))
+    with pytest.raises(TankerWatchError, match="was trained on a: a fold cannot"):
+        mod.run_cv(ft, tmp_path / "cv", ports=["a", "c"], steps=1)
+    assert not (tmp_path / "cv" / "fold-a").exists()  # refused before any training
