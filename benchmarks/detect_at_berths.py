@@ -1,7 +1,7 @@
 """The detector where the estimate needs it: tankers at load and discharge berths, per sensor.
 
     .venv/bin/python benchmarks/detect_at_berths.py --sim DIR [DIR...] [--model M]
-        [--models S=M,...] [--every K] [--json OUT] [--write-bundle]
+        [--models S=M,...] [--sensors S,...] [--every K] [--json OUT] [--write-bundle]
     # as the whole chain sees the berth: finished runs of estimate_calibration.py --chain
     .venv/bin/python benchmarks/detect_at_berths.py --chain WORK [WORK...] [--json OUT]
         [--write-bundle]
@@ -73,7 +73,13 @@ def berthed_labels(folder: Path) -> list[dict]:
 from pipeline.detect.berth_calibration import CALIBRATION_FILE, CALIBRATION_FORMAT  # noqa: E402
 
 
-def measure(sim: Path, models: dict[str, str | None], default: str | None, every: int = 1):
+def measure(
+    sim: Path,
+    models: dict[str, str | None],
+    default: str | None,
+    every: int = 1,
+    sensors: set[str] | None = None,
+):
     from shapely.geometry import Point
 
     from pipeline.detect.bundle import load_detector
@@ -89,6 +95,8 @@ def measure(sim: Path, models: dict[str, str | None], default: str | None, every
         if not labels:
             continue
         sensor = scene_sensor(folder)
+        if sensors and sensor not in sensors:
+            continue
         key = models.get(sensor, default)
         if key not in detectors:
             detectors[key] = load_detector(key)
@@ -280,6 +288,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="bundle for sensors not in --models")
     ap.add_argument("--models", default="commercial-3m=tw-centernet-3m", help="SENSOR=BUNDLE,...")
     ap.add_argument("--every", type=int, default=1, help="every k-th scene only")
+    ap.add_argument("--sensors", default=None, help="measure these sensors only (comma-separated)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
     ap.add_argument(
         "--write-bundle", action="store_true", help="write berths.json into each measured bundle"
@@ -288,8 +297,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     models = dict(kv.split("=", 1) for kv in a.models.split(",") if kv.strip())
     rows: dict[tuple[str, str], list] = defaultdict(list)
+    only = {s.strip() for s in a.sensors.split(",") if s.strip()} if a.sensors else None
     for sim in a.sim or []:
-        for key, r in measure(sim, models, a.model, a.every).items():
+        for key, r in measure(sim, models, a.model, a.every, only).items():
             rows[key] += r
     for work in a.chain or []:
         if not (work / "run" / "ledger.db").exists():

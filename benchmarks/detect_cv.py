@@ -1,7 +1,8 @@
 """Leave-one-port-out cross-validation of a training recipe (configs/train/*.yaml).
 
     .venv/bin/python benchmarks/detect_cv.py --config configs/train/NAME.yaml --out DIR
-        [--ports a,b,...] [--steps N] [--min-length 0,60] [--thresholds 0.3,0.35,...]
+        [--ports a,b,...] [--steps N] [--precision fp32|bf16|auto] [--min-length 0,60]
+        [--thresholds 0.3,0.35,...]
 
 For every port (scene) of the config's first real dataset (all of them, whatever the config
 excludes or holds out; ``--ports`` to choose), the recipe is trained on the other ports (plus the
@@ -13,7 +14,8 @@ with ``--thresholds``, the score threshold chosen leave-one-port-out on those po
 predictions. Written to DIR/cv.json and printed as markdown.
 
 This trains one bundle per port: hours on the development CPU for a full recipe. Tests run it on
-a tiny config in seconds.
+a tiny config in seconds. A fine-tuning recipe (``init``: a bundle to start from) may leave out
+only ports that bundle never trained on (its ``trained.holdout_scenes``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def fold_config(cfg, port: str, root: Path, steps: int | None) -> dict:
-    """The recipe trained on every port of ``root`` except ``port``, held out on ``port``."""
+def fold_config(
+    cfg, port: str, root: Path, steps: int | None, precision: str | None = None
+) -> dict:
+    """The recipe trained on every port of ``root`` except ``port``, held out on ``port``
+    (``steps`` / ``precision``: overrides of the recipe's)."""
     from pipeline.detect.train_config import resolve_root
 
     data = cfg.model_dump(mode="json")
@@ -50,6 +55,8 @@ def fold_config(cfg, port: str, root: Path, steps: int | None) -> dict:
     data["name"] = f"{cfg.name}-cv-{port}"
     if steps:
         data["steps"] = steps
+    if precision:
+        data["precision"] = precision
     if data.get("simulated") and data["simulated"].get("root"):
         data["simulated"]["root"] = str(resolve_root(data["simulated"]["root"]).resolve())
     return data
@@ -68,7 +75,15 @@ def spread(values: list[float]) -> dict:
     }
 
 
-def run_cv(config: Path, out: Path, ports=None, steps=None, rules=(0.0, 60.0), thresholds=None):
+def run_cv(
+    config: Path,
+    out: Path,
+    ports=None,
+    steps=None,
+    rules=(0.0, 60.0),
+    thresholds=None,
+    precision=None,
+):
     import yaml
     from detect_accuracy import best_threshold, collect, f1_at, score
 
@@ -89,6 +104,20 @@ def run_cv(config: Path, out: Path, ports=None, steps=None, rules=(0.0, 60.0), t
         raise TankerWatchError(f"{root}: ports not found: {', '.join(unknown)}")
     if len(ports) < 2:
         raise TankerWatchError("cross-validation needs at least two ports")
+    if cfg.init:
+        # a fine-tuning recipe: its starting weights must never have seen a port left out
+        from pipeline.detect.bundle import read_spec, resolve_bundle_dir
+
+        unseen = set(
+            (read_spec(resolve_bundle_dir(cfg.init)).trained or {}).get("holdout_scenes") or []
+        )
+        seen = sorted(set(ports) - unseen)
+        if seen:
+            raise TankerWatchError(
+                f"{config}: init {cfg.init} was trained on {', '.join(seen)}: a fold cannot "
+                f"leave out a port its starting weights saw (--ports among: "
+                f"{', '.join(sorted(unseen)) or 'none'})"
+            )
     out.mkdir(parents=True, exist_ok=True)
     pooled: dict = {}
     folds: dict = {}
@@ -96,7 +125,8 @@ def run_cv(config: Path, out: Path, ports=None, steps=None, rules=(0.0, 60.0), t
         fdir = out / f"fold-{port}"
         fdir.mkdir(exist_ok=True)
         cpath = fdir / "config.yaml"
-        cpath.write_text(yaml.safe_dump(fold_config(cfg, port, root, steps), sort_keys=False))
+        fold = fold_config(cfg, port, root, steps, precision)
+        cpath.write_text(yaml.safe_dump(fold, sort_keys=False))
         if (
             not (fdir / "bundle" / "weights.safetensors").exists()
             or (fdir / "bundle" / "checkpoint").exists()
@@ -107,7 +137,14 @@ def run_cv(config: Path, out: Path, ports=None, steps=None, rules=(0.0, 60.0), t
         coll = collect(root, det, [port], thresholds[0] if thresholds else None)
         pooled.update({port: (*coll[port], shipped)})
         folds[port] = {str(m): score(coll, shipped, m)["overall"] for m in rules}
-    summary: dict = {"config": str(config), "ports": ports, "folds": folds, "rules": {}}
+    summary: dict = {
+        "config": str(config),
+        "ports": ports,
+        "steps": steps or cfg.steps,
+        "precision": precision or cfg.precision,
+        "folds": folds,
+        "rules": {},
+    }
     for m in rules:
         key = str(m)
         per = [folds[p][key] for p in ports]
@@ -168,6 +205,9 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--ports", default=None, help="comma-separated (default: every port)")
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
+    ap.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16"], help="override the recipe's precision"
+    )
     ap.add_argument("--min-length", default="0,60")
     ap.add_argument("--thresholds", default=None)
     args = ap.parse_args()
@@ -183,6 +223,7 @@ def main() -> None:
             thresholds=sorted(float(v) for v in args.thresholds.split(","))
             if args.thresholds
             else None,
+            precision=args.precision,
         )
     except TankerWatchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,6 +24,12 @@ def simulate(
     sensors: str = typer.Option(
         None, "--sensors", help="With --chips: comma-separated sensors (default: all simulated)."
     ),
+    port_p: float = typer.Option(
+        0.5, "--port-p", help="With --chips: share of chips in a configured port (0-1)."
+    ),
+    berth_p: float = typer.Option(
+        0.55, "--berth-p", help="With --chips: share of the port chips centred on a berth (0-1)."
+    ),
 ) -> None:
     """Simulate a scenario (scenes + truth), or write training chips with --chips N."""
     import json
@@ -40,6 +46,7 @@ def simulate(
             if sensors
             else {}
         )
+        opts |= {"port_p": port_p, "berth_p": berth_p}
         paths = write_chips(out, chips, seed=seed or 0, size_px=chip_size, progress=True, **opts)
         n_labels = sum(
             len(json.loads((p / "labels.geojson").read_text())["features"]) for p in paths

@@ -86,11 +86,13 @@ def resolve_precision(
     flags: frozenset[str] | None = None,
     machine: str | None = None,
     cuda_bf16: bool | None = None,
+    env: bool = True,
 ) -> Precision:
     """The precision to run: ``requested`` (auto | fp32 | bf16 | fp16; None = auto) resolved
-    for ``device`` ("cpu", "cuda", "cuda:1"). ``TANKERWATCH_PRECISION`` overrides ``auto``."""
+    for ``device`` ("cpu", "cuda", "cuda:1"). ``TANKERWATCH_PRECISION`` overrides ``auto``
+    (unless ``env`` is False: training reads its precision from its config alone)."""
     req = (requested or "auto").lower()
-    if req == "auto" and os.environ.get(ENV_VAR):
+    if req == "auto" and env and os.environ.get(ENV_VAR):
         req = os.environ[ENV_VAR].strip().lower()
     if req not in PRECISIONS:
         raise TankerWatchError(f"precision '{req}': unknown (use one of {', '.join(PRECISIONS)})")

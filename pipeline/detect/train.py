@@ -113,6 +113,48 @@ def _spread_weight(scenes, weight: float) -> None:
         s.weight = weight * (len(s.boxes) + 1) / tot
 
 
+def training_precision(requested: str, device: str, **probe):
+    """The precision a training run computes its forward pass in (a
+    pipeline.detect.precision.Precision): ``fp32``, or ``bf16`` autocast over fp32 master
+    weights. ``auto`` is bf16 where the CPU computes it natively (AMX / AVX-512 BF16; emulated
+    bf16 is slower than fp32) or the GPU supports it, else fp32 (fp16 would need loss scaling
+    and is not offered). ``probe``: resolve_precision's flags / machine / cuda_bf16 (tests).
+    ``TANKERWATCH_PRECISION`` (an inference override) is not read: the config decides."""
+    from pipeline.detect.precision import Precision, resolve_precision
+
+    p = resolve_precision(requested, device, env=False, **probe)
+    if p.name == "fp16":
+        return Precision("fp32", p.device_type, "auto: no bf16 on this GPU (fp16 not trained)")
+    return p
+
+
+def init_from_bundle(net, cfg: TrainConfig) -> dict:
+    """Load the weights of the bundle ``cfg.init`` into ``net`` (fine-tuning); returns what the
+    bundle's ``trained`` metadata records of it. A bundle of another network, band set or grid
+    is one line naming it."""
+    from safetensors.torch import load_file
+
+    from pipeline.detect.bundle import load_detector, resolve_bundle_dir
+
+    det = load_detector(cfg.init, device="cpu", precision="fp32")  # checksum and shapes checked
+    spec = det.spec
+    folder = resolve_bundle_dir(cfg.init)
+    if spec.architecture != cfg.architecture:
+        raise TankerWatchError(f"init {folder}: its architecture is not this config's")
+    if list(spec.bands) != list(cfg.bands) or spec.gsd_m != cfg.gsd_m:
+        raise TankerWatchError(
+            f"init {folder}: bands {spec.bands} at {spec.gsd_m:g} m, the config has "
+            f"{cfg.bands} at {cfg.gsd_m:g} m"
+        )
+    net.load_state_dict(load_file(str(folder / spec.weights.file)), strict=True)
+    return {
+        "bundle": cfg.init,
+        "model": spec.name,
+        "weights_sha256": spec.weights.sha256,
+        "never_trained_on": (spec.trained or {}).get("holdout_scenes", []),
+    }
+
+
 def lr_at(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -313,7 +355,13 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         bank=bank,
         norm=cfg.normalisation,
     )
-    net = cfg.architecture.build().to(device)
+    prec = training_precision(cfg.precision, device)
+    log.info("precision %s (%s), channels_last", prec.name, prec.reason)
+    # channels_last (NHWC): oneDNN's convolutions are faster in it (inference uses it too);
+    # the optimiser keeps fp32 master weights, autocast casts them per convolution
+    net = cfg.architecture.build()
+    init = init_from_bundle(net, cfg) if cfg.init else None
+    net = net.to(device).to(memory_format=torch.channels_last)
     ema = None
     if cfg.ema:
         import copy
@@ -346,11 +394,15 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         for step in range(start, cfg.steps):
             rng = np.random.default_rng(D.batch_seed(cfg.seed, step, dist))
             x, tgt = sampler.batch(rng, batch_size)
-            x = x.to(device)
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
             tgt = {k: v.to(device) for k, v in tgt.items()}
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, step)
-            parts = detection_loss(model(x), tgt, cfg.loss_weights)
+            with prec.autocast():
+                pred = model(x)
+            # the losses (sigmoid, logs, sums) in fp32 whatever the forward ran in
+            pred = {k: v.float() for k, v in pred.items()}
+            parts = detection_loss(pred, tgt, cfg.loss_weights)
             opt.zero_grad(set_to_none=True)
             parts["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -373,7 +425,13 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
                 )
             stopping = stop_after is not None and done - start >= stop_after
             if (done % cfg.checkpoint_every == 0 or done == cfg.steps or stopping) and dist.is_main:
-                history.append({"step": done, **{k: round(v, 4) for k, v in running.items()}})
+                history.append(
+                    {
+                        "step": done,
+                        **{k: round(v, 4) for k, v in running.items()},
+                        "precision": prec.name,
+                    }
+                )
                 seconds = before_s + time.time() - t0
                 save_checkpoint(ckpt, net, opt, done, chash, history, ema, seconds)
             if stopping and done < cfg.steps:
@@ -385,7 +443,8 @@ def _train(cfg, out: Path, restart: bool, stop_after, device: str, dist, on_skip
         return None
     final = ema if ema is not None else net
     final.eval()
-    return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes), skipped
+    extra = {"init": init} if init else {}
+    return final.cpu(), out, history, train_s, n_real, n_sim, len(scenes), skipped, extra
 
 
 GAIN_RANGE = (0.5, 2.0)  # a fitted gain outside: lengths that do not track the truth
@@ -468,7 +527,17 @@ def calibrate(cfg, out: Path, on_skip) -> tuple[float | None, dict]:
 
 
 def finish(
-    cfg, model, out: Path, history, train_s, n_real, n_sim, n_scenes, skipped=None, on_skip=None
+    cfg,
+    model,
+    out: Path,
+    history,
+    train_s,
+    n_real,
+    n_sim,
+    n_scenes,
+    skipped=None,
+    extra=None,
+    on_skip=None,
 ) -> dict:
     """Write the bundle, score it on the held-out data, write metrics.json and card.md."""
     from pipeline.detect.bundle import load_detector, save_bundle
@@ -480,6 +549,13 @@ def finish(
         "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "train_seconds": round(train_s, 1),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        # what the forward passes ran in, over every run that led here (the checkpoints'
+        # history records it per step range)
+        "precision": {
+            "requested": cfg.precision,
+            "used": sorted({h.get("precision", "fp32") for h in history}),
+            "channels_last": True,
+        },
         "real_vessels": n_real,
         "simulated_vessels": n_sim,
         "scenes": n_scenes,
@@ -489,6 +565,7 @@ def finish(
     }
     if skipped:
         trained["skipped_scenes"] = dict(skipped)
+    trained |= extra or {}  # the bundle the weights started from (fine-tuning)
     fields = {
         "name": cfg.name,
         "architecture": cfg.architecture.model_dump(mode="json"),

@@ -68,6 +68,8 @@ class SimulatedData(Strict):
                 cmd += f" --sensors {v}"
             elif k == "size_px":
                 cmd += f" --chip-size {v}"
+            elif k in ("port_p", "berth_p"):
+                cmd += f" --{k.replace('_', '-')} {v}"
             else:
                 cmd += f" (option {k}={v})"
         return f"{cmd} --out {self.chips_dir()}"
@@ -121,10 +123,25 @@ class TrainConfig(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "cpu"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "fp32",
+        description=(
+            "arithmetic of the forward pass: bf16 autocast over fp32 master weights, losses in "
+            "fp32 (pipeline.detect.train.training_precision); auto = bf16 where the CPU computes "
+            "it natively (AMX / AVX-512 BF16) or the GPU supports it, else fp32"
+        ),
+    )
     bands: list[str] = Field(default_factory=lambda: ["B02", "B03", "B04", "B08"])
     gsd_m: float = Field(10.0, gt=0)
     normalisation: NormSpec = Field(default_factory=ReflectanceNorm)
     architecture: ArchSpec = Field(default_factory=ArchSpec)
+    init: str | None = Field(
+        None,
+        description=(
+            "a detector bundle (name under models/ or folder) whose weights start the training "
+            "(fine-tuning); its architecture, bands and grid must be this config's"
+        ),
+    )
     real: list[RealData] = Field(default_factory=list)
     simulated: SimulatedData | None = None
     holdout: list[HoldoutData] = Field(default_factory=list)

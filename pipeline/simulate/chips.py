@@ -77,19 +77,24 @@ def make_chip(
     size_px: int,
     layouts: dict[str, Layout],
     sensors: tuple[Sensor, ...],
+    port_p: float = 0.5,
+    berth_p: float = 0.55,
 ):
-    """Render chip ``i``: returns (Grid, Rendered, metadata dict)."""
+    """Render chip ``i``: returns (Grid, Rendered, metadata dict). ``port_p``: share of chips
+    in a configured port (the others in a random harbour); ``berth_p``: share of those centred
+    near a berth (ships alongside the pier, or the empty pier: a hard negative). The same draws
+    whatever the shares, so the defaults give the same chips as before they were settings."""
     rng = _chip_rng(seed, i)
     sensor = sensors[0] if len(sensors) == 1 or rng.random() < 0.75 else sensors[1]
     day = date(2023, 1, 1) + timedelta(days=int(rng.integers(0, 730)))
-    use_port = layouts and rng.random() < 0.5
+    use_port = layouts and rng.random() < port_p
     half = size_px * sensor.gsd_m / 2
     if use_port:
         name = sorted(layouts)[int(rng.integers(0, len(layouts)))]
         layout = layouts[name]
         lon, lat = layout.lonlat_centre
         r = rng.random()
-        if r < 0.55 and layout.berths:
+        if r < berth_p and layout.berths:
             b = layout.berths[int(rng.integers(0, len(layout.berths)))]
             c = b.polygon.centroid
             cx, cy = c.x + rng.uniform(-0.6, 0.6) * half, c.y + rng.uniform(-0.6, 0.6) * half
@@ -192,6 +197,8 @@ def write_chips(
     progress: bool = False,
     max_occluded: float = 0.5,
     sensor: str | None = None,
+    port_p: float = 0.5,
+    berth_p: float = 0.55,
 ) -> list[Path]:
     """Write ``n`` training chips to ``out_dir/<chip_id>/`` and return the chip folders.
 
@@ -203,6 +210,10 @@ def write_chips(
     ``sensor`` (one name) overrides ``sensors``: ``sensor="sentinel-1-grd"`` writes SAR chips,
     ``scene.tif`` float32 linear sigma0 bands VV, VH (``scl.tif``: nodata / shadow, land and
     water only, no clouds).
+
+    ``port_p`` / ``berth_p`` (0-1): the share of chips in a configured port, and of those the
+    share centred near one of its berths (see make_chip); more of both gives more ships moored
+    alongside piers and more empty piers.
     """
     from pipeline.config import load_port
     from pipeline.fsutil import ensure_dir
@@ -211,6 +222,9 @@ def write_chips(
         raise TankerWatchError(f"--chips: must be 0 or more (got {n})")
     if size_px < 32 or size_px > 4096:
         raise TankerWatchError(f"chip size: must be 32-4096 px (got {size_px})")
+    for key, v in (("port_p", port_p), ("berth_p", berth_p)):
+        if not 0.0 <= v <= 1.0:
+            raise TankerWatchError(f"chip option {key}: must be 0-1 (got {v})")
     if sensor is not None:
         sensors = (sensor,)
     known = {"sentinel-2-l2a": SENTINEL2, "commercial-3m": COMMERCIAL3M, SENTINEL1.name: SENTINEL1}
@@ -231,7 +245,7 @@ def write_chips(
         paths.append(d)
         if (d / "labels.geojson").exists():
             continue
-        grid, r, meta, used = make_chip(i, seed, size_px, layouts, sens)
+        grid, r, meta, used = make_chip(i, seed, size_px, layouts, sens, port_p, berth_p)
         ensure_dir(d)
         tags = {"SOURCE": "simulated", "SENSOR": used.name, "ACQUIRED": meta["acquired"]}
         write_geotiff(d / "scene.tif", r.dn, grid, list(used.bands), tags)

@@ -33,6 +33,12 @@ def test_counts_every_berthed_tanker_once_per_sensor(small_simulation, tmp_path,
             v["found"] / v["tankers"], 3
         )
     assert "| sensor | model |" in capsys.readouterr().out
+    # --sensors: the other sensors' scenes are not measured
+    one = sorted(expected)[0]
+    only = tmp_path / "only.json"
+    assert mod.main(["--sim", str(small_simulation), "--model", "baseline", "--models", "",
+                     "--sensors", one, "--json", str(only)]) == 0  # fmt: skip
+    assert [k.split()[0] for k in json.loads(only.read_text())] == [one]
 
 
 def test_several_simulations_are_pooled(small_simulation, tmp_path):

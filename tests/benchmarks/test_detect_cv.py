@@ -46,16 +46,19 @@ def _config(folder, root):
 def test_each_port_is_left_out_once(tmp_path, ports):
     mod = load_benchmark("detect_cv")
     cfg = _config(tmp_path, ports)
-    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, thresholds=[0.05, 0.1])
+    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, thresholds=[0.05, 0.1], precision="bf16")
     assert s["ports"] == ["a", "b", "c"]
+    assert (s["steps"], s["precision"]) == (2, "bf16")
     for p in "abc":
         fold = yaml.safe_load((tmp_path / "cv" / f"fold-{p}" / "config.yaml").read_text())
         assert fold["real"][0]["exclude"] == [p] and fold["real"][0]["scenes"] is None
         assert fold["holdout"][0]["scenes"] == [p] and fold["steps"] == 2
+        assert fold["precision"] == "bf16"
         metrics = json.loads(
             (tmp_path / "cv" / f"fold-{p}" / "bundle" / "metrics.json").read_text()
         )
         assert list(metrics["holdout"]) == [f"fold-{p}"]
+        assert metrics["training"]["precision"]["used"] == ["bf16"]
     for rule in ("0.0", "60.0"):
         e = s["rules"][rule]
         assert e["pooled"]["n_labels"] == 6  # each port's two hulls, scored once
@@ -71,3 +74,21 @@ def test_unknown_port_and_single_port_are_refused(tmp_path, ports):
         mod.run_cv(cfg, tmp_path / "cv", ports=["a", "x"])
     with pytest.raises(TankerWatchError, match="at least two ports"):
         mod.run_cv(cfg, tmp_path / "cv", ports=["a"])
+
+
+def test_a_fine_tuning_recipe_leaves_out_only_ports_its_start_never_saw(tmp_path, ports):
+    """init: a bundle trained on a and b, held out on c; folds may leave out c only."""
+    from pipeline.detect.train import train
+
+    mod = load_benchmark("detect_cv")
+    (tmp_path / "start").mkdir()
+    start = _config(tmp_path / "start", ports)
+    data = yaml.safe_load(start.read_text()) | {"steps": 2}
+    start.write_text(yaml.safe_dump(data))
+    train(start, tmp_path / "start-bundle")
+    ft = tmp_path / "ft" / "tiny.yaml"
+    ft.parent.mkdir()
+    ft.write_text(yaml.safe_dump(data | {"init": str(tmp_path / "start-bundle")}))
+    with pytest.raises(TankerWatchError, match="was trained on a: a fold cannot"):
+        mod.run_cv(ft, tmp_path / "cv", ports=["a", "c"], steps=1)
+    assert not (tmp_path / "cv" / "fold-a").exists()  # refused before any training

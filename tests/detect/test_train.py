@@ -358,3 +358,105 @@ def test_length_relation_fit():
 def test_sar_config_mistakes_are_refused(tmp_path, sar_chips, over, message):
     with pytest.raises(TankerWatchError, match=message):
         train(sar_config(tmp_path, sar_chips, **over), tmp_path / "m")
+
+
+def test_training_precision_follows_the_machine(monkeypatch):
+    from pipeline.detect.train import training_precision
+
+    monkeypatch.setenv("TANKERWATCH_PRECISION", "fp32")  # an inference override: not read here
+    native = frozenset({"avx512f", "avx512_bf16"})
+    p = training_precision("auto", "cpu", flags=native, machine="x86_64")
+    assert (p.name, p.device_type) == ("bf16", "cpu")
+    assert training_precision("auto", "cpu", flags=frozenset({"avx2"}), machine="x86_64").name == (
+        "fp32"
+    )
+    assert training_precision("auto", "cpu", flags=native, machine="aarch64").name == "fp32"
+    assert training_precision("auto", "cuda", cuda_bf16=True).name == "bf16"
+    # a GPU without bf16: fp32, not fp16 (which would need loss scaling)
+    assert training_precision("auto", "cuda", cuda_bf16=False).name == "fp32"
+    assert training_precision("fp32", "cpu", flags=native, machine="x86_64").name == "fp32"
+    assert training_precision("bf16", "cpu", flags=frozenset(), machine="x86_64").name == "bf16"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_each_precision_trains_resumes_exactly_and_is_recorded(tmp_path, dataset, precision):
+    import math
+
+    cfg = write_config(tmp_path, dataset, precision=precision, steps=6)
+    full = train(cfg, tmp_path / "full")
+    hist = full["history"]
+    assert [h["step"] for h in hist] == [2, 4, 6]
+    assert all(h["precision"] == precision for h in hist)
+    assert all(math.isfinite(h[k]) for h in hist for k in ("total", "heat", "size", "offset"))
+    trained = load_detector(tmp_path / "full").spec.trained
+    assert trained["precision"] == {
+        "requested": precision,
+        "used": [precision],
+        "channels_last": True,
+    }
+    # the master weights stay fp32 whatever the forward pass ran in
+    weights = load_file(str(tmp_path / "full" / "weights.safetensors"))
+    assert {str(v.dtype) for v in weights.values() if v.is_floating_point()} == {"torch.float32"}
+
+    assert train(cfg, tmp_path / "resumed", stop_after=3) is None
+    train(cfg, tmp_path / "resumed")
+    resumed = load_file(str(tmp_path / "resumed" / "weights.safetensors"))
+    for k in weights:
+        assert (weights[k] == resumed[k]).all(), k
+
+
+def test_bf16_and_fp32_runs_learn_alike(tmp_path, dataset):
+    """Same seed, same chips: the bf16 run's loss follows the fp32 run's (bf16 rounds the
+    forward pass to 8 bits of mantissa, so not bit for bit)."""
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        cfg = write_config(
+            tmp_path / precision,
+            dataset,
+            precision=precision,
+            steps=40,
+            checkpoint_every=10,
+            warmup_steps=2,
+            lr=0.01,
+            batch_size=4,
+        )
+        runs[precision] = [h["total"] for h in train(cfg, tmp_path / precision / "b")["history"]]
+    a, b = runs["fp32"], runs["bf16"]
+    assert len(a) == len(b) == 4
+    assert a[-1] < a[0] and b[-1] < b[0]  # both learn
+    for x, y in zip(a, b, strict=True):
+        assert abs(x - y) <= 0.05 * abs(x), (a, b)
+
+
+def test_unknown_training_precision_is_refused(tmp_path, dataset):
+    cfg = write_config(tmp_path, dataset, precision="fp16")
+    with pytest.raises(TankerWatchError, match="precision"):
+        train(cfg, tmp_path / "out")
+
+
+def test_fine_tuning_starts_from_a_bundle_and_records_it(tmp_path, dataset):
+    import torch
+
+    from pipeline.detect.train import init_from_bundle
+    from pipeline.detect.train_config import load_train_config
+
+    base = write_config(tmp_path / "base", dataset)
+    train(base, tmp_path / "base-bundle")
+    start = load_file(str(tmp_path / "base-bundle" / "weights.safetensors"))
+    cfg = write_config(tmp_path / "ft", dataset, init=str(tmp_path / "base-bundle"), steps=2)
+    net = load_train_config(cfg).architecture.build()
+    info = init_from_bundle(net, load_train_config(cfg))
+    assert info["never_trained_on"] == ["b"] and info["model"] == "tiny-test"
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, start[k]), k
+    metrics = train(cfg, tmp_path / "ft-bundle")
+    assert metrics["training"]["init"]["weights_sha256"] == info["weights_sha256"]
+    # another network cannot start from it: one line naming the bundle
+    wide = write_config(
+        tmp_path / "wide",
+        dataset,
+        init=str(tmp_path / "base-bundle"),
+        architecture={"widths": [8, 8, 8, 8, 8], "decoder_width": 8},
+    )
+    with pytest.raises(TankerWatchError, match="base-bundle: its architecture"):
+        train(wide, tmp_path / "wide-bundle")

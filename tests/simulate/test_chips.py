@@ -85,3 +85,30 @@ def test_bad_arguments(tmp_path):
         write_chips(tmp_path, -1)
     with pytest.raises(TankerWatchError, match="unknown sensor"):
         write_chips(tmp_path, 1, sensors=("landsat",))
+
+
+def test_port_and_berth_shares(tmp_path):
+    """port_p / berth_p steer where chips are drawn: all in a configured port, centred on its
+    berths (ships moored alongside), or none in a port; the defaults are the earlier chips."""
+
+    def berthed(paths):
+        roles = [
+            f["properties"].get("role")
+            for d in paths
+            for f in json.loads((d / "labels.geojson").read_text())["features"]
+        ]
+        return sum(r in ("load", "discharge", "other") for r in roles)
+
+    def layouts(paths):
+        return {json.loads((d / "labels.geojson").read_text())["layout"] for d in paths}
+
+    at_berth = write_chips(tmp_path / "b", 8, seed=9, size_px=96, port_p=1.0, berth_p=1.0)
+    assert layouts(at_berth) <= {"vostochny", "rajin", "chongjin", "nampo"}
+    anywhere = write_chips(tmp_path / "a", 8, seed=9, size_px=96, port_p=1.0, berth_p=0.0)
+    assert berthed(at_berth) > berthed(anywhere)
+    assert layouts(write_chips(tmp_path / "s", 4, seed=9, size_px=96, port_p=0.0)) == {"synthetic"}
+    default = write_chips(tmp_path / "d", 4, seed=9, size_px=96)
+    same = write_chips(tmp_path / "e", 4, seed=9, size_px=96, port_p=0.5, berth_p=0.55)
+    assert _digest(default[0].parent) == _digest(same[0].parent)
+    with pytest.raises(TankerWatchError, match="berth_p"):
+        write_chips(tmp_path / "x", 1, seed=9, berth_p=1.5)
