@@ -134,13 +134,18 @@ def simulated_inputs(
 
 
 def run(
-    scenario_path: str | None, seed: int, recall: float, clear: float, alibis: bool = True
+    scenario_path: str | None,
+    seed: int,
+    recall: float,
+    clear: float,
+    alibis: bool = True,
+    silence_in_span: bool = True,
 ) -> dict:
     from pipeline.config import load_port
     from pipeline.estimate import run_estimate
     from pipeline.estimate.ais import alibi_factors
     from pipeline.portcalls import build_visits, link_voyages
-    from pipeline.portcalls.ais import add_alibis, match_ais, visits_by_ais
+    from pipeline.portcalls.ais import AisMatchParams, add_alibis, match_ais, visits_by_ais
 
     x = simulated_inputs(scenario_path, seed, recall, clear)
     sc, registry, schedule, port, truth = x.sc, x.registry, x.schedule, x.port, x.truth
@@ -153,7 +158,7 @@ def run(
     if alibis:  # every transponder of the scenario, wherever it reported (all its ports)
         all_ports = [load_port(p) for p in sc.ports]
         add_alibis(identities, visits, result, dets, scenes, all_ports, ais_file.positions,
-                   ais_file.static)  # fmt: skip
+                   ais_file.static, AisMatchParams(silence_in_span=silence_in_span))  # fmt: skip
     est = run_estimate(
         visits, voyages, obs, registry, params, seed=seed, ports=[port], ais=identities
     )
@@ -310,6 +315,11 @@ def main(argv=None) -> int:
         "--no-alibis", action="store_true", help="no AIS alibis in the size-based identification"
     )
     ap.add_argument(
+        "--silence-anywhere",
+        action="store_true",
+        help="count a transponder silent also before its first / after its last report",
+    )
+    ap.add_argument(
         "--policy",
         action="store_true",
         help="also the naming policy table (alibi weight x threshold)",
@@ -323,7 +333,14 @@ def main(argv=None) -> int:
     print("| " + " | ".join(cols) + " |")
     print("| --- " * len(cols) + "|")
     for seed in args.seeds:
-        r = run(args.scenario, seed, args.recall, args.clear, alibis=not args.no_alibis)
+        r = run(
+            args.scenario,
+            seed,
+            args.recall,
+            args.clear,
+            alibis=not args.no_alibis,
+            silence_in_span=not args.silence_anywhere,
+        )
         cells = [f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols]
         print("| " + " | ".join(cells) + " |")
         if len(r["_wrong"]):

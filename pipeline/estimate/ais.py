@@ -60,15 +60,17 @@ def alibi_factors(
     transponders that put vessels elsewhere while its hull was seen (``VisitAis.alibis``): 0 when
     an image confirmed the vessel elsewhere, ``weight`` when only its transponder said so (the
     odds that it was spoofing its position), 1 (no change) when the report looks like spoofing
-    itself (a stationary position at sea). A vessel whose transponder hid meanwhile
+    itself (a stationary position at sea), and 1 for an ``edge`` alibi (the vessel was elsewhere
+    only at one end of the visit and hid at the rest: it may have arrived, or left, in between,
+    and the visit have been built from two calls). A vessel whose transponder hid meanwhile
     (``VisitAis.silent``: silent, or only that spoofing-like report) gets 1 / the share of image
     times it is silent anyway, at most ``silence_max`` (the odds that a usually heard vessel goes
     quiet exactly while it loads dark). Transponders not in the registry change nothing."""
     out: dict[str, float] = {}
     for a in ais.alibis if ais is not None else []:
         reg = registry_vessel(VisitAis("", a.mmsi, 0.0, a.name, a.imo), registry)
-        if reg is None:
-            continue
+        if reg is None or a.edge:
+            continue  # an edge alibi: the vessel may be the hull of the visit's other sightings
         f = 0.0 if a.confirmed else (1.0 if a.suspect else weight)
         out[reg.name] = min(out.get(reg.name, 1.0), f)
     for q in ais.silent if ais is not None and silence_max > 1.0 else []:

@@ -24,6 +24,7 @@ positions no image confirms.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -54,6 +55,8 @@ class AisMatchParams:
     confirm_slack_s: float = 3600.0  # a match elsewhere this close to a visit's span confirms
     spoof_max_sog_kn: float = 1.0  # far out at sea and slower than this: spoof suspect
     spoof_offshore_m: float = 20_000.0  # "far out": this far from every known port's AOI
+    # silence only between a transponder's first and last report in the data (False: anywhere)
+    silence_in_span: bool = True
 
 
 @dataclass
@@ -336,7 +339,10 @@ class Alibi:
     the transponder's word alone: ``suspect`` when the report looks like position spoofing (far
     out at sea, away from every known port and its anchorages, nearly stationary: the pattern of
     a false position kept while the vessel loads), else a plain alibi that spoofing could still
-    explain."""
+    explain. ``edge``: the transponder was elsewhere only before (or only after) every sighting
+    at which it hid, and hid at as many sightings or more: the vessel may have arrived (left) in
+    between and be the hull of the other sightings, the visit then built from two calls at the
+    berth; no alibi (pipeline.estimate.ais.alibi_factors leaves it out)."""
 
     mmsi: int
     time: str  # the sighting (or matched image) time it contradicts, ISO UTC
@@ -345,17 +351,21 @@ class Alibi:
     suspect: bool = False
     name: str | None = None  # from AIS static data
     imo: str | None = None
+    edge: bool = False  # only at one end of the visit, hiding at as many sightings or more
 
 
 @dataclass
 class Silence:
-    """A transponder that hid while a dark visit's hull was seen: no position at any of the
-    sightings (or only a spoofing-like one), though it reports at ``share``'s complement of all
-    image times. A vessel that usually transmits and goes quiet exactly then is more likely the
-    hull than one that is silent anyway (``share`` near 1: never fitted or never received)."""
+    """A transponder that hid while a dark visit's hull was seen: no position at its sightings
+    (or only a spoofing-like one), though it reports at ``share``'s complement of the image
+    times; also one that hid at most sightings and was elsewhere only at one end of the visit
+    (an ``edge`` alibi). Only between its first and last report in the data: outside that span
+    its silence says nothing (the data may not cover it). A vessel that usually transmits and
+    goes quiet exactly then is more likely the hull than one that is silent anyway (``share``
+    near 1: never fitted or never received)."""
 
     mmsi: int
-    share: float  # of all the run's image times at which this transponder gave no position
+    share: float  # of the run's image times inside its span at which it gave no position
     name: str | None = None
     imo: str | None = None
 
@@ -457,11 +467,21 @@ def add_alibis(
       ``ports`` and the vessel is nearly stationary there (every report within ``max_age_s``
       below ``spoof_max_sog_kn``): the false position a spoofer keeps while it loads.
 
-    Also each visit's ``silent``: the transponders of ``positions`` with no position at any of
-    its sightings, or only a spoofing-like one (``Silence``, with how often each is silent at
-    the run's image times). The visit's own matched transponder gives no alibi and is not
-    silent. Returns ``identities`` (entries are made for visits that had none only when they
-    have alibis or silences)."""
+    Evidence is kept per sighting: at each, a transponder is elsewhere (an alibi), hiding (no
+    position although its reports bracket the sighting, or a spoofing-like one) or near the
+    hull (neither). One elsewhere only before (or only after) every sighting it hid at, and
+    hiding at as many sightings or more, gets an ``edge`` alibi, which is no alibi: it may have
+    arrived (left) in between, the visit's sightings then being two calls at the berth (a
+    clear image of the empty berth between them can be bridged as a detector miss), and it
+    counts as hiding where it hid at more sightings than it was elsewhere. Before, the first
+    alibi found stood for the whole visit, and hid the spoofing at the other sightings.
+
+    Also each visit's ``silent``: the transponders of ``positions`` hiding at its sightings,
+    never near the hull and elsewhere at none (or only an edge alibi's fewer) (``Silence``, with how often each is silent at the run's
+    image times inside its span; ``params.silence_in_span`` False: at all image times, and
+    silent also before its first or after its last report). The visit's own matched
+    transponder gives no alibi and is not silent. Returns ``identities`` (entries are made for
+    visits that had none only when they have alibis or silences)."""
     import shapely
 
     params = params or AisMatchParams()
@@ -482,26 +502,54 @@ def add_alibis(
     pos = positions.sort_values(["mmsi", "time"], kind="stable").reset_index(drop=True)
     tracks = Tracks(pos)
     cache: dict[str, pd.DataFrame] = {}
-    # how often each transponder gives no position at an image time: the base rate of silence
+    # each transponder's span in the data (first to last report): silence outside it says
+    # nothing (the file may not cover the vessel then: a regional or partial download, or a
+    # vessel not yet in service), silence inside it is a gap the vessel's own reports bracket
+    span: dict[int, tuple[float, float]] = {}
+    if len(pos):
+        secs = pos["time"].to_numpy("datetime64[s]").astype("int64")
+        ends = pd.DataFrame({"mmsi": pos["mmsi"].to_numpy("int64"), "s": secs})
+        ends = ends.groupby("mmsi")["s"].agg(["min", "max"])
+        span = {int(m): (float(a), float(b)) for m, a, b in ends.itertuples()}
+
+    def covered(m: int, ts: float) -> bool:
+        if not params.silence_in_span:
+            return m in span
+        return m in span and span[m][0] <= ts <= span[m][1]
+
+    # how often each transponder gives no position at an image time inside its span: the base
+    # rate of its silence
     times = sorted({pd.Timestamp(utc(s.acquired)) for s in scenes})
-    heard = dict.fromkeys((int(m) for m in tracks.vessels), 0)
+    at_s = np.array([t.timestamp() for t in times])
+    inside = {
+        m: int(np.searchsorted(at_s, b, "right") - np.searchsorted(at_s, a, "left"))
+        if params.silence_in_span
+        else len(at_s)
+        for m, (a, b) in span.items()
+    }
+    heard = dict.fromkeys(span, 0)
     for t in times:
         for m in tracks.at(t, params)["mmsi"]:
-            heard[int(m)] += 1
-    share = {m: 1.0 - k / len(times) for m, k in heard.items()} if times else {}
+            heard[int(m)] += covered(int(m), t.timestamp())
+    share = {m: 1.0 - heard[m] / inside[m] for m in span if inside[m]}
     for v in visits:
         own = identities.get(v.id)
         own_mmsi = own.mmsi if own is not None else None
         ev = [dets[e] for e in v.evidence if e in dets]
         if not ev:
             continue
-        found: dict[int, Alibi] = {}
         t0 = utc(v.first_seen).timestamp() - params.confirm_slack_s
         t1 = utc(v.last_seen).timestamp() + params.confirm_slack_s
         lat0 = float(np.mean([d.lat for d in ev]))
         lon0 = float(np.mean([d.lon for d in ev]))
         own_dets = set(v.evidence)
-        present: set[int] = set()
+        # per transponder: where it put its vessel elsewhere (unix s -> Alibi, confirmed ones
+        # first), the sightings at which it hid (no position, or a spoofing-like one), and
+        # whether it was near the hull at any sighting (neither)
+        away: dict[int, dict[float, Alibi]] = {}
+        hid: dict[int, set[float]] = {}
+        spoofed: dict[int, Alibi] = {}
+        near: set[int] = set()
         for ts, mmsi, la, lo, did in matched:
             if not t0 <= ts <= t1 or mmsi == own_mmsi or did in own_dets:
                 continue
@@ -509,25 +557,30 @@ def add_alibis(
             if dist < params.alibi_min_m:
                 continue
             when = pd.Timestamp(ts, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-            if mmsi not in found or not found[mmsi].confirmed:
-                found[mmsi] = Alibi(
-                    mmsi, when, round(dist, 1), True, False, *names.get(mmsi, (None, None))
-                )
+            away.setdefault(mmsi, {}).setdefault(
+                ts, Alibi(mmsi, when, round(dist, 1), True, False, *names.get(mmsi, (None, None)))
+            )
+        seen: set[str] = set()
         for d in ev:
             sc = scene_of.get(d.scene_id)
-            if sc is None or not len(pos):
+            if sc is None or sc.id in seen:
                 continue
+            seen.add(sc.id)  # one sighting per image
+            ts = utc(sc.acquired).timestamp()
             if sc.id not in cache:
                 cache[sc.id] = tracks.at(pd.Timestamp(utc(sc.acquired)), params)
             here = cache[sc.id]
-            present |= {int(m) for m in here["mmsi"]}
+            for m in set(share) - {int(m) for m in here["mmsi"]}:
+                if covered(m, ts):  # a gap in its reports, not the edge of the data
+                    hid.setdefault(m, set()).add(ts)
             if here.empty:
                 continue
             dist = np.linalg.norm(
                 _offsets_m(d.lat, d.lon, here["lat"].to_numpy(), here["lon"].to_numpy()), axis=1
             )
-            keep = dist >= params.alibi_min_m
-            far, far_dist = here[keep], dist[keep]
+            far_k = dist >= params.alibi_min_m
+            near |= {int(m) for m in here["mmsi"][~far_k]}
+            far, far_dist = here[far_k], dist[far_k]
             if far.empty:
                 continue
             pts = shapely.points(far["lon"].to_numpy(), far["lat"].to_numpy())
@@ -539,26 +592,47 @@ def add_alibis(
             when = pd.Timestamp(utc(sc.acquired)).strftime("%Y-%m-%dT%H:%M:%SZ")
             for k, row in enumerate(far.itertuples(index=False)):
                 mmsi = int(row.mmsi)
-                if mmsi == own_mmsi or mmsi in found:
+                if mmsi == own_mmsi:
                     continue
                 suspect = bool(not in_port[k] and slow[k])
-                found[mmsi] = Alibi(
-                    mmsi,
-                    when,
-                    round(float(far_dist[k]), 1),
-                    False,
-                    suspect,
-                    *names.get(mmsi, (None, None)),
-                )
-        hiding = {m for m in share if m not in present and m != own_mmsi}
-        hiding |= {a.mmsi for a in found.values() if a.suspect}
-        hiding -= {a.mmsi for a in found.values() if not a.suspect}  # elsewhere: not hiding
+                a = Alibi(mmsi, when, round(float(far_dist[k]), 1), False, suspect,
+                          *names.get(mmsi, (None, None)))  # fmt: skip
+                if suspect:
+                    hid.setdefault(mmsi, set()).add(ts)
+                    spoofed.setdefault(mmsi, a)
+                else:
+                    away.setdefault(mmsi, {}).setdefault(ts, a)
+        found: dict[int, Alibi] = {}
+        hiding: set[int] = set()
+        for m in set(away) | set(hid):
+            if m == own_mmsi:
+                continue
+            out, quiet = away.get(m, {}), hid.get(m, set())
+            if not out:
+                found[m] = spoofed[m] if m in spoofed else None
+                if m not in near:
+                    hiding.add(m)
+                continue
+            first = sorted(out.values(), key=lambda a: (not a.confirmed, a.time))[0]
+            # elsewhere only before (or only after) every sighting it hid at, and hiding at
+            # as many or more: it may have arrived (left) in between and be the hull at the
+            # rest, the visit then built from two calls at the berth. Not an alibi; hiding
+            # through most of the visit counts as silence.
+            edge = bool(quiet) and (max(out) < min(quiet) or min(out) > max(quiet))
+            if edge and len(quiet) >= len(out):
+                first = dataclasses.replace(first, edge=True)
+                if len(quiet) > len(out) and m not in near:
+                    hiding.add(m)
+            found[m] = first
+        found = {m: a for m, a in found.items() if a is not None}
         silent = [
-            Silence(m, round(share[m], 4), *names.get(m, (None, None))) for m in sorted(hiding)
+            Silence(m, round(share[m], 4), *names.get(m, (None, None)))
+            for m in sorted(hiding)
+            if m in share
         ]
         if not found and not silent:
             continue
-        alibis = sorted(found.values(), key=lambda a: (not a.confirmed, a.suspect, a.mmsi))
+        alibis = sorted(found.values(), key=lambda a: (not a.confirmed, a.edge, a.suspect, a.mmsi))
         if own is None:
             own = identities[v.id] = VisitAis(v.id, None, 0.0, evidence=len(ev))
         own.alibis, own.silent = alibis, silent

@@ -183,7 +183,7 @@ def _may_link(a, b) -> bool:
     if ma is not None and mb is not None:
         return ma == mb
     if mb is not None and a is not None:
-        return all(al.mmsi != mb for al in a.alibis if not al.suspect)
+        return all(al.mmsi != mb for al in a.alibis if not (al.suspect or al.edge))
     return True
 
 

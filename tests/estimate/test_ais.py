@@ -205,6 +205,12 @@ def test_alibis_rule_out_or_weigh_down_vessels_reported_elsewhere(params):
     assert alibi_factors(hush, TWINS, 0.1) == {}  # silence not used (the default cap 1)
     both = VisitAis("W", None, 0.0, alibis=alibi, silent=[Silence(1, 0.05, imo="2000002")])
     assert alibi_factors(both, TWINS, 0.1, 10.0) == {"Twin B": 0.0}
+    # an edge alibi (elsewhere only at one end of the visit, hiding at the rest: the vessel may
+    # be the hull of the other sightings) weighs nothing down, and its silence counts
+    edge = [Alibi(1, "t", 9e4, name="Twin B", edge=True)]
+    late = VisitAis("W", None, 0.0, alibis=edge, silent=[Silence(1, 0.05, name="Twin B")])
+    assert alibi_factors(late, TWINS, 0.1, 10.0) == {"Twin B": 10.0}
+    assert alibi_factors(VisitAis("W", None, 0.0, alibis=edge), TWINS, 0.1, 10.0) == {}
     # a transponder not in the registry changes nothing
     stranger = [Alibi(7, "t", 9e4, confirmed=True, name="NOBODY", imo="9")]
     assert alibi_factors(VisitAis("W", None, 0.0, alibis=stranger), TWINS, 0.1) == {}

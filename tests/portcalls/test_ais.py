@@ -150,8 +150,15 @@ def test_alibis_confirmed_reported_and_suspect():
     assert not got[888].confirmed and not got[888].suspect and got[888].imo == "2"
     assert got[999].suspect and not got[999].confirmed  # stationary far out at sea: spoofing?
     assert not got[555].suspect  # under way at sea: a real alibi
-    # hiding while the hull was seen: 321 (heard at 1 of the 3 image times) and the spoofer 999
+    # hiding while the hull was seen: the spoofer 999 (heard at 2 of the 3 image times); 321
+    # reported only around the Rajin image, so the data do not cover it at the sightings: its
+    # silence there is no evidence (nor does it count in the base rate)
     quiet = {q.mmsi: q.share for q in ids[load.id].silent}
+    assert quiet == {999: round(1 / 3, 4)}
+    p_anywhere = AisMatchParams(silence_in_span=False)  # the rule before: silence anywhere
+    ids3 = visits_by_ais(visits, result, st)
+    add_alibis(ids3, visits, result, b.detections, b.scenes, b.ports, positions, st, p_anywhere)
+    quiet = {q.mmsi: q.share for q in ids3[load.id].silent}
     assert quiet == {321: round(2 / 3, 4), 999: round(1 / 3, 4)}
     # the Rajin hull's own transponder is no alibi for itself, and at the Rajin image every
     # other report but 321's (under way 33 km off) is 12 h old or more (no position)
@@ -160,3 +167,66 @@ def test_alibis_confirmed_reported_and_suspect():
     ids2 = visits_by_ais(visits, result, st)
     add_alibis(ids2, visits, result, b.detections, b.scenes, b.ports, positions.iloc[:0], st)
     assert [a.mmsi for a in ids2[load.id].alibis] == [777]
+
+
+def test_an_alibi_at_one_end_of_a_visit_its_transponder_hid_through_is_no_alibi():
+    """A visit's sightings may be two calls at the berth (a clear image that missed the berth
+    empty is bridged): a transponder elsewhere only at the first sighting, then hiding (silent,
+    or a spoofing-like position) at the rest, is the pattern of the later call's vessel going
+    dark for it, not an alibi. Seen elsewhere at most sightings, or in the middle of its
+    hiding, it stays an alibi."""
+    from pipeline.estimate.ais import alibi_factors
+    from pipeline.portcalls.ais import add_alibis, visits_by_ais
+
+    b = Builder()
+    scenes = [b.scene(h) for h in (0, 24, 48)]
+    for s in scenes:
+        b.vessel(s, 110, 18, berth="oil-1", measured=True)
+    (visit,) = b.build()
+    la, lo = _at(b.detections[0])
+    H = 60
+
+    def spoof(mmsi, hours):  # parked 60 km out at sea around these sightings
+        return track(mmsi, [(h * H + m, la - 0.55, lo) for h in hours for m in (-10, 10)], 0.3)
+
+    def away(mmsi, hours):  # under way 30 km off around these sightings
+        pts = [(h * H + m, la - 0.27, lo + (h * H + m) / 600) for h in hours for m in (-10, 10)]
+        return track(mmsi, pts, sog=10.0, cog=90.0)
+
+    def anchored(mmsi, hours):  # at the anchorage 11 km off
+        return track(mmsi, [(h * H + m, la - 0.1, lo) for h in hours for m in (-10, 10)])
+
+    positions = pd.concat(
+        [
+            anchored(600, [0]),  # waits at the anchorage, then spoofs through its call
+            spoof(600, [24, 48]),
+            away(601, [0, 24, 48]),  # elsewhere all along
+            away(602, [24, 48]),  # silent at the first sighting (reports bracket it) only
+            track(602, [(-8 * H, la - 0.27, lo)], sog=10.0, cog=90.0),
+            spoof(603, [0, 48]),  # elsewhere in the middle of its hiding
+            away(603, [24]),
+            away(604, [0]),  # elsewhere at the first sighting, silent at the second: a tie
+            track(604, [(48 * H + m, la + 0.009, lo) for m in (-10, 10)]),  # 1 km off: neither
+            away(605, [96]),  # first heard after the visit: the data do not cover it
+        ]
+    )
+    names = [(600, "LATE", "600", 110, 18), (601, "AWAY", "601", 110, 18),
+             (602, "LEFT", "602", 110, 18), (603, "BACK", "603", 110, 18),
+             (604, "TIE", "604", 110, 18), (605, "NEW", "605", 110, 18)]  # fmt: skip
+    st = static(names)
+    result = match_ais(b.detections, b.scenes, b.observations, b.ports, positions, st)
+    ids = visits_by_ais([visit], result, st)
+    assert ids[visit.id].dark
+    add_alibis(ids, [visit], result, b.detections, b.scenes, b.ports, positions, st)
+    got = {a.mmsi: a for a in ids[visit.id].alibis}
+    assert got[600].edge and not got[600].suspect  # anchored at the first sighting
+    assert got[600].time == scenes[0].acquired.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert not got[601].edge and not got[602].edge and not got[603].edge
+    assert got[604].edge  # as often elsewhere as hiding: neither an alibi nor silence
+    assert 605 not in got
+    assert {q.mmsi for q in ids[visit.id].silent} == {600}
+    from pipeline.config import Vessel
+
+    registry = [Vessel(name=n, length_m=L, beam_m=B, source="t") for _, n, _, L, B in names]
+    f = alibi_factors(ids[visit.id], registry, 0.1, 3.0)
+    assert f == {"LATE": 3.0, "AWAY": 0.1, "LEFT": 0.1, "BACK": 0.1}
