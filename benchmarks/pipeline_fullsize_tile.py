@@ -23,11 +23,12 @@ untimed, so lazy imports and the PROJ database are loaded before the clock start
 
 - detect: ``pipeline.detect.infer.detect_scene(tile, detector)``, what `tankerwatch detect` and
   the batch runner do per scene (open, windowed reads, model per tile, decode, NMS, footprints);
-- forward: the same windows read and prepared one at a time (untimed; windows the detect path
+- forward: the same windows read and prepared a few at a time (untimed; windows the detect path
   skips are skipped), then only the network timed: every pass the detect path makes on the
   window (``detector.forward``: flip averaging included, in the detector's precision), and apart
-  one bare ``model(x)`` pass. For the classical baseline (no network) this times its
-  ``detect_array`` on each tile instead.
+  one bare ``model(x)`` pass, with the windows side by side as the detect path runs them
+  (``pipeline.detect.infer.window_workers``). For the classical baseline (no network) this times
+  its ``detect_array`` on each tile instead.
 
 Default detectors: the released bundle (models/tw-centernet-s2) when present, else a freshly
 initialised bundle of the same architecture (pipeline.detect.bundle.save_bundle; speed does not
@@ -243,11 +244,17 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
     """Read and prepare each window the detect path detects on (timed apart), then time the
     network alone on it: all its passes (``detector.forward``) and one bare ``model(x)`` (the
     baseline: its detect_array, having no network)."""
+    import contextlib
     import os
 
     import torch
 
-    from pipeline.detect.infer import detect_scene, windows_to_detect
+    from pipeline.detect.infer import (
+        detect_scene,
+        one_thread_workers,
+        window_workers,
+        windows_to_detect,
+    )
     from pipeline.detect.raster import open_scene
 
     det = _load(model, variant)
@@ -257,28 +264,42 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
     tile_mpx = 0.0
     load_before = os.getloadavg()[0]
     counts = {"nodata": 0, "valid": 0, "dry": 0}
-    with open_scene(tile, det.bands, det.gsd_m) as grid, torch.inference_mode():
+
+    def single(x):
+        with torch.inference_mode(), det.precision.autocast():
+            det.model(x)
+
+    with contextlib.ExitStack() as stack:
+        grid = stack.enter_context(open_scene(tile, det.bands, det.gsd_m))
+        # the windows side by side as the detect path runs them (a chunk of them read first)
+        workers = window_workers(det, grid.n_windows(det.tile, det.overlap))
+        pool = stack.enter_context(one_thread_workers(workers)) if workers > 1 else None
+        run = (lambda fn, xs: list(pool.map(fn, xs))) if pool else (lambda fn, xs: [*map(fn, xs)])
         reads = windows_to_detect(grid, det, counts)
-        while True:
+        done = False
+        while not done:
+            chunk = []
             t = time.perf_counter()
-            item = next(reads, None)
+            while len(chunk) < 4 * workers:
+                item = next(reads, None)
+                if item is None:
+                    done = True
+                    break
+                chunk.append(item)
             read_s += time.perf_counter() - t
-            if item is None:
-                break
-            _, refl, valid, prepared = item
-            n_tiles += 1
-            tile_mpx += refl.shape[1] * refl.shape[2] / 1e6
+            n_tiles += len(chunk)
+            tile_mpx += sum(refl.shape[1] * refl.shape[2] for _, refl, _, _ in chunk) / 1e6
             if det.kind == "learned":
+                xs = [prepared for _, _, _, prepared in chunk]
                 t = time.perf_counter()
-                det.forward(prepared)
+                run(det.forward, xs)
                 core_s += time.perf_counter() - t
                 t = time.perf_counter()
-                with det.precision.autocast():
-                    det.model(prepared)
+                run(single, xs)
                 single_s += time.perf_counter() - t
             else:
                 t = time.perf_counter()
-                det.detect_array(refl, valid)
+                run(lambda it: det.detect_array(it[1], it[2]), chunk)
                 core_s += time.perf_counter() - t
                 single_s = core_s
         grid_mpx = grid.width * grid.height / 1e6
