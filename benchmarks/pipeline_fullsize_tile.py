@@ -218,9 +218,19 @@ def child_detect(tile: Path, model: str, warm: Path, variant: str | None = None)
     warmup_s = time.perf_counter() - t
     load_before = os.getloadavg()[0]
     stats: dict = {}
-    t = time.perf_counter()
+    # input pixels through the network (every pass: flips and crops included), for the FLOPs
+    model_px = [0]
+    if det.kind == "learned":
+
+        def count(module, inputs):
+            x = inputs[0]
+            model_px[0] += x.shape[0] * x.shape[-2] * x.shape[-1]
+
+        det.model.register_forward_pre_hook(count)
+    t, cpu = time.perf_counter(), time.process_time()
     dets = detect_scene(tile, det, stats=stats)
     detect_s = time.perf_counter() - t
+    cpu_s = time.process_time() - cpu
     if os.environ.get("TW_BENCH_DETECTIONS"):  # for the parent's agreement check
         rows = [[d.lon, d.lat, d.length_m, d.score] for d in dets]
         Path(os.environ["TW_BENCH_DETECTIONS"]).write_text(json.dumps(rows))
@@ -232,6 +242,8 @@ def child_detect(tile: Path, model: str, warm: Path, variant: str | None = None)
         "load_s": load_s,
         "warmup_s": warmup_s,
         "detect_s": detect_s,
+        "detect_cpu_s": cpu_s,
+        "model_px": model_px[0],
         "detections": len(dets),
         "windows": stats,
         "torch_threads": torch.get_num_threads(),
@@ -259,7 +271,7 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
 
     det = _load(model, variant)
     detect_scene(warm, det)  # the same warm-up as the detect child
-    read_s = core_s = single_s = 0.0
+    read_s = core_s = single_s = core_cpu_s = 0.0
     n_tiles = 0
     tile_mpx = 0.0
     load_before = os.getloadavg()[0]
@@ -291,16 +303,18 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
             tile_mpx += sum(refl.shape[1] * refl.shape[2] for _, refl, _, _ in chunk) / 1e6
             if det.kind == "learned":
                 xs = [prepared for _, _, _, prepared in chunk]
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), time.process_time()
                 run(det.forward, xs)
                 core_s += time.perf_counter() - t
+                core_cpu_s += time.process_time() - cpu
                 t = time.perf_counter()
                 run(single, xs)
                 single_s += time.perf_counter() - t
             else:
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), time.process_time()
                 run(lambda it: det.detect_array(it[1], it[2]), chunk)
                 core_s += time.perf_counter() - t
+                core_cpu_s += time.process_time() - cpu
                 single_s = core_s
         grid_mpx = grid.width * grid.height / 1e6
     return {
@@ -311,6 +325,7 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
         "grid_mpx": grid_mpx,
         "read_s": read_s,
         "core_s": core_s,
+        "core_cpu_s": core_cpu_s,
         "single_pass_s": single_s,
         "peak_rss_mib": _peak_rss_mib(),
         "loadavg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
@@ -421,6 +436,10 @@ def main() -> int:
                     "forward_s": round(f["core_s"], 1),
                     "single_pass_s": round(f["single_pass_s"], 1),
                     "detect/forward": round(d["detect_s"] / f["core_s"], 2),
+                    "detect_cpu_s": round(d["detect_cpu_s"], 1),
+                    "forward_cpu_s": round(f["core_cpu_s"], 1),
+                    "detect/forward CPU": round(d["detect_cpu_s"] / max(1e-9, f["core_cpu_s"]), 2),
+                    "model_gpx": round(d["model_px"] / 1e9, 3),
                     "read_s": round(f["read_s"], 1),
                     "peak_rss_mib": round(d["peak_rss_mib"]),
                     "forward_peak_rss_mib": round(f["peak_rss_mib"]),
@@ -447,6 +466,9 @@ def main() -> int:
         "forward_s",
         "single_pass_s",
         "detect/forward",
+        "detect_cpu_s",
+        "forward_cpu_s",
+        "detect/forward CPU",
         "read_s",
         "peak_rss_mib",
         "detections",
