@@ -10,8 +10,8 @@ given to the detector.
 A learned detector on the CPU given N > 1 torch threads runs N windows side by side, each on one
 thread (``window_workers``), instead of one window at a time over N threads: no thread waits
 for another inside a layer, which on a busy machine makes N intra-op threads several times
-slower than one (BENCHMARKS.md, "Runtimes side by side"). Results are taken in window order, so
-the detections are those of one window at a time.
+slower than one (on a quiet one the two are equal; BENCHMARKS.md, "Runtimes side by side").
+Results are taken in window order, so the detections are those of one window at a time.
 """
 
 from __future__ import annotations

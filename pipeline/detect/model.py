@@ -292,9 +292,9 @@ def predict(
 
 def _flip_average(model: nn.Module, x: torch.Tensor, out: dict | None = None) -> dict:
     """Heatmap (as a logit) and log sizes averaged over the four flips of ``x``. On a GPU the
-    three flipped copies run as one batch; on the CPU one after the other (a batch of three
-    512 px tiles no longer fits the caches: 1.3x the time per tile of three single passes in
-    bf16 on one thread, BENCHMARKS.md "Inference settings side by side")."""
+    three flipped copies run as one batch; on the CPU one after the other (batches of 3-4
+    512 px tiles took 1.3x the time per tile of single passes in bf16 on one thread:
+    BENCHMARKS.md "Runtimes side by side")."""
     if out is None:
         out = model(x)
     n = x.shape[0]
