@@ -10,6 +10,8 @@ synthetic Sentinel-2 tile of benchmarks/pipeline_fullsize_tile.py, written into 
 absent) and normalised as the detector does. Each round runs every backend over all tiles, in an
 order that rotates from round to round, so load on the shared machine falls on all alike; the
 table reports the median of the rounds (ms per tile, one forward pass), its ratio to eager bf16,
+(with ``--threads N`` > 1 also eager with N tiles side by side, one thread each, as the detect
+path runs several windows: ms per tile is then the set's wall time over the tiles)
 and the largest difference of the vessel heatmap (probability) from eager fp32 over the tiles;
 "CPU ms" is the process's CPU time per tile (threads summed; spinning threads count).
 Exported graphs (ONNX, OpenVINO IR) are derived from the bundle's safetensors weights in --work,
@@ -227,6 +229,14 @@ def main() -> int:
             notes[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
 
     add("eager fp32", lambda: eager(model, "fp32", False))
+    # what the detect path runs with several threads: that many tiles side by side, each on
+    # one thread (pipeline.detect.infer.window_workers), timed over the whole set of tiles
+    side_by_side = {}
+    if args.threads > 1:
+        for prec in ("fp32", "bf16"):
+            name = f"eager {prec} channels_last, {args.threads} tiles side by side"
+            add(name, lambda prec=prec: eager(model, prec, True))
+            side_by_side[name] = True
     add("eager fp32 channels_last", lambda: eager(model, "fp32", True))
     add("eager bf16 channels_last", lambda: eager(model, "bf16", True))
     add("torch.compile fp32", lambda: compiled(model, "fp32", sample))
@@ -243,6 +253,19 @@ def main() -> int:
         add("openvino bf16", lambda: openvino_backend(onnx_path, args.threads, "bf16"))
 
     names = list(backends)
+    pool = None
+    if side_by_side:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(args.threads, initializer=torch.set_num_threads, initargs=(1,))
+
+    def over_tiles(n):
+        if n in side_by_side:
+            list(pool.map(backends[n], tiles))
+        else:
+            for x in tiles:
+                backends[n](x)
+
     reference = {}
     with torch.inference_mode():
         for i, x in enumerate(tiles):
@@ -260,8 +283,7 @@ def main() -> int:
             for k in range(len(names)):
                 n = names[(r + k) % len(names)]
                 t, c = time.perf_counter(), time.process_time()
-                for x in tiles:
-                    backends[n](x)
+                over_tiles(n)
                 times[n].append((time.perf_counter() - t) / (len(tiles) * args.batch))
                 cpu_times[n].append((time.process_time() - c) / (len(tiles) * args.batch))
     base = statistics.median(times.get("eager bf16 channels_last") or times[names[0]])

@@ -7,7 +7,8 @@ labels), agreement with a reference variant (the same detections?) and time.
 
 A variant is a comma-separated list of inference settings applied over the bundle's own
 (``precision=bf16,tta_min_score=0.2,tile=1024,overlap=96,min_water_px=16``; ``tta=false``;
-``read_ahead=0``: no reader thread).
+``read_ahead=0``: no reader thread; ``workers=1``: one window at a time on all torch threads,
+as before windows ran side by side).
 The first variant is the reference the others are compared with (by default every pass on every
 window in fp32: the inference before these settings existed). Every scene is detected by every
 variant before the next scene (in an order that rotates from scene to scene), so load on the
@@ -58,7 +59,7 @@ def parse_variant(text: str) -> dict:
             out[key] = value.lower() in ("1", "true", "yes", "on")
         elif key == "tta_min_score":
             out[key] = float(value)
-        elif key in ("tile", "overlap", "min_water_px", "read_ahead"):
+        elif key in ("tile", "overlap", "min_water_px", "read_ahead", "workers"):
             out[key] = int(value)
         else:
             raise SystemExit(f"variant '{text}': unknown setting '{key}'")
@@ -71,7 +72,7 @@ def make_detector(model: str, settings: dict):
 
     base = load_detector(model, precision="fp32")
     inference = dict(base.spec.inference.model_dump())
-    own = ("precision", "read_ahead")
+    own = ("precision", "read_ahead", "workers")
     inference.update({k: v for k, v in settings.items() if k not in own})
     inference["precision"] = settings.get("precision", "fp32")
     spec = base.spec.model_copy(
@@ -80,6 +81,8 @@ def make_detector(model: str, settings: dict):
     det = LearnedDetector(spec, base.model, base.path, base.device)
     if "read_ahead" in settings:  # windows the tiling loop reads ahead (0: no reader thread)
         det.read_ahead = settings["read_ahead"]
+    if "workers" in settings:  # windows detected side by side (see pipeline.detect.infer)
+        det.workers = settings["workers"]
     return det
 
 

@@ -23,11 +23,12 @@ untimed, so lazy imports and the PROJ database are loaded before the clock start
 
 - detect: ``pipeline.detect.infer.detect_scene(tile, detector)``, what `tankerwatch detect` and
   the batch runner do per scene (open, windowed reads, model per tile, decode, NMS, footprints);
-- forward: the same windows read and prepared one at a time (untimed; windows the detect path
+- forward: the same windows read and prepared a few at a time (untimed; windows the detect path
   skips are skipped), then only the network timed: every pass the detect path makes on the
   window (``detector.forward``: flip averaging included, in the detector's precision), and apart
-  one bare ``model(x)`` pass. For the classical baseline (no network) this times its
-  ``detect_array`` on each tile instead.
+  one bare ``model(x)`` pass, with the windows side by side as the detect path runs them
+  (``pipeline.detect.infer.window_workers``). For the classical baseline (no network) this times
+  its ``detect_array`` on each tile instead.
 
 Default detectors: the released bundle (models/tw-centernet-s2) when present, else a freshly
 initialised bundle of the same architecture (pipeline.detect.bundle.save_bundle; speed does not
@@ -217,9 +218,19 @@ def child_detect(tile: Path, model: str, warm: Path, variant: str | None = None)
     warmup_s = time.perf_counter() - t
     load_before = os.getloadavg()[0]
     stats: dict = {}
-    t = time.perf_counter()
+    # input pixels through the network (every pass: flips and crops included), for the FLOPs
+    model_px = [0]
+    if det.kind == "learned":
+
+        def count(module, inputs):
+            x = inputs[0]
+            model_px[0] += x.shape[0] * x.shape[-2] * x.shape[-1]
+
+        det.model.register_forward_pre_hook(count)
+    t, cpu = time.perf_counter(), time.process_time()
     dets = detect_scene(tile, det, stats=stats)
     detect_s = time.perf_counter() - t
+    cpu_s = time.process_time() - cpu
     if os.environ.get("TW_BENCH_DETECTIONS"):  # for the parent's agreement check
         rows = [[d.lon, d.lat, d.length_m, d.score] for d in dets]
         Path(os.environ["TW_BENCH_DETECTIONS"]).write_text(json.dumps(rows))
@@ -231,6 +242,8 @@ def child_detect(tile: Path, model: str, warm: Path, variant: str | None = None)
         "load_s": load_s,
         "warmup_s": warmup_s,
         "detect_s": detect_s,
+        "detect_cpu_s": cpu_s,
+        "model_px": model_px[0],
         "detections": len(dets),
         "windows": stats,
         "torch_threads": torch.get_num_threads(),
@@ -243,43 +256,65 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
     """Read and prepare each window the detect path detects on (timed apart), then time the
     network alone on it: all its passes (``detector.forward``) and one bare ``model(x)`` (the
     baseline: its detect_array, having no network)."""
+    import contextlib
     import os
 
     import torch
 
-    from pipeline.detect.infer import detect_scene, windows_to_detect
+    from pipeline.detect.infer import (
+        detect_scene,
+        one_thread_workers,
+        window_workers,
+        windows_to_detect,
+    )
     from pipeline.detect.raster import open_scene
 
     det = _load(model, variant)
     detect_scene(warm, det)  # the same warm-up as the detect child
-    read_s = core_s = single_s = 0.0
+    read_s = core_s = single_s = core_cpu_s = 0.0
     n_tiles = 0
     tile_mpx = 0.0
     load_before = os.getloadavg()[0]
     counts = {"nodata": 0, "valid": 0, "dry": 0}
-    with open_scene(tile, det.bands, det.gsd_m) as grid, torch.inference_mode():
+
+    def single(x):
+        with torch.inference_mode(), det.precision.autocast():
+            det.model(x)
+
+    with contextlib.ExitStack() as stack:
+        grid = stack.enter_context(open_scene(tile, det.bands, det.gsd_m))
+        # the windows side by side as the detect path runs them (a chunk of them read first)
+        workers = window_workers(det, grid.n_windows(det.tile, det.overlap))
+        pool = stack.enter_context(one_thread_workers(workers)) if workers > 1 else None
+        run = (lambda fn, xs: list(pool.map(fn, xs))) if pool else (lambda fn, xs: [*map(fn, xs)])
         reads = windows_to_detect(grid, det, counts)
-        while True:
+        done = False
+        while not done:
+            chunk = []
             t = time.perf_counter()
-            item = next(reads, None)
+            while len(chunk) < 4 * workers:
+                item = next(reads, None)
+                if item is None:
+                    done = True
+                    break
+                chunk.append(item)
             read_s += time.perf_counter() - t
-            if item is None:
-                break
-            _, refl, valid, prepared = item
-            n_tiles += 1
-            tile_mpx += refl.shape[1] * refl.shape[2] / 1e6
+            n_tiles += len(chunk)
+            tile_mpx += sum(refl.shape[1] * refl.shape[2] for _, refl, _, _ in chunk) / 1e6
             if det.kind == "learned":
-                t = time.perf_counter()
-                det.forward(prepared)
+                xs = [prepared for _, _, _, prepared in chunk]
+                t, cpu = time.perf_counter(), time.process_time()
+                run(det.forward, xs)
                 core_s += time.perf_counter() - t
+                core_cpu_s += time.process_time() - cpu
                 t = time.perf_counter()
-                with det.precision.autocast():
-                    det.model(prepared)
+                run(single, xs)
                 single_s += time.perf_counter() - t
             else:
-                t = time.perf_counter()
-                det.detect_array(refl, valid)
+                t, cpu = time.perf_counter(), time.process_time()
+                run(lambda it: det.detect_array(it[1], it[2]), chunk)
                 core_s += time.perf_counter() - t
+                core_cpu_s += time.process_time() - cpu
                 single_s = core_s
         grid_mpx = grid.width * grid.height / 1e6
     return {
@@ -290,6 +325,7 @@ def child_forward(tile: Path, model: str, warm: Path, variant: str | None = None
         "grid_mpx": grid_mpx,
         "read_s": read_s,
         "core_s": core_s,
+        "core_cpu_s": core_cpu_s,
         "single_pass_s": single_s,
         "peak_rss_mib": _peak_rss_mib(),
         "loadavg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
@@ -400,6 +436,10 @@ def main() -> int:
                     "forward_s": round(f["core_s"], 1),
                     "single_pass_s": round(f["single_pass_s"], 1),
                     "detect/forward": round(d["detect_s"] / f["core_s"], 2),
+                    "detect_cpu_s": round(d["detect_cpu_s"], 1),
+                    "forward_cpu_s": round(f["core_cpu_s"], 1),
+                    "detect/forward CPU": round(d["detect_cpu_s"] / max(1e-9, f["core_cpu_s"]), 2),
+                    "model_gpx": round(d["model_px"] / 1e9, 3),
                     "read_s": round(f["read_s"], 1),
                     "peak_rss_mib": round(d["peak_rss_mib"]),
                     "forward_peak_rss_mib": round(f["peak_rss_mib"]),
@@ -426,6 +466,9 @@ def main() -> int:
         "forward_s",
         "single_pass_s",
         "detect/forward",
+        "detect_cpu_s",
+        "forward_cpu_s",
+        "detect/forward CPU",
         "read_s",
         "peak_rss_mib",
         "detections",

@@ -6,14 +6,22 @@ A reader thread reads (and, for a detector with ``prepare``, normalises) the nex
 the detector runs on the current one. Windows that are all nodata, or have fewer water pixels
 (NDWI > 0: green brighter than near-infrared) than the detector's ``min_water_px``, are not
 given to the detector.
+
+A learned detector on the CPU given N > 1 torch threads runs N windows side by side, each on one
+thread (``window_workers``), instead of one window at a time over N threads: no thread waits
+for another inside a layer, which on a busy machine makes N intra-op threads several times
+slower than one (on a quiet one the two are equal; BENCHMARKS.md, "Runtimes side by side").
+Results are taken in window order, so the detections are those of one window at a time.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +134,54 @@ class _Failed:
         self.exc = exc
 
 
+def window_workers(detector, n_windows: int) -> int:
+    """Windows detected side by side: the detector's ``workers`` when it sets one, else for a
+    learned detector on the CPU torch's thread count (each window then runs on one thread), at
+    most ``n_windows``; 1 (one window at a time, on all torch threads) otherwise."""
+    workers = getattr(detector, "workers", None)
+    if workers is None:
+        device = str(getattr(detector, "device", "cpu")).split(":")[0]
+        if getattr(detector, "kind", "") != "learned" or device != "cpu":
+            return 1
+        import torch
+
+        workers = torch.get_num_threads()
+    return max(1, min(int(workers), n_windows))
+
+
+@contextlib.contextmanager
+def one_thread_workers(n: int):
+    """A pool of ``n`` threads that each run torch on one thread. The calling thread keeps
+    its own thread count (torch's default for threads started later is restored on exit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    own = torch.get_num_threads()
+    pool = ThreadPoolExecutor(
+        n, thread_name_prefix="tankerwatch-detect", initializer=torch.set_num_threads, initargs=(1,)
+    )
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(own)
+
+
+def ordered_map(pool, fn: Callable, items: Iterator, ahead: int) -> Iterator:
+    """(item, fn(item)) for each item, computed in ``pool`` up to ``ahead`` items at once,
+    yielded in the items' order (an exception in fn is raised here, in order)."""
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append((item, pool.submit(fn, item)))
+        if len(pending) >= ahead:
+            first, fut = pending.popleft()
+            yield first, fut.result()
+    while pending:
+        first, fut = pending.popleft()
+        yield first, fut.result()
+
+
 def land_raster(grid, land, window) -> np.ndarray:
     """Boolean [h, w] of ``land`` (shapely, EPSG:4326) on a window of the scene grid (pixel
     centres inside; all False without land)."""
@@ -178,33 +234,53 @@ def detect_grid(grid, detector: Detector, stats: dict | None = None, land=None) 
     bound_block_cache(grid, detector.tile)
     counts = {"nodata": 0, "valid": 0, "dry": 0, "detected": 0}
     dets: list[dict] = []
+    workers = window_workers(detector, grid.n_windows(detector.tile, detector.overlap))
     depth = getattr(detector, "read_ahead", READ_AHEAD)
-    windows = windows_to_detect(grid, detector, counts, land)
-    for win, refl, valid, prepared in read_ahead(windows, depth):
-        counts["detected"] += 1
-        x0, y0 = int(win.col_off), int(win.row_off)
-        w, h = int(win.width), int(win.height)
-        lo_x = 0 if x0 == 0 else margin
-        lo_y = 0 if y0 == 0 else margin
-        hi_x = w if x0 + w >= grid.width else w - margin
-        hi_y = h if y0 + h >= grid.height else h - margin
+    if depth > 0:
+        depth = max(depth, workers)
+    windows = read_ahead(windows_to_detect(grid, detector, counts, land), depth)
+
+    def run(item) -> list[dict]:
+        _, refl, valid, prepared = item
         if isinstance(prepared, tuple) and prepared[0] == "land":
-            found = detector.detect_array(refl, valid, land=prepared[1])
-        elif prepared is not None:
-            found = detector.detect_prepared(prepared, valid)
+            return detector.detect_array(refl, valid, land=prepared[1])
+        if prepared is not None:
+            return detector.detect_prepared(prepared, valid)
+        return detector.detect_array(refl, valid)
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(windows.close)  # stops the reader thread, after the workers
+        if workers > 1:
+            pool = stack.enter_context(one_thread_workers(workers))
+            results = ordered_map(pool, run, windows, 2 * workers)
         else:
-            found = detector.detect_array(refl, valid)
-        for d in found:
-            if lo_x <= d["cx"] < hi_x and lo_y <= d["cy"] < hi_y:
-                d = dict(d)
-                d["cx"] += x0
-                d["cy"] += y0
-                dets.append(d)
+            results = ((item, run(item)) for item in windows)
+        for (win, _, _, _), found in results:
+            counts["detected"] += 1
+            x0, y0 = int(win.col_off), int(win.row_off)
+            w, h = int(win.width), int(win.height)
+            lo_x = 0 if x0 == 0 else margin
+            lo_y = 0 if y0 == 0 else margin
+            hi_x = w if x0 + w >= grid.width else w - margin
+            hi_y = h if y0 + h >= grid.height else h - margin
+            dets += _in_core(found, x0, y0, lo_x, lo_y, hi_x, hi_y)
     if stats is not None:
         stats.update(counts)
     if not counts["valid"]:
         raise TankerWatchError(f"{grid.path}: all pixels are nodata")
     return point_nms(dets, detector.nms_radius_m / grid.gsd_m)
+
+
+def _in_core(found, x0, y0, lo_x, lo_y, hi_x, hi_y) -> list[dict]:
+    """The detections of a window whose centre lies in its core, in scene pixels."""
+    out = []
+    for d in found:
+        if lo_x <= d["cx"] < hi_x and lo_y <= d["cy"] < hi_y:
+            d = dict(d)
+            d["cx"] += x0
+            d["cy"] += y0
+            out.append(d)
+    return out
 
 
 def detect_scene(

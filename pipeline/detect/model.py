@@ -291,18 +291,23 @@ def predict(
 
 
 def _flip_average(model: nn.Module, x: torch.Tensor, out: dict | None = None) -> dict:
-    """Heatmap (as a logit) and log sizes averaged over the four flips of ``x``; the three
-    flipped copies run as one batch."""
+    """Heatmap (as a logit) and log sizes averaged over the four flips of ``x``. On a GPU the
+    three flipped copies run as one batch; on the CPU one after the other (batches of 3-4
+    512 px tiles took 1.3x the time per tile of single passes in bf16 on one thread:
+    BENCHMARKS.md "Runtimes side by side")."""
     if out is None:
         out = model(x)
     n = x.shape[0]
-    flipped = model(torch.cat([torch.flip(x, dims) for dims in FLIPS]))
+    if x.device.type == "cpu":
+        passes = [model(torch.flip(x, dims)) for dims in FLIPS]
+    else:
+        both = model(torch.cat([torch.flip(x, dims) for dims in FLIPS]))
+        passes = [{k: v[i * n : (i + 1) * n] for k, v in both.items()} for i in range(len(FLIPS))]
     heat = [torch.sigmoid(out["heat"].float())]
     size = [out["size"].float()]
-    for i, dims in enumerate(FLIPS):
-        part = slice(i * n, (i + 1) * n)
-        heat.append(torch.sigmoid(torch.flip(flipped["heat"][part].float(), dims)))
-        size.append(torch.flip(flipped["size"][part].float(), dims))
+    for flipped, dims in zip(passes, FLIPS, strict=True):
+        heat.append(torch.sigmoid(torch.flip(flipped["heat"].float(), dims)))
+        size.append(torch.flip(flipped["size"].float(), dims))
     out = dict(out)
     out["heat"] = torch.logit(torch.stack(heat).mean(0), eps=1e-6)
     out["size"] = torch.stack(size).mean(0)

@@ -110,12 +110,22 @@ class SceneGrid:
         itemsize = np.dtype(self.src.dtypes[0]).itemsize
         return int(src_rows * self.src.width * self.src.count * itemsize)
 
+    def _starts(self, tile: int, overlap: int) -> tuple[range, range]:
+        step = max(1, tile - overlap)
+        return (
+            range(0, max(1, self.height - overlap), step),
+            range(0, max(1, self.width - overlap), step),
+        )
+
+    def n_windows(self, tile: int, overlap: int) -> int:
+        """How many windows ``windows`` yields."""
+        ys, xs = self._starts(tile, overlap)
+        return len(ys) * len(xs)
+
     def windows(self, tile: int, overlap: int) -> Iterator:
         from rasterio.windows import Window
 
-        step = max(1, tile - overlap)
-        ys = list(range(0, max(1, self.height - overlap), step))
-        xs = list(range(0, max(1, self.width - overlap), step))
+        ys, xs = self._starts(tile, overlap)
         for y in ys:
             for x in xs:
                 yield Window(x, y, min(tile, self.width - x), min(tile, self.height - y))

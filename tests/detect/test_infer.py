@@ -4,6 +4,7 @@ whatever the scene CRS, land masking, evidence chips."""
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from shapely import wkt
 from detect import synth
 from pipeline.detect.baseline import BaselineDetector
 from pipeline.detect.infer import detect_scene, point_nms
+from pipeline.errors import TankerWatchError
 
 
 class SmallTiles(BaselineDetector):
@@ -111,7 +113,6 @@ def test_read_ahead_keeps_order_and_raises_the_readers_error():
 
 
 def test_read_ahead_stops_its_thread_when_the_consumer_stops():
-    import threading
 
     from pipeline.detect.infer import read_ahead
 
@@ -194,3 +195,75 @@ def test_nan_pixels_do_not_blank_the_network(tmp_path):
     assert len(b) == 5
     for da, db in zip(sorted(a, key=lambda d: d.lon), sorted(b, key=lambda d: d.lon), strict=True):
         assert (db.lon, db.lat) == pytest.approx((da.lon, da.lat), abs=1e-5)  # ~1 m
+
+
+class SideBySide(SmallTiles):
+    """The baseline on small tiles, run on ``workers`` windows at once, failing on request."""
+
+    def __init__(self, workers, fail_at=None):
+        self.workers = workers
+        self.fail_at = fail_at
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.threads = set()
+
+    def detect_array(self, refl, valid):
+        import torch
+
+        with self.lock:
+            self.calls += 1
+            n = self.calls
+            self.threads.add((threading.current_thread().name, torch.get_num_threads()))
+        if n == self.fail_at:
+            raise TankerWatchError("window failed")
+        return super().detect_array(refl, valid)
+
+
+def test_windows_side_by_side_give_the_same_detections_in_the_same_order(tmp_path):
+    import torch
+
+    path = _half_land_scene(tmp_path)
+    own = torch.get_num_threads()
+    one, three = SideBySide(1), SideBySide(3)
+    a, b = detect_scene(path, one), detect_scene(path, three)
+    assert [(d.id, d.score) for d in a] == [(d.id, d.score) for d in b] and len(a) == 2
+    assert one.calls == three.calls == 6  # 9 windows, 3 without water
+    # each worker runs torch on one thread; the caller's thread count is left as it was
+    assert {n for n, _ in one.threads} == {"MainThread"}
+    assert {t for _, t in three.threads} == {1}
+    assert all(n.startswith("tankerwatch-detect") for n, _ in three.threads)
+    assert torch.get_num_threads() == own
+    assert not [t for t in threading.enumerate() if t.name.startswith("tankerwatch-detect")]
+
+
+def test_an_error_in_a_window_worker_is_raised_and_the_workers_stop(tmp_path):
+    path = _half_land_scene(tmp_path)
+    with pytest.raises(TankerWatchError, match="window failed"):
+        detect_scene(path, SideBySide(2, fail_at=4))
+    alive = [t.name for t in threading.enumerate()]
+    assert not [n for n in alive if n.startswith(("tankerwatch-detect", "tankerwatch-reader"))]
+
+
+def test_learned_detectors_on_the_cpu_run_as_many_windows_as_torch_threads():
+    import torch
+
+    from pipeline.detect.infer import window_workers
+
+    class Learned:
+        kind, device = "learned", "cpu"
+
+    own = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert window_workers(Learned(), 100) == 2
+        assert window_workers(Learned(), 1) == 1  # one window: all threads on it
+        torch.set_num_threads(1)
+        assert window_workers(Learned(), 100) == 1
+    finally:
+        torch.set_num_threads(own)
+    Learned.device = "cuda:0"
+    assert window_workers(Learned(), 100) == 1
+    assert window_workers(BaselineDetector(), 100) == 1
+    pinned = Learned()
+    pinned.workers = 3
+    assert window_workers(pinned, 100) == 3 and window_workers(pinned, 2) == 2

@@ -150,7 +150,8 @@ def test_gated_flip_averaging_without_candidates_is_one_pass_and_with_many_is_fu
         calls.clear()
         every = predict(model, x, tta=True, tta_min_score=1e-6)
         full = predict(model, x, tta=True)
-    assert calls[:2] == [1, 3]  # the plain pass, then the three flips as one batch
+    # the plain pass, then on the CPU the three flips one at a time (a batch is slower there)
+    assert calls[:4] == [1, 1, 1, 1]
     torch.testing.assert_close(every["heat"], full["heat"])
 
 

@@ -1,0 +1,133 @@
+"""The demo's detect stage per precision, side by side: the scenes of a simulation through the
+detector the demo gives their sensor (tw-centernet-s2 for Sentinel-2, tw-centernet-3m for the
+3 m sensor, the CFAR for Sentinel-1), each scene once per precision in an order that rotates
+from scene to scene, with the runner's one torch thread per task.
+
+    .venv/bin/python benchmarks/detect_stage.py --sim DIR [--precisions fp32,auto]
+        [--per-sensor N] [--json OUT]
+
+DIR is a simulation (``tankerwatch simulate --out DIR``; the demo's is the default scenario).
+Timed per scene: ``detect_scene`` with the port's land, what the runner's task does between
+opening its ledger and writing the detections (the ledger's own work is the same for every
+precision and left out). ``--per-sensor N`` takes N scenes of each sensor spread over the
+period (0: all). Each detector first detects one scene untimed. The CFAR has no precision: its
+two timings show the noise of the measurement. The detections of each precision are compared
+with the first's (same / lost / new within 15 m, as benchmarks/detect_parity.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline_common import machine, markdown, write_json  # noqa: E402
+
+
+def scenes_by_sensor(sim: Path, per_sensor: int) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for tif in sorted((sim / "scenes").glob("*/scene.tif")):
+        props = json.loads((tif.parent / "item.json").read_text())["properties"]
+        out.setdefault(props["tankerwatch:sensor"], []).append(tif.parent)
+    if per_sensor:
+        for sensor, dirs in out.items():
+            if len(dirs) > per_sensor:
+                step = len(dirs) / per_sensor
+                out[sensor] = [dirs[int(i * step)] for i in range(per_sensor)]
+    return out
+
+
+def main() -> int:
+    import torch
+
+    from pipeline.config import load_port
+    from pipeline.demo import SENSOR_MODELS
+    from pipeline.detect.bundle import DEFAULT_MODEL, load_detector
+    from pipeline.detect.infer import detect_scene
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--precisions", default="fp32,auto")
+    ap.add_argument("--per-sensor", type=int, default=0)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    torch.set_num_threads(1)  # the run config's threads: 1 per detection task
+    precisions = args.precisions.split(",")
+    scenes = scenes_by_sensor(Path(args.sim), args.per_sensor)
+    models = {s: SENSOR_MODELS.get(s, DEFAULT_MODEL) for s in scenes}
+    detectors = {(s, p): load_detector(models[s], precision=p) for s in scenes for p in precisions}
+    lands: dict = {}
+    for sensor, dirs in scenes.items():  # one-time costs (lazy imports, PROJ) out of the timing
+        port = json.loads((dirs[0] / "item.json").read_text())["properties"]["tankerwatch:port"]
+        lands[port] = load_port(port).land_shape
+        for p in precisions:
+            detect_scene(dirs[0] / "scene.tif", detectors[sensor, p], land=lands[port])
+    seconds = {(s, p): 0.0 for s in scenes for p in precisions}
+    found: dict = {(s, p): {} for s in scenes for p in precisions}
+    load_start = os.getloadavg()
+    print(f"{sum(map(len, scenes.values()))} scenes; load {load_start}", flush=True)
+    k = 0
+    for sensor, dirs in scenes.items():
+        for d in dirs:
+            port = json.loads((d / "item.json").read_text())["properties"]["tankerwatch:port"]
+            if port not in lands:
+                lands[port] = load_port(port).land_shape
+            for j in range(len(precisions)):
+                p = precisions[(k + j) % len(precisions)]
+                t = time.perf_counter()
+                dets = detect_scene(d / "scene.tif", detectors[sensor, p], land=lands[port])
+                seconds[sensor, p] += time.perf_counter() - t
+                found[sensor, p][d.name] = dets
+            k += 1
+    from detect_parity import agreement
+
+    rows = []
+    for sensor, dirs in scenes.items():
+        for p in precisions:
+            det = detectors[sensor, p]
+            agree = {"matched": 0, "lost": 0, "new": 0}
+            for name, ref in found[sensor, precisions[0]].items():
+                a = agreement(ref, found[sensor, p][name])
+                for key in agree:
+                    agree[key] += a[key]
+            rows.append(
+                {
+                    "sensor": sensor,
+                    "detector": det.name,
+                    "precision": getattr(getattr(det, "precision", None), "name", "-"),
+                    "requested": p,
+                    "scenes": len(dirs),
+                    "s": round(seconds[sensor, p], 2),
+                    "ms per scene": round(1000 * seconds[sensor, p] / max(1, len(dirs)), 1),
+                    "vs first": round(seconds[sensor, precisions[0]] / seconds[sensor, p], 2),
+                    "detections": sum(map(len, found[sensor, p].values())),
+                    "same/lost/new vs first": f"{agree['matched']}/{agree['lost']}/{agree['new']}",
+                }
+            )
+    for p in precisions:
+        total = sum(seconds[s, p] for s in scenes)
+        first = sum(seconds[s, precisions[0]] for s in scenes)
+        rows.append(
+            {
+                "sensor": "all",
+                "requested": p,
+                "scenes": sum(map(len, scenes.values())),
+                "s": round(total, 2),
+                "vs first": round(first / total, 2),
+            }
+        )
+    cols = ["sensor", "detector", "requested", "precision", "scenes", "s", "ms per scene"]
+    cols += ["vs first", "detections", "same/lost/new vs first"]
+    print(markdown(rows, cols))
+    print(f"load at start {load_start}, at end {os.getloadavg()}")
+    write_json(args.json, {"rows": rows, "machine": machine(), "load_start": load_start})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
