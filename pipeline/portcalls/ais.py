@@ -477,8 +477,9 @@ def add_alibis(
     alibi found stood for the whole visit, and hid the spoofing at the other sightings.
 
     Also each visit's ``silent``: the transponders of ``positions`` hiding at its sightings,
-    never near the hull and elsewhere at none (or only an edge alibi's fewer) (``Silence``, with how often each is silent at the run's
-    image times inside its span; ``params.silence_in_span`` False: at all image times, and
+    never near the hull and elsewhere at none (or only an edge alibi's fewer) (``Silence``,
+    with how often each is silent at the run's image times inside its span;
+    ``params.silence_in_span`` False: at all image times, and
     silent also before its first or after its last report). The visit's own matched
     transponder gives no alibi and is not silent. Returns ``identities`` (entries are made for
     visits that had none only when they have alibis or silences)."""

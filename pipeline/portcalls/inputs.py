@@ -87,8 +87,10 @@ def same_pass_twins(
         stream.sort(key=lambda s: (s.acquired, s.id))
         group: list[Scene] = []
         for s in [*stream, None]:
-            if s is not None and group and (
-                (s.acquired - group[-1].acquired).total_seconds() <= within_s
+            if (
+                s is not None
+                and group
+                and ((s.acquired - group[-1].acquired).total_seconds() <= within_s)
             ):
                 group.append(s)
                 continue
