@@ -40,6 +40,7 @@ OBSERVATION_COLUMNS = ["scene_id", "port", "berth", "acquired", "state"]
 VISIT_COLUMNS = [
     "id", "port", "berth", "role", "vessel_key", "first_seen", "last_seen", "arrived_after",
     "departed_before", "n_obs", "length_m", "beam_m", "length_sigma_m", "beam_sigma_m", "evidence",
+    "sightings",
 ]  # fmt: skip
 VOYAGE_COLUMNS = [
     "id", "load_visit", "discharge_visit", "discharge_port", "transit_h", "size_z", "source", "mmsi"
@@ -324,6 +325,9 @@ def visit_rows(visits: list[Visit]) -> list[dict]:
     for v in visits:
         d = v.to_dict()
         d["evidence"] = ";".join(v.evidence)
+        # the scenes of the sightings: the estimate counts each sensor's hits inside a visit
+        # from them, so a visits file must give the same estimate as the ledger
+        d["sightings"] = ";".join(v.sightings)
         rows.append(d)
     return rows
 
@@ -353,6 +357,7 @@ def read_visits(path: Path | str) -> list[Visit]:
             id=_str(r, "id", w),
             length_sigma_m=_float(r, "length_sigma_m", w, 0.0),
             beam_sigma_m=_float(r, "beam_sigma_m", w, 0.0),
+            sightings=[e for e in (r.get("sightings") or "").split(";") if e],
         )
         if v.role not in ("load", "discharge", "other"):
             raise TankerWatchError(f"{w}: field 'role': '{v.role}' is not load, discharge or other")
