@@ -74,7 +74,7 @@ def trace(
                 )
             flags = find_persistent(dets, recs, p)
         tr = trace_port(
-            cfg, stack, dets, recs, tp, persistent=flags, size_error=p.portcalls.size_error
+            cfg, stack, dets, recs, tp, persistent=flags, size_error_for=p.portcalls.size_error_for
         )
     draft = draft_port(tr, cfg)
     header = (

@@ -407,10 +407,11 @@ def propose_berths(
     gsd_m: float,
     p: TraceParams,
     persistent: dict[str, str] | None = None,
-    size_error=None,
+    size_error_for=None,
 ) -> tuple[list[TracedBerth], int]:
     """Berths where hulls lie alongside ``land_m`` again and again; (berths, detections used).
-    ``size_error`` (portcalls SizeError): lengths are compared less the detector's bias."""
+    ``size_error_for`` (sensor name -> portcalls SizeError, e.g. ``PortcallParams.size_error_for``):
+    lengths are compared less the bias of the detector of each scene's sensor."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
@@ -420,11 +421,13 @@ def propose_berths(
     persistent = persistent or {}
     when = {s.id: s.acquired for s in scenes}
     gsd_of = {s.id: s.gsd_m for s in scenes}
+    sensor_of = {s.id: s.sensor for s in scenes}
 
     def length(d: Detection) -> float:
-        if size_error is None:
+        if size_error_for is None:
             return d.length_m
-        return size_error.debiased(gsd_of.get(d.scene_id) or gsd_m, d.length_m, d.beam_m)[0]
+        err = size_error_for(sensor_of.get(d.scene_id, ""))
+        return err.debiased(gsd_of.get(d.scene_id) or gsd_m, d.length_m, d.beam_m)[0]
 
     cand = [
         d
@@ -550,14 +553,15 @@ def trace_port(
     scenes: list[Scene] | None = None,
     params: TraceParams | None = None,
     persistent: dict[str, str] | None = None,
-    size_error=None,
+    size_error_for=None,
 ) -> Trace:
     """Land from ``stack``, berths from ``detections`` (of ``scenes``; none: land only).
 
     ``port``: the configured port (name, AOI, existing berths to take ids and roles from) or
     None. ``persistent``: detection id -> reason of detections set apart as fixed objects
-    (``pipeline.portcalls.persistent.find_persistent``); they make no berth. ``size_error``:
-    the detector's (configs/estimate ``portcalls.size_error``), to debias hull lengths."""
+    (``pipeline.portcalls.persistent.find_persistent``); they make no berth. ``size_error_for``:
+    sensor name -> the detector's size error (configs/estimate ``portcalls.size_error`` and
+    ``size_error_by_sensor``: ``PortcallParams.size_error_for``), to debias hull lengths."""
     from shapely.geometry import box
 
     from pipeline.geo import reproject
@@ -586,7 +590,7 @@ def trace_port(
     n_persistent = len(persistent or {})
     if detections:
         berths, used = propose_berths(
-            detections, scenes or [], land_m, crs, gsd, p, persistent, size_error
+            detections, scenes or [], land_m, crs, gsd, p, persistent, size_error_for
         )
         if port is not None:
             aoi_m = reproject(port.aoi_shape, "EPSG:4326", crs)

@@ -42,5 +42,5 @@ def trace_from_ledger(
         inputs.scenes,
         tp,
         persistent=flags,
-        size_error=p.size_error,
+        size_error_for=p.size_error_for,
     )

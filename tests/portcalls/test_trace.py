@@ -378,3 +378,33 @@ def test_hulls_across_a_berth_are_not_part_of_it():
         dets, scenes, land, "EPSG:32652", 10.0, TraceParams(max_heading_dev_deg=None)
     )
     assert used_all == 7 and wide[0].polygon_m.bounds[2] > 300580.0
+
+
+def test_berth_lengths_are_debiased_by_each_sensors_own_error():
+    """Sentinel-1 hulls of 55 m (measured) alongside a quay on five dates: the SAR detector's
+    bias (+3.5 m) leaves them above the 40 m floor, so they make a berth; taken with the optical
+    detector's bias at 10 m (+17.8 m) they would fall under it and make none."""
+    from datetime import timedelta
+
+    from shapely.geometry import box
+
+    from pipeline.estimate.params import load_params
+    from pipeline.portcalls.trace import TraceParams, propose_berths
+
+    pc = load_params().portcalls
+    land = box(300000.0, 4700000.0, 300500.0, 4701000.0)
+    t0 = utc("2024-03-01T02:00:00Z")
+    scenes, dets = [], []
+    for k in range(5):
+        s = Scene(
+            id=f"s1-{k}", source="test", sensor="sentinel-1-grd",
+            acquired=t0 + timedelta(days=4 * k), port="vostochny", path="", crs="EPSG:32652",
+            gsd_m=10.0, bands=[], valid_fraction=1.0, cloud_fraction=0.0,
+        )  # fmt: skip
+        scenes.append(s)
+        dets.append(_hull(s.id, 300512.0, 4700500.0 + 3 * k, 55.0, 14.0, 0.0))
+    args = (dets, scenes, land, "EPSG:32652", 10.0, TraceParams())
+    berths, used = propose_berths(*args, size_error_for=pc.size_error_for)
+    assert len(berths) == 1 and used == 5
+    optical, _ = propose_berths(*args, size_error_for=lambda sensor: pc.size_error)
+    assert optical == []
