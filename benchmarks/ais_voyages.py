@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 import pandas as pd  # noqa: E402
 
 from benchmarks.ais_identification import simulated_inputs  # noqa: E402
+from benchmarks.pipeline_common import markdown  # noqa: E402
 
 
 def run(scenario_path: str | None, seed: int, recall: float, clear: float) -> pd.DataFrame:
@@ -131,10 +132,7 @@ def factors(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _md(tab: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(tab.columns) + " |", "| --- " * len(tab.columns) + "|"]
-    for t in tab.itertuples(index=False):
-        lines.append("| " + " | ".join(str(c) for c in t) + " |")
-    return "\n".join(lines)
+    return markdown(tab.to_dict("records"), [str(c) for c in tab.columns])
 
 
 def main(argv=None) -> int:

@@ -132,7 +132,13 @@ def make_chip(
     vessels = _populate(layout, region, rng, empty=(kind == "empty"))
     surface = layout_surface(layout, grid, rng)
     rendered = render_scene(surface, cond, vessels, sensor, rng)
-    meta = {
+    meta = _chip_meta(i, seed, name, sensor, when, cond, rendered.cloud_fraction, kind)
+    return grid, rendered, meta, sensor
+
+
+def _chip_meta(i, seed, name, sensor, when, cond, cloud_fraction: float, kind: str) -> dict:
+    """What every chip's metadata says, optical or SAR."""
+    return {
         "chip": i,
         "seed": seed,
         "layout": name,
@@ -141,10 +147,9 @@ def make_chip(
         "acquired": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "season": cond.season,
         "sea_state": cond.sea_state,
-        "cloud_fraction": rendered.cloud_fraction,
+        "cloud_fraction": cloud_fraction,
         "kind": kind,
     }
-    return grid, rendered, meta, sensor
 
 
 def _sar_chip(i, seed, size_px, sensor: SarSensor, rng, layout, name, grid, region, day, lon):
@@ -169,16 +174,7 @@ def _sar_chip(i, seed, size_px, sensor: SarSensor, rng, layout, name, grid, regi
     surface = layout_surface(layout, grid, rng)
     rendered = render_sar_scene(surface, cond, vessels, sensor, rng)
     meta = {
-        "chip": i,
-        "seed": seed,
-        "layout": name,
-        "sensor": sensor.name,
-        "gsd_m": sensor.gsd_m,
-        "acquired": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "season": cond.season,
-        "sea_state": cond.sea_state,
-        "cloud_fraction": 0.0,
-        "kind": kind,
+        **_chip_meta(i, seed, name, sensor, when, cond, 0.0, kind),
         "wind_ms": cond.wind_ms,
         "orbit_state": cond.orbit_state,
         "incidence_deg": round(cond.incidence_deg, 2),
