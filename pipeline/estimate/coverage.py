@@ -74,7 +74,10 @@ def schedule(
     sensors = sorted(clear_times)
     t0 = start.timestamp() / 3600
     t1 = end.timestamp() / 3600
-    grid = np.arange(t0, t1, params.grid_h)
+    # arrivals at the middle of each grid step (midpoint rule): at the steps' starts, a stay of
+    # d hours would hold an image taken on a step boundary for d / grid_h + 1 arrivals, not
+    # d / grid_h, which overstated p_seen of short stays when images fall on the hour
+    grid = np.arange(t0, t1, params.grid_h) + params.grid_h / 2
     dwell = np.geomspace(1.0, 24.0 * 30, 96)
     counts = [_counts(list(clear_times[x]), grid, dwell) for x in sensors]  # S x (A, D)
     # one integer code per count vector (mixed radix), then its distinct values
