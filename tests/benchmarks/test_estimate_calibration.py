@@ -169,3 +169,31 @@ def _berths_as_the_chain_sees_them(run, tmp_path, capsys):
     assert berths.main(["--chain", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "no finished chain run" in err and "no tanker at a berth" in err
+
+
+def test_the_oracle_puts_the_fit_at_the_true_dwell_and_restores_it():
+    """--oracle (factors): inside the context the coverage fit's posterior sits at the grid
+    median nearest the true dwell (and, for dwell+recall, the recall nearest the truth); the
+    estimate's own fit is back afterwards, and without a kind nothing is patched."""
+    import numpy as np
+
+    import pipeline.estimate.core as core
+    from pipeline.estimate.params import load_params
+    from tests.estimate.test_dwell_fit import _season
+
+    mod = load_benchmark("estimate_calibration")
+    params = load_params()
+    sched, _, clear, cov, prior = _season(params, 48, 24 * 60)
+    own = core.fit_coverage
+    with mod.Oracle(None):
+        assert core.fit_coverage is own
+    oracle = mod.Oracle("dwell+recall")
+    oracle.median_h, oracle.recall = 33.0, {"default": 0.6}
+    with oracle:
+        assert core.fit_coverage is not own
+        fit = core.fit_coverage(sched, [], clear, cov, prior)
+    assert core.fit_coverage is own
+    g = int(np.argmax(fit.marginal(0)))
+    assert fit.marginal(0)[g] == 1.0 and abs(np.log(fit.medians[g] / 33.0)) < 0.05
+    r = int(np.argmax(fit.marginal(1)))
+    assert fit.marginal(1)[r] == 1.0 and abs(fit.recall[r] - 0.6) <= 0.03
