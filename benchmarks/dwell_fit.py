@@ -91,7 +91,8 @@ def one(kind, median_h, seed, params, prior_weight, visit_weight):
     med, rec = fit.draws(np.random.default_rng(1), 300)
     p_fit = np.percentile(p_seen_given(sched, med, 0.6, rec).mean(axis=1), [10, 50, 90])
     single = sum(v.first_h == v.last_h for v in visits)
-    return len(visits), single, fit.quantiles(0), p_true, p_fit, fit.dwell_data_weight
+    weight = getattr(fit, "dwell_data_weight", float("nan"))  # (older code: none)
+    return len(visits), single, fit.quantiles(0), p_true, p_fit, weight
 
 
 def main(argv=None) -> int:
