@@ -439,13 +439,14 @@ def _fit_notes(
         f"of log dwell the visits removed)"
     ]
     if revisit_h is not None and multi is not None:
+        below = float(fit.marginal(0)[fit.medians < revisit_h].sum())
         notes.append(
             f"{port}: clear images of the load berths are a median {revisit_h:.0f} h apart and "
             f"{multi} of {fit.n_visits} load visits hold two or more sightings: a stay shorter "
             f"than the revisit shows one sighting whatever its length, and the chance of seeing "
             f"it grows with its length, so below about {revisit_h:.0f} h the imagery cannot "
-            f"tell dwells apart and the dwell (with the correction for missed calls) follows "
-            f"the prior" + (" (here mostly)" if weight < 0.5 else "")
+            f"tell dwells apart and the dwell's posterior there has the prior's shape (with it "
+            f"the correction for missed calls); {below:.0%} of the fitted dwell median lies there"
         )
     for i, sensor in enumerate(fit.sensors):
         r10, r50, r90 = fit.quantiles(1 + i)

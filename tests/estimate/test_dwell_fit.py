@@ -110,6 +110,7 @@ def test_the_notes_give_the_dwell_prior_its_weight_and_the_revisit(params):
     loads = [v for v in visits if v.role == "load"]
     multi = sum(v.last_seen > v.first_seen for v in loads)
     assert f"{multi} of {len(loads)} load visits hold two or more sightings" in revisit
+    assert "of the fitted dwell median lies there" in revisit
     # without observations there is no fit, and no note about it
     res = run_estimate(visits, [], [], s.registry, params, seed=0, ports=s.ports)
     assert not [n for n in res.notes if "dwell median" in n or "revisit" in n]
