@@ -197,3 +197,10 @@ def test_the_oracle_puts_the_fit_at_the_true_dwell_and_restores_it():
     assert fit.marginal(0)[g] == 1.0 and abs(np.log(fit.medians[g] / 33.0)) < 0.05
     r = int(np.argmax(fit.marginal(1)))
     assert fit.marginal(1)[r] == 1.0 and abs(fit.recall[r] - 0.6) <= 0.03
+
+
+def test_recall_by_length_refuses_folders_without_a_finished_chain_run(tmp_path, capsys):
+    mod = load_benchmark("recall_by_length")
+    (tmp_path / "family-100000-100000" / "run").mkdir(parents=True)
+    assert mod.main(["--chain", str(tmp_path / "family-100000-100000")]) == 2
+    assert "no finished chain run" in capsys.readouterr().err
