@@ -204,3 +204,25 @@ def test_recall_by_length_refuses_folders_without_a_finished_chain_run(tmp_path,
     (tmp_path / "family-100000-100000" / "run").mkdir(parents=True)
     assert mod.main(["--chain", str(tmp_path / "family-100000-100000")]) == 2
     assert "no finished chain run" in capsys.readouterr().err
+
+
+def test_dwell_fit_demo_check_needs_a_demo_ledger(tmp_path, capsys):
+    mod = load_benchmark("dwell_fit")
+    assert mod.main(["--demo", str(tmp_path)]) == 2
+    assert "no ledger.db" in capsys.readouterr().err
+
+
+def test_dwell_fit_seasons_follow_the_model():
+    """A season drawn from the fit's own model: visits are hits of stays, inside the season."""
+    import numpy as np
+
+    mod = load_benchmark("dwell_fit")
+    when, visits, by_berth, start, end = mod.season(np.random.default_rng(0), "s2fine", 60.0)
+    assert set(when) == {"s2", "fine"} and len(visits) >= 10
+    t0, t1 = start.timestamp() / 3600, end.timestamp() / 3600
+    for v in visits:
+        assert t0 <= v.first_h <= v.last_h <= t1 and v.n_obs >= 1
+        times, _ = by_berth[v.berth]
+        assert np.isclose(times, v.first_h).any() and np.isclose(times, v.last_h).any()
+    # long stays under a daily sensor are often seen more than once
+    assert sum(v.last_h > v.first_h for v in visits) >= len(visits) // 3
