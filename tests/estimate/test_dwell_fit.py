@@ -49,7 +49,7 @@ def test_single_sightings_below_the_revisit_leave_the_dwell_to_the_prior(params)
     short = fit.medians <= 30
     flat = ratio[short] / ratio[short].mean()
     # over 14 visits: within 25 % end to end, under 2 % a visit (arrivals at the steps' starts,
-    # the code before, made it 4x here: p_seen of short stays overstated for images on the hour)
+    # the code before, made it 3.5x here: p_seen of short stays overstated for images on the hour)
     assert flat.max() / flat.min() < 1.25, flat
     at_80 = np.argmin(np.abs(fit.medians - 80))
     assert ratio[at_80] < 0.05 * ratio[short].mean()  # two neighbours missed: (0.1)^2 and less
