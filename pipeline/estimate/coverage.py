@@ -262,7 +262,9 @@ class CoverageFit:
         return float(min(max(1.0 - var(self.marginal(0)) / v0, 0.0), 1.0)) if v0 > 0 else 0.0
 
     def prior_quantiles(self, qs=(0.1, 0.5, 0.9)) -> list[float]:
-        """The dwell median's quantiles under its prior alone."""
+        """The dwell median's quantiles under its prior alone (NaN when it was not kept)."""
+        if self.prior_m is None:
+            return [float("nan")] * len(qs)
         cdf = np.cumsum(self.prior_m / self.prior_m.sum())
         return [
             float(self.medians[min(int(np.searchsorted(cdf, q)), len(self.medians) - 1)])
