@@ -701,6 +701,50 @@ def _typed(row: dict) -> dict:
     return out
 
 
+# --- factors: what a perfect dwell (and recall) fit would be worth (--oracle) -----------------
+
+
+class Oracle:
+    """Patches the estimate's coverage fit so that its posterior sits at the scenario's true
+    dwell median (``dwell``) and also at each sensor's true recall (``dwell+recall``): the
+    corrected totals with those inputs known, i.e. the error left by everything else (the
+    count of calls seen, the barrels per call). A benchmark device only: the pipeline never
+    sees the truth."""
+
+    def __init__(self, kind: str | None):
+        self.kind = kind
+        self.median_h: float | None = None
+        self.recall: dict[str, float] = {}
+
+    def __enter__(self):
+        import pipeline.estimate.core as core
+
+        self._core, self._fit = core, core.fit_coverage
+        if self.kind:
+            core.fit_coverage = self._patched
+        return self
+
+    def __exit__(self, *exc):
+        self._core.fit_coverage = self._fit
+
+    def _patched(self, *args, **kwargs):
+        fit = self._fit(*args, **kwargs)
+        if self.median_h is None:
+            return fit
+        g = int(np.argmin(np.abs(np.log(fit.medians) - math.log(self.median_h))))
+        post = np.zeros_like(fit.post)
+        keep = np.ones(len(fit.combos), dtype=bool)
+        if self.kind == "dwell+recall":
+            for j, sensor in enumerate(fit.sensors):
+                if sensor in self.recall:
+                    r = int(np.argmin(np.abs(fit.recall - self.recall[sensor])))
+                    keep &= fit.combos[:, j] == r
+        row = np.where(keep, fit.post[g], 0.0)
+        post[g] = row if row.sum() > 0 else keep.astype(float)
+        fit.post = post / post.sum()
+        return fit
+
+
 def summarise(rows: list[dict]) -> dict:
     def spread(key, absolute=False):
         x = np.array([r[key] for r in rows if r[key] is not None], dtype=float)
@@ -822,6 +866,13 @@ def main(argv=None) -> int:
         help="with --chain: re-run port calls and the estimate (this code, --params) on the "
         "detections of an earlier --chain run in --work; --out is written anew",
     )
+    ap.add_argument(
+        "--oracle",
+        choices=["dwell", "dwell+recall"],
+        help="factors: the coverage fit's posterior put at the scenario's true dwell median "
+        "(and the drawn recall per sensor; perturbed path only), so the error left is that "
+        "of everything else",
+    )
     a = ap.parse_args(argv)
     if a.chain and not (a.out and a.work):
         ap.error("--chain needs --out (the per-scenario CSV, appended and resumed) and --work")
@@ -846,13 +897,22 @@ def main(argv=None) -> int:
             # the whole chain: the drawn season made small; the real detector sets the recall
             jobs.append((chain_scenario(sc) if a.chain or a.small else sc, recall, seed))
     done = done_keys(a.out) if a.chain and not a.rescore else set()
+    if a.oracle and a.chain and (not a.rescore or a.oracle != "dwell"):
+        ap.error(
+            "--oracle on --chain: only 'dwell', with --rescore (the drawn recall is not "
+            "the detector's there)"
+        )
+    oracle = Oracle(a.oracle)
     for sc, recall, seed in jobs:
+        oracle.median_h = sc.calls.load_dwell_median_h
+        oracle.recall = dict(recall)
         if a.chain and a.rescore:
             work = a.work / f"{sc.name}-{seed}"
             if not (work / "run" / "report.html").exists():  # written last by run_demo
                 print(f"{seed}: no finished chain run in {work}, skipped", file=sys.stderr)
                 continue
-            r = rescore_chain(sc, params, seed, work)
+            with oracle:
+                r = rescore_chain(sc, params, seed, work)
         elif a.chain:
             if (sc.name, seed) in done:
                 print(f"{seed}: already in {a.out}, not re-run", file=sys.stderr)
@@ -864,7 +924,8 @@ def main(argv=None) -> int:
                 for sub in ("run/simulation/scenes", "run/cache"):
                     shutil.rmtree(work / sub, ignore_errors=True)
         else:
-            r = score_scenario(sc, recall, params, seed)
+            with oracle:
+                r = score_scenario(sc, recall, params, seed)
         rows.append(r)
         print(
             f"{seed}: calls {r['calls_true']} est {r['calls_p50']} | bbl err "

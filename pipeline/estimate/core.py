@@ -289,6 +289,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         # none was seen, from an unidentified tanker of any size in the identification range
         pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
         if have_schedule:
+            clear_at = _clear_by_berth(clear_obs)
             fit = fit_coverage(
                 sched,
                 [
@@ -301,11 +302,12 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                     )
                     for d in mine
                 ],
-                _clear_by_berth(clear_obs),
+                clear_at,
                 cov,
                 {x: p.portcalls.recall_prior(x) for x in sched.sensors},
             )
-            dwell_notes += _fit_notes(port, fit, p)
+            multi = sum(load_of[d.id].last_seen > load_of[d.id].first_seen for d in mine)
+            dwell_notes += _fit_notes(port, fit, p, _revisit_h(clear_at), multi)
             seen_months = {month_key(t) for v in clear_by_sensor.values() for t in v}
             blind = [m for m in months if m not in seen_months]
             if blind:
@@ -405,17 +407,47 @@ def _clear_by_berth(clear_obs) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-def _fit_notes(port: str, fit: CoverageFit, p: EstimateParams) -> list[str]:
-    """What the imagery said about the dwell and the recall, and how much the priors weighed."""
+def _revisit_h(clear_at: dict[str, tuple[np.ndarray, np.ndarray]]) -> float | None:
+    """Median hours between consecutive clear images of a load berth (None: fewer than two)."""
+    gaps = np.concatenate([np.diff(t) for t, _ in clear_at.values()] or [np.zeros(0)])
+    return float(np.median(gaps)) if len(gaps) else None
+
+
+def _fit_notes(
+    port: str,
+    fit: CoverageFit,
+    p: EstimateParams,
+    revisit_h: float | None = None,
+    multi: int | None = None,
+) -> list[str]:
+    """What the imagery said about the dwell and the recall, and how much the priors weighed.
+
+    ``revisit_h``: median hours between clear images of the load berths; ``multi``: load
+    visits with two or more sightings (the ones whose span says how long a stay is)."""
     cov = p.coverage
     m10, m50, m90 = fit.quantiles(0)
+    p10, p50, p90 = fit.prior_quantiles()
+    weight = fit.dwell_data_weight
     notes = [
         f"{port}: dwell median fitted jointly with the detector recall on {fit.n_visits} load "
         f"visits' sightings and the clear images around them: {m50:.0f} h (P10-P90 "
         f"{m10:.0f}-{m90:.0f} h); prior: {cov.dwell_prior_weight:.0%} on the configured "
         f"{cov.dwell_median_h.low:.0f}-{cov.dwell_median_h.high:.0f} h, the rest log-uniform "
-        f"over {cov.dwell_fit_range_h[0]:.0f}-{cov.dwell_fit_range_h[1]:.0f} h"
+        f"over {cov.dwell_fit_range_h[0]:.0f}-{cov.dwell_fit_range_h[1]:.0f} h "
+        f"({p50:.0f} h, P10-P90 {p10:.0f}-{p90:.0f} h alone), each visit's likelihood "
+        f"x {cov.fit_visit_weight:g}; data weight {weight:.0%} (share of the prior's variance "
+        f"of log dwell the visits removed)"
     ]
+    if revisit_h is not None and multi is not None:
+        below = float(fit.marginal(0)[fit.medians < revisit_h].sum())
+        notes.append(
+            f"{port}: clear images of the load berths are a median {revisit_h:.0f} h apart and "
+            f"{multi} of {fit.n_visits} load visits hold two or more sightings: a stay shorter "
+            f"than the revisit shows one sighting whatever its length, and the chance of seeing "
+            f"it grows with its length, so below about {revisit_h:.0f} h the imagery cannot "
+            f"tell dwells apart and the dwell's posterior there has the prior's shape (with it "
+            f"the correction for missed calls); {below:.0%} of the fitted dwell median lies there"
+        )
     for i, sensor in enumerate(fit.sensors):
         r10, r50, r90 = fit.quantiles(1 + i)
         k, n0, w = fit.images[i], fit.prior_n[i], cov.fit_visit_weight

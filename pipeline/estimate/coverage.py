@@ -74,7 +74,10 @@ def schedule(
     sensors = sorted(clear_times)
     t0 = start.timestamp() / 3600
     t1 = end.timestamp() / 3600
-    grid = np.arange(t0, t1, params.grid_h)
+    # arrivals at the middle of each grid step (midpoint rule): at the steps' starts, a stay of
+    # d hours would hold an image taken on a step boundary for d / grid_h + 1 arrivals, not
+    # d / grid_h, which overstated p_seen of short stays when images fall on the hour
+    grid = np.arange(t0, t1, params.grid_h) + params.grid_h / 2
     dwell = np.geomspace(1.0, 24.0 * 30, 96)
     counts = [_counts(list(clear_times[x]), grid, dwell) for x in sensors]  # S x (A, D)
     # one integer code per count vector (mixed radix), then its distinct values
@@ -168,19 +171,38 @@ def corrected_counts(
 
 # --- self-calibration: dwell median and detector recall from the visits themselves (#13) -----
 #
-# A seen call is one stay [a, e] at a berth; every clear image of the berth inside the stay finds
-# the vessel with the recall of its sensor (r_s), independently; clear images outside the stay
-# never do. A visit says: the first and last sightings F <= L (hits), x more hits among the clear
-# images strictly between them, and none in the clear images of the stay before F or after L.
-# Summing over the unknown ends (a <= F, e >= L; arrivals uniform, dwell log-normal with median m
-# and dwell_sigma_ln) gives each visit's likelihood of (m, r_1 .. r_S); it is divided by the
-# chance that a call is seen at all (the same schedule model as p_seen), since only seen calls
-# become visits. Priors: the dwell median is spread over dwell_fit_range_h (log-uniform) with
-# dwell_prior_weight of it on the configured dwell_median_h range; each sensor's recall is a Beta
-# with the mean and spread of its portcalls.detector_recall range, worth at most recall_prior_n
-# images. The posterior is a grid (a recall axis per sensor in the season); its draws feed
-# p_seen. Where the imagery holds few visits the posterior stays close to the (wide) prior and
-# the corrected totals widen.
+# The statistical model, exactly (``fit_coverage``):
+# - calls arrive at the berth as a Poisson process, uniform over the season; a call's stay D is
+#   log-normal, median m (unknown), log-spread s = dwell_sigma_ln (fixed);
+# - each clear image of the berth taken inside a stay finds the vessel with its sensor's recall
+#   r_s (unknown), independently; an image outside the stay never shows it; an obscured image
+#   says nothing;
+# - a load visit is the hits of one stay: first and last sightings F <= L, x_s hits among the
+#   k_s clear images of sensor s strictly between them, none in the clear images of the stay
+#   before F or after L; neighbouring visits at the berth bound the stay to (lo, hi) (one hull
+#   at a time). So the stay is interval-censored: it holds [F, L], and its arrival a and end e
+#   lie anywhere in (lo, F] and [L, hi), each clear image crossed on the way being a miss
+#   (probability 1 - r_s: the recall decides how much an empty clear image says). A single
+#   sighting is F = L: its stay is bounded only by the images around it, never taken as 0 h;
+# - the visit's likelihood, conditional on the call being seen at all (length bias: long stays
+#   hold more images and are seen more often, so only seen calls become visits):
+#     L_v(m, r) = r_s(F) r_s(L) prod_s Binom(x_s; k_s, r_s)
+#                 x int int_{lo<a<=F, L<=e<hi} f_m(e - a) M(a, e) da de / p_seen(m, r),
+#   M(a, e) = prod over the clear images i in [a, F) and (L, e] of (1 - r_s(i)),
+#   with p_seen(m, r) the chance that a call arriving uniformly in the season is seen (the same
+#   schedule model as p_seen above). The double integral is exact per stretch between clear
+#   images (``_G``), up to _MAX_SEGMENTS images each side and _MAX_REACH_H;
+# - posterior on a grid (48 medians log-spaced over dwell_fit_range_h, a recall axis per sensor):
+#     log p(m, r | visits) = log pi(m) + sum_s log Beta(r_s; a_s, b_s) + w sum_v log L_v(m, r),
+#   w = fit_visit_weight (a power likelihood: each visit counts as w of one, for visits that
+#   port-call building split or merged), pi(m) = (1 - q) LogUniform(dwell_fit_range_h) +
+#   q LogUniform(dwell_median_h range), q = dwell_prior_weight; Beta(a_s, b_s) with the mean and
+#   spread of the sensor's portcalls.detector_recall range, a_s + b_s <= recall_prior_n images.
+# How much the imagery said about the dwell is kept (``CoverageFit.dwell_data_weight``: the
+# share of the prior's variance of log m that the visits removed, 0 = the prior alone) and
+# noted with the run. Below the revisit of clear images a stay shows one sighting whatever its
+# length, and p_seen grows with the dwell there: the likelihood is flat in m, so the dwell (and
+# with it the correction) is the prior's, and the notes say so. Draws of (m, r) feed p_seen.
 
 _MAX_SEGMENTS = 8  # clear images considered on either side of a visit
 _MAX_REACH_H = 45 * 24.0  # a stay is not extended further than this beyond its sightings
@@ -220,6 +242,34 @@ class CoverageFit:
     images: tuple[int, ...]  # clear images inside the visits' sightings, per sensor
     prior_n: tuple[float, ...]  # each sensor's recall prior weight, in images
     by_sensor_visits: int = 0  # visits whose hits were counted per sensor (inner_hits known)
+    prior_m: np.ndarray | None = None  # (G,) the dwell-median prior on ``medians``
+
+    @property
+    def dwell_data_weight(self) -> float:
+        """Share of the prior's variance of log(dwell median) the visits removed: 0 when the
+        posterior is the prior, near 1 when the imagery pins the dwell (for a normal prior and
+        likelihood: the data's share of the posterior precision)."""
+        if self.prior_m is None:
+            return float("nan")
+        logm = np.log(self.medians)
+
+        def var(w):
+            w = w / w.sum()
+            mean = (w * logm).sum()
+            return float((w * (logm - mean) ** 2).sum())
+
+        v0 = var(self.prior_m)
+        return float(min(max(1.0 - var(self.marginal(0)) / v0, 0.0), 1.0)) if v0 > 0 else 0.0
+
+    def prior_quantiles(self, qs=(0.1, 0.5, 0.9)) -> list[float]:
+        """The dwell median's quantiles under its prior alone (NaN when it was not kept)."""
+        if self.prior_m is None:
+            return [float("nan")] * len(qs)
+        cdf = np.cumsum(self.prior_m / self.prior_m.sum())
+        return [
+            float(self.medians[min(int(np.searchsorted(cdf, q)), len(self.medians) - 1)])
+            for q in qs
+        ]
 
     def marginal(self, axis: int) -> np.ndarray:
         """Axis 0: the dwell median; axis 1 + j: the recall of sensors[j]."""
@@ -433,4 +483,5 @@ def fit_coverage(
         tuple(int(i) for i in n_img),
         tuple(prior_n),
         n_by_sensor,
+        prior_m / prior_m.sum(),
     )

@@ -169,3 +169,60 @@ def _berths_as_the_chain_sees_them(run, tmp_path, capsys):
     assert berths.main(["--chain", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "no finished chain run" in err and "no tanker at a berth" in err
+
+
+def test_the_oracle_puts_the_fit_at_the_true_dwell_and_restores_it():
+    """--oracle (factors): inside the context the coverage fit's posterior sits at the grid
+    median nearest the true dwell (and, for dwell+recall, the recall nearest the truth); the
+    estimate's own fit is back afterwards, and without a kind nothing is patched."""
+    import numpy as np
+
+    import pipeline.estimate.core as core
+    from pipeline.estimate.params import load_params
+    from tests.estimate.test_dwell_fit import _season
+
+    mod = load_benchmark("estimate_calibration")
+    params = load_params()
+    sched, _, clear, cov, prior = _season(params, 48, 24 * 60)
+    own = core.fit_coverage
+    with mod.Oracle(None):
+        assert core.fit_coverage is own
+    oracle = mod.Oracle("dwell+recall")
+    oracle.median_h, oracle.recall = 33.0, {"default": 0.6}
+    with oracle:
+        assert core.fit_coverage is not own
+        fit = core.fit_coverage(sched, [], clear, cov, prior)
+    assert core.fit_coverage is own
+    g = int(np.argmax(fit.marginal(0)))
+    assert fit.marginal(0)[g] == 1.0 and abs(np.log(fit.medians[g] / 33.0)) < 0.05
+    r = int(np.argmax(fit.marginal(1)))
+    assert fit.marginal(1)[r] == 1.0 and abs(fit.recall[r] - 0.6) <= 0.03
+
+
+def test_recall_by_length_refuses_folders_without_a_finished_chain_run(tmp_path, capsys):
+    mod = load_benchmark("recall_by_length")
+    (tmp_path / "family-100000-100000" / "run").mkdir(parents=True)
+    assert mod.main(["--chain", str(tmp_path / "family-100000-100000")]) == 2
+    assert "no finished chain run" in capsys.readouterr().err
+
+
+def test_dwell_fit_demo_check_needs_a_demo_ledger(tmp_path, capsys):
+    mod = load_benchmark("dwell_fit")
+    assert mod.main(["--demo", str(tmp_path)]) == 2
+    assert "no ledger.db" in capsys.readouterr().err
+
+
+def test_dwell_fit_seasons_follow_the_model():
+    """A season drawn from the fit's own model: visits are hits of stays, inside the season."""
+    import numpy as np
+
+    mod = load_benchmark("dwell_fit")
+    when, visits, by_berth, start, end = mod.season(np.random.default_rng(0), "s2fine", 60.0)
+    assert set(when) == {"s2", "fine"} and len(visits) >= 10
+    t0, t1 = start.timestamp() / 3600, end.timestamp() / 3600
+    for v in visits:
+        assert t0 <= v.first_h <= v.last_h <= t1 and v.n_obs >= 1
+        times, _ = by_berth[v.berth]
+        assert np.isclose(times, v.first_h).any() and np.isclose(times, v.last_h).any()
+    # long stays under a daily sensor are often seen more than once
+    assert sum(v.last_h > v.first_h for v in visits) >= len(visits) // 3
