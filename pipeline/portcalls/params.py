@@ -267,6 +267,14 @@ class PortcallParams(Strict):
         description="a visit ends when a present vessel would have been missed by every clear "
         "image since its last sighting with less than this probability",
     )
+    split_p_max: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="with miss_rule weighed: a sighting after clear images that would all have "
+        "missed a vessel still there with less than this probability starts a new visit (the "
+        "berth was empty between two calls; at most miss_p_max changes nothing)",
+    )
     detector_recall: dict[str, RecallPrior] = Field(
         min_length=1,
         description="probability the detector finds a tanker at the berth in one clear image, "

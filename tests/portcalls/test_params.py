@@ -183,3 +183,14 @@ def test_a_measured_entry_that_is_stale_missing_or_for_another_sensor_is_refused
     (tmp_path / "bundle" / "model.yaml").unlink()
     with pytest.raises(TankerWatchError, match="no measurement for sensor 'othersat'"):
         load_portcall_params(_write(tmp_path, entry("othersat", str(path))))
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -0.2])
+def test_a_split_probability_outside_zero_one_is_refused(tmp_path, value):
+    def bad(d):
+        d["portcalls"]["split_p_max"] = value
+
+    path = _write(tmp_path, bad)
+    with pytest.raises(TankerWatchError, match="split_p_max") as err:
+        load_portcall_params(path)
+    assert "\n" not in str(err.value)

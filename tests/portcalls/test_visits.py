@@ -379,3 +379,56 @@ def test_sar_misses_end_a_visit_where_sentinel2_misses_do_not(builder, params):
     c.scene(24)
     c.vessel(c.scene(36), 90, 15)
     assert len(loads(c.build(params))) == 1
+
+
+def _split(params, split_p_max, **by_sensor):
+    p = _recall(params, **by_sensor)
+    portcalls = p.portcalls.model_copy(update={"split_p_max": split_p_max})
+    return p.model_copy(update={"portcalls": portcalls})
+
+
+def test_a_clear_image_of_the_empty_berth_splits_two_calls(builder, params):
+    """A same-sized hull seen on either side of one clear 3 m image that missed it: at recall
+    0.9 a vessel still there is missed with 0.1, below split_p_max 0.3, so the berth was empty
+    between two calls; at the default split_p_max (= miss_p_max) the two stay one visit."""
+    b = builder
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(24, sensor="commercial-3m", gsd=3.0)  # clear, no hull at the berth
+    b.vessel(b.scene(48, sensor="commercial-3m", gsd=3.0), 90, 15)
+    split = _split(params, 0.3, commercial_3m=(0.85, 0.95), default=(0.2, 0.3))
+    v1, v2 = sorted(loads(b.build(split)), key=lambda v: v.first_seen)
+    assert (v1.last_seen, v1.departed_before) == (h(0), h(24))
+    assert (v2.first_seen, v2.arrived_after) == (h(48), h(24))
+    joined = _split(params, 0.05, commercial_3m=(0.85, 0.95), default=(0.2, 0.3))
+    (v,) = loads(b.build(joined))
+    assert v.n_obs == 2
+
+
+def test_a_miss_the_detector_often_makes_does_not_split_a_stay(builder, params):
+    """The same gap seen by a sensor of recall 0.25 (a miss has 0.75 if the vessel stayed): one
+    visit at split_p_max 0.3; four such misses (0.75^4 = 0.32) still one; five (0.24) split."""
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    b.scene(12)
+    b.vessel(b.scene(24), 90, 15)
+    weak = _split(params, 0.3, sentinel_2_l2a=(0.2, 0.3), default=(0.2, 0.3))
+    assert len(loads(b.build(weak))) == 1
+    for t in (36, 48, 60, 72, 84):
+        b.scene(t)
+    b.vessel(b.scene(96), 90, 15)
+    assert len(loads(b.build(weak))) == 2
+    b2 = type(b)()
+    b2.vessel(b2.scene(0), 90, 15)
+    for t in (12, 24, 36, 48):
+        b2.scene(t)
+    b2.vessel(b2.scene(60), 90, 15)
+    assert len(loads(b2.build(weak))) == 1
+
+
+def test_an_obscured_image_never_splits(builder, params):
+    b = builder
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(24, "obscured", sensor="commercial-3m", gsd=3.0)
+    b.vessel(b.scene(48, sensor="commercial-3m", gsd=3.0), 90, 15)
+    split = _split(params, 0.3, commercial_3m=(0.85, 0.95), default=(0.2, 0.3))
+    assert len(loads(b.build(split))) == 1
