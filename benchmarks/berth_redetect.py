@@ -7,8 +7,13 @@
     #    or above the berth score centred in an oil berth's zone (pipeline.run.detect.berth_zone)
     python benchmarks/berth_redetect.py ledgers WORK [WORK...] --cache DIR --out OUTDIR \
         --berth-score sentinel-2-l2a=0.15,commercial-3m=0.3
+    # 3. the recall at the berth those ledgers give (detect_at_berths.py --chain), written as
+    #    bundle copies under OUTDIR/bundles and OUTDIR/estimate.yaml (configs/estimate/default.yaml
+    #    with its detector_recall entries measured there, [--set portcalls.KEY=VALUE ...])
+    python benchmarks/berth_redetect.py priors OUTDIR/family-* --cache DIR --out OUTDIR
     # then score them as any chain run
-    python benchmarks/estimate_calibration.py --chain --rescore --set tuning --work OUTDIR ...
+    python benchmarks/estimate_calibration.py --chain --rescore --set tuning --work OUTDIR \
+        --params OUTDIR/estimate.yaml ...
 
 WORK: finished ``estimate_calibration.py --chain`` runs with their scenes kept (run/cache). The
 copies in OUTDIR link the run's simulation and scenario; only ``run/ledger.db`` is new. A peak
@@ -105,20 +110,66 @@ def write_ledger(work: Path, cached: dict, berth_score: dict[str, float], out: P
     return n
 
 
+def write_priors(works: list[Path], out: Path, sets: list[str]) -> Path:
+    """OUT/estimate.yaml: the shipped estimate config with each sensor's detector_recall read
+    from a berths.json measured on ``works`` as detect_at_berths.py --chain measures it (copies
+    of the bundles' model.yaml beside them, for the weights check)."""
+    import json
+
+    import yaml
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from collections import defaultdict
+
+    from detect_at_berths import calibration_documents, measure_chain  # noqa: PLC0415
+
+    from pipeline.portcalls.params import DEFAULT_PARAMS
+
+    rows: dict = defaultdict(list)
+    for w in works:
+        for key, r in measure_chain(w).items():
+            rows[key] += r
+    docs = calibration_documents(rows, ["--chain", *map(str, works)])
+    data = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    table = data["portcalls"]["detector_recall"]
+    for folder, doc in docs.items():
+        target = out / "bundles" / folder.name
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / "model.yaml", target / "model.yaml")
+        (target / "berths.json").write_text(json.dumps(doc, indent=1) + "\n")
+        for sensor, m in doc["sensors"].items():
+            table[sensor] = {"measured": str((target / "berths.json").resolve())}
+            print(f"{sensor}: {m['found']} of {m['tankers']}", file=sys.stderr)
+    for kv in sets:
+        key, value = kv.split("=", 1)
+        section, name = key.split(".", 1)
+        data[section][name] = yaml.safe_load(value)
+    path = out / "estimate.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["detect", "ledgers"])
+    ap.add_argument("step", choices=["detect", "ledgers", "priors"])
     ap.add_argument("work", type=Path, nargs="+")
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--low", type=float, default=0.05)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--berth-score", default="", help="SENSOR=SCORE,...")
+    ap.add_argument("--set", nargs="*", default=[], help="with priors: portcalls.KEY=VALUE ...")
     a = ap.parse_args(argv)
     a.cache.mkdir(parents=True, exist_ok=True)
     works = [w for w in a.work if (w / "run" / "report.html").exists()]
     if not works:
         print("berth_redetect: no finished chain run given", file=sys.stderr)
         return 2
+    if a.step == "priors":
+        if a.out is None:
+            print("berth_redetect: priors needs --out", file=sys.stderr)
+            return 2
+        print(write_priors(works, a.out, a.set), file=sys.stderr)
+        return 0
     if a.step == "detect":
         for w in works:
             f = a.cache / f"{w.name}.pkl"
