@@ -44,11 +44,11 @@ def _models(ledger_db: Path) -> dict[str, str]:
 
 
 def redetect(work: Path, low: float) -> dict:
-    """{'dets': {scene_id: [(Detection, in_zone)]}, 'threshold': {model: score}} of one run."""
-    from pipeline.config import load_port
+    """{"dets": {scene_id: [Detection]}, "threshold": {model: score}, "sensor", "port"}: one run
+    re-detected at ``low`` without a land mask."""
     from pipeline.detect.infer import detect_scene
     from pipeline.ledger.store import open_for_reading
-    from pipeline.run.detect import berth_zone, detector_with_score
+    from pipeline.run.detect import detector_with_score
 
     db = work / "run" / "ledger.db"
     with open_for_reading(f"sqlite:///{db}") as ledger:
@@ -56,7 +56,6 @@ def redetect(work: Path, low: float) -> dict:
     model_of = _models(db)
     cache: dict[str, object] = {}
     thresholds: dict[str, float] = {}
-    zones: dict[str, object] = {}
     out: dict[str, list] = {}
     for s in scenes:
         model = model_of.get(s.id)
@@ -70,20 +69,29 @@ def redetect(work: Path, low: float) -> dict:
                 raise SystemExit(f"{work}: detections of {model}, the bundle is {det.model_id}")
             thresholds[model] = det.spec.thresholds.score
             cache[model] = detector_with_score(det, low)
-        if s.port not in zones:
-            zones[s.port] = berth_zone(load_port(s.port))
-        port = load_port(s.port)
-        found = detect_scene(s.path, cache[model], land=port.land_shape, scene_id=s.id)
-        from shapely.geometry import Point
+        # no land mask here: write_ledger applies one (a learned detector does not use the land)
+        out[s.id] = detect_scene(s.path, cache[model], scene_id=s.id)
+    ports = {s.id: s.port for s in scenes}
+    return {
+        "dets": out,
+        "threshold": thresholds,
+        "sensor": {s.id: s.sensor for s in scenes},
+        "port": ports,
+    }
 
-        z = zones[s.port]
-        out[s.id] = [(d, z is not None and z.contains(Point(d.lon, d.lat))) for d in found]
-    return {"dets": out, "threshold": thresholds, "sensor": {s.id: s.sensor for s in scenes}}
 
+def write_ledger(
+    work: Path, cached: dict, berth_score: dict[str, float], out: Path, quay_m: float
+) -> int:
+    """A copy of ``work`` in ``out`` whose ledger holds the filtered re-detection: the land mask
+    as the runner's (``quay_m`` 0: the whole land polygons, as before #13), then the threshold
+    away from the oil berths' zone and the berth score inside it."""
+    from shapely.geometry import Point
+    from shapely.prepared import prep
 
-def write_ledger(work: Path, cached: dict, berth_score: dict[str, float], out: Path) -> int:
-    """A copy of ``work`` in ``out`` whose ledger holds the filtered re-detection."""
+    from pipeline.config import load_port
     from pipeline.ledger.store import Ledger
+    from pipeline.run.detect import berth_zone, land_mask
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "run").mkdir(exist_ok=True)
@@ -99,12 +107,25 @@ def write_ledger(work: Path, cached: dict, berth_score: dict[str, float], out: P
         con.execute("DELETE FROM scene_processing")
     model_of = _models(work / "run" / "ledger.db")
     n = 0
+    masks: dict[str, tuple] = {}
     with Ledger(f"sqlite:///{db}") as ledger:
         for sid, found in cached["dets"].items():
+            name = cached["port"][sid]
+            if name not in masks:
+                port = load_port(name)
+                zone = berth_zone(port)
+                masks[name] = (prep(land_mask(port, quay_m)), zone and prep(zone))
+            land, zone = masks[name]
             model = model_of[sid]
             th = cached["threshold"][model]
             floor = berth_score.get(cached["sensor"][sid], th)
-            keep = [d for d, zone in found if d.score >= th or (zone and d.score >= floor)]
+            keep = []
+            for d in found:
+                pt = Point(d.lon, d.lat)
+                if land.contains(pt):
+                    continue
+                if d.score >= th or (d.score >= floor and zone and zone.contains(pt)):
+                    keep.append(d)
             ledger.add_detections(sid, model, keep)
             n += len(keep)
     return n
@@ -157,6 +178,12 @@ def main(argv=None) -> int:
     ap.add_argument("--low", type=float, default=0.05)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--berth-score", default="", help="SENSOR=SCORE,...")
+    ap.add_argument(
+        "--quay-m",
+        type=float,
+        default=None,
+        help="the land mask spares the quay this close to an oil berth (default: the runner's)",
+    )
     ap.add_argument("--set", nargs="*", default=[], help="with priors: portcalls.KEY=VALUE ...")
     a = ap.parse_args(argv)
     a.cache.mkdir(parents=True, exist_ok=True)
@@ -193,7 +220,10 @@ def main(argv=None) -> int:
         if not f.exists():
             print(f"{w.name}: not re-detected (run the detect step), skipped", file=sys.stderr)
             continue
-        n = write_ledger(w, pickle.loads(f.read_bytes()), scores, a.out / w.name)
+        from pipeline.run.detect import BERTH_QUAY_M
+
+        quay = BERTH_QUAY_M if a.quay_m is None else a.quay_m
+        n = write_ledger(w, pickle.loads(f.read_bytes()), scores, a.out / w.name, quay)
         print(f"{w.name}: {n} detections", file=sys.stderr)
     return 0
 

@@ -39,3 +39,29 @@ def test_a_detector_without_with_score_is_used_as_is():
 
     base = BaselineDetector()
     assert detector_with_score(base, 0.1) is base
+
+
+def test_the_land_mask_spares_the_quay_beside_an_oil_berth_only():
+    from shapely.geometry import Point
+
+    from pipeline.run.detect import BERTH_QUAY_M, land_mask
+
+    port = load_port("vostochny")
+    land = _metres(port, port.land_shape)
+    mask = _metres(port, land_mask(port))
+    oil = _metres(port, port.berth("oil-1").shape)
+    # the land that touches the oil berth: a point on it a few metres from the berth is spared
+    edge = land.intersection(oil.buffer(BERTH_QUAY_M / 3))
+    assert not edge.is_empty
+    spot = edge.representative_point()
+    assert land.contains(spot) and not mask.contains(spot)
+    # land far from every oil berth stays land, and nothing outside the land is masked
+    far = [
+        Point(x, y)
+        for x, y in land.representative_point().coords
+        if oil.distance(Point(x, y)) > BERTH_QUAY_M
+    ]
+    assert far and all(mask.contains(p) for p in far)
+    assert mask.difference(land).area < 1.0
+    # quay_m 0: the land polygons as they are
+    assert _metres(port, land_mask(port, 0.0)).symmetric_difference(land).area < 1.0
