@@ -152,8 +152,9 @@ def _timelines(
             )
         gsd = ep.gsd_m or scene.gsd_m
         sensor = ep.sensor or scene.sensor
-        # each sensor's own error model (a SAR size is weighed by the SAR detector's error)
-        err = p.size_error_for(sensor)
+        # each sensor's own error model (a SAR size is weighed by the SAR detector's error), at
+        # an oil berth the one measured on hulls moored there
+        err = p.berth_size_error_for(sensor) if hit.role != "other" else p.size_error_for(sensor)
         length, beam = err.debiased(gsd, det.length_m, det.beam_m)
         ep.sightings.append(
             Sighting(
