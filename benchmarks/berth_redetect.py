@@ -161,10 +161,13 @@ def write_priors(works: list[Path], out: Path, sets: list[str]) -> Path:
         for sensor, m in doc["sensors"].items():
             table[sensor] = {"measured": str((target / "berths.json").resolve())}
             print(f"{sensor}: {m['found']} of {m['tankers']}", file=sys.stderr)
-    for kv in sets:
+    for kv in sets:  # SECTION.KEY[.KEY...]=YAML
         key, value = kv.split("=", 1)
-        section, name = key.split(".", 1)
-        data[section][name] = yaml.safe_load(value)
+        *path, name = key.split(".")
+        node = data
+        for k in path:
+            node = node.setdefault(k, {})
+        node[name] = yaml.safe_load(value)
     path = out / "estimate.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
