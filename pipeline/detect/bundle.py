@@ -102,6 +102,16 @@ class Thresholds(_Strict):
     nms_radius_m: float = Field(40.0, gt=0)
     min_length_m: float = Field(15.0, ge=0)
     tanker_p: float = Field(0.5, gt=0, lt=1)
+    berth_score: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="peaks down to this score are kept where they are centred in the zone of an "
+        "oil berth (the runner hands detect_scene the port's load and discharge berths): a "
+        "tanker moored alongside scores lower than a ship in open water, and port calls test "
+        "every sighting there (alongside, size, persistence). None: the score threshold "
+        "everywhere. Chosen on the tuning chain runs (BENCHMARKS.md)",
+    )
 
 
 class InferenceSpec(_Strict):
@@ -225,6 +235,17 @@ class LearnedDetector:
     overlap = property(lambda self: self.spec.inference.overlap)
     min_water_px = property(lambda self: self.spec.inference.min_water_px)
     nms_radius_m = property(lambda self: self.spec.thresholds.nms_radius_m)
+    score_threshold = property(lambda self: self.spec.thresholds.score)
+    berth_score = property(lambda self: self.spec.thresholds.berth_score)
+
+    def with_score(self, score: float) -> LearnedDetector:
+        """This detector (the same network, shared) reporting every peak down to ``score``."""
+        import copy
+
+        other = copy.copy(self)
+        th = self.spec.thresholds.model_copy(update={"score": score})
+        other.spec = self.spec.model_copy(update={"thresholds": th})
+        return other
 
     def prepare(self, refl: np.ndarray, valid: np.ndarray):
         """The network's input tensor [1, bands, h', w'] (normalised, padded to a multiple of

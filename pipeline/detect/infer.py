@@ -290,6 +290,8 @@ def detect_scene(
     chips_dir: Path | str | None = None,
     scene_id: str | None = None,
     stats: dict | None = None,
+    berths=None,
+    berth_score: float | None = None,
 ) -> list[Detection]:
     """Detect vessels in one scene (GeoTIFF, or a dataset folder holding scene.tif).
 
@@ -297,9 +299,25 @@ def detect_scene(
     (and a detector with ``uses_land``, the SAR CFAR, masks it out of its background).
     chips_dir: optional folder for one PNG evidence crop per detection.
     stats: optional dict receiving the window counts (see detect_grid).
+    berths, berth_score: optional shapely geometry in EPSG:4326 (the zones of the oil berths)
+    and a score below the detector's threshold: peaks centred inside ``berths`` are kept down to
+    ``berth_score`` (a detector without ``with_score``, or a berth score at or above its
+    threshold, changes nothing). Raises TankerWatchError for a berth score outside (0, 1).
     """
+    from shapely.geometry import Point
+
     path = scene_path(path)
     sid = scene_id or default_scene_id(path)
+    threshold = getattr(detector, "score_threshold", None)
+    zone = None
+    if berths is not None and berth_score is not None:
+        if not 0 < berth_score < 1:
+            raise TankerWatchError(f"berth score {berth_score} is not inside (0, 1)")
+        if threshold is not None and berth_score < threshold and hasattr(detector, "with_score"):
+            from shapely.prepared import prep
+
+            zone = prep(berths)
+            detector = detector.with_score(berth_score)
     with open_scene(path, detector.bands, detector.gsd_m) as grid:
         raw = detect_grid(grid, detector, stats, land)
         prepared = None
@@ -311,11 +329,10 @@ def detect_scene(
         for d in raw:
             box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"], d.get("cls", "vessel"))
             poly, lon, lat = footprint_lonlat(box, grid.crs, grid.transform)
-            if prepared is not None:
-                from shapely.geometry import Point
-
-                if prepared.contains(Point(lon, lat)):
-                    continue
+            if prepared is not None and prepared.contains(Point(lon, lat)):
+                continue
+            if zone is not None and d["score"] < threshold and not zone.contains(Point(lon, lat)):
+                continue  # below the threshold, away from the oil berths
             det = Detection(
                 scene_id=sid,
                 geometry=poly.wkt,

@@ -267,6 +267,14 @@ class PortcallParams(Strict):
         description="a visit ends when a present vessel would have been missed by every clear "
         "image since its last sighting with less than this probability",
     )
+    split_p_max: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="with miss_rule weighed: a sighting after clear images that would all have "
+        "missed a vessel still there with less than this probability starts a new visit (the "
+        "berth was empty between two calls; at most miss_p_max changes nothing)",
+    )
     detector_recall: dict[str, RecallPrior] = Field(
         min_length=1,
         description="probability the detector finds a tanker at the berth in one clear image, "
@@ -282,9 +290,22 @@ class PortcallParams(Strict):
         "one's at the same pixel size)",
     )
 
+    berth_size_error_by_sensor: dict[str, SizeError] = Field(
+        default_factory=dict,
+        description="per sensor name, the size error of hulls moored at a load or discharge "
+        "berth (port calls' sightings there), where it is not the open-water one: at 10 m a "
+        "hull alongside merges with the pier edge. Persistent objects and port tracing keep "
+        "size_error_by_sensor / size_error",
+    )
+
     def size_error_for(self, sensor: str) -> SizeError:
         """The size error of a sensor's detections: its own entry, else ``size_error``."""
         return self.size_error_by_sensor.get(sensor, self.size_error)
+
+    def berth_size_error_for(self, sensor: str) -> SizeError:
+        """The size error of a sensor's hulls moored at a load or discharge berth: its
+        ``berth_size_error_by_sensor`` entry, else ``size_error_for``."""
+        return self.berth_size_error_by_sensor.get(sensor) or self.size_error_for(sensor)
 
     persistent: PersistentParams | None = Field(
         default=None, description="fixed objects set apart from visits; absent: none are"

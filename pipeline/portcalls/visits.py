@@ -7,6 +7,13 @@ vessel whose length and beam agree within the measured error (which grows with t
 whose position along the berth agrees, form one visit across obscured gaps up to
 ``max_gap_h``. ``arrived_after`` is the last clear image of the berth before the first sighting,
 ``departed_before`` the first clear image after the last sighting without the vessel.
+
+Misses are weighed by each sensor's recall (``miss_rule: weighed``): a visit ends once a vessel
+still there would have been missed by every clear image since its last sighting with
+probability below ``miss_p_max``; and a sighting that comes after misses whose probability is
+below ``split_p_max`` starts a new visit (the berth was seen empty between two calls of hulls of
+one size), while a miss the detector often makes (a Sentinel-2 image where its recall is low)
+does not split a stay.
 """
 
 from __future__ import annotations
@@ -145,8 +152,9 @@ def _timelines(
             )
         gsd = ep.gsd_m or scene.gsd_m
         sensor = ep.sensor or scene.sensor
-        # each sensor's own error model (a SAR size is weighed by the SAR detector's error)
-        err = p.size_error_for(sensor)
+        # each sensor's own error model (a SAR size is weighed by the SAR detector's error), at
+        # an oil berth the one measured on hulls moored there
+        err = p.berth_size_error_for(sensor) if hit.role != "other" else p.size_error_for(sensor)
         length, beam = err.debiased(gsd, det.length_m, det.beam_m)
         ep.sightings.append(
             Sighting(
@@ -247,6 +255,16 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
             else:
                 still.append(tr)
         open_ = still
+        if ep.sightings and p.miss_rule == "weighed":
+            # a hull seen again after clear images that would have found it if it had stayed
+            # (probability below split_p_max) is another call: the berth was empty between
+            still = []
+            for tr in open_:
+                if tr.misses and tr.p_missed < p.split_p_max:
+                    close(tr)
+                else:
+                    still.append(tr)
+            open_ = still
         pairs = _match(open_, ep.sightings, p)
         matched_t = {i for i, _ in pairs}
         matched_s = {j for _, j in pairs}

@@ -10,6 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _WORKER_CACHE: dict[str, Any] = {}
+# peaks below the detector's threshold are kept (down to its ``berth_score``) when centred within
+# this of a load or discharge berth polygon: port calls' berth_margin_m (configs/estimate, 30 m),
+# beyond which a hull meets no berth, so nothing further out can become a sighting
+BERTH_ZONE_M = 30.0
+# the land mask spares the quay this close to a load or discharge berth polygon: at 10 m a hull
+# moored alongside merges with the pier edge and its detected centre lies a few metres inside
+# the drawn land (#13: 23 of 88 Sentinel-2 images of tankers at the tuning runs' load berth lost
+# so); port calls' alongside test (alongside_m, 15 m off the berth) decides what such a
+# detection is
+BERTH_QUAY_M = 15.0
 
 
 def detector(model: str | None, threads: int | None = None):
@@ -39,6 +49,43 @@ class SceneTask:
     model: str | None
     land_mask: bool
     threads: int = 1
+    berth_zone: bool = True  # keep peaks down to the bundle's berth_score at the oil berths
+
+
+def berth_zone(port, margin_m: float = BERTH_ZONE_M):
+    """The port's load and discharge berth polygons grown by ``margin_m`` (EPSG:4326), or None
+    when it has none."""
+    from shapely.ops import unary_union
+
+    from pipeline.geo import apply, transformer
+
+    shapes = [b.shape for b in port.berths if b.role in ("load", "discharge")]
+    if not shapes:
+        return None
+    crs = port.utm_crs()
+    grown = apply(transformer("EPSG:4326", crs), unary_union(shapes)).buffer(margin_m)
+    return apply(transformer(crs, "EPSG:4326"), grown)
+
+
+def land_mask(port, quay_m: float = BERTH_QUAY_M):
+    """The port's land for masking detections (EPSG:4326): its land polygons less the quay within
+    ``quay_m`` of each load or discharge berth polygon."""
+    from shapely.ops import unary_union
+
+    from pipeline.geo import apply, transformer
+
+    land = port.land_shape
+    shapes = [b.shape for b in port.berths if b.role in ("load", "discharge")]
+    if not shapes or quay_m <= 0:
+        return land
+    crs = port.utm_crs()
+    quay = apply(transformer("EPSG:4326", crs), unary_union(shapes)).buffer(quay_m)
+    return land.difference(apply(transformer(crs, "EPSG:4326"), quay))
+
+
+def detector_with_score(det, score: float):
+    """``det`` reporting every peak down to ``score`` (a bundle; others unchanged)."""
+    return det.with_score(score) if hasattr(det, "with_score") else det
 
 
 def detect_one_scene(task: SceneTask) -> int:
@@ -52,8 +99,17 @@ def detect_one_scene(task: SceneTask) -> int:
     try:
         if ledger.scene_done(task.scene_id, det.model_id):
             return 0
-        land = load_port(task.port).land_shape if task.land_mask else None
-        detections = detect_scene(task.path, det, land=land, scene_id=task.scene_id)
+        port = load_port(task.port)
+        land = land_mask(port) if task.land_mask else None
+        score = getattr(det, "berth_score", None) if task.berth_zone else None
+        detections = detect_scene(
+            task.path,
+            det,
+            land=land,
+            scene_id=task.scene_id,
+            berths=berth_zone(port) if score is not None else None,
+            berth_score=score,
+        )
         ledger.add_detections(task.scene_id, det.model_id, detections)
         return len(detections)
     finally:

@@ -271,3 +271,30 @@ def test_released_optical_bundles_load_unchanged(name):
     valid[:3] = False
     x = det.prepare(refl, valid)
     np.testing.assert_allclose(x[0, :, :40, :40].numpy(), normalise(refl, valid), atol=1e-6)
+
+
+def test_with_score_reports_lower_peaks_and_leaves_the_detector_alone(tmp_path):
+    model = tiny_model()
+    # the untrained tiny network scores every cell about 0.10
+    fields = tiny_fields(thresholds={"score": 0.2, "berth_score": 0.05, "min_length_m": 0.0})
+    save_bundle(tmp_path / "t", model, fields)
+    det = load_detector(tmp_path / "t")
+    assert (det.score_threshold, det.berth_score) == (0.2, 0.05)
+    low = det.with_score(0.05)
+    assert low.score_threshold == 0.05 and det.score_threshold == 0.2
+    assert low.model is det.model and low.model_id == det.model_id
+    refl = np.random.default_rng(0).uniform(0, 0.3, (4, 64, 64)).astype(np.float32)
+    valid = np.ones((64, 64), bool)
+    high, lower = det.detect_array(refl, valid), low.detect_array(refl, valid)
+    assert high == [] and lower and all(d["score"] >= 0.05 for d in lower)
+    assert det.detect_array(refl, valid) == []  # the original still reports at 0.2
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 1.5])
+def test_a_berth_score_outside_zero_one_is_refused_in_model_yaml(tmp_path, value):
+    save_bundle(tmp_path / "t", tiny_model(), tiny_fields(thresholds={"score": 0.5}))
+    spec = yaml.safe_load((tmp_path / "t" / "model.yaml").read_text())
+    spec["thresholds"]["berth_score"] = value
+    (tmp_path / "t" / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match="berth_score"):
+        read_spec(tmp_path / "t")

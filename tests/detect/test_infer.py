@@ -267,3 +267,61 @@ def test_learned_detectors_on_the_cpu_run_as_many_windows_as_torch_threads():
     pinned = Learned()
     pinned.workers = 3
     assert window_workers(pinned, 100) == 3 and window_workers(pinned, 2) == 2
+
+
+class Scored(SmallTiles):
+    """Baseline hulls with a score by position (left half 0.2, right half 0.6), reported at or
+    above its threshold, as a bundle reports its peaks; ``with_score`` as a bundle has it."""
+
+    tile = 256  # one window over the scene: positions are scene pixels
+    score_threshold = 0.4
+
+    def with_score(self, score):
+        other = Scored()
+        other.score_threshold = score
+        return other
+
+    def detect_array(self, refl, valid):
+        found = []
+        for d in super().detect_array(refl, valid):
+            d = dict(d, score=0.2 if d["cx"] < refl.shape[2] / 2 else 0.6)
+            if d["score"] >= self.score_threshold:
+                found.append(d)
+        return found
+
+
+def _two_hulls(tmp_path):
+    ships = [(30, 30, 150, 30, 0), (100, 100, 150, 30, 0)]
+    refl, transform, crs, _ = synth.utm_scene(128, 128, ships=ships, seed=7)
+    return synth.write_geotiff(tmp_path / "s.tif", refl, transform, crs)
+
+
+def test_peaks_below_the_threshold_are_kept_only_at_the_berths(tmp_path):
+    from shapely.geometry import box
+
+    path = _two_hulls(tmp_path)
+    (strong,) = detect_scene(path, Scored())
+    assert strong.score == 0.6
+    both = detect_scene(path, Scored().with_score(0.1))
+    weak = next(d for d in both if d.score == 0.2)
+    around = box(weak.lon - 0.001, weak.lat - 0.001, weak.lon + 0.001, weak.lat + 0.001)
+    # the weak hull lies in the berth zone: kept down to the berth score
+    found = detect_scene(path, Scored(), berths=around, berth_score=0.1)
+    assert sorted(d.score for d in found) == [0.2, 0.6]
+    # a zone elsewhere keeps only what the threshold keeps; so does a berth score above it
+    elsewhere = box(strong.lon - 0.001, strong.lat - 0.001, strong.lon + 0.001, strong.lat + 0.001)
+    assert [d.score for d in detect_scene(path, Scored(), berths=elsewhere, berth_score=0.1)] == [
+        0.6
+    ]
+    assert [d.score for d in detect_scene(path, Scored(), berths=around, berth_score=0.5)] == [0.6]
+    # a detector without with_score (the classical baseline) is unchanged
+    base = detect_scene(path, SmallTiles(), berths=around, berth_score=0.1)
+    assert len(base) == len(detect_scene(path, SmallTiles()))
+
+
+def test_a_berth_score_outside_zero_one_is_refused(tmp_path):
+    from shapely.geometry import box
+
+    path = _two_hulls(tmp_path)
+    with pytest.raises(TankerWatchError, match="berth score 1.5"):
+        detect_scene(path, Scored(), berths=box(0, 0, 1, 1), berth_score=1.5)

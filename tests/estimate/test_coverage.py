@@ -158,7 +158,14 @@ def test_fit_recovers_dwell_and_a_recall_outside_its_prior(params):
     """Stays of median 60 h; coarse images every 2.5 days (recall 0.35), fine daily at 0.95,
     above the configured 0.68-0.86: the fit finds both from the visits and their misses."""
     from pipeline.estimate.coverage import fit_coverage
+    from pipeline.portcalls.params import RecallPrior
 
+    # the priors this test was written for (the shipped ones moved with the bundles' berth
+    # score, #13: Sentinel-2 0.76-0.90 now holds no 0.35)
+    table = dict(params.portcalls.detector_recall)
+    table[S2] = RecallPrior(low=0.21, high=0.44)
+    table[FINE] = RecallPrior(low=0.68, high=0.86)
+    params.portcalls = params.portcalls.model_copy(update={"detector_recall": table})
     rng = np.random.default_rng(11)
     coarse = [t for t in revisits(60, lambda k: rng.random() < 0.6)]
     fine = [t + timedelta(hours=5) for t in revisits(24, lambda k: rng.random() < 0.6)]

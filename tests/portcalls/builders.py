@@ -18,10 +18,13 @@ class Builder:
     """Scenes of a port at given hours after T0; detections placed at a berth.
 
     ``vessel(scene, length, beam)`` takes the hull's true size: the detection measures it with
-    the default config's detector bias at the scene's GSD (``measured=True``: as given)."""
+    the default config's detector bias at the scene's GSD, at an oil berth its sensor's bias
+    measured there (``measured=True``: as given)."""
 
-    def __init__(self, ports=("vostochny",)):
-        self.error = load_params().portcalls.size_error
+    def __init__(self, ports=("vostochny",), params=None):
+        self.params = params or load_params()
+        self.portcalls = self.params.portcalls
+        self.error = self.portcalls.size_error
         self.ports = [load_port(p) for p in ports]
         self.index = BerthIndex(self.ports, 0.0)
         self.scenes: list[Scene] = []
@@ -82,10 +85,12 @@ class Builder:
         measured: bool = False,
         heading_deg: float | None = None,
     ) -> Detection:
-        if not measured:
-            bias_l, bias_b = self.error.bias(scene.gsd_m)
-            length, beam = length + bias_l, beam + bias_b
         g = self.index.berths[(scene.port, berth)]
+        if not measured:  # the sensor's bias, at an oil berth the one measured there
+            pc = self.portcalls
+            err = pc.berth_size_error_for(scene.sensor) if g.role != "other" else pc.size_error
+            bias_l, bias_b = err.bias(scene.gsd_m)
+            length, beam = length + bias_l, beam + bias_b
         c = g.shape_m.centroid
         nx, ny = -g.axis[1], g.axis[0]
         if gap_m is not None:  # hull side this far outside the berth polygon's long side
@@ -121,5 +126,5 @@ class Builder:
         from pipeline.portcalls import build_visits
 
         return build_visits(
-            self.detections, self.scenes, self.observations, self.ports, params or load_params()
+            self.detections, self.scenes, self.observations, self.ports, params or self.params
         )

@@ -21,8 +21,9 @@ def _write(tmp_path, edit):
 def test_the_shipped_table_names_the_released_sensors_and_a_default():
     p = load_portcall_params()
     assert {"sentinel-2-l2a", "commercial-3m", "default"} <= set(p.detector_recall)
-    # measured on the family's tuning seasons as the chain sees the berth (#13): 124 of 147
-    assert p.image_recall("commercial-3m") == pytest.approx(0.84, abs=0.01)
+    # measured on the family's tuning seasons as the chain sees the berth (#13), re-detected
+    # with the bundle's berth_score: 137 of 147
+    assert p.image_recall("commercial-3m") == pytest.approx(0.93, abs=0.01)
     assert p.image_recall("an-unlisted-sensor") == p.detector_recall["default"].mean
 
 
@@ -183,3 +184,14 @@ def test_a_measured_entry_that_is_stale_missing_or_for_another_sensor_is_refused
     (tmp_path / "bundle" / "model.yaml").unlink()
     with pytest.raises(TankerWatchError, match="no measurement for sensor 'othersat'"):
         load_portcall_params(_write(tmp_path, entry("othersat", str(path))))
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -0.2])
+def test_a_split_probability_outside_zero_one_is_refused(tmp_path, value):
+    def bad(d):
+        d["portcalls"]["split_p_max"] = value
+
+    path = _write(tmp_path, bad)
+    with pytest.raises(TankerWatchError, match="split_p_max") as err:
+        load_portcall_params(path)
+    assert "\n" not in str(err.value)

@@ -12,6 +12,32 @@ from pipeline.records import Detection
 from .builders import T0
 
 
+@pytest.fixture
+def params():
+    """The visit logic's parameters: the shipped ones with the Sentinel-2 numbers these tests
+    were written for (recall 0.20-0.44, mean 0.32, and the GSD lines of size_error at the
+    berth). Since #13 the shipped Sentinel-2 entries are measured at the load berth with the
+    bundle's berth_score (recall 0.76-0.90; a hull merged with the pier, +38 m): the tests of
+    those entries name them (test_a_sensors_berth_size_error_applies_at_oil_berths_only)."""
+    from pipeline.estimate.params import load_params
+    from pipeline.portcalls.params import RecallPrior
+
+    p = load_params()
+    table = dict(p.portcalls.detector_recall)
+    table["sentinel-2-l2a"] = RecallPrior(low=0.2, high=0.44, source="tests")
+    portcalls = p.portcalls.model_copy(
+        update={"detector_recall": table, "berth_size_error_by_sensor": {}}
+    )
+    return p.model_copy(update={"portcalls": portcalls})
+
+
+@pytest.fixture
+def builder(params):
+    from .builders import Builder
+
+    return Builder(params=params)
+
+
 def h(hours):
     return T0 + timedelta(hours=hours)
 
@@ -379,3 +405,85 @@ def test_sar_misses_end_a_visit_where_sentinel2_misses_do_not(builder, params):
     c.scene(24)
     c.vessel(c.scene(36), 90, 15)
     assert len(loads(c.build(params))) == 1
+
+
+def _split(params, split_p_max, **by_sensor):
+    p = _recall(params, **by_sensor)
+    portcalls = p.portcalls.model_copy(update={"split_p_max": split_p_max})
+    return p.model_copy(update={"portcalls": portcalls})
+
+
+def test_a_clear_image_of_the_empty_berth_splits_two_calls(builder, params):
+    """A same-sized hull seen on either side of one clear 3 m image that missed it: at recall
+    0.9 a vessel still there is missed with 0.1, below split_p_max 0.3, so the berth was empty
+    between two calls; at the default split_p_max (= miss_p_max) the two stay one visit."""
+    b = builder
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(24, sensor="commercial-3m", gsd=3.0)  # clear, no hull at the berth
+    b.vessel(b.scene(48, sensor="commercial-3m", gsd=3.0), 90, 15)
+    split = _split(params, 0.3, commercial_3m=(0.85, 0.95), default=(0.2, 0.3))
+    v1, v2 = sorted(loads(b.build(split)), key=lambda v: v.first_seen)
+    assert (v1.last_seen, v1.departed_before) == (h(0), h(24))
+    assert (v2.first_seen, v2.arrived_after) == (h(48), h(24))
+    joined = _split(params, 0.05, commercial_3m=(0.85, 0.95), default=(0.2, 0.3))
+    (v,) = loads(b.build(joined))
+    assert v.n_obs == 2
+
+
+def test_a_miss_the_detector_often_makes_does_not_split_a_stay(builder, params):
+    """The same gap seen by a sensor of recall 0.25 (a miss has 0.75 if the vessel stayed): one
+    visit at split_p_max 0.3; four such misses (0.75^4 = 0.32) still one; five (0.24) split."""
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    b.scene(12)
+    b.vessel(b.scene(24), 90, 15)
+    weak = _split(params, 0.3, sentinel_2_l2a=(0.2, 0.3), default=(0.2, 0.3))
+    assert len(loads(b.build(weak))) == 1
+    for t in (36, 48, 60, 72, 84):
+        b.scene(t)
+    b.vessel(b.scene(96), 90, 15)
+    assert len(loads(b.build(weak))) == 2
+    b2 = type(b)()
+    b2.vessel(b2.scene(0), 90, 15)
+    for t in (12, 24, 36, 48):
+        b2.scene(t)
+    b2.vessel(b2.scene(60), 90, 15)
+    assert len(loads(b2.build(weak))) == 1
+
+
+def test_an_obscured_image_never_splits(builder, params):
+    b = builder
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(24, "obscured", sensor="commercial-3m", gsd=3.0)
+    b.vessel(b.scene(48, sensor="commercial-3m", gsd=3.0), 90, 15)
+    split = _split(params, 0.3, commercial_3m=(0.85, 0.95), default=(0.2, 0.3))
+    assert len(loads(b.build(split))) == 1
+
+
+def test_a_sensors_berth_size_error_applies_at_oil_berths_only(builder, params):
+    """A Sentinel-2 hull measured 38 m long at the oil berth (merged with the pier) is debiased
+    by berth_size_error_by_sensor there; at a cargo quay the open-water error still applies."""
+    from pipeline.portcalls.params import SizeError
+
+    berth = SizeError(
+        length_base_m=22.3, length_per_gsd=0.0, beam_base_m=3.3, beam_per_gsd=0.0,
+        length_bias_base_m=38.0, beam_bias_base_m=4.1, source="test",
+    )  # fmt: skip
+    portcalls = params.portcalls.model_copy(
+        update={"berth_size_error_by_sensor": {"sentinel-2-l2a": berth}}
+    )
+    p = params.model_copy(update={"portcalls": portcalls})
+    assert p.portcalls.berth_size_error_for("sentinel-2-l2a") is berth
+    assert p.portcalls.berth_size_error_for("commercial-3m") == p.portcalls.size_error_for(
+        "commercial-3m"
+    )
+    b = builder
+    s = b.scene(0)
+    b.vessel(s, 128.0, 20.0, measured=True)  # at oil-1
+    b.vessel(s, 128.0, 20.0, berth="coal-1", measured=True)
+    oil = next(v for v in b.build(p) if v.berth == "oil-1")
+    coal = next(v for v in b.build(p) if v.berth == "coal-1")
+    assert oil.length_m == pytest.approx(128.0 - 38.0)
+    open_water = p.portcalls.size_error_for("sentinel-2-l2a").bias(10.0)[0]
+    assert coal.length_m == pytest.approx(128.0 - open_water)
+    assert oil.length_sigma_m > coal.length_sigma_m
