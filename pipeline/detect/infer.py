@@ -302,22 +302,51 @@ def detect_scene(
     sid = scene_id or default_scene_id(path)
     with open_scene(path, detector.bands, detector.gsd_m) as grid:
         raw = detect_grid(grid, detector, stats, land)
-        prepared = None
-        if land is not None:
-            from shapely.prepared import prep
+        raw = off_land(raw, grid, land)
+        spec = getattr(detector, "length_spec", None)
+        if spec is not None and spec.mode != "regression":
+            from pipeline.detect.hull import hull_lengths
 
-            prepared = prep(land)
-        out: list[Detection] = []
-        for d in raw:
-            box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"], d.get("cls", "vessel"))
-            poly, lon, lat = footprint_lonlat(box, grid.crs, grid.transform)
-            if prepared is not None:
-                from shapely.geometry import Point
+            raw = hull_lengths(grid, raw, spec, detector.bands, land)
+        out = detection_records(raw, grid, sid, detector.model_id)
+        if chips_dir is not None:
+            for d, det in zip(raw, out, strict=True):
+                box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"])
+                write_chip(grid, box, Path(chips_dir) / f"{sid}_{det.id}.png")
+    out.sort(key=lambda d: -d.score)
+    return out
 
-                if prepared.contains(Point(lon, lat)):
-                    continue
-            det = Detection(
-                scene_id=sid,
+
+def off_land(raw: list[dict], grid, land) -> list[dict]:
+    """The pixel-space detections of a grid whose centre is not on ``land`` (shapely, EPSG:4326;
+    None keeps all)."""
+    if land is None or not raw:
+        return list(raw)
+    from shapely.geometry import Point
+    from shapely.prepared import prep
+
+    from pipeline.geo import transformer
+
+    prepared = prep(land)
+    tr = transformer(grid.crs, "EPSG:4326")
+    keep = []
+    for d in raw:
+        x, y = grid.transform @ (d["cx"], d["cy"])
+        lon, lat = tr.transform(x, y)
+        if not prepared.contains(Point(lon, lat)):
+            keep.append(d)
+    return keep
+
+
+def detection_records(raw: list[dict], grid, scene_id: str, model_id: str) -> list[Detection]:
+    """Detection records (EPSG:4326 footprints, ground metres) of pixel-space detections."""
+    out: list[Detection] = []
+    for d in raw:
+        box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"], d.get("cls", "vessel"))
+        poly, lon, lat = footprint_lonlat(box, grid.crs, grid.transform)
+        out.append(
+            Detection(
+                scene_id=scene_id,
                 geometry=poly.wkt,
                 lon=lon,
                 lat=lat,
@@ -326,12 +355,9 @@ def detect_scene(
                 heading_deg=round(heading_from_pixel_angle(box.angle), 2),
                 score=round(float(d["score"]), 4),
                 cls=box.cls,
-                model=detector.model_id,
+                model=model_id,
             )
-            out.append(det)
-            if chips_dir is not None:
-                write_chip(grid, box, Path(chips_dir) / f"{sid}_{det.id}.png")
-    out.sort(key=lambda d: -d.score)
+        )
     return out
 
 
