@@ -27,7 +27,8 @@ along the axis with a quay or a neighbour moored bow to stern: ``open``); or the
 length disagrees with the regression by more than ``ratio_range`` (``disagrees``). Land
 (configured port polygons) ends the profile: a hull moored bow-on to a quay is cut there; a
 hull moored alongside a quay lies beside it, off the axis line, and the beam search stops
-at the quay (one side reaching the search limit: twice the other side's half-width). Such a hull
+at the quay (one side reaching the search limit: twice the other side's half-width). A hull that
+runs off the scene or into nodata (``edge``) is not measured either. Such a hull
 is marked ``alongside``: its axial profile may follow the quay's edge past the hull, and
 ``LengthSpec.alongside`` says whether its measured length is used.
 
@@ -45,6 +46,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 STEP_PX = 0.25  # sampling step along the profiles
+# contrast given to land: far below any threshold, but finite (an infinity times a bilinear
+# weight of 0 is NaN, which reads as missing data)
+LAND = -1e6
 
 
 class LengthSpec(BaseModel):
@@ -113,26 +117,27 @@ def water_of(refl: np.ndarray, bands: list[str], valid: np.ndarray) -> np.ndarra
 
 def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Bilinear samples of ``img`` at continuous pixel coordinates (pixel i spans [i, i+1]);
-    outside the image: -inf."""
+    outside the image: NaN (no data, as invalid pixels)."""
     from scipy.ndimage import map_coordinates
 
     h, w = img.shape
     out = map_coordinates(img, [ys - 0.5, xs - 0.5], order=1, mode="nearest")
     outside = (xs < 0) | (ys < 0) | (xs > w) | (ys > h)
-    return np.where(outside, -np.inf, out)
+    return np.where(outside, np.nan, out)
 
 
 def _walk(p: np.ndarray, i0: int, thr: float, gap: int, direction: int):
     """From index ``i0`` outwards: the interpolated position (in samples) where ``p`` last
     crosses ``thr`` before staying below it for more than ``gap`` samples, and whether the walk
-    ran off the end of ``p`` (no end found)."""
+    ran off the end of ``p`` or into missing data (NaN: off the scene, nodata) before the hull
+    ended (no end found). Land (``LAND``, below any threshold) ends a hull."""
     last = i0
     below = 0
     i = i0
     n = len(p)
     while True:
         i += direction
-        if i < 0 or i >= n:
+        if i < 0 or i >= n or np.isnan(p[i]):
             return float(last), True
         if p[i] >= thr:
             last, below = i, 0
@@ -150,14 +155,14 @@ def measure(
     contrast: np.ndarray, det: dict, spec: LengthSpec, gsd_m: float
 ) -> tuple[dict | None, str]:
     """Measure one hull. ``contrast``: the hull band less the water background in MADs of the
-    water (land and invalid pixels -inf), on a crop; ``det``: the detection in that crop's pixel
-    coordinates (cx, cy, length, beam, angle). Returns ({cx, cy, length, beam, angle} in crop
-    pixels, "hull") or (None, reason)."""
+    water (land ``LAND``, invalid pixels NaN), on a crop; ``det``: the detection in that crop's
+    pixel coordinates (cx, cy, length, beam, angle). Returns ({cx, cy, length, beam, angle,
+    alongside} in crop pixels, "hull") or (None, reason)."""
     L = max(float(det["length"]), 1.0)
     B = max(float(det["beam"]), 1.0)
     th0 = float(det["angle"])
     cx, cy = float(det["cx"]), float(det["cy"])
-    c = np.where(np.isfinite(contrast), contrast, -np.inf)
+    c = contrast
     clipped = np.where(np.isfinite(c), np.maximum(c, 0.0), 0.0)
     # 2. the axis: angle and lateral offset collecting the most contrast over the detected hull
     t_core = np.arange(-0.4 * L, 0.4 * L + 1e-9, STEP_PX)
@@ -167,7 +172,7 @@ def measure(
         ux, uy, vx, vy = math.cos(th), math.sin(th), -math.sin(th), math.cos(th)
         for s in (-0.5, 0.0, 0.5):  # wider would drift onto a quay beside the hull
             xs, ys = cx + t_core * ux + s * vx, cy + t_core * uy + s * vy
-            score = float(_sample(clipped, xs, ys).clip(min=0).sum())
+            score = float(np.nansum(_sample(clipped, xs, ys)))
             if score > best[0] + 1e-9:
                 best = (score, th, s)
     _, th, s0 = best
@@ -179,6 +184,8 @@ def measure(
     t = np.arange(-half_search, half_search + 1e-9, STEP_PX)
     prof = _sample(c, cx + t * ux, cy + t * uy)
     core = np.abs(t) <= max(1.0, 0.25 * L)
+    if np.isnan(prof[core]).any():
+        return None, "edge"  # the hull runs off the scene or into nodata
     level = float(np.median(prof[core]))
     if not np.isfinite(level) or level < spec.min_contrast:
         return None, "faint"
@@ -225,7 +232,7 @@ def measure(
 def contrast_image(
     refl: np.ndarray, valid: np.ndarray, bands: list[str], band: str, land: np.ndarray | None
 ) -> tuple[np.ndarray | None, str]:
-    """The hull band less the water median, in MADs of the water (land, invalid: -inf), or
+    """The hull band less the water median, in MADs of the water (land: ``LAND``; invalid: NaN), or
     (None, "no-water") when fewer than 20 water pixels surround the detection."""
     x = hull_band(refl, bands, band)
     water = water_of(refl, bands, valid)
@@ -238,7 +245,8 @@ def contrast_image(
     mad = float(np.median(np.abs(w - med))) * 1.4826
     mad = max(mad, 1e-3)  # reflectance units: calm water is flat to well under this
     c = (x - med) / mad
-    return np.where(off, -np.inf, c), "ok"
+    c = np.where(valid, c, np.nan)
+    return (c if land is None else np.where(land & valid, LAND, c)), "ok"
 
 
 def apply(det: dict, found: dict | None, spec: LengthSpec, gsd_m: float) -> dict:

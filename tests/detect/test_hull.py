@@ -167,12 +167,18 @@ def test_the_regression_is_kept_where_the_measurement_is_not_credible(case, why)
     assert out["length"] == 20.0 and out["beam"] == 3.0 and out["cx"] == 40.0
 
 
-def test_a_detection_at_the_scene_edge_keeps_the_regression():
-    refl = scene(render(40, 40, [(20, 20, 10, 3, 0.0)]))
-    det = {"cx": 0.5, "cy": 39.9, "length": 10.0, "beam": 3.0, "angle": 0.0}
+def test_a_hull_cut_by_the_scene_edge_or_nodata_keeps_the_regression():
+    refl = scene(render(60, 60, [(8, 30, 24, 3, 0.0)]))  # from x = -4: off the scene
+    det = {"cx": 8.0, "cy": 30.0, "length": 14.0, "beam": 3.0, "angle": 0.0}
     (out,) = hull_lengths(ArrayGrid(refl), [det], HULL, BANDS)
-    assert out["length"] == 10.0  # whatever the reason, no length from off the scene
-    assert out["length_source"] in {"open", "faint", "no-water", "edge", "disagrees"}
+    assert out["length_source"] == "open" and out["length"] == 14.0
+    grid = ArrayGrid(scene(render(60, 60, [(30, 30, 24, 3, 0.0)])))
+    grid.valid[:, 38:] = False  # nodata over the hull's far end
+    (out,) = hull_lengths(grid, [dict(det, cx=30.0)], HULL, BANDS)
+    assert out["length_source"] == "open" and out["length"] == 14.0
+    grid.valid[:, 28:] = False  # and over its centre
+    (out,) = hull_lengths(grid, [dict(det, cx=30.0)], HULL, BANDS)
+    assert out["length_source"] == "edge" and out["length"] == 14.0
 
 
 def test_apply_without_a_measurement_keeps_the_detection():
