@@ -224,7 +224,7 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
     each simulation's share and the tankers behind it (the prior's spread weighs them)."""
     from datetime import UTC, datetime
 
-    from pipeline.detect.bundle import read_spec, resolve_bundle_dir
+    from pipeline.detect.bundle import bundle_model_id, read_spec, resolve_bundle_dir
 
     docs: dict = {}
     for (sensor, model), r in sorted(rows.items()):
@@ -232,13 +232,14 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
         if bundle == "baseline":
             continue  # the classical detector has no bundle folder to carry the file
         folder = resolve_bundle_dir(bundle)
-        spec = read_spec(folder).model_dump(mode="json")
-        sha = model.split("@", 1)[1] if "@" in model else ""
-        if sha and not spec["weights"]["sha256"].startswith(sha):
-            # runs of an earlier detector (--chain reads stored detections): not this bundle's
+        model_spec = read_spec(folder)
+        spec = model_spec.model_dump(mode="json")
+        if "@" in model and model != bundle_model_id(model_spec):
+            # runs of an earlier detector (--chain reads stored detections): other weights, or
+            # the same weights with lengths measured another way (model.yaml ``length``)
             raise StaleDetections(
-                f"{folder}: the detections measured are of weights {sha}..., the bundle now has "
-                f"{spec['weights']['sha256'][:12]}... (re-run the chain with this bundle first)"
+                f"{folder}: the detections measured are of {model}, the bundle now gives "
+                f"{bundle_model_id(model_spec)} (re-run the chain with this bundle first)"
             )
         s = summarise(r)
         by_sim = {}

@@ -200,6 +200,19 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def bundle_model_id(spec: ModelSpec) -> str:
+    """What the ledger records as a bundle's "model": name and weights (the name alone would
+    let a retrained bundle under the same name pass for the old one: no re-detection, no new
+    run), and, where lengths are measured from the hull, that setting (the same weights then
+    give other lengths)."""
+    base = f"{spec.name}@{spec.weights.sha256[:12]}"
+    length = spec.length
+    if length.mode == "regression":
+        return base
+    digest = hashlib.sha256(length.model_dump_json(exclude={"measured_on"}).encode()).hexdigest()
+    return f"{base}+{length.mode}-{digest[:8]}"
+
+
 # --------------------------------------------------------------------------- detectors
 
 
@@ -231,18 +244,7 @@ class LearnedDetector:
         self.precision = resolve_precision(precision or spec.inference.precision, device)
 
     name = property(lambda self: self.spec.name)
-
-    # What the ledger records as "model": the name alone would let a retrained bundle under the
-    # same name pass for the old one (no re-detection, no new run); the weights' hash cannot.
-    @property
-    def model_id(self) -> str:
-        base = f"{self.spec.name}@{self.spec.weights.sha256[:12]}"
-        length = self.spec.length
-        if length.mode == "regression":
-            return base
-        # lengths measured from the hull are another output of the same weights
-        digest = hashlib.sha256(length.model_dump_json().encode()).hexdigest()[:8]
-        return f"{base}+{length.mode}-{digest}"
+    model_id = property(lambda self: bundle_model_id(self.spec))
 
     length_spec = property(lambda self: self.spec.length)
     bands = property(lambda self: list(self.spec.bands))

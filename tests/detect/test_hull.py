@@ -237,3 +237,31 @@ def test_detect_scene_measures_the_hull_when_the_detector_says_so(tmp_path):
     assert reg.length_m > 260
     assert abs(hull.length_m - 200) < 10
     assert abs(hull.heading_deg - 60) < 5
+
+
+def test_the_model_id_names_how_lengths_are_measured(tmp_path):
+    """The same weights give other lengths with another ``length`` setting: the ledger must see
+    another model (re-detect, new run), and the regression keeps the id it always had."""
+    from pipeline.detect.bundle import ModelSpec, bundle_model_id
+
+    fields = {
+        "format": "tankerwatch-detector/1",
+        "name": "x",
+        "architecture": {},
+        "bands": BANDS,
+        "gsd_m": 10.0,
+        "weights": {"sha256": "ab" * 32, "tensors": 1},
+    }
+    reg = bundle_model_id(ModelSpec.model_validate(fields))
+    assert reg == "x@" + "ab" * 6
+    ids = {
+        bundle_model_id(ModelSpec.model_validate({**fields, "length": length}))
+        for length in (
+            {"mode": "hull"},
+            {"mode": "blend"},
+            {"mode": "blend", "blend_weight": 0.6},
+            {"mode": "hull", "measured_on": "notes do not change the output"},
+        )
+    }
+    assert len(ids) == 3 and reg not in ids
+    assert all(i.startswith(reg + "+") for i in ids)
