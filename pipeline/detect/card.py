@@ -171,10 +171,11 @@ def render_card(spec, cfg, metrics: dict) -> str:
         )
     ln = spec.length
     if ln.mode != "regression":
+        what = "length and beam" if ln.beam == "hull" else "length"
         share = (
-            "the measured length and beam"
+            f"the measured {what}"
             if ln.mode == "hull"
-            else f"{ln.blend_weight:g} x the measured length and beam + {1 - ln.blend_weight:g} x "
+            else f"{ln.blend_weight:g} x the measured {what} + {1 - ln.blend_weight:g} x "
             "the network's"
         )
         length_note += "\n" + textwrap.fill(

@@ -79,6 +79,8 @@ def test_card_says_how_lengths_are_measured():
     hull = spec.model_copy(update={"length": LengthSpec(mode="hull", level_fraction=0.4)})
     card = render_card(hull, cfg, metrics)
     assert "Lengths (hull, model.yaml `length`): measured from the hull's own pixels" in card
-    assert "ends at 0.4 of" in card and "the measured length and beam where" in card
-    blend = spec.model_copy(update={"length": LengthSpec(mode="blend", blend_weight=0.75)})
+    assert "ends at 0.4 of" in card and "the measured length where" in card
+    blend = spec.model_copy(
+        update={"length": LengthSpec(mode="blend", blend_weight=0.75, beam="hull")}
+    )
     assert "0.75 x the measured length and beam + 0.25 x" in render_card(blend, cfg, metrics)

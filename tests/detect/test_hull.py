@@ -53,7 +53,7 @@ class ArrayGrid:
         return self.refl[:, sl[0], sl[1]], self.valid[sl]
 
 
-HULL = LengthSpec(mode="hull")
+HULL = LengthSpec(mode="hull", beam="hull")
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,9 @@ def test_blend_weighs_measurement_and_regression():
 def test_the_measured_bias_is_removed_in_metres():
     refl = scene(render(60, 60, [(30, 30, 20, 3, 0.0)]))
     det = {"cx": 30.0, "cy": 30.0, "length": 24.0, "beam": 4.0, "angle": 0.0}
-    (out,) = hull_lengths(ArrayGrid(refl), [det], LengthSpec(mode="hull", bias_m=-15.0), BANDS)
+    spec = LengthSpec(mode="hull", bias_m=-15.0)  # the beam stays the regression's
+    (out,) = hull_lengths(ArrayGrid(refl), [det], spec, BANDS)
+    assert out["beam"] == 4.0
     assert abs(out["length"] - 21.5) < 0.7  # 20 px + 15 m at 10 m
 
 
