@@ -245,7 +245,7 @@ def cmd_cv(args) -> None:
     for spec in grid_specs():
         found = measure_all(pairs, spec)
         for mode, w in USES:
-            for quay in ("hull", "regression"):
+            for quay in ("hull", "regression") if args.alongside == "any" else (args.alongside,):
                 for ratio in RATIOS:
                     s2 = spec.model_copy(
                         update={
@@ -359,6 +359,12 @@ def main() -> None:
     p.add_argument("--json", default=None)
     p.add_argument(
         "--no-bias", action="store_true", help="do not fit a measured-length bias to the labels"
+    )
+    p.add_argument(
+        "--alongside",
+        choices=["any", "hull", "regression"],
+        default="any",
+        help="only this alongside setting (hulls with a bright quay or neighbour beside them)",
     )
     p = sub.add_parser("score")
     p.add_argument("--cache", required=True)
