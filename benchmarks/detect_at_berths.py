@@ -79,6 +79,7 @@ def measure(
     default: str | None,
     every: int = 1,
     sensors: set[str] | None = None,
+    port_land: bool = False,
 ):
     from shapely.geometry import Point
 
@@ -102,7 +103,9 @@ def measure(
             detectors[key] = load_detector(key)
         det = detectors[key]
         land = None
-        if getattr(det, "uses_land", False):  # the SAR CFAR masks the port's land itself
+        if port_land or getattr(det, "uses_land", False):
+            # the SAR CFAR masks the port's land itself; with --land every detector is handed
+            # it, as runs do (land_mask: detections centred on land dropped, hull lengths cut)
             from pipeline.detect.land import scene_land_or_none
 
             land = scene_land_or_none(folder)[0]
@@ -289,6 +292,11 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="bundle for sensors not in --models")
     ap.add_argument("--models", default="commercial-3m=tw-centernet-3m", help="SENSOR=BUNDLE,...")
     ap.add_argument("--every", type=int, default=1, help="every k-th scene only")
+    ap.add_argument(
+        "--land",
+        action="store_true",
+        help="hand every detector the port's land, as runs do (default: only the SAR CFAR)",
+    )
     ap.add_argument("--sensors", default=None, help="measure these sensors only (comma-separated)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
     ap.add_argument(
@@ -300,7 +308,7 @@ def main(argv=None) -> int:
     rows: dict[tuple[str, str], list] = defaultdict(list)
     only = {s.strip() for s in a.sensors.split(",") if s.strip()} if a.sensors else None
     for sim in a.sim or []:
-        for key, r in measure(sim, models, a.model, a.every, only).items():
+        for key, r in measure(sim, models, a.model, a.every, only, a.land).items():
             rows[key] += r
     for work in a.chain or []:
         if not (work / "run" / "ledger.db").exists():
