@@ -79,6 +79,7 @@ def measure(
     default: str | None,
     every: int = 1,
     sensors: set[str] | None = None,
+    port_land: bool = False,
 ):
     from shapely.geometry import Point
 
@@ -102,7 +103,9 @@ def measure(
             detectors[key] = load_detector(key)
         det = detectors[key]
         land = None
-        if getattr(det, "uses_land", False):  # the SAR CFAR masks the port's land itself
+        if port_land or getattr(det, "uses_land", False):
+            # the SAR CFAR masks the port's land itself; with --land every detector is handed
+            # it, as runs do (land_mask: detections centred on land dropped, hull lengths cut)
             from pipeline.detect.land import scene_land_or_none
 
             land = scene_land_or_none(folder)[0]
@@ -224,7 +227,7 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
     each simulation's share and the tankers behind it (the prior's spread weighs them)."""
     from datetime import UTC, datetime
 
-    from pipeline.detect.bundle import read_spec, resolve_bundle_dir
+    from pipeline.detect.bundle import bundle_model_id, read_spec, resolve_bundle_dir
 
     docs: dict = {}
     for (sensor, model), r in sorted(rows.items()):
@@ -232,13 +235,14 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
         if bundle == "baseline":
             continue  # the classical detector has no bundle folder to carry the file
         folder = resolve_bundle_dir(bundle)
-        spec = read_spec(folder).model_dump(mode="json")
-        sha = model.split("@", 1)[1] if "@" in model else ""
-        if sha and not spec["weights"]["sha256"].startswith(sha):
-            # runs of an earlier detector (--chain reads stored detections): not this bundle's
+        model_spec = read_spec(folder)
+        spec = model_spec.model_dump(mode="json")
+        if "@" in model and model != bundle_model_id(model_spec):
+            # runs of an earlier detector (--chain reads stored detections): other weights, or
+            # the same weights with lengths measured another way (model.yaml ``length``)
             raise StaleDetections(
-                f"{folder}: the detections measured are of weights {sha}..., the bundle now has "
-                f"{spec['weights']['sha256'][:12]}... (re-run the chain with this bundle first)"
+                f"{folder}: the detections measured are of {model}, the bundle now gives "
+                f"{bundle_model_id(model_spec)} (re-run the chain with this bundle first)"
             )
         s = summarise(r)
         by_sim = {}
@@ -288,6 +292,11 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="bundle for sensors not in --models")
     ap.add_argument("--models", default="commercial-3m=tw-centernet-3m", help="SENSOR=BUNDLE,...")
     ap.add_argument("--every", type=int, default=1, help="every k-th scene only")
+    ap.add_argument(
+        "--land",
+        action="store_true",
+        help="hand every detector the port's land, as runs do (default: only the SAR CFAR)",
+    )
     ap.add_argument("--sensors", default=None, help="measure these sensors only (comma-separated)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
     ap.add_argument(
@@ -299,7 +308,7 @@ def main(argv=None) -> int:
     rows: dict[tuple[str, str], list] = defaultdict(list)
     only = {s.strip() for s in a.sensors.split(",") if s.strip()} if a.sensors else None
     for sim in a.sim or []:
-        for key, r in measure(sim, models, a.model, a.every, only).items():
+        for key, r in measure(sim, models, a.model, a.every, only, a.land).items():
             rows[key] += r
     for work in a.chain or []:
         if not (work / "run" / "ledger.db").exists():

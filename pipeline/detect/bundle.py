@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipeline.config import REPO_ROOT, _format_validation_error, read_yaml
 from pipeline.detect.detector import CLASSICAL, Detector
+from pipeline.detect.hull import LengthSpec
 from pipeline.errors import TankerWatchError
 from pipeline.fsutil import atomic_path, atomic_write_text, ensure_dir
 
@@ -159,6 +160,11 @@ class ModelSpec(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     calibration: Calibration = Field(default_factory=Calibration)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    length: LengthSpec = Field(
+        default_factory=LengthSpec,
+        description="length and beam: the network's regression, or measured from the hull's "
+        "pixels (pipeline.detect.hull)",
+    )
     classes: list[str] = Field(default_factory=lambda: ["tanker", "other"])
     class_head_trained: bool = False
     weights: WeightsSpec
@@ -172,6 +178,15 @@ class ModelSpec(_Strict):
                 f"{self.architecture.in_channels}"
             )
         check_norm_bands(self.normalisation, self.bands)
+        if self.length.mode != "regression":
+            from pipeline.bands import canonical_band
+
+            names = {canonical_band(b) for b in self.bands}
+            if self.normalisation.method == "sar-db" or not {"B03", "B08"} <= names:
+                raise ValueError(
+                    f"length mode {self.length.mode} measures hulls in B08 against NDWI water: "
+                    f"it needs bands B03 and B08 (bands: {self.bands})"
+                )
         return self
 
 
@@ -193,6 +208,19 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def bundle_model_id(spec: ModelSpec) -> str:
+    """What the ledger records as a bundle's "model": name and weights (the name alone would
+    let a retrained bundle under the same name pass for the old one: no re-detection, no new
+    run), and, where lengths are measured from the hull, that setting (the same weights then
+    give other lengths)."""
+    base = f"{spec.name}@{spec.weights.sha256[:12]}"
+    length = spec.length
+    if length.mode == "regression":
+        return base
+    digest = hashlib.sha256(length.model_dump_json(exclude={"measured_on"}).encode()).hexdigest()
+    return f"{base}+{length.mode}-{digest[:8]}"
 
 
 # --------------------------------------------------------------------------- detectors
@@ -226,9 +254,9 @@ class LearnedDetector:
         self.precision = resolve_precision(precision or spec.inference.precision, device)
 
     name = property(lambda self: self.spec.name)
-    # What the ledger records as "model": the name alone would let a retrained bundle under the
-    # same name pass for the old one (no re-detection, no new run); the weights' hash cannot.
-    model_id = property(lambda self: f"{self.spec.name}@{self.spec.weights.sha256[:12]}")
+    model_id = property(lambda self: bundle_model_id(self.spec))
+
+    length_spec = property(lambda self: self.spec.length)
     bands = property(lambda self: list(self.spec.bands))
     gsd_m = property(lambda self: self.spec.gsd_m)
     tile = property(lambda self: self.spec.inference.tile)

@@ -169,6 +169,26 @@ def render_card(spec, cfg, metrics: dict) -> str:
             f"{cal.n_pairs} matched detections of {cal.measured_on}, is inverted at decode.",
             98,
         )
+    ln = spec.length
+    if ln.mode != "regression":
+        what = "length and beam" if ln.beam == "hull" else "length"
+        share = (
+            f"the measured {what}"
+            if ln.mode == "hull"
+            else f"{ln.blend_weight:g} x the measured {what} + {1 - ln.blend_weight:g} x "
+            "the network's"
+        )
+        length_note += "\n" + textwrap.fill(
+            f"Lengths ({ln.mode}, model.yaml `length`): measured from the hull's own pixels "
+            f"(pipeline/detect/hull.py: the {ln.band.upper() if ln.band == 'nir' else ln.band} "
+            f"contrast against the water along the hull's axis, ends at {ln.level_fraction:g} of "
+            f"its level, gaps up to {ln.gap_px:g} px bridged); the output is {share} where the "
+            "measurement is credible, else the network's size regression (faint hull, no water "
+            "around it, a profile that runs on into a quay or a neighbour, off the scene, or "
+            f"outside {ln.ratio_range[0]:g}-{ln.ratio_range[1]:g}x the regression)."
+            + (f" Chosen by {ln.measured_on}." if ln.measured_on else ""),
+            98,
+        )
     n_real = t.get("real_vessels", 0)
     if n_real:
         data_limit = (

@@ -304,8 +304,6 @@ def detect_scene(
     ``berth_score`` (a detector without ``with_score``, or a berth score at or above its
     threshold, changes nothing). Raises TankerWatchError for a berth score outside (0, 1).
     """
-    from shapely.geometry import Point
-
     path = scene_path(path)
     sid = scene_id or default_scene_id(path)
     threshold = getattr(detector, "score_threshold", None)
@@ -314,27 +312,80 @@ def detect_scene(
         if not 0 < berth_score < 1:
             raise TankerWatchError(f"berth score {berth_score} is not inside (0, 1)")
         if threshold is not None and berth_score < threshold and hasattr(detector, "with_score"):
-            from shapely.prepared import prep
-
-            zone = prep(berths)
+            zone = berths
             detector = detector.with_score(berth_score)
     with open_scene(path, detector.bands, detector.gsd_m) as grid:
         raw = detect_grid(grid, detector, stats, land)
-        prepared = None
-        if land is not None:
-            from shapely.prepared import prep
+        raw = off_land(raw, grid, land)
+        if zone is not None:
+            raw = above_or_at_berths(raw, grid, zone, threshold)
+        spec = getattr(detector, "length_spec", None)
+        if spec is not None and spec.mode != "regression":
+            from pipeline.detect.hull import hull_lengths
 
-            prepared = prep(land)
-        out: list[Detection] = []
-        for d in raw:
-            box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"], d.get("cls", "vessel"))
-            poly, lon, lat = footprint_lonlat(box, grid.crs, grid.transform)
-            if prepared is not None and prepared.contains(Point(lon, lat)):
-                continue
-            if zone is not None and d["score"] < threshold and not zone.contains(Point(lon, lat)):
-                continue  # below the threshold, away from the oil berths
-            det = Detection(
-                scene_id=sid,
+            raw = hull_lengths(grid, raw, spec, detector.bands, land)
+        out = detection_records(raw, grid, sid, detector.model_id)
+        if chips_dir is not None:
+            for d, det in zip(raw, out, strict=True):
+                box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"])
+                write_chip(grid, box, Path(chips_dir) / f"{sid}_{det.id}.png")
+    out.sort(key=lambda d: -d.score)
+    return out
+
+
+def off_land(raw: list[dict], grid, land) -> list[dict]:
+    """The pixel-space detections of a grid whose centre is not on ``land`` (shapely, EPSG:4326;
+    None keeps all)."""
+    if land is None or not raw:
+        return list(raw)
+    from shapely.geometry import Point
+    from shapely.prepared import prep
+
+    from pipeline.geo import transformer
+
+    prepared = prep(land)
+    tr = transformer(grid.crs, "EPSG:4326")
+    keep = []
+    for d in raw:
+        x, y = grid.transform @ (d["cx"], d["cy"])
+        lon, lat = tr.transform(x, y)
+        if not prepared.contains(Point(lon, lat)):
+            keep.append(d)
+    return keep
+
+
+def above_or_at_berths(raw: list[dict], grid, berths, threshold: float) -> list[dict]:
+    """The pixel-space detections scoring at least ``threshold``, and those below it whose centre
+    lies in ``berths`` (shapely, EPSG:4326: the oil berths' zones)."""
+    if not raw:
+        return list(raw)
+    from shapely.geometry import Point
+    from shapely.prepared import prep
+
+    from pipeline.geo import transformer
+
+    zone = prep(berths)
+    tr = transformer(grid.crs, "EPSG:4326")
+    keep = []
+    for d in raw:
+        if d["score"] >= threshold:
+            keep.append(d)
+            continue
+        x, y = grid.transform @ (d["cx"], d["cy"])
+        if zone.contains(Point(*tr.transform(x, y))):
+            keep.append(d)
+    return keep
+
+
+def detection_records(raw: list[dict], grid, scene_id: str, model_id: str) -> list[Detection]:
+    """Detection records (EPSG:4326 footprints, ground metres) of pixel-space detections."""
+    out: list[Detection] = []
+    for d in raw:
+        box = Box(d["cx"], d["cy"], d["length"], d["beam"], d["angle"], d.get("cls", "vessel"))
+        poly, lon, lat = footprint_lonlat(box, grid.crs, grid.transform)
+        out.append(
+            Detection(
+                scene_id=scene_id,
                 geometry=poly.wkt,
                 lon=lon,
                 lat=lat,
@@ -343,12 +394,9 @@ def detect_scene(
                 heading_deg=round(heading_from_pixel_angle(box.angle), 2),
                 score=round(float(d["score"]), 4),
                 cls=box.cls,
-                model=detector.model_id,
+                model=model_id,
             )
-            out.append(det)
-            if chips_dir is not None:
-                write_chip(grid, box, Path(chips_dir) / f"{sid}_{det.id}.png")
-    out.sort(key=lambda d: -d.score)
+        )
     return out
 
 

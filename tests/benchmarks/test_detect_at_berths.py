@@ -80,3 +80,7 @@ def test_write_bundle_document_matches_the_readers_format(tmp_path):
     stale = {("commercial-3m", "tw-centernet-3m@000000000000"): rows[next(iter(rows))]}
     with pytest.raises(mod.StaleDetections, match="re-run the chain"):
         mod.calibration_documents(stale, ["--chain", "a"])
+    # the same weights with lengths measured another way (model.yaml ``length``) are refused too
+    other = {("commercial-3m", f"tw-centernet-3m@{sha[:12]}+hull-00000000"): rows[next(iter(rows))]}
+    with pytest.raises(mod.StaleDetections, match="re-run the chain"):
+        mod.calibration_documents(other, ["--chain", "a"])

@@ -68,3 +68,19 @@ def test_card_shows_mission_size_rows_and_the_alongside_split(tmp_path):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["holdout"]["ports, vessels >= 60 m"]["min_length_m"] == 60
     assert (folder / "weights.safetensors").read_bytes() == weights
+
+
+def test_card_says_how_lengths_are_measured():
+    from pipeline.detect.hull import LengthSpec
+
+    spec, cfg, metrics = _released()
+    reg = spec.model_copy(update={"length": LengthSpec()})
+    assert "Lengths (" not in render_card(reg, cfg, metrics)
+    hull = spec.model_copy(update={"length": LengthSpec(mode="hull", level_fraction=0.4)})
+    card = render_card(hull, cfg, metrics)
+    assert "Lengths (hull, model.yaml `length`): measured from the hull's own pixels" in card
+    assert "ends at 0.4 of" in card and "the measured length where" in card
+    blend = spec.model_copy(
+        update={"length": LengthSpec(mode="blend", blend_weight=0.75, beam="hull")}
+    )
+    assert "0.75 x the measured length and beam + 0.25 x" in render_card(blend, cfg, metrics)
