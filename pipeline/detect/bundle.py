@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.bands import SAR_BANDS
 from pipeline.config import REPO_ROOT, _format_validation_error, read_yaml
 from pipeline.detect.detector import CLASSICAL, Detector
 from pipeline.errors import TankerWatchError
@@ -72,7 +73,6 @@ class SarDbNorm(_Strict):
 
 # the bundle's input normalisation, by ``method`` (a model.yaml without it is optical)
 NormSpec = Annotated[ReflectanceNorm | SarDbNorm, Field(discriminator="method")]
-SAR_BANDS = ("VV", "VH", "HH", "HV")
 
 
 def normalise_input(norm, refl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
