@@ -100,8 +100,10 @@ def reaches_from(land: np.ndarray, xs: np.ndarray, ys: np.ndarray, reach: float)
     return float(dist[ys - y0, xs - x0].max()) >= reach
 
 
+@functools.lru_cache(maxsize=64)
 def gamma_alpha(pfa: float, looks: float) -> float:
-    """Threshold multiplier of a CA-CFAR over gamma (``looks``) intensity of mean 1."""
+    """Threshold multiplier of a CA-CFAR over gamma (``looks``) intensity of mean 1 (cached:
+    scipy's inverse survival function cost a millisecond per call, twice per window)."""
     from scipy.stats import gamma
 
     return float(gamma.isf(pfa, looks, scale=1.0 / looks))
