@@ -7,6 +7,7 @@ labels), agreement with a reference variant (the same detections?) and time.
 
 A variant is a comma-separated list of inference settings applied over the bundle's own
 (``precision=bf16,tta_min_score=0.2,tile=1024,overlap=96,min_water_px=16``; ``tta=false``;
+``tta_max_score=0.8``: no flips around candidates the plain pass is sure of; ``tta_flips=1``;
 ``read_ahead=0``: no reader thread; ``workers=1``: one window at a time on all torch threads,
 as before windows ran side by side).
 The first variant is the reference the others are compared with (by default every pass on every
@@ -16,6 +17,8 @@ shared machine falls on all variants alike; times are also reported as ratios to
 
 Agreement: detections of a variant matched one-to-one to the reference's within 15 m (Hungarian
 assignment); "new" and "lost" are the unmatched ones; |d length| over the matched pairs.
+"network Mpx" counts the input pixels of every pass of the variant's network (flips and crops
+included); "CPU s" is the process's CPU time (reader thread included).
 """
 
 from __future__ import annotations
@@ -57,9 +60,9 @@ def parse_variant(text: str) -> dict:
             out[key] = value
         elif key == "tta":
             out[key] = value.lower() in ("1", "true", "yes", "on")
-        elif key == "tta_min_score":
+        elif key in ("tta_min_score", "tta_max_score"):
             out[key] = float(value)
-        elif key in ("tile", "overlap", "min_water_px", "read_ahead", "workers"):
+        elif key in ("tile", "overlap", "min_water_px", "read_ahead", "workers", "tta_flips"):
             out[key] = int(value)
         else:
             raise SystemExit(f"variant '{text}': unknown setting '{key}'")
@@ -133,15 +136,18 @@ def run_set(label: str, dirs: list[Path], detectors: list, names: list[str]) -> 
     n = len(detectors)
     per_scene = [dict() for _ in range(n)]
     seconds = [0.0] * n
+    cpu = [0.0] * n
+    pixels = [count_pixels(det) for det in detectors]
     dets = [dict() for _ in range(n)]
     windows = [{"detected": 0, "dry": 0, "valid": 0} for _ in range(n)]
     for k, d in enumerate(dirs):
         labels = read_labels(d / "labels.geojson")
         for i in [(k + j) % n for j in range(n)]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             stats: dict = {}
             found = detect_scene(d / "scene.tif", detectors[i], scene_id=d.name, stats=stats)
             seconds[i] += time.perf_counter() - t
+            cpu[i] += time.process_time() - c
             for key in windows[i]:
                 windows[i][key] += stats.get(key, 0)
             dets[i][d.name] = found
@@ -175,6 +181,9 @@ def run_set(label: str, dirs: list[Path], detectors: list, names: list[str]) -> 
                 "max |dlen| m": round(max(agree["dlen"]), 2) if agree["dlen"] else 0.0,
                 "s": round(seconds[i], 2),
                 "time / ref": round(seconds[i] / seconds[0], 3) if seconds[0] else None,
+                "CPU s": round(cpu[i], 2),
+                "CPU / ref": round(cpu[i] / cpu[0], 3) if cpu[0] else None,
+                "network Mpx": round(pixels[i][0] / 1e6, 1) if pixels[i] else None,
                 "windows detected/valid": f"{windows[i]['detected']}/{windows[i]['valid']}",
             }
         )
@@ -193,9 +202,27 @@ COLUMNS = [
     "same/lost/new",
     "max |dlen| m",
     "windows detected/valid",
+    "network Mpx",
     "s",
     "time / ref",
+    "CPU s",
+    "CPU / ref",
 ]
+
+
+def count_pixels(detector) -> list[int] | None:
+    """A one-item list counting the input pixels of every pass of the detector's network
+    (flipped passes and crops included: the work the variant asks of the network)."""
+    model = getattr(detector, "model", None)
+    if model is None:
+        return None
+    seen = [0]
+
+    def hook(_module, inputs, _output) -> None:
+        seen[0] += int(inputs[0].shape[0] * inputs[0].shape[-2] * inputs[0].shape[-1])
+
+    model.register_forward_hook(hook)
+    return seen
 
 
 def main() -> None:

@@ -127,3 +127,27 @@ def warm_footprints() -> None:
     from pipeline.detect.geometry import Box, footprint_lonlat
 
     footprint_lonlat(Box(10, 10, 5, 2, 0.3), CRS.from_epsg(32653), Affine(10, 0, 6e5, 0, -10, 48e5))
+
+
+def module_at_revision(rev: str, relpath: str, name: str, **overrides):
+    """The module ``relpath`` (e.g. ``pipeline/detect/cfar.py``) as it is at git revision
+    ``rev`` of this repository, imported under ``name`` beside the current code, with the
+    names in ``overrides`` replaced after it is loaded (e.g. a helper it imports, taken from
+    the same revision), so an old implementation can be timed against the new one in one
+    process."""
+    import importlib.util
+    import subprocess
+
+    source = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{rev}:{relpath}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    exec(compile(source, f"{rev}:{relpath}", "exec"), module.__dict__)
+    for key, value in overrides.items():
+        setattr(module, key, value)
+    return module

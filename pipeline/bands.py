@@ -54,6 +54,11 @@ ALIASES = {
 }
 
 
+# radar polarisations: backscatter as the scene holds it (linear sigma0 / gamma0 in the cache),
+# never reflectance or DN
+SAR_BANDS = ("VV", "VH", "HH", "HV")
+
+
 def canonical_band(name: str) -> str:
     return ALIASES.get(name.strip().lower(), name.strip())
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.bands import SAR_BANDS
 from pipeline.config import REPO_ROOT, _format_validation_error, read_yaml
 from pipeline.detect.detector import CLASSICAL, Detector
 from pipeline.detect.hull import LengthSpec
@@ -73,7 +74,6 @@ class SarDbNorm(_Strict):
 
 # the bundle's input normalisation, by ``method`` (a model.yaml without it is optical)
 NormSpec = Annotated[ReflectanceNorm | SarDbNorm, Field(discriminator="method")]
-SAR_BANDS = ("VV", "VH", "HH", "HV")
 
 
 def normalise_input(norm, refl: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -125,6 +125,16 @@ class InferenceSpec(_Strict):
         lt=1,
         description="flip-average only around cells whose unflipped heat reaches this "
         "(0: the whole tile); 0.2 left every detection of the yardsticks unchanged",
+    )
+    tta_max_score: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="flip-average only around unflipped peaks below this (those at or above it "
+        "keep the unflipped heat and sizes; 1: every candidate is flipped)",
+    )
+    tta_flips: int = Field(
+        3, ge=1, le=3, description="flipped passes averaged with the plain one (3: all four views)"
     )
     min_water_px: int = Field(
         16,
@@ -301,7 +311,9 @@ class LearnedDetector:
 
         inf = self.spec.inference
         with torch.inference_mode(), self.precision.autocast():
-            out = predict(self.model, x, inf.tta, inf.tta_min_score)
+            out = predict(
+                self.model, x, inf.tta, inf.tta_min_score, inf.tta_max_score, inf.tta_flips
+            )
         return {k: v.float().cpu() for k, v in out.items()}
 
     def detect_array(self, refl: np.ndarray, valid: np.ndarray) -> list[dict]:

@@ -63,13 +63,21 @@ def box_from_polygon(poly, cls: str = "vessel") -> Box:
     return box_from_corners(coords, cls)
 
 
+_CORNER_DX = np.array([0.0, 0.0, 1.0, 1.0])
+_CORNER_DY = np.array([0.0, 1.0, 0.0, 1.0])
+
+
 def box_of_pixels(xs: np.ndarray, ys: np.ndarray, cls: str = "vessel") -> Box | None:
     """Minimum rotated rectangle around whole pixels (column ``xs``, row ``ys``), or None when
     they span no area (a single row or column of pixels still does: each pixel is a square)."""
-    from shapely.geometry import MultiPoint
+    import shapely
 
-    pts = [(x + dx, y + dy) for x, y in zip(xs, ys, strict=True) for dx in (0, 1) for dy in (0, 1)]
-    hull = MultiPoint(pts).convex_hull
+    # each pixel's four corners, (x, y), (x, y + 1), (x + 1, y), (x + 1, y + 1), made by numpy
+    # (a shapely Point per corner cost more than the whole CFAR around it)
+    xs = np.asarray(xs, dtype=np.float64)[:, None]
+    ys = np.asarray(ys, dtype=np.float64)[:, None]
+    pts = np.stack([xs + _CORNER_DX, ys + _CORNER_DY], axis=-1).reshape(-1, 2)
+    hull = shapely.multipoints(pts).convex_hull
     if hull.geom_type != "Polygon":
         return None
     return box_from_polygon(hull, cls)

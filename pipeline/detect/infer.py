@@ -234,9 +234,12 @@ def detect_grid(grid, detector: Detector, stats: dict | None = None, land=None) 
     bound_block_cache(grid, detector.tile)
     counts = {"nodata": 0, "valid": 0, "dry": 0, "detected": 0}
     dets: list[dict] = []
-    workers = window_workers(detector, grid.n_windows(detector.tile, detector.overlap))
+    n_windows = grid.n_windows(detector.tile, detector.overlap)
+    workers = window_workers(detector, n_windows)
     depth = getattr(detector, "read_ahead", READ_AHEAD)
-    if depth > 0:
+    if n_windows == 1:
+        depth = 0  # nothing to read while the one window is detected: no reader thread
+    elif depth > 0:
         depth = max(depth, workers)
     windows = read_ahead(windows_to_detect(grid, detector, counts, land), depth)
 

@@ -240,11 +240,18 @@ def detection_loss(out: dict, tgt: dict, weights: dict | None = None) -> dict[st
 # the compact backbone, whose radius is 83 px).
 TTA_FULL_SHARE = 0.6  # crops covering more than this share of the tile: flip the whole tile
 FLIPS = ((3,), (2,), (2, 3))
+# fewer flips (``tta_flips``): the 180-degree turn first (it moves every pixel), then the mirrors
+FLIPS_BY_PREFERENCE = ((2, 3), (3,), (2,))
 
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, x: torch.Tensor, tta: bool = False, tta_min_score: float = 0.0
+    model: nn.Module,
+    x: torch.Tensor,
+    tta: bool = False,
+    tta_min_score: float = 0.0,
+    tta_max_score: float = 1.0,
+    tta_flips: int = 3,
 ) -> dict[str, torch.Tensor]:
     """The model's outputs; with ``tta`` the vessel heatmap and the log length / beam are
     averaged over the four flips of the input (flips leave sizes unchanged; offsets, angle and
@@ -252,15 +259,27 @@ def predict(
 
     ``tta_min_score`` > 0 spends the three flipped passes only where they can change the answer:
     around cells whose unflipped heat reaches it (crops with enough context to give the same
-    values as flipping the whole tile); elsewhere the unflipped pass stands."""
+    values as flipping the whole tile); elsewhere the unflipped pass stands.
+
+    ``tta_max_score`` < 1 leaves out the candidates the unflipped pass is already sure of: only
+    around unflipped peaks (3 x 3 maxima) with heat in [``tta_min_score``, ``tta_max_score``)
+    are the flips spent; a peak at or above it keeps its unflipped heat and sizes (unless the
+    crops cover most of the tile, which is then flipped whole).
+    ``tta_flips`` (1-3) is how many flipped passes are averaged with the plain one (``FLIPS``
+    in order of preference: 1 is the 180-degree turn, 2 the two mirror images)."""
     out = model(x)
     if not tta:
         return out
-    if tta_min_score <= 0:
-        return _flip_average(model, x, out)
+    flips = flip_set(tta_flips)
+    if tta_min_score <= 0 and tta_max_score >= 1:
+        return _flip_average(model, x, out, flips)
     heat0 = torch.sigmoid(out["heat"].float())
     stride = x.shape[-1] // heat0.shape[-1]
-    hot = heat0.amax(dim=(0, 1)) >= tta_min_score
+    heat1 = heat0.amax(dim=(0, 1))
+    hot = heat1 >= tta_min_score
+    if tta_max_score < 1:
+        peaks = heat1 == F.max_pool2d(heat1[None, None], 3, stride=1, padding=1)[0, 0]
+        hot = hot & peaks & (heat1 < tta_max_score)
     crops = tta_crops(
         hot,
         stride,
@@ -272,7 +291,7 @@ def predict(
         return out
     area = sum((c[1] - c[0]) * (c[3] - c[2]) for _, c in crops)
     if area >= TTA_FULL_SHARE * x.shape[-2] * x.shape[-1]:
-        return _flip_average(model, x, out)
+        return _flip_average(model, x, out, flips)
     out = dict(out)
     heat = heat0.clone()
     size = out["size"].float().clone()
@@ -280,7 +299,7 @@ def predict(
         # the unflipped pass over the crop equals the tile's in the core: reuse the tile's
         oy0, oy1, ox0, ox1 = (v // stride for v in crop)
         plain = {k: v[..., oy0:oy1, ox0:ox1] for k, v in out.items()}
-        sub = _flip_average(model, x[..., crop[0] : crop[1], crop[2] : crop[3]], plain)
+        sub = _flip_average(model, x[..., crop[0] : crop[1], crop[2] : crop[3]], plain, flips)
         y0, y1, x0, x1 = (v // stride for v in core)
         sl = (..., slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
         heat[..., y0:y1, x0:x1] = torch.sigmoid(sub["heat"].float()[sl])
@@ -290,22 +309,31 @@ def predict(
     return out
 
 
-def _flip_average(model: nn.Module, x: torch.Tensor, out: dict | None = None) -> dict:
-    """Heatmap (as a logit) and log sizes averaged over the four flips of ``x``. On a GPU the
-    three flipped copies run as one batch; on the CPU one after the other (batches of 3-4
-    512 px tiles took 1.3x the time per tile of single passes in bf16 on one thread:
-    BENCHMARKS.md "Runtimes side by side")."""
+def flip_set(n: int) -> tuple[tuple[int, ...], ...]:
+    """The first ``n`` (1-3) of the flipped views, in order of preference (``FLIPS``)."""
+    if not 1 <= n <= len(FLIPS):
+        raise ValueError(f"tta_flips must be 1 to {len(FLIPS)}, not {n}")
+    return tuple(FLIPS_BY_PREFERENCE[:n]) if n < len(FLIPS) else FLIPS
+
+
+def _flip_average(
+    model: nn.Module, x: torch.Tensor, out: dict | None = None, flips: tuple = FLIPS
+) -> dict:
+    """Heatmap (as a logit) and log sizes averaged over ``x`` and its ``flips`` (by default
+    the four views). On a GPU the flipped copies run as one batch; on the CPU one after the
+    other (batches of 3-4 512 px tiles took 1.3x the time per tile of single passes in bf16 on
+    one thread: BENCHMARKS.md "Runtimes side by side")."""
     if out is None:
         out = model(x)
     n = x.shape[0]
     if x.device.type == "cpu":
-        passes = [model(torch.flip(x, dims)) for dims in FLIPS]
+        passes = [model(torch.flip(x, dims)) for dims in flips]
     else:
-        both = model(torch.cat([torch.flip(x, dims) for dims in FLIPS]))
-        passes = [{k: v[i * n : (i + 1) * n] for k, v in both.items()} for i in range(len(FLIPS))]
+        both = model(torch.cat([torch.flip(x, dims) for dims in flips]))
+        passes = [{k: v[i * n : (i + 1) * n] for k, v in both.items()} for i in range(len(flips))]
     heat = [torch.sigmoid(out["heat"].float())]
     size = [out["size"].float()]
-    for flipped, dims in zip(passes, FLIPS, strict=True):
+    for flipped, dims in zip(passes, flips, strict=True):
         heat.append(torch.sigmoid(torch.flip(flipped["heat"].float(), dims)))
         size.append(torch.flip(flipped["size"].float(), dims))
     out = dict(out)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.bands import band_indexes
+from pipeline.bands import SAR_BANDS, band_indexes, canonical_band
 from pipeline.config import utm_epsg
 from pipeline.errors import TankerWatchError
 
@@ -131,8 +131,14 @@ class SceneGrid:
                 yield Window(x, y, min(tile, self.width - x), min(tile, self.height - y))
 
 
-def _detect_offset(src, indexes: list[int], path: Path) -> tuple[float, float]:
-    """Decide how to turn pixel values into reflectance: (offset, scale)."""
+def _detect_offset(
+    src, indexes: list[int], path: Path, bands: list[str] | None = None
+) -> tuple[float, float]:
+    """Decide how to turn pixel values into reflectance: (offset, scale). Radar bands
+    (``SAR_BANDS``) are backscatter, read as they are, without sampling the file (for a small
+    Sentinel-1 port scene the sample cost a seventh of the CFAR's time per scene)."""
+    if bands and all(canonical_band(b).upper() in SAR_BANDS for b in bands):
+        return 0.0, 1.0
     tags = {k.upper(): v for k, v in src.tags().items()}
     dtype = np.dtype(src.dtypes[indexes[0] - 1])
     if dtype.kind == "f":
@@ -288,7 +294,7 @@ def open_scene(path: Path | str, bands: list[str], gsd_m: float) -> SceneGrid:
         if not src_is_target:
             check_warp(path, src, vrt)
         try:
-            offset, scale = _detect_offset(src, indexes, path)
+            offset, scale = _detect_offset(src, indexes, path, bands)
         except TankerWatchError:
             raise
         except Exception as exc:

@@ -55,3 +55,37 @@ def test_script_on_the_tiny_scenario(tmp_path):
     assert ref["same/lost/new vs first"] == f"{ref['detections']}/0/0"
     same, lost, _ = map(int, per["sentinel-2-l2a", "auto"]["same/lost/new vs first"].split("/"))
     assert same + lost == ref["detections"]
+
+
+def test_the_baseline_path_is_another_revisions_detect_code(tmp_path):
+    """--baseline REV: detect_scene and the CFAR of that revision, wired to its own modules,
+    finding what the current CFAR finds on a small simulated Sentinel-1 scene."""
+    import numpy as np
+
+    from pipeline.detect.cfar import CfarDetector
+    from pipeline.simulate.render import Grid, build_surface
+    from pipeline.simulate.sar import render_sar_scene
+    from pipeline.simulate.sensors import SENTINEL1
+    from pipeline.simulate.vessels import make_vessel
+
+    stage = load_benchmark("detect_stage")
+    detect_scene, cfar = stage.baseline_path("HEAD")
+    assert detect_scene.__module__ == "_base_infer" and cfar.__module__ == "_base_cfar"
+    assert detect_scene.__globals__["open_scene"].__module__ == "_base_raster"
+    assert cfar is not CfarDetector
+
+    from tests.detect.test_cfar import _cond, _write
+
+    grid = Grid("EPSG:32653", 500_000.0, 4_700_000.0, 96, 96, 10.0)
+    rng = np.random.default_rng(3)
+    surf = build_surface(grid, [], [], [], rng)
+    vd = make_vessel("tanker", rng, key="t")
+    vd.length_m, vd.beam_m = 100.0, 16.0
+    vd.x, vd.y, vd.heading_deg = grid.x0 + 480, grid.y0 - 480, 30.0
+    vd.extra = {"role": "anchored", "visit_id": ""}
+    d = _write(tmp_path / "s1", grid, render_sar_scene(surf, _cond(6.0, 3), [vd], SENTINEL1, rng))
+    old = detect_scene(d / "scene.tif", cfar())
+    from pipeline.detect.infer import detect_scene as current
+
+    new = current(d / "scene.tif", CfarDetector())
+    assert len(old) == len(new) == 1 and old[0].geometry == new[0].geometry

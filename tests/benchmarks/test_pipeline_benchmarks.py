@@ -145,3 +145,47 @@ def test_scaling_script_dask_matches_local(tmp_path):
     assert rows[1]["scenes"] > rows[0]["scenes"] > 0
     assert all(r["identical_to_local"] for r in rows[2:])
     assert len({r["run_id"] for r in rows[1:]}) == 1  # where it ran does not change the run
+
+
+def test_full_tile_detections_are_scored_against_the_tiles_own_hulls(tmp_path):
+    """tile_truth redraws the hulls write_tile drew; score_on_truth matches detections to them."""
+    from pyproj import Transformer
+
+    full = _module("pipeline_fullsize_tile")
+    facts = full.write_tile(tmp_path / "t.tif", 700, seed=3)
+    hulls = full.tile_truth(700, 3, "mixed")
+    assert len(hulls) == facts["hulls"] >= 2
+    to_lonlat = Transformer.from_crs(f"EPSG:{full.EPSG}", "EPSG:4326", always_xy=True)
+
+    def rows(items):
+        out = []
+        for cx, cy, length, *_ in items:
+            lon, lat = to_lonlat.transform(
+                full.ORIGIN[0] + cx * full.GSD_M, full.ORIGIN[1] - cy * full.GSD_M
+            )
+            out.append([lon, lat, length * full.GSD_M + 5.0, 0.9])
+        return out
+
+    perfect = tmp_path / "perfect.json"
+    perfect.write_text(json.dumps(rows(hulls)))
+    assert full.score_on_truth(perfect, hulls) == {
+        "recall": 1.0,
+        "precision": 1.0,
+        "length_mae_m": 5.0,
+    }
+    # one hull missed, one detection far from every hull
+    stray = (hulls[0][0] + 300.0, hulls[0][1], 10.0)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(rows(hulls[1:]) + rows([stray])))
+    got = full.score_on_truth(partial, hulls)
+    n = len(hulls)
+    assert got["recall"] == round((n - 1) / n, 4) and got["precision"] == round((n - 1) / n, 4)
+
+
+def test_a_module_is_loaded_as_it_was_at_a_revision_beside_the_current_one():
+    common = _module("pipeline_common")
+    import pipeline.bands as current
+
+    old = common.module_at_revision("HEAD", "pipeline/bands.py", "_old_bands", marker=1)
+    assert old is not current and old.marker == 1
+    assert old.canonical_band("nir") == current.canonical_band("nir") == "B08"

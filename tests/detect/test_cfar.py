@@ -134,3 +134,62 @@ def test_registered_as_classical_detector():
     assert isinstance(det, CfarDetector)
     assert det.bands == ["VV", "VH"] and det.uses_land
     assert det.model_id.startswith("cfar-s1")
+
+
+def test_spill_of_all_bands_at_once_is_scipys_convolution_of_each():
+    """The batched spill (one kernel transform per shape, single precision) is fftconvolve's
+    to single-precision rounding, and the same band by band as all at once."""
+    from scipy import signal
+
+    from pipeline.detect.cfar import spill_kernel
+
+    rng = np.random.default_rng(4)
+    x = rng.gamma(4.4, 1 / 4.4, size=(2, 57, 83))
+    land = rng.random((57, 83)) > 0.7
+    det = CfarDetector()
+    both = det.spill(x, land)
+    k = spill_kernel(det.spill_sigma_px, det.spill_sidelobe)
+    for b in range(2):
+        one = signal.fftconvolve(np.where(land, x[b], 0.0), k, mode="same")
+        np.testing.assert_allclose(both[b], np.maximum(one, 0.0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(det.spill(x[b], land), both[b], rtol=1e-6, atol=1e-7)
+    assert both.dtype == x.dtype
+    assert not det.spill(x, np.zeros_like(land)).any()
+
+
+def test_shore_tests_on_crops_answer_as_the_whole_window():
+    """next_to / reaches_from look at a crop around the pixels; the answers are those of the
+    dilation and distance transform of the whole window."""
+    from scipy import ndimage
+
+    from pipeline.detect.cfar import next_to, reaches_from
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        land = ndimage.binary_opening(rng.random((60, 70)) > 0.75 + 0.005 * trial)
+        ys = rng.integers(0, 60, size=12)
+        xs = rng.integers(0, 70, size=12)
+        touch = ndimage.binary_dilation(land, structure=np.ones((3, 3)), iterations=2)
+        np.testing.assert_array_equal(next_to(land, xs, ys, 2), touch[ys, xs])
+        if land.any():
+            dist = ndimage.distance_transform_edt(~land)[ys, xs].max()
+            for reach in (0.5, 2.0, dist - 0.01, dist, dist + 0.01, 30.0):
+                assert reaches_from(land, xs, ys, reach) == (dist >= reach)
+    far = np.zeros((40, 40), dtype=bool)
+    far[0, 0] = True
+    assert reaches_from(far, np.array([39]), np.array([39]), 20.0)
+    assert not next_to(far, np.array([39]), np.array([39]), 2).any()
+
+
+def test_ring_count_is_shared_by_the_bands():
+    """The background with the ring's count handed in equals the one that counts itself."""
+    rng = np.random.default_rng(6)
+    x = rng.gamma(4.4, 1 / 4.4, size=(80, 90))
+    use = rng.random((80, 90)) > 0.2
+    det = CfarDetector()
+    np.testing.assert_array_equal(
+        det.background(x, use), det.background(x, use, det.ring_count(use))
+    )
+    # deep in land the ring holds too few water pixels: no decision there
+    use[:60, :60] = False
+    assert np.isinf(det.background(x, use)[10, 10])

@@ -325,3 +325,35 @@ def test_a_berth_score_outside_zero_one_is_refused(tmp_path):
     path = _two_hulls(tmp_path)
     with pytest.raises(TankerWatchError, match="berth score 1.5"):
         detect_scene(path, Scored(), berths=box(0, 0, 1, 1), berth_score=1.5)
+
+
+class ThreadWatching(BaselineDetector):
+    """The baseline, noting which threads are alive while it detects."""
+
+    def __init__(self):
+        self.readers = []
+
+    def detect_array(self, refl, valid):
+        self.readers.append(
+            [t.name for t in threading.enumerate() if t.name == "tankerwatch-reader"]
+        )
+        return super().detect_array(refl, valid)
+
+
+def test_a_scene_of_one_window_is_read_without_a_reader_thread(tmp_path):
+    """Nothing to read ahead while one window is detected (for the demo's small scenes the
+    thread cost more than it saved); a scene of several windows still reads ahead."""
+    ships = [(30, 30, 150, 30, 0)]
+    refl, transform, crs, _ = synth.utm_scene(64, 64, ships=ships, seed=7)
+    path = synth.write_geotiff(tmp_path / "one.tif", refl, transform, crs)
+    one = ThreadWatching()
+    assert len(detect_scene(path, one)) == 1
+    assert one.readers == [[]]
+
+    class Several(ThreadWatching):
+        tile = 32
+        overlap = 8
+
+    several = Several()
+    detect_scene(path, several)
+    assert len(several.readers) > 1 and any(several.readers)

@@ -176,3 +176,67 @@ def test_fusing_batch_norms_keeps_the_function_and_the_callers_model():
         a, b = model(x), fused(x)
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+
+def test_fewer_flips_average_the_plain_pass_with_the_first_flipped_views():
+    from pipeline.detect.model import FLIPS_BY_PREFERENCE, flip_set, predict
+
+    torch.manual_seed(4)
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    x = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        plain = model(x)
+        for n in (1, 2):
+            got = predict(model, x, tta=True, tta_flips=n)
+            probs = [torch.sigmoid(plain["heat"])]
+            for dims in FLIPS_BY_PREFERENCE[:n]:
+                probs.append(torch.sigmoid(torch.flip(model(torch.flip(x, dims))["heat"], dims)))
+            torch.testing.assert_close(torch.sigmoid(got["heat"]), torch.stack(probs).mean(0))
+        assert len(flip_set(3)) == 3
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="tta_flips"):
+            flip_set(bad)
+
+
+class _LocalNet(torch.nn.Module):
+    """A stand-in network with a small, lopsided receptive field (so flips change its output)
+    and two bright blobs' worth of clear peaks: heat = an asymmetric 5 x 5 average - 3."""
+
+    deepest_stride = 16
+    tta_context_px = 16
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("k", (torch.arange(25.0) / 300.0).reshape(1, 1, 5, 5))
+
+    def forward(self, x):
+        v = torch.nn.functional.conv2d(x[:, :1], self.k, padding=2)[..., ::2, ::2]
+        return {"heat": v - 3.0, "size": torch.cat([v, 2 * v], 1)}
+
+
+def test_candidates_the_plain_pass_is_sure_of_are_not_flipped():
+    """With tta_max_score, a peak at or above it keeps its unflipped heat and sizes; one below
+    it (and at or above tta_min_score) gets the whole tile's flip average; a ceiling of 1
+    flips around both, as without it."""
+    from pipeline.detect.model import predict
+
+    torch.manual_seed(5)
+    x = torch.zeros(1, 1, 512, 512)
+    x[..., 98:103, 98:103] = 6.0 + torch.rand(5, 5)  # strong: heat about 0.97
+    x[..., 398:403, 398:403] = 3.0 + torch.rand(5, 5)  # weak: heat about 0.6
+    model = _LocalNet()
+    with torch.no_grad():
+        plain = model(x)
+        full = predict(model, x, tta=True)
+        gated = predict(model, x, tta=True, tta_min_score=0.3, tta_max_score=0.9)
+        every = predict(model, x, tta=True, tta_min_score=0.3, tta_max_score=1.0)
+    heat0 = torch.sigmoid(plain["heat"])[0, 0]
+    assert float(heat0[50, 50]) > 0.9 and 0.3 < float(heat0[200, 200]) < 0.9
+    strong, weak = (..., 50, 50), (..., 200, 200)
+    torch.testing.assert_close(gated["heat"][strong], plain["heat"][strong], atol=1e-4, rtol=0)
+    torch.testing.assert_close(gated["size"][strong], plain["size"][strong])
+    assert not torch.allclose(full["heat"][strong], plain["heat"][strong], atol=1e-2)
+    torch.testing.assert_close(gated["heat"][weak], full["heat"][weak])
+    torch.testing.assert_close(gated["size"][weak], full["size"][weak])
+    torch.testing.assert_close(every["heat"][strong], full["heat"][strong])
+    torch.testing.assert_close(every["size"][weak], full["size"][weak])

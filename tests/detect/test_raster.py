@@ -320,3 +320,26 @@ def test_sar_db_normalisation_of_a_simulated_sentinel1_chip(tmp_path):
     sea = np.median(x[0][water])
     assert -0.9 < sea < 0.0  # sea VV (about -15 to -25 dB) is below the middle (-12.5 dB)
     assert x[0][valid].max() > sea + 0.3  # bright returns stand out by > 6.75 dB
+
+
+def test_radar_bands_are_read_as_they_are_without_sampling(tmp_path, scene, monkeypatch):
+    """VV / VH are backscatter: no offset or DN scale, whatever their range, and the file is
+    not sampled to decide it (optical bands still are)."""
+    from pipeline.detect import raster
+
+    refl, transform, crs, _ = scene
+    sigma0 = np.abs(refl[:2]) * 40.0 + 6.0  # a range that would pass for DN if sampled
+    path = synth.write_geotiff(
+        tmp_path / "s1.tif", sigma0, transform, crs, bands=["VV", "VH"], as_float=True
+    )
+    calls = []
+    real = raster._sample
+    monkeypatch.setattr(raster, "_sample", lambda *a: calls.append(a) or real(*a))
+    with open_scene(path, ["VV", "VH"], 10.0) as grid:
+        assert (grid.offset, grid.scale) == (0.0, 1.0)
+        got, valid = grid.read(Window(0, 0, grid.width, grid.height))
+    assert not calls
+    np.testing.assert_allclose(got[:, valid], sigma0.astype(np.float32)[:, valid], rtol=1e-6)
+    optical = synth.write_geotiff(tmp_path / "s2.tif", refl, transform, crs)
+    with open_scene(optical, synth.BANDS, 10.0):
+        assert calls
