@@ -8,8 +8,8 @@ length; it is a hit when port calls (this code, the shipped config) put a sighti
 there: a detection in a load visit, taken during the call (``estimate_calibration``'s
 ``chain_recall`` rule). Prints per sensor and bin (below the first edge, between edges, from
 the last edge up) the images and hits, as a table and as YAML that a prior by hull length would
-read. Run it on TUNING seeds only. (A prior re-centred this way on the registry's hulls was tried on the 20
-tuning chain runs and not kept: BENCHMARKS.md, "The dwell fit".)
+read. Run it on TUNING seeds only. (A prior re-centred this way on the registry's hulls was
+tried on the 20 tuning chain runs and not kept: BENCHMARKS.md, "The dwell fit".)
 """
 
 from __future__ import annotations
