@@ -65,3 +65,21 @@ def test_the_land_mask_spares_the_quay_beside_an_oil_berth_only():
     assert mask.difference(land).area < 1.0
     # quay_m 0: the land polygons as they are
     assert _metres(port, land_mask(port, 0.0)).symmetric_difference(land).area < 1.0
+
+
+def test_only_optical_detectors_get_the_oil_berths_quay_spared():
+    from pipeline.detect.baseline import BaselineDetector
+    from pipeline.detect.cfar import CfarDetector
+    from pipeline.run.detect import spares_quay
+
+    # the CFAR takes the spared quay for water in its background and shore tests
+    assert not spares_quay(CfarDetector())
+    assert spares_quay(BaselineDetector())
+
+    class RadarBundle:
+        bands = ("VV", "VH")
+
+    class OpticalBundle:
+        bands = ("B02", "B03", "B04", "B08")
+
+    assert not spares_quay(RadarBundle()) and spares_quay(OpticalBundle())

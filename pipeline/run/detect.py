@@ -18,7 +18,10 @@ BERTH_ZONE_M = 30.0
 # moored alongside merges with the pier edge and its detected centre lies a few metres inside
 # the drawn land (#13: 23 of 88 Sentinel-2 images of tankers at the tuning runs' load berth lost
 # so); port calls' alongside test (alongside_m, 15 m off the berth) decides what such a
-# detection is
+# detection is. Optical detectors only: a radar detector keeps the drawn land, since the CFAR's
+# background and shore tests take the spared quay for water and report the pier's own returns
+# and the neighbouring berth's hull there (the default scenario: 8 false load visits, each one
+# Sentinel-1 sighting while a cargo ship lay at the next berth)
 BERTH_QUAY_M = 15.0
 
 
@@ -83,6 +86,16 @@ def land_mask(port, quay_m: float = BERTH_QUAY_M):
     return land.difference(apply(transformer(crs, "EPSG:4326"), quay))
 
 
+def spares_quay(det) -> bool:
+    """Whether the land mask spares the oil berths' quay for ``det``: an optical detector, not
+    one that models the land itself (the CFAR) or reads radar bands."""
+    from pipeline.bands import SAR_BANDS
+
+    if getattr(det, "uses_land", False):
+        return False
+    return not any(b in SAR_BANDS for b in getattr(det, "bands", ()))
+
+
 def detector_with_score(det, score: float):
     """``det`` reporting every peak down to ``score`` (a bundle; others unchanged)."""
     return det.with_score(score) if hasattr(det, "with_score") else det
@@ -100,7 +113,9 @@ def detect_one_scene(task: SceneTask) -> int:
         if ledger.scene_done(task.scene_id, det.model_id):
             return 0
         port = load_port(task.port)
-        land = land_mask(port) if task.land_mask else None
+        land = None
+        if task.land_mask:
+            land = land_mask(port) if spares_quay(det) else port.land_shape
         score = getattr(det, "berth_score", None) if task.berth_zone else None
         detections = detect_scene(
             task.path,
