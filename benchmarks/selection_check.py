@@ -25,7 +25,6 @@ import argparse
 import csv
 import sqlite3
 import sys
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,12 +52,18 @@ def season(folder: Path) -> dict:
     planned = [ps for ps in plan_scenes(sc, layouts, seed) if ps.port == lp]
     db = sqlite3.connect(f"file:{folder / 'run' / 'ledger.db'}?mode=ro&immutable=1", uri=True)
     kept = {r[0] for r in db.execute("select id from scenes where port = ?", (lp,))}
-    skipped = {r[0].split("@")[0] for r in db.execute("select key from skips where port = ?", (lp,))}
+    skipped = {
+        r[0].split("@")[0] for r in db.execute("select key from skips where port = ?", (lp,))
+    }
     lost = [ps.id for ps in planned if ps.id not in kept and ps.id not in skipped]
     if lost:
-        print(f"{folder.name}: {len(lost)} planned scenes neither kept nor skipped", file=sys.stderr)
+        print(
+            f"{folder.name}: {len(lost)} planned scenes neither kept nor skipped", file=sys.stderr
+        )
     state = dict(
-        db.execute("select scene_id, state from observations where berth = ? and port = ?", (lb, lp))
+        db.execute(
+            "select scene_id, state from observations where berth = ? and port = ?", (lb, lp)
+        )
     )
     stays = []
     with open(folder / "run" / "simulation" / "truth" / "visits.csv") as f:
@@ -72,7 +77,11 @@ def season(folder: Path) -> dict:
         cover = None
         if not isinstance(ps.sensor, SarSensor):
             cond = draw_conditions(
-                ps.acquired, lon, lat, _rng("scene", seed, ps.id), ps.sensor.partial_rate,
+                ps.acquired,
+                lon,
+                lat,
+                _rng("scene", seed, ps.id),
+                ps.sensor.partial_rate,
                 sc.weather.cloud_scale,
             )
             cover = cond.cloud_cover
@@ -80,14 +89,27 @@ def season(folder: Path) -> dict:
         present = bool(((stays[:, 0] <= t) & (t < stays[:, 1])).any()) if len(stays) else False
         images.append(
             dict(
-                sensor=ps.sensor.name, t=t, present=present, cover=cover,
-                kept=ps.id in kept, clear=state.get(ps.id) == "clear",
+                sensor=ps.sensor.name,
+                t=t,
+                present=present,
+                cover=cover,
+                planned=True,
+                kept=ps.id in kept,
+                clear=state.get(ps.id) == "clear",
             )
         )
     start = datetime.combine(sc.start, datetime.min.time(), tzinfo=UTC).timestamp()
-    end = (datetime.combine(sc.end, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)).timestamp()
-    return dict(name=folder.name, images=images, stays=stays, start=start, end=end,
-                dwell=float(sc.calls.load_dwell_median_h))
+    end = (
+        datetime.combine(sc.end, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    ).timestamp()
+    return dict(
+        name=folder.name,
+        images=images,
+        stays=stays,
+        start=start,
+        end=end,
+        dwell=float(sc.calls.load_dwell_median_h),
+    )
 
 
 def _z(d: float, se: float) -> str:
@@ -103,35 +125,69 @@ def drawn_season(seed: int) -> dict:
     from pipeline.config import load_port, load_registry
     from pipeline.simulate.fleet import complete_fleet
     from pipeline.simulate.layout import port_layout
-    from pipeline.simulate.run import plan_scenes
+    from pipeline.simulate.run import _rng, plan_scenes
     from pipeline.simulate.scenario import registry_path
     from pipeline.simulate.schedule import build_schedule
+    from pipeline.simulate.weather import draw_conditions
 
     sc = chain_scenario(draw_scenario(seed)[0])
     f = sc.fleet
     fleet = complete_fleet(
-        load_registry(registry_path(sc)), f.vessels, f.dwt_t.min, f.dwt_t.max, f.dwt_median_t,
+        load_registry(registry_path(sc)),
+        f.vessels,
+        f.dwt_t.min,
+        f.dwt_t.max,
+        f.dwt_median_t,
         seed,
     )
     schedule = build_schedule(sc, fleet, seed)
     stays = np.array(
-        [(v.arrived.timestamp(), v.departed.timestamp()) for v in schedule.visits
-         if v.role == "load" and v.port == sc.load_port and v.berth == sc.load_berth],
+        [
+            (v.arrived.timestamp(), v.departed.timestamp())
+            for v in schedule.visits
+            if v.role == "load" and v.port == sc.load_port and v.berth == sc.load_berth
+        ],
         dtype=float,
     ).reshape(-1, 2)
     layouts = {p: port_layout(load_port(p)) for p in sc.ports}
+    lon, lat = layouts[sc.load_port].lonlat_centre
     images = []
     for ps in plan_scenes(sc, layouts, seed):
         if ps.port != sc.load_port:
             continue
         t = ps.acquired.timestamp()
         present = bool(((stays[:, 0] <= t) & (t < stays[:, 1])).any()) if len(stays) else False
-        images.append(dict(sensor=ps.sensor.name, t=t, present=present, cover=None,
-                           kept=False, clear=False))
+        cond = draw_conditions(
+            ps.acquired,
+            lon,
+            lat,
+            _rng("scene", seed, ps.id),
+            ps.sensor.partial_rate,
+            sc.weather.cloud_scale,
+        )
+        images.append(
+            dict(
+                sensor=ps.sensor.name,
+                t=t,
+                present=present,
+                cover=cond.cloud_cover,
+                planned=True,
+                kept=False,
+                clear=False,
+            )
+        )
     start = datetime.combine(sc.start, datetime.min.time(), tzinfo=UTC).timestamp()
-    end = (datetime.combine(sc.end, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)).timestamp()
-    return dict(name=f"drawn-{seed}", images=images, stays=stays, start=start, end=end,
-                dwell=float(sc.calls.load_dwell_median_h))
+    end = (
+        datetime.combine(sc.end, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    ).timestamp()
+    return dict(
+        name=f"drawn-{seed}",
+        images=images,
+        stays=stays,
+        start=start,
+        end=end,
+        dwell=float(sc.calls.load_dwell_median_h),
+    )
 
 
 def mh_difference(tables: list[tuple[int, int, int, int]]) -> tuple[float, float]:
@@ -186,10 +242,16 @@ def image_level(seasons: list[dict], sensors: list[str]) -> list[str]:
         # draws themselves are independent of the calls
         num = den = var = 0.0
         for s in seasons:
-            c1 = [i["cover"] for i in s["images"]
-                  if i["sensor"] == sensor and i["present"] and i["cover"] is not None]
-            c0 = [i["cover"] for i in s["images"]
-                  if i["sensor"] == sensor and not i["present"] and i["cover"] is not None]
+            c1 = [
+                i["cover"]
+                for i in s["images"]
+                if i["sensor"] == sensor and i["present"] and i["cover"] is not None
+            ]
+            c0 = [
+                i["cover"]
+                for i in s["images"]
+                if i["sensor"] == sensor and not i["present"] and i["cover"] is not None
+            ]
             if len(c1) < 2 or len(c0) < 2:
                 continue
             w = len(c1) * len(c0) / (len(c1) + len(c0))
@@ -205,47 +267,34 @@ def image_level(seasons: list[dict], sensors: list[str]) -> list[str]:
     return rows
 
 
-def calls_with_image(stays: np.ndarray, times: np.ndarray) -> int:
-    if len(stays) == 0 or len(times) == 0:
-        return 0
-    t = np.sort(times)
-    i = np.searchsorted(t, stays[:, 0], side="left")
-    j = np.searchsorted(t, stays[:, 1], side="left")
-    return int((j > i).sum())
+def _holds(times: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether each interval [lo, hi) holds one of the sorted ``times``."""
+    return np.searchsorted(times, hi, side="left") > np.searchsorted(times, lo, side="left")
 
 
 def call_level(seasons, key, sensor, draws, rng) -> tuple[int, float, float, int]:
-    """Calls holding an image passing ``key`` against the same stays shifted at random."""
+    """Calls holding an image passing ``key`` against the same stays shifted at random.
+
+    Each draw moves every stay (its length kept) to an arrival uniform over the season; a stay
+    running past the season's end wraps round to its start, so every instant is equally often
+    covered and the null is the schedule model's (arrivals uniform, images as they were)."""
     obs = 0
     null = np.zeros(draws)
     n_calls = 0
     for s in seasons:
-        times = np.array([i["t"] for i in s["images"]
-                          if (sensor is None or i["sensor"] == sensor) and i[key]])
+        times = np.sort(
+            [i["t"] for i in s["images"] if (sensor is None or i["sensor"] == sensor) and i[key]]
+        )
         st = s["stays"]
         n_calls += len(st)
-        obs += calls_with_image(st, times)
-        if len(st) == 0:
+        if len(st) == 0 or len(times) == 0:
             continue
+        obs += int(_holds(times, st[:, 0], st[:, 1]).sum())
         dur = st[:, 1] - st[:, 0]
         span = s["end"] - s["start"]
         for k in range(draws):
             a = s["start"] + rng.uniform(0, span, len(st))
-            # the stay wraps round the season's end so every instant is equally covered
-            a2 = np.where(a + dur > s["end"], a - span, a)
-            shifted = np.stack([a2, a2 + dur], axis=1)
-            wrapped = shifted[a + dur > s["end"]]
-            extra = np.stack([wrapped[:, 0] + span, wrapped[:, 1] + span], axis=1)
-            # a wrapped stay holds an image if either of its two pieces does
-            hit = np.zeros(len(st), dtype=bool)
-            tt = np.sort(times)
-            if len(tt):
-                i = np.searchsorted(tt, shifted[:, 0]); j = np.searchsorted(tt, shifted[:, 1])
-                hit = j > i
-                w = np.nonzero(a + dur > s["end"])[0]
-                if len(w):
-                    i2 = np.searchsorted(tt, extra[:, 0]); j2 = np.searchsorted(tt, extra[:, 1])
-                    hit[w] |= j2 > i2
+            hit = _holds(times, a, a + dur) | _holds(times, a - span, a - span + dur)
             null[k] += hit.sum()
     return obs, float(null.mean()), float(null.std()), n_calls
 
@@ -253,13 +302,21 @@ def call_level(seasons, key, sensor, draws, rng) -> tuple[int, float, float, int
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folders", nargs="*", type=Path)
-    p.add_argument("--drawn", type=int, default=0,
-                   help="instead of run folders: this many drawn chain scenarios from --first, "
-                   "planned stage only (simulator plan and schedule, nothing rendered)")
+    p.add_argument(
+        "--drawn",
+        type=int,
+        default=0,
+        help="instead of run folders: this many drawn chain scenarios from --first, "
+        "planned stage only (simulator plan and schedule, nothing rendered)",
+    )
     p.add_argument("--first", type=int, default=100000)
     p.add_argument("--draws", type=int, default=500)
-    p.add_argument("--short-h", type=float, default=24.0,
-                   help="seasons whose true dwell median is below this form the short subset")
+    p.add_argument(
+        "--short-h",
+        type=float,
+        default=24.0,
+        help="seasons whose true dwell median is below this form the short subset",
+    )
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args(argv)
     seasons = []
@@ -277,23 +334,25 @@ def main(argv=None) -> int:
     for r in image_level(seasons, sensors):
         print(r)
     rng = np.random.default_rng(a.seed)
-    subsets = {"all": seasons, f"dwell median < {a.short_h:g} h": [
-        s for s in seasons if s["dwell"] < a.short_h]}
-    print(f"\nCall level (calls holding an image, against the same stays shifted at random, "
-          f"{a.draws} draws):\n")
+    subsets = {
+        "all": seasons,
+        f"dwell median < {a.short_h:g} h": [s for s in seasons if s["dwell"] < a.short_h],
+    }
+    print(
+        f"\nCall level (calls holding an image, against the same stays shifted at random, "
+        f"{a.draws} draws):\n"
+    )
     print("| seasons | images | calls | observed | null mean +- sd | z |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, ss in subsets.items():
         for sensor in [None, *sensors]:
             for key in ("planned", "kept", "clear") if a.folders else ("planned",):
-                if key == "planned":
-                    for s in ss:
-                        for i in s["images"]:
-                            i["planned"] = True
                 obs, mu, sd, n = call_level(ss, key, sensor, a.draws, rng)
                 z = (obs - mu) / sd if sd > 0 else float("nan")
-                print(f"| {name} ({len(ss)}) | {sensor or 'any'} {key} | {n} | {obs} "
-                      f"| {mu:.1f} +- {sd:.1f} | {z:+.1f} |")
+                print(
+                    f"| {name} ({len(ss)}) | {sensor or 'any'} {key} | {n} | {obs} "
+                    f"| {mu:.1f} +- {sd:.1f} | {z:+.1f} |"
+                )
     return 0
 
 
