@@ -277,14 +277,22 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
             clear_by_sensor.setdefault(_sensor(o), set()).add(o.acquired)
         sched = schedule({k: sorted(v) for k, v in clear_by_sensor.items()}, start, end, cov)
         scene_at = {o.scene_id: (_hours(o.acquired), _sensor(o)) for o in obs}
+        clear_scene_at = {o.scene_id: (_hours(o.acquired), _sensor(o)) for o in clear_obs}
         months = sched.months
         mi = {m: i for i, m in enumerate(months)}
         observed = np.zeros(len(months))
+        # the calls the model can have seen: p_seen counts clear images only, so a call seen
+        # only through images whose berth was obscured is, for the correction, one the clear
+        # images missed (it fills part of the missed calls below instead of adding to them)
+        observed_clear = np.zeros(len(months))
+        bounds = {d.id: _clear_bounds(load_of[d.id], scene_at, clear_scene_at) for d in mine}
         obs_bbl = np.zeros((n, len(months)))
         for d in mine:
             m = mi[month_key(load_of[d.id].first_seen)]
             observed[m] += 1
+            observed_clear[m] += bounds[d.id] is not None
             obs_bbl[:, m] += draws[d.id]
+        only_obscured = sum(b is None for b in bounds.values())
         # barrels of a call the images missed: drawn from the calls seen at this port, or, when
         # none was seen, from an unidentified tanker of any size in the identification range
         pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
@@ -292,16 +300,7 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
             clear_at = _clear_by_berth(clear_obs)
             fit = fit_coverage(
                 sched,
-                [
-                    VisitBounds(
-                        load_of[d.id].berth,
-                        _hours(load_of[d.id].first_seen),
-                        _hours(load_of[d.id].last_seen),
-                        load_of[d.id].n_obs,
-                        _inner_hits(load_of[d.id], scene_at),
-                    )
-                    for d in mine
-                ],
+                [b for b in bounds.values() if b is not None],
                 clear_at,
                 cov,
                 {x: p.portcalls.recall_prior(x) for x in sched.sensors},
@@ -317,8 +316,18 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                 )
             med, rec = fit.draws(rng, n)
             pseen = p_seen_given(sched, med, cov.dwell_sigma_ln, rec)
-            calls = corrected_counts(observed, sched.hours, pseen, rng)
+            calls = corrected_counts(observed_clear, sched.hours, pseen, rng)
+            # never fewer than the calls seen at all (those seen only through obscured images
+            # are known, so they are among the calls, not drawn again)
+            calls = np.maximum(calls, observed[None, :])
             missed = calls - observed[None, :]
+            if only_obscured:
+                dwell_notes.append(
+                    f"{port}: {only_obscured} of {len(mine)} load visits were seen only in images "
+                    f"whose berth was obscured: p_seen counts clear images only, so they are "
+                    f"counted among the calls the clear images missed and left out of the dwell "
+                    f"and recall fit"
+                )
             pool_class = (
                 np.repeat([d.product for d in mine], n)
                 if mine
@@ -374,6 +383,39 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
 
 def _hours(t: datetime) -> float:
     return t.timestamp() / 3600
+
+
+def _clear_bounds(
+    v: Visit,
+    scene_at: dict[str, tuple[float, str]],
+    clear_scene_at: dict[str, tuple[float, str]],
+) -> VisitBounds | None:
+    """What visit ``v`` says to the coverage model, from its sightings in clear images only.
+
+    The model (``fit_coverage``, ``p_seen``) counts clear images of the berth and nothing else,
+    so a sighting in an image whose berth was obscured is outside it: the first and last
+    sightings and the hits between them are taken over clear images. None: the visit holds no
+    sighting in a clear image (seen only through obscured ones). A visit whose sightings' scenes
+    are not all known here is taken whole, as before sightings were kept."""
+    if not v.sightings or any(s not in scene_at for s in v.sightings):
+        return VisitBounds(
+            v.berth, _hours(v.first_seen), _hours(v.last_seen), v.n_obs, _inner_hits(v, scene_at)
+        )
+    clear = [s for s in dict.fromkeys(v.sightings) if s in clear_scene_at]
+    if not clear:
+        return None
+    if len(clear) == len(dict.fromkeys(v.sightings)):
+        return VisitBounds(
+            v.berth, _hours(v.first_seen), _hours(v.last_seen), v.n_obs, _inner_hits(v, scene_at)
+        )
+    times = [clear_scene_at[s][0] for s in clear]
+    lo, hi = min(times), max(times)
+    inner: dict[str, int] = {}
+    for s in clear:
+        t, sensor = clear_scene_at[s]
+        if lo + 1e-3 < t < hi - 1e-3:
+            inner[sensor] = inner.get(sensor, 0) + 1
+    return VisitBounds(v.berth, lo, hi, len(clear), inner)
 
 
 def _inner_hits(v: Visit, scene_at: dict[str, tuple[float, str]]) -> dict[str, int] | None:

@@ -276,3 +276,46 @@ def test_months_without_a_clear_image_are_named_in_the_notes(params):
     res = run_estimate(visits, [], obs, s.registry, params, seed=0, ports=s.ports)
     (note,) = [n for n in res.notes if "no clear image of the load berths" in n]
     assert f"{year}-02" in note and f"{year}-01" not in note
+
+
+def test_a_call_seen_only_through_an_obscured_image_is_not_counted_twice(params):
+    """p_seen counts clear images of the berth only; a call seen only in an image whose berth
+    was marked obscured (the hull found through thin cloud) is one the clear images missed. So
+    the same season with those calls unseen (their images obscured and empty) and seen (images
+    obscured, hulls found) must give the same correction, the second knowing more calls by name
+    (never fewer than those): counting them as seen by the model inflated the total by about
+    1 / p_seen each."""
+    from dataclasses import replace
+
+    from pipeline.estimate import run_estimate
+    from pipeline.portcalls import build_visits
+    from pipeline.portcalls.synthetic import synthetic_season
+
+    s = synthetic_season(seed=4, days=180, n_calls=80, sensors=("sentinel-2",))
+    params.volume.draws = 400
+    base = build_visits(s.detections, s.scenes, s.observations, s.ports, params)
+    single = [v for v in base if v.role == "load" and len(set(v.sightings)) == 1][:3]
+    assert len(single) >= 2
+    hidden = {(v.sightings[0], v.berth) for v in single}
+    obs = [
+        replace(o, state="obscured") if (o.scene_id, o.berth) in hidden else o
+        for o in s.observations
+    ]
+    theirs = {e for v in single for e in v.evidence}
+    unseen = [d for d in s.detections if d.id not in theirs]
+    runs = {}
+    for name, dets in (("unseen", unseen), ("seen", s.detections)):
+        visits = build_visits(dets, s.scenes, obs, s.ports, params)
+        runs[name] = run_estimate(visits, [], obs, s.registry, params, seed=0, ports=s.ports)
+    a, b = runs["unseen"].coverage["totals"], runs["seen"].coverage["totals"]
+    assert b["calls_observed"] == a["calls_observed"] + len(hidden)
+    # the same clear images and the same fit; the calls known from obscured images are among
+    # those the correction adds, so they raise it by at most themselves (it was about
+    # 1 / p_seen each: 10 -> 18 here for 3 calls)
+    assert a["calls_corrected_p50"] <= b["calls_corrected_p50"]
+    assert b["calls_corrected_p50"] <= a["calls_corrected_p50"] + len(hidden)
+    assert b["calls_corrected_p10"] >= b["calls_observed"]
+    fit = [n for n in runs["seen"].notes if "dwell median fitted jointly" in n]
+    assert fit == [n for n in runs["unseen"].notes if "dwell median fitted jointly" in n]
+    (note,) = [n for n in runs["seen"].notes if "seen only in images whose berth" in n]
+    assert f"{len(hidden)} of" in note
