@@ -16,6 +16,7 @@ from pipeline.estimate.caps import MissedCalls, cap_rows, corrected_cap_rows
 from pipeline.estimate.coverage import (
     CoverageFit,
     VisitBounds,
+    back_to_back_rate,
     corrected_counts,
     fit_coverage,
     month_key,
@@ -316,7 +317,16 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
                 )
             med, rec = fit.draws(rng, n)
             pseen = p_seen_given(sched, med, cov.dwell_sigma_ln, rec)
-            calls = corrected_counts(observed_clear, sched.hours, pseen, rng)
+            cap = back_to_back_rate(len(clear_at), med, cov.dwell_sigma_ln)
+            calls = corrected_counts(observed_clear, sched.hours, pseen, rng, max_rate=cap)
+            capped = _capacity_share(observed_clear, sched.hours, pseen, cap)
+            if capped > 0.1:
+                dwell_notes.append(
+                    f"{port}: the images cover too little of the season to bound the calls: in "
+                    f"{capped:.0%} of the draws the berths' capacity (one hull at a time, back to "
+                    f"back) is what bounds them, so the corrected calls are a ceiling, not an "
+                    f"estimate"
+                )
             # never fewer than the calls seen at all (those seen only through obscured images
             # are known, so they are among the calls, not drawn again)
             calls = np.maximum(calls, observed[None, :])
@@ -541,3 +551,11 @@ def _corrected(c10, c50, c90, b10, b50, b90) -> dict:
         "barrels_corrected_p50": r(b50, 1),
         "barrels_corrected_p90": r(b90, 1),
     }
+
+
+def _capacity_share(observed, hours, pseen, cap) -> float:
+    """Share of draws whose expected call rate (calls seen over the hours the images cover)
+    exceeds the berths' capacity: where capacity, not the imagery, bounds the corrected calls."""
+    exposure = (hours[None, :] * pseen).sum(axis=1)
+    rate = (observed.sum() + 0.5) / np.maximum(exposure, 1e-9)
+    return float(np.mean(rate > cap))

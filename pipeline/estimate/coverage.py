@@ -160,13 +160,29 @@ def p_seen_given(sched: Schedule, median_h, sigma_ln: float, recall) -> np.ndarr
 
 
 def corrected_counts(
-    observed: np.ndarray, hours: np.ndarray, p: np.ndarray, rng: np.random.Generator
+    observed: np.ndarray,
+    hours: np.ndarray,
+    p: np.ndarray,
+    rng: np.random.Generator,
+    max_rate: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, M) draws of the true number of calls per month, given ``observed`` (M,) and p (n, M)."""
+    """(n, M) draws of the true number of calls per month, given ``observed`` (M,) and p (n, M).
+
+    max_rate: optional (n,) calls per hour the berths can hold at most (``back_to_back_rate``); a
+    season the images barely cover (exposure near 0) otherwise draws an unbounded rate."""
     exposure = (hours[None, :] * p).sum(axis=1)  # (n,)
     rate = rng.gamma(observed.sum() + 0.5, 1.0 / np.maximum(exposure, 1e-9))
+    if max_rate is not None:
+        rate = np.minimum(rate, max_rate)
     missed = rng.poisson(rate[:, None] * hours[None, :] * (1.0 - p))
     return observed[None, :] + missed
+
+
+def back_to_back_rate(berths: int, dwell_median_h: np.ndarray, sigma_ln: float) -> np.ndarray:
+    """Calls per hour that ``berths`` load berths hold at most with stays of that log-normal
+    dwell (one hull at a time, back to back): berths / mean stay, per draw of the median."""
+    mean_stay = np.asarray(dwell_median_h, dtype=float) * np.exp(sigma_ln**2 / 2)
+    return max(1, berths) / np.maximum(mean_stay, 1e-9)
 
 
 # --- self-calibration: dwell median and detector recall from the visits themselves (#13) -----

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from pipeline.estimate.coverage import corrected_counts, p_seen_given, schedule
+from pipeline.estimate.coverage import back_to_back_rate, corrected_counts, p_seen_given, schedule
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2025, 1, 1, tzinfo=UTC)
@@ -319,3 +319,24 @@ def test_a_call_seen_only_through_an_obscured_image_is_not_counted_twice(params)
     assert fit == [n for n in runs["unseen"].notes if "dwell median fitted jointly" in n]
     (note,) = [n for n in runs["seen"].notes if "seen only in images whose berth" in n]
     assert f"{len(hidden)} of" in note
+
+
+def test_a_season_the_images_barely_cover_is_bounded_by_the_berths_capacity():
+    # one call seen in a month whose images cover almost nothing: unbounded without the cap
+    rng = np.random.default_rng(3)
+    observed, hours = np.array([1.0]), np.array([720.0])
+    p = np.full((500, 1), 1e-12)
+    free = corrected_counts(observed, hours, p, np.random.default_rng(3)).sum(axis=1)
+    assert np.median(free) > 1e9
+    cap = back_to_back_rate(1, np.full(500, 24.0), 0.6)  # stays of mean 28.7 h, back to back
+    capped = corrected_counts(observed, hours, p, rng, max_rate=cap).sum(axis=1)
+    most = 720.0 / (24.0 * np.exp(0.18))
+    assert capped.max() <= most + 4 * np.sqrt(most) + 1
+    assert np.median(capped) == pytest.approx(most, rel=0.15)
+
+
+def test_the_berths_capacity_grows_with_berths_and_shrinks_with_the_stay():
+    one = back_to_back_rate(1, np.array([10.0, 40.0]), 0.6)
+    assert one[0] == pytest.approx(4 * one[1])
+    assert back_to_back_rate(2, np.array([10.0]), 0.6)[0] == pytest.approx(2 * one[0])
+    assert back_to_back_rate(0, np.array([10.0]), 0.6)[0] == pytest.approx(one[0])  # at least one
