@@ -257,6 +257,17 @@ def miss_probability(record: dict[str, list[int]], sensor: str, p: PortcallParam
     return (n0 * q + misses) / (n0 + hits + misses)
 
 
+def _on_hull(s: Sighting, t: Sighting) -> bool:
+    """Whether two sightings of one image lie on one stretch of the berth: the centre of one
+    on the other's hull, along the berth. Two hulls moored alongside in line cannot (a peak of
+    a hull found twice, or a hull merged with the pier next to its own, can)."""
+    return abs(s.along_m - t.along_m) < max(s.length_m, t.length_m) / 2
+
+
+def _by_score(idx: list[int], ep: _Epoch) -> list[int]:
+    return sorted(idx, key=lambda j: (-ep.sightings[j].det.score, ep.sightings[j].det.id))
+
+
 def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: PortcallParams):
     visits: list[Visit] = []
     open_: list[_Track] = []
@@ -309,9 +320,13 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
                     continue
             still.append(tr)
         open_ = still
-        for j, s in enumerate(ep.sightings):
-            if j not in matched_s:
-                open_.append(_Track(sightings=[s], arrived_after=last_clear))
+        taken = [ep.sightings[j] for j in matched_s]
+        for j in _by_score([j for j in range(len(ep.sightings)) if j not in matched_s], ep):
+            s = ep.sightings[j]
+            if role != "other" and any(_on_hull(s, t) for t in taken):
+                continue  # the same hull seen twice, or a tug alongside it: no second call
+            taken.append(s)
+            open_.append(_Track(sightings=[s], arrived_after=last_clear))
         if ep.clear:
             last_clear = ep.time
     for tr in open_:
