@@ -26,6 +26,7 @@ from estimate_calibration import SEED_BASE, chain_recall, chain_scenario, draw_s
 from pipeline.config import load_port  # noqa: E402
 from pipeline.estimate.params import load_params  # noqa: E402
 from pipeline.portcalls import build_visits  # noqa: E402
+from pipeline.portcalls.berths import BerthIndex  # noqa: E402
 
 
 def diagnose(sc, seed: int, work: Path, params) -> list[str]:
@@ -41,6 +42,7 @@ def diagnose(sc, seed: int, work: Path, params) -> list[str]:
         all_obs, all_dets = ledger.observations(), ledger.detections()
     visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
     owner, _ = chain_recall(sc, stays, all_obs, all_dets, visits)
+    index = BerthIndex(ports, params.portcalls.berth_margin_m)
     loads = sorted(
         (v for v in visits if v.role == "load" and v.port == sc.load_port),
         key=lambda v: v.first_seen,
@@ -89,7 +91,9 @@ def diagnose(sc, seed: int, work: Path, params) -> list[str]:
                 if vv is None:
                     continue
                 tag = "*" if vv is v else ("p" if vv is prev else "o")
-                marks.append(f"{tag}{d.score:.2f}/L{d.length_m:.0f}")
+                hit = index.locate(d, sc.load_port)
+                along = f"@{hit.along_m:.0f}" if hit else ""
+                marks.append(f"{tag}{d.score:.2f}/L{d.length_m:.0f}{along}")
             out.append(
                 f"   {o.acquired:%m-%d %H:%M} {o.sensor[:6]:6} {o.state:8} "
                 f"call={','.join(str(k) for k in at) or '-':4} {' '.join(marks)}"

@@ -275,6 +275,13 @@ class PortcallParams(Strict):
         "missed a vessel still there with less than this probability starts a new visit (the "
         "berth was empty between two calls; at most miss_p_max changes nothing)",
     )
+    berth_capacity: int | None = Field(
+        default=None,
+        ge=1,
+        description="tankers a load or discharge berth takes at once: in one image at most this "
+        "many sightings there (those that continue a visit first, then by score); absent: no "
+        "limit beyond hulls not overlapping along the berth",
+    )
     hull_recall_n: float | None = Field(
         default=None,
         gt=0,

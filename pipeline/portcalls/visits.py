@@ -264,8 +264,15 @@ def _on_hull(s: Sighting, t: Sighting) -> bool:
     return abs(s.along_m - t.along_m) < max(s.length_m, t.length_m) / 2
 
 
-def _by_score(idx: list[int], ep: _Epoch) -> list[int]:
-    return sorted(idx, key=lambda j: (-ep.sightings[j].det.score, ep.sightings[j].det.id))
+def _by_score(idx: list[int], ep: _Epoch, p: PortcallParams) -> list[int]:
+    """Sightings of one image, those of a tanker's length first (a tug alongside scoring higher
+    must not take a tanker's place), then by score."""
+
+    def key(j: int):
+        s = ep.sightings[j]
+        return (not p.min_length_m <= s.length_m <= p.max_length_m, -s.det.score, s.det.id)
+
+    return sorted(idx, key=key)
 
 
 def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: PortcallParams):
@@ -321,10 +328,13 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
             still.append(tr)
         open_ = still
         taken = [ep.sightings[j] for j in matched_s]
-        for j in _by_score([j for j in range(len(ep.sightings)) if j not in matched_s], ep):
+        cap = p.berth_capacity if role != "other" else None
+        for j in _by_score([j for j in range(len(ep.sightings)) if j not in matched_s], ep, p):
             s = ep.sightings[j]
             if role != "other" and any(_on_hull(s, t) for t in taken):
                 continue  # the same hull seen twice, or a tug alongside it: no second call
+            if cap is not None and len(taken) >= cap:
+                continue  # the berth holds no more tankers at once: a weaker peak beside one
             taken.append(s)
             open_.append(_Track(sightings=[s], arrived_after=last_clear))
         if ep.clear:

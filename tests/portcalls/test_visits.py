@@ -114,13 +114,14 @@ def test_two_vessels_back_to_back(builder):
     assert v1.length_m == pytest.approx(60) and v2.length_m == pytest.approx(115)
 
 
-def test_two_vessels_side_by_side_along_the_berth(builder):
+def test_two_vessels_side_by_side_along_the_berth(builder, params):
+    """Two hulls in line at a berth that takes two at once (the shipped config: one)."""
     b = builder
     for t in (0, 24):
         s = b.scene(t)
         b.vessel(s, 70, 12, along=-60)
         b.vessel(s, 72, 12, along=60)
-    vs = loads(b.build())
+    vs = loads(b.build(_capacity(params, 2)))
     assert len(vs) == 2
     assert all(v.n_obs == 2 for v in vs)
 
@@ -566,3 +567,71 @@ def load_params_for_test():
     from pipeline.portcalls.params import load_portcall_params
 
     return load_portcall_params()
+
+
+def _score(b, det, score):
+    """Give a builder's detection another score."""
+    det.score = score
+
+
+def _capacity(params, cap):
+    portcalls = params.portcalls.model_copy(update={"berth_capacity": cap})
+    return params.model_copy(update={"portcalls": portcalls})
+
+
+def test_a_hull_found_twice_in_one_image_is_one_hull(builder, params):
+    """Two peaks of one image with the centre of one on the other's hull (a hull found twice,
+    or merged with the pier beside it) are one hull, not a second call: the visit that goes
+    on keeps its own, a new one the stronger peak."""
+    b = builder
+    b.vessel(b.scene(0), 80, 14)
+    s = b.scene(24)
+    b.vessel(s, 80, 14)
+    _score(b, b.vessel(s, 120, 19, along=30), 0.95)  # stronger, but no visit goes on with it
+    s = b.scene(48)
+    b.vessel(s, 80, 14, along=-70)
+    _score(b, b.vessel(s, 60, 11, along=-50), 0.5)
+    vs = sorted(loads(b.build()), key=lambda v: v.first_seen)
+    assert [v.n_obs for v in vs] == [2, 1]
+    assert vs[1].length_m == pytest.approx(80, abs=1) and vs[1].first_seen == h(48)
+
+
+def test_hulls_in_line_along_the_berth_stay_two_without_a_capacity(builder, params):
+    """Side by side along the berth (neither centre on the other hull) they are two visits
+    unless the berth takes one tanker at a time; then the stronger peak is the call."""
+    b = builder
+    s = b.scene(0)
+    b.vessel(s, 70, 12, along=-60)
+    _score(b, b.vessel(s, 72, 12, along=60), 0.3)
+    assert len(loads(b.build(_capacity(params, None)))) == 2
+    (v,) = loads(b.build())  # the shipped capacity: one tanker at a time
+    assert v.length_m == pytest.approx(70, abs=1)
+    assert len(loads(b.build(_capacity(params, 2)))) == 2
+
+
+def test_at_capacity_the_peak_that_continues_a_visit_is_kept(builder, params):
+    """A weak peak beside a stronger one: where a visit goes on with the weak one (the hull seen
+    before), it is kept and the stronger newcomer dropped at capacity 1; cargo berths are not
+    limited."""
+    b = builder
+    b.vessel(b.scene(0), 70, 12, along=-60)
+    s = b.scene(24)
+    _score(b, b.vessel(s, 70, 12, along=-60), 0.3)
+    b.vessel(s, 110, 18, along=60)
+    b.vessel(s, 200, 30, berth="coal-1", along=-60)
+    b.vessel(s, 200, 30, berth="coal-1", along=60)
+    vs = b.build(_capacity(params, 1))
+    (v,) = loads(vs)
+    assert v.n_obs == 2 and v.length_m == pytest.approx(70, abs=1)
+    assert len([x for x in vs if x.berth == "coal-1"]) == 2
+
+
+def test_a_tug_scoring_higher_does_not_take_the_tankers_place(builder, params):
+    """A tug (too short for a tanker call) beside a tanker in one image, at capacity 1: the
+    tanker is the call even though the tug's peak is stronger."""
+    b = builder
+    s = b.scene(0, sensor="commercial-3m", gsd=3.0)
+    _score(b, b.vessel(s, 66, 11, along=-40), 0.5)
+    b.vessel(s, 24, 7, along=70)
+    (v,) = loads(b.build(_capacity(params, 1)))
+    assert v.length_m == pytest.approx(66, abs=1)
