@@ -1,7 +1,8 @@
 """Every split and false load visit of finished chain runs, with the load berth's timeline
 around it (#13): why port calls made it.
 
-    python benchmarks/visit_diagnose.py --work /work/chain2/tuning --set tuning --n 20 [--params YAML]
+    python benchmarks/visit_diagnose.py --work /work/chain2/tuning --set tuning --n 20 \
+        [--params YAML] [--dispersion]
 
 For each load visit that is a further visit of a call already matched (split) or of no true call
 (false), prints the visit and the load berth's clear/obscured images from two days before the
@@ -51,7 +52,6 @@ def diagnose(sc, seed: int, work: Path, params) -> list[str]:
         (i, x) for i, x in enumerate(stays)
         if x.role == "load" and x.port == sc.load_port and x.berth == sc.load_berth
     ]  # fmt: skip
-    det = {d.id: d for d in all_dets}
     obs = sorted(
         (o for o in all_obs if o.port == sc.load_port and o.berth == sc.load_berth),
         key=lambda o: o.acquired,
@@ -60,11 +60,14 @@ def diagnose(sc, seed: int, work: Path, params) -> list[str]:
     in_visit = {e: v for v in loads for e in v.evidence}
     for d in all_dets:
         dets_by_scene.setdefault(d.scene_id, []).append(d)
-    out, firsts, prev_of = [], {}, {}
+    out, firsts = [], {}
     for v in loads:
         owners = [owner[e] for e in v.evidence if e in owner]
         i = max(set(owners), key=owners.count) if owners else None
-        kind = "matched" if i is not None and i not in firsts else ("split" if i is not None else "false")
+        if i is None:
+            kind = "false"
+        else:
+            kind = "split" if i in firsts else "matched"
         if i is not None and i not in firsts:
             firsts[i] = v
         if kind == "matched":
@@ -74,10 +77,18 @@ def diagnose(sc, seed: int, work: Path, params) -> list[str]:
         out.append(
             f"== {seed} {kind} visit {v.first_seen:%m-%d %H}h..{v.last_seen:%m-%d %H}h "
             f"L{v.length_m:.0f} B{v.beam_m:.0f} n{v.n_obs}"
-            + (f" | call {c.arrive:%m-%d %H}h..{c.depart:%m-%d %H}h "
-               f"({(c.depart - c.arrive).total_seconds() / 3600:.0f} h)" if c else "")
-            + (f" | first visit {prev.first_seen:%m-%d %H}h..{prev.last_seen:%m-%d %H}h "
-               f"L{prev.length_m:.0f} n{prev.n_obs}" if prev else "")
+            + (
+                f" | call {c.arrive:%m-%d %H}h..{c.depart:%m-%d %H}h "
+                f"({(c.depart - c.arrive).total_seconds() / 3600:.0f} h)"
+                if c
+                else ""
+            )
+            + (
+                f" | first visit {prev.first_seen:%m-%d %H}h..{prev.last_seen:%m-%d %H}h "
+                f"L{prev.length_m:.0f} n{prev.n_obs}"
+                if prev
+                else ""
+            )
         )
         t0 = (prev.last_seen if prev else v.first_seen) - timedelta(days=2)
         t1 = v.last_seen + timedelta(days=2)
@@ -113,7 +124,14 @@ def main(argv=None) -> int:
         help="instead: how a hull's misses at the berth cluster (per sensor, over true calls)",
     )  # fmt: skip
     a = ap.parse_args(argv)
+    if not a.work.is_dir():
+        print(f"--work {a.work}: no such folder", file=sys.stderr)
+        return 2
+    if a.n < 1 or a.first < 0:
+        print("--n must be at least 1 and --first at least 0", file=sys.stderr)
+        return 2
     records = []
+    done = 0
     params = load_params(a.params)
     for k in range(a.first, a.first + a.n):
         seed = SEED_BASE[a.set] + k
@@ -122,10 +140,14 @@ def main(argv=None) -> int:
         if not (work / "run" / "report.html").exists():
             print(f"{seed}: no finished run in {work}", file=sys.stderr)
             continue
+        done += 1
         if a.dispersion:
             records += hull_record(sc, seed, work, params)
         else:
             print("\n".join(diagnose(sc, seed, work, params)))
+    if not done:
+        print(f"{a.work}: no finished chain run of those seeds", file=sys.stderr)
+        return 2
     if a.dispersion:
         print(json.dumps(dispersion(records), indent=1))
     return 0
@@ -176,7 +198,7 @@ def dispersion(records: list[tuple[str, list[bool]]]) -> dict:
             for a, b in zip(x, x[1:], strict=False):
                 after[a].append(not b)
 
-        def loglik(n0: float) -> float:
+        def loglik(n0: float, seqs=seqs, p=p) -> float:
             ll = 0.0
             for x in seqs:
                 hits = misses = 0
