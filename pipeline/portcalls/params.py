@@ -275,6 +275,22 @@ class PortcallParams(Strict):
         "missed a vessel still there with less than this probability starts a new visit (the "
         "berth was empty between two calls; at most miss_p_max changes nothing)",
     )
+    berth_capacity: int | None = Field(
+        default=None,
+        ge=1,
+        description="tankers a load or discharge berth takes at once: in one image at most this "
+        "many sightings there (those that continue a visit first, then by score); absent: no "
+        "limit beyond hulls not overlapping along the berth",
+    )
+    hull_recall_n: float | None = Field(
+        default=None,
+        gt=0,
+        description="with miss_rule weighed: a hull's own recall at the berth is its sensor's "
+        "detector_recall mean held with the weight of this many images, updated by that hull's "
+        "hits and misses in the visit so far, so that repeated misses of a hull the detector "
+        "keeps missing weigh less than independent ones; absent: every miss weighs 1 - the "
+        "sensor's recall",
+    )
     detector_recall: dict[str, RecallPrior] = Field(
         min_length=1,
         description="probability the detector finds a tanker at the berth in one clear image, "

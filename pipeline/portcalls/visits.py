@@ -59,6 +59,10 @@ class _Track:
     arrived_after: datetime | None
     misses: list[datetime] = field(default_factory=list)
     p_missed: float = 1.0  # probability a present vessel is missed by every one of ``misses``
+    # this hull's record at this berth since its first sighting: sensor -> [hits, misses] in
+    # clear images (the first sighting, which started the track, is not counted: it is no
+    # evidence of how often the detector finds this hull)
+    record: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def last(self) -> Sighting:
@@ -237,6 +241,40 @@ def _to_visit(tr: _Track, port: str, berth: str, role: str, p: PortcallParams) -
     )
 
 
+def miss_probability(record: dict[str, list[int]], sensor: str, p: PortcallParams) -> float:
+    """Probability that a clear image of ``sensor`` misses a hull still at the berth.
+
+    Without ``hull_recall_n``: 1 - the sensor's recall (every miss independent). With it, the
+    hull's own recall is uncertain around the sensor's (a Beta prior worth ``hull_recall_n``
+    images) and learnt from its ``record`` at this berth (sensor -> [hits, misses] so far): a
+    hull the detector has missed before is likely missed again (a small hull scoring just under
+    the threshold), one it has found every time is not."""
+    q = 1.0 - p.image_recall(sensor)
+    n0 = p.hull_recall_n
+    if n0 is None:
+        return q
+    hits, misses = record.get(sensor, (0, 0))
+    return (n0 * q + misses) / (n0 + hits + misses)
+
+
+def _on_hull(s: Sighting, t: Sighting) -> bool:
+    """Whether two sightings of one image lie on one stretch of the berth: the centre of one
+    on the other's hull, along the berth. Two hulls moored alongside in line cannot (a peak of
+    a hull found twice, or a hull merged with the pier next to its own, can)."""
+    return abs(s.along_m - t.along_m) < max(s.length_m, t.length_m) / 2
+
+
+def _by_score(idx: list[int], ep: _Epoch, p: PortcallParams) -> list[int]:
+    """Sightings of one image, those of a tanker's length first (a tug alongside scoring higher
+    must not take a tanker's place), then by score."""
+
+    def key(j: int):
+        s = ep.sightings[j]
+        return (not p.min_length_m <= s.length_m <= p.max_length_m, -s.det.score, s.det.id)
+
+    return sorted(idx, key=key)
+
+
 def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: PortcallParams):
     visits: list[Visit] = []
     open_: list[_Track] = []
@@ -272,13 +310,15 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
             open_[i].sightings.append(ep.sightings[j])
             open_[i].misses.clear()
             open_[i].p_missed = 1.0
+            open_[i].record.setdefault(ep.sensor, [0, 0])[0] += 1
         still = []
         for i, tr in enumerate(open_):
             if i not in matched_t and ep.clear:
                 tr.misses.append(ep.time)
                 if p.miss_rule == "weighed":
                     # a miss is weak evidence of departure where the detector often misses
-                    tr.p_missed *= 1.0 - p.image_recall(ep.sensor)
+                    tr.p_missed *= miss_probability(tr.record, ep.sensor, p)
+                    tr.record.setdefault(ep.sensor, [0, 0])[1] += 1
                     gone = tr.p_missed < p.miss_p_max
                 else:
                     gone = len(tr.misses) > p.miss_tolerance
@@ -287,9 +327,16 @@ def _berth_visits(epochs: list[_Epoch], port: str, berth: str, role: str, p: Por
                     continue
             still.append(tr)
         open_ = still
-        for j, s in enumerate(ep.sightings):
-            if j not in matched_s:
-                open_.append(_Track(sightings=[s], arrived_after=last_clear))
+        taken = [ep.sightings[j] for j in matched_s]
+        cap = p.berth_capacity if role != "other" else None
+        for j in _by_score([j for j in range(len(ep.sightings)) if j not in matched_s], ep, p):
+            s = ep.sightings[j]
+            if role != "other" and any(_on_hull(s, t) for t in taken):
+                continue  # the same hull seen twice, or a tug alongside it: no second call
+            if cap is not None and len(taken) >= cap:
+                continue  # the berth holds no more tankers at once: a weaker peak beside one
+            taken.append(s)
+            open_.append(_Track(sightings=[s], arrived_after=last_clear))
         if ep.clear:
             last_clear = ep.time
     for tr in open_:

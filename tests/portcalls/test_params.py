@@ -195,3 +195,25 @@ def test_a_split_probability_outside_zero_one_is_refused(tmp_path, value):
     with pytest.raises(TankerWatchError, match="split_p_max") as err:
         load_portcall_params(path)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "many"])
+def test_a_hull_recall_weight_that_is_not_positive_is_refused(tmp_path, value):
+    def bad(d):
+        d["portcalls"]["hull_recall_n"] = value
+
+    path = _write(tmp_path, bad)
+    with pytest.raises(TankerWatchError, match="hull_recall_n") as err:
+        load_portcall_params(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_a_berth_capacity_that_is_not_a_positive_whole_number_is_refused(tmp_path, value):
+    def bad(d):
+        d["portcalls"]["berth_capacity"] = value
+
+    path = _write(tmp_path, bad)
+    with pytest.raises(TankerWatchError, match="berth_capacity") as err:
+        load_portcall_params(path)
+    assert "\n" not in str(err.value)

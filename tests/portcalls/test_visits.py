@@ -114,13 +114,14 @@ def test_two_vessels_back_to_back(builder):
     assert v1.length_m == pytest.approx(60) and v2.length_m == pytest.approx(115)
 
 
-def test_two_vessels_side_by_side_along_the_berth(builder):
+def test_two_vessels_side_by_side_along_the_berth(builder, params):
+    """Two hulls in line at a berth that takes two at once (the shipped config: one)."""
     b = builder
     for t in (0, 24):
         s = b.scene(t)
         b.vessel(s, 70, 12, along=-60)
         b.vessel(s, 72, 12, along=60)
-    vs = loads(b.build())
+    vs = loads(b.build(_capacity(params, 2)))
     assert len(vs) == 2
     assert all(v.n_obs == 2 for v in vs)
 
@@ -487,3 +488,150 @@ def test_a_sensors_berth_size_error_applies_at_oil_berths_only(builder, params):
     open_water = p.portcalls.size_error_for("sentinel-2-l2a").bias(10.0)[0]
     assert coal.length_m == pytest.approx(128.0 - open_water)
     assert oil.length_sigma_m > coal.length_sigma_m
+
+
+def _hull(params, n, **by_sensor):
+    p = _recall(params, **by_sensor)
+    portcalls = p.portcalls.model_copy(update={"hull_recall_n": n})
+    return p.model_copy(update={"portcalls": portcalls})
+
+
+def test_a_hull_the_detector_keeps_missing_is_weighed_by_its_own_record(builder, params):
+    """Sentinel-2 recall 0.83 (a miss 0.17 if the vessel stayed). The hull is missed between its
+    sightings, then twice in a row before a last one: independent misses (0.17^2 = 0.029 <
+    miss_p_max 0.05) end the visit and the last sighting is a visit of its own; weighed by the
+    hull's record (prior worth 2 images; 1 hit, 1 miss so far: 0.335 x 0.468 = 0.16) it is one."""
+    b = builder
+    b.vessel(b.scene(0), 90, 15)
+    b.scene(24)  # missed
+    b.vessel(b.scene(48), 90, 15)
+    b.scene(72)
+    b.scene(96)
+    b.vessel(b.scene(120), 90, 15)
+    kw = {"sentinel_2_l2a": (0.76, 0.90), "default": (0.76, 0.90)}
+    assert len(loads(b.build(_recall(params, **kw)))) == 2
+    (v,) = loads(b.build(_hull(params, 2.0, **kw)))
+    assert v.n_obs == 3 and v.last_seen == h(120) and v.departed_before is None
+
+
+def test_a_hull_found_in_every_image_is_gone_after_fewer_misses(builder, params):
+    """Recall 0.7 (a miss 0.3): two misses (0.09) keep a visit open when misses are independent;
+    a hull found in its last eight images (prior worth 2: 0.6/10 x 1.6/11 = 0.009) has left."""
+    b = builder
+    for t in range(0, 108, 12):
+        b.vessel(b.scene(t), 90, 15)
+    b.scene(108)
+    b.scene(120)
+    b.vessel(b.scene(132), 90, 15)
+    kw = {"sentinel_2_l2a": (0.65, 0.75), "default": (0.65, 0.75)}
+    assert len(loads(b.build(_recall(params, **kw)))) == 1
+    v1, v2 = sorted(loads(b.build(_hull(params, 2.0, **kw))), key=lambda v: v.first_seen)
+    assert (v1.last_seen, v1.departed_before) == (h(96), h(108))
+    assert v2.first_seen == h(132)
+
+
+def test_a_hulls_record_is_kept_per_sensor(builder, params):
+    """A hull Sentinel-2 keeps missing is not thereby hard for the 3 m sensor: its 3 m misses
+    weigh the 3 m recall (0.9: two misses 0.01 < 0.05 end the visit)."""
+    b = builder
+    b.vessel(b.scene(0, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(12)  # Sentinel-2 misses
+    b.scene(18)
+    b.vessel(b.scene(24, sensor="commercial-3m", gsd=3.0), 90, 15)
+    b.scene(36, sensor="commercial-3m", gsd=3.0)
+    b.scene(48, sensor="commercial-3m", gsd=3.0)
+    b.vessel(b.scene(60, sensor="commercial-3m", gsd=3.0), 90, 15)
+    p = _hull(params, 2.0, commercial_3m=(0.85, 0.95), sentinel_2_l2a=(0.2, 0.3))
+    v1, v2 = sorted(loads(b.build(p)), key=lambda v: v.first_seen)
+    assert (v1.last_seen, v1.departed_before, v2.first_seen) == (h(24), h(36), h(60))
+
+
+def test_the_first_sighting_is_no_evidence_of_the_hulls_recall():
+    """miss_probability: with no record, the sensor's mean; the sighting that started the
+    track is not in the record; hits lower and misses raise the next miss's weight."""
+    from pipeline.portcalls.params import RecallPrior
+    from pipeline.portcalls.visits import miss_probability
+
+    base = load_params_for_test()
+    table = {"default": RecallPrior(low=0.7, high=0.9)}
+    p = base.model_copy(update={"detector_recall": table, "hull_recall_n": 4.0})
+    assert miss_probability({}, "x", p) == pytest.approx(0.2)
+    assert miss_probability({"x": [2, 0]}, "x", p) == pytest.approx(0.8 / 6)
+    assert miss_probability({"x": [0, 2]}, "x", p) == pytest.approx(2.8 / 6)
+    assert miss_probability({"y": [0, 2]}, "x", p) == pytest.approx(0.2)
+    off = p.model_copy(update={"hull_recall_n": None})
+    assert miss_probability({"x": [0, 5]}, "x", off) == pytest.approx(0.2)
+
+
+def load_params_for_test():
+    from pipeline.portcalls.params import load_portcall_params
+
+    return load_portcall_params()
+
+
+def _score(b, det, score):
+    """Give a builder's detection another score."""
+    det.score = score
+
+
+def _capacity(params, cap):
+    portcalls = params.portcalls.model_copy(update={"berth_capacity": cap})
+    return params.model_copy(update={"portcalls": portcalls})
+
+
+def test_a_hull_found_twice_in_one_image_is_one_hull(builder, params):
+    """Two peaks of one image with the centre of one on the other's hull (a hull found twice,
+    or merged with the pier beside it) are one hull, not a second call: the visit that goes
+    on keeps its own, a new one the stronger peak."""
+    b = builder
+    b.vessel(b.scene(0), 80, 14)
+    s = b.scene(24)
+    b.vessel(s, 80, 14)
+    _score(b, b.vessel(s, 120, 19, along=30), 0.95)  # stronger, but no visit goes on with it
+    s = b.scene(48)
+    b.vessel(s, 80, 14, along=-70)
+    _score(b, b.vessel(s, 60, 11, along=-50), 0.5)
+    vs = sorted(loads(b.build()), key=lambda v: v.first_seen)
+    assert [v.n_obs for v in vs] == [2, 1]
+    assert vs[1].length_m == pytest.approx(80, abs=1) and vs[1].first_seen == h(48)
+
+
+def test_hulls_in_line_along_the_berth_stay_two_without_a_capacity(builder, params):
+    """Side by side along the berth (neither centre on the other hull) they are two visits
+    unless the berth takes one tanker at a time; then the stronger peak is the call."""
+    b = builder
+    s = b.scene(0)
+    b.vessel(s, 70, 12, along=-60)
+    _score(b, b.vessel(s, 72, 12, along=60), 0.3)
+    assert len(loads(b.build(_capacity(params, None)))) == 2
+    (v,) = loads(b.build())  # the shipped capacity: one tanker at a time
+    assert v.length_m == pytest.approx(70, abs=1)
+    assert len(loads(b.build(_capacity(params, 2)))) == 2
+
+
+def test_at_capacity_the_peak_that_continues_a_visit_is_kept(builder, params):
+    """A weak peak beside a stronger one: where a visit goes on with the weak one (the hull seen
+    before), it is kept and the stronger newcomer dropped at capacity 1; cargo berths are not
+    limited."""
+    b = builder
+    b.vessel(b.scene(0), 70, 12, along=-60)
+    s = b.scene(24)
+    _score(b, b.vessel(s, 70, 12, along=-60), 0.3)
+    b.vessel(s, 110, 18, along=60)
+    b.vessel(s, 200, 30, berth="coal-1", along=-60)
+    b.vessel(s, 200, 30, berth="coal-1", along=60)
+    vs = b.build(_capacity(params, 1))
+    (v,) = loads(vs)
+    assert v.n_obs == 2 and v.length_m == pytest.approx(70, abs=1)
+    assert len([x for x in vs if x.berth == "coal-1"]) == 2
+
+
+def test_a_tug_scoring_higher_does_not_take_the_tankers_place(builder, params):
+    """A tug (too short for a tanker call) beside a tanker in one image, at capacity 1: the
+    tanker is the call even though the tug's peak is stronger."""
+    b = builder
+    s = b.scene(0, sensor="commercial-3m", gsd=3.0)
+    _score(b, b.vessel(s, 66, 11, along=-40), 0.5)
+    b.vessel(s, 24, 7, along=70)
+    (v,) = loads(b.build(_capacity(params, 1)))
+    assert v.length_m == pytest.approx(66, abs=1)

@@ -1,0 +1,225 @@
+"""Every split and false load visit of finished chain runs, with the load berth's timeline
+around it (#13): why port calls made it.
+
+    python benchmarks/visit_diagnose.py --work /work/chain2/tuning --set tuning --n 20 \
+        [--params YAML] [--dispersion]
+
+For each load visit that is a further visit of a call already matched (split) or of no true call
+(false), prints the visit and the load berth's clear/obscured images from two days before the
+previous visit's end to two days after it: time, sensor, clear or not, the sightings port calls
+made (score, debiased length) and the true call lying at the berth then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from estimate_calibration import SEED_BASE, chain_recall, chain_scenario, draw_scenario  # noqa: E402
+
+from pipeline.config import load_port  # noqa: E402
+from pipeline.estimate.params import load_params  # noqa: E402
+from pipeline.portcalls import build_visits  # noqa: E402
+from pipeline.portcalls.berths import BerthIndex  # noqa: E402
+
+
+def diagnose(sc, seed: int, work: Path, params) -> list[str]:
+    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
+
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.run.steps import ledger_inputs
+
+    stays, _, _ = _truth_from_sim(work / "run" / "simulation")
+    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
+        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
+        all_obs, all_dets = ledger.observations(), ledger.detections()
+    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+    owner, _ = chain_recall(sc, stays, all_obs, all_dets, visits)
+    index = BerthIndex(ports, params.portcalls.berth_margin_m)
+    loads = sorted(
+        (v for v in visits if v.role == "load" and v.port == sc.load_port),
+        key=lambda v: v.first_seen,
+    )
+    calls = [
+        (i, x) for i, x in enumerate(stays)
+        if x.role == "load" and x.port == sc.load_port and x.berth == sc.load_berth
+    ]  # fmt: skip
+    obs = sorted(
+        (o for o in all_obs if o.port == sc.load_port and o.berth == sc.load_berth),
+        key=lambda o: o.acquired,
+    )
+    dets_by_scene: dict[str, list] = {}
+    in_visit = {e: v for v in loads for e in v.evidence}
+    for d in all_dets:
+        dets_by_scene.setdefault(d.scene_id, []).append(d)
+    out, firsts = [], {}
+    for v in loads:
+        owners = [owner[e] for e in v.evidence if e in owner]
+        i = max(set(owners), key=owners.count) if owners else None
+        if i is None:
+            kind = "false"
+        else:
+            kind = "split" if i in firsts else "matched"
+        if i is not None and i not in firsts:
+            firsts[i] = v
+        if kind == "matched":
+            continue
+        prev = firsts.get(i) if kind == "split" else None
+        c = stays[i] if i is not None else None
+        out.append(
+            f"== {seed} {kind} visit {v.first_seen:%m-%d %H}h..{v.last_seen:%m-%d %H}h "
+            f"L{v.length_m:.0f} B{v.beam_m:.0f} n{v.n_obs}"
+            + (
+                f" | call {c.arrive:%m-%d %H}h..{c.depart:%m-%d %H}h "
+                f"({(c.depart - c.arrive).total_seconds() / 3600:.0f} h)"
+                if c
+                else ""
+            )
+            + (
+                f" | first visit {prev.first_seen:%m-%d %H}h..{prev.last_seen:%m-%d %H}h "
+                f"L{prev.length_m:.0f} n{prev.n_obs}"
+                if prev
+                else ""
+            )
+        )
+        t0 = (prev.last_seen if prev else v.first_seen) - timedelta(days=2)
+        t1 = v.last_seen + timedelta(days=2)
+        for o in obs:
+            if not t0 <= o.acquired <= t1:
+                continue
+            at = [k for k, x in calls if x.arrive <= o.acquired < x.depart]
+            marks = []
+            for d in dets_by_scene.get(o.scene_id, []):
+                vv = in_visit.get(d.id)
+                if vv is None:
+                    continue
+                tag = "*" if vv is v else ("p" if vv is prev else "o")
+                hit = index.locate(d, sc.load_port)
+                along = f"@{hit.along_m:.0f}" if hit else ""
+                marks.append(f"{tag}{d.score:.2f}/L{d.length_m:.0f}{along}")
+            out.append(
+                f"   {o.acquired:%m-%d %H:%M} {o.sensor[:6]:6} {o.state:8} "
+                f"call={','.join(str(k) for k in at) or '-':4} {' '.join(marks)}"
+            )
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--set", choices=sorted(SEED_BASE), default="tuning")
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--params", type=Path)
+    ap.add_argument(
+        "--dispersion", action="store_true",
+        help="instead: how a hull's misses at the berth cluster (per sensor, over true calls)",
+    )  # fmt: skip
+    a = ap.parse_args(argv)
+    if not a.work.is_dir():
+        print(f"--work {a.work}: no such folder", file=sys.stderr)
+        return 2
+    if a.n < 1 or a.first < 0:
+        print("--n must be at least 1 and --first at least 0", file=sys.stderr)
+        return 2
+    records = []
+    done = 0
+    params = load_params(a.params)
+    for k in range(a.first, a.first + a.n):
+        seed = SEED_BASE[a.set] + k
+        sc = chain_scenario(draw_scenario(seed)[0])
+        work = a.work / f"{sc.name}-{seed}"
+        if not (work / "run" / "report.html").exists():
+            print(f"{seed}: no finished run in {work}", file=sys.stderr)
+            continue
+        done += 1
+        if a.dispersion:
+            records += hull_record(sc, seed, work, params)
+        else:
+            print("\n".join(diagnose(sc, seed, work, params)))
+    if not done:
+        print(f"{a.work}: no finished chain run of those seeds", file=sys.stderr)
+        return 2
+    if a.dispersion:
+        print(json.dumps(dispersion(records), indent=1))
+    return 0
+
+
+def hull_record(sc, seed: int, work: Path, params) -> list[tuple[str, list[bool]]]:
+    """(sensor, hit or miss per clear image in time order) per true load call and sensor:
+    whether the chain saw that call's hull in each clear image of the load berth taken while it
+    lay there."""
+    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
+
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.run.steps import ledger_inputs
+
+    stays, _, _ = _truth_from_sim(work / "run" / "simulation")
+    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
+        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
+        all_obs, all_dets = ledger.observations(), ledger.detections()
+    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+    owner, _ = chain_recall(sc, stays, all_obs, all_dets, visits)
+    scene_of = {d.id: d.scene_id for d in all_dets}
+    hit = {(scene_of[e], i) for e, i in owner.items()}
+    rec: dict[tuple[int, str], list[bool]] = {}
+    for o in all_obs:
+        if o.port != sc.load_port or o.berth != sc.load_berth or o.state != "clear":
+            continue
+        for i, c in enumerate(stays):
+            if c.role == "load" and c.port == sc.load_port and c.berth == sc.load_berth:
+                if c.arrive <= o.acquired < c.depart:
+                    rec.setdefault((i, o.sensor), []).append((o.scene_id, i) in hit)
+    return [(s, x) for (_, s), x in rec.items()]
+
+
+def dispersion(records: list[tuple[str, list[bool]]]) -> dict:
+    """Per sensor: pooled recall; the miss rate after a miss and after a hit of the same call
+    (consecutive clear images of that sensor); and the Beta concentration n0 (images' worth)
+    of a hull's own recall around the pooled one that best predicts each call's sequence
+    (maximum likelihood of the sequential beta-binomial predictive, the rule port calls use
+    with ``hull_recall_n``; n0 -> infinity is independent misses)."""
+    out = {}
+    for s in sorted({r[0] for r in records}):
+        seqs = [x for t, x in records if t == s]
+        flat = [h for x in seqs for h in x]
+        p = sum(flat) / len(flat)
+        after = {True: [], False: []}
+        for x in seqs:
+            for a, b in zip(x, x[1:], strict=False):
+                after[a].append(not b)
+
+        def loglik(n0: float, seqs=seqs, p=p) -> float:
+            ll = 0.0
+            for x in seqs:
+                hits = misses = 0
+                for h in x:
+                    q = (n0 * (1 - p) + misses) / (n0 + hits + misses)
+                    ll += math.log(max(1 - q if h else q, 1e-12))
+                    hits, misses = hits + h, misses + (not h)
+            return ll
+
+        grid = [0.25, 0.5, 1, 2, 3, 5, 8, 12, 20, 50, 100, 1000]
+        lls = {n0: loglik(n0) for n0 in grid}
+        best = max(lls, key=lls.get)
+        out[s] = {
+            "recall": round(p, 3), "calls": len(seqs), "images": len(flat),
+            "miss_after_miss": f"{sum(after[False])}/{len(after[False])}",
+            "miss_after_hit": f"{sum(after[True])}/{len(after[True])}",
+            "n0_ml": best,
+            "loglik": {str(k): round(v, 2) for k, v in lls.items()},
+        }  # fmt: skip
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
