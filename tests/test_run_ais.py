@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 import pandas as pd
 from portcalls.builders import T0, Builder
 
@@ -20,13 +21,24 @@ REGISTRY = [
 ]
 
 
-def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
+@pytest.mark.parametrize(
+    ("sensor", "gsd", "sure"),
+    [
+        # 3 m: the hull's size is sharp, so the transponder at the berth names it
+        ("commercial-3m", 3.0, 0.9),
+        # Sentinel-2 at an oil berth: its measured size error there (+38 m, sd 22 m, from the
+        # chain's tuning runs) leaves registry tankers of 80-130 m that never transmit as
+        # plausible dark alternatives, so the name is right but less sure
+        ("sentinel-2-l2a", 10.0, 0.7),
+    ],
+)
+def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, sensor, gsd, sure):
     b = Builder()
     honest, dark = [], []
     for h in (0, 12, 24):  # call 1: three sightings, transponder on
-        honest.append(b.vessel(b.scene(h), 106, 16, berth="oil-1"))
+        honest.append(b.vessel(b.scene(h, sensor=sensor, gsd=gsd), 106, 16, berth="oil-1"))
     for h in (24 * 10, 24 * 10 + 12):  # call 2, ten days later: transponder off
-        dark.append(b.vessel(b.scene(h), 104, 16, berth="oil-1"))
+        dark.append(b.vessel(b.scene(h, sensor=sensor, gsd=gsd), 104, 16, berth="oil-1"))
     la, lo = honest[0].lat, honest[0].lon
     times = pd.date_range(pd.Timestamp(T0) - pd.Timedelta(hours=2), periods=620, freq="3min")
     positions = pd.DataFrame(
@@ -66,7 +78,7 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli):
         False,
         273000001,
     )
-    assert first.id_probability > 0.9
+    assert first.id_probability > sure
     # its barrels from the named vessel (the registry has its length, not its dwt)
     assert "length relation at Yu Son's registry length" in first.method
     assert second.dark is True and second.ais_mmsi is None
