@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 from portcalls.builders import T0, Builder
 
 from pipeline.config import Vessel, load_port
