@@ -336,48 +336,35 @@ def detect_scene(
     return out
 
 
-def off_land(raw: list[dict], grid, land) -> list[dict]:
-    """The pixel-space detections of a grid whose centre is not on ``land`` (shapely, EPSG:4326;
-    None keeps all)."""
-    if land is None or not raw:
-        return list(raw)
+def centres_in(raw: list[dict], grid, shape) -> list[bool]:
+    """Whether each pixel-space detection's centre lies in ``shape`` (shapely, EPSG:4326)."""
+    if not raw:
+        return []
     from shapely.geometry import Point
     from shapely.prepared import prep
 
     from pipeline.geo import transformer
 
-    prepared = prep(land)
+    prepared = prep(shape)
     tr = transformer(grid.crs, "EPSG:4326")
-    keep = []
-    for d in raw:
-        x, y = grid.transform @ (d["cx"], d["cy"])
-        lon, lat = tr.transform(x, y)
-        if not prepared.contains(Point(lon, lat)):
-            keep.append(d)
-    return keep
+    return [
+        prepared.contains(Point(*tr.transform(*(grid.transform @ (d["cx"], d["cy"]))))) for d in raw
+    ]
+
+
+def off_land(raw: list[dict], grid, land) -> list[dict]:
+    """The pixel-space detections of a grid whose centre is not on ``land`` (shapely, EPSG:4326;
+    None keeps all)."""
+    if land is None:
+        return list(raw)
+    return [d for d, on in zip(raw, centres_in(raw, grid, land), strict=True) if not on]
 
 
 def above_or_at_berths(raw: list[dict], grid, berths, threshold: float) -> list[dict]:
     """The pixel-space detections scoring at least ``threshold``, and those below it whose centre
     lies in ``berths`` (shapely, EPSG:4326: the oil berths' zones)."""
-    if not raw:
-        return list(raw)
-    from shapely.geometry import Point
-    from shapely.prepared import prep
-
-    from pipeline.geo import transformer
-
-    zone = prep(berths)
-    tr = transformer(grid.crs, "EPSG:4326")
-    keep = []
-    for d in raw:
-        if d["score"] >= threshold:
-            keep.append(d)
-            continue
-        x, y = grid.transform @ (d["cx"], d["cy"])
-        if zone.contains(Point(*tr.transform(x, y))):
-            keep.append(d)
-    return keep
+    inside = centres_in(raw, grid, berths)
+    return [d for d, at in zip(raw, inside, strict=True) if d["score"] >= threshold or at]
 
 
 def detection_records(raw: list[dict], grid, scene_id: str, model_id: str) -> list[Detection]:
