@@ -147,10 +147,9 @@ def truth_season(sc, seed: int, recall: dict[str, float], params):
     """Scenes, berth observations, perturbed-truth detections, stays and truth of ``sc``."""
     from pipeline.simulate.fleet import complete_fleet
     from pipeline.simulate.layout import port_layout
-    from pipeline.simulate.run import _rng, plan_scenes
+    from pipeline.simulate.run import plan_scenes, planned_conditions
     from pipeline.simulate.scenario import registry_path
     from pipeline.simulate.schedule import build_schedule
-    from pipeline.simulate.weather import draw_conditions
 
     f = sc.fleet
     registry_rows = load_registry(registry_path(sc))
@@ -163,15 +162,7 @@ def truth_season(sc, seed: int, recall: dict[str, float], params):
     crng = np.random.default_rng([seed, 77])
     scenes, obs = [], []
     for ps in planned:
-        lon, lat = layouts[ps.port].lonlat_centre
-        cond = draw_conditions(
-            ps.acquired,
-            lon,
-            lat,
-            _rng("scene", seed, ps.id),
-            ps.sensor.partial_rate,
-            sc.weather.cloud_scale,
-        )
+        cond = planned_conditions(sc, layouts, ps, seed)
         scenes.append(
             Scene(
                 id=ps.id,

@@ -6,7 +6,7 @@ chain runs (a family run folder: ``scenario.yaml`` + ``run/ledger.db`` +
 ``run/simulation/truth/visits.csv``), stage by stage, without re-rendering anything:
 
 - planned: every acquisition the simulator plans for the load port (``plan_scenes``, the same
-  seeds), with its drawn cloud cover (``draw_conditions``, the scene's own seed, first draws);
+  seeds), with its drawn cloud cover (``planned_conditions``: the scene's own seed, first draws);
 - kept: scenes ingest kept (ledger ``scenes``), the rest skipped by cloud screening;
 - clear: kept scenes whose observation of the load berth is ``clear``.
 
@@ -42,10 +42,9 @@ def season(folder: Path) -> dict:
     """Images of the load berth and true load stays of one finished chain run."""
     from pipeline.config import load_port
     from pipeline.simulate.layout import port_layout
-    from pipeline.simulate.run import _rng, plan_scenes
+    from pipeline.simulate.run import plan_scenes, planned_conditions
     from pipeline.simulate.scenario import load_scenario
     from pipeline.simulate.sensors import SarSensor
-    from pipeline.simulate.weather import draw_conditions
 
     sc = load_scenario(folder / "scenario.yaml")
     seed = sc.seed
@@ -74,19 +73,10 @@ def season(folder: Path) -> dict:
                 stays.append((_ts(r["arrived_utc"]), _ts(r["departed_utc"])))
     stays = np.array(stays, dtype=float).reshape(-1, 2)
     images = []
-    lon, lat = layouts[lp].lonlat_centre
     for ps in planned:
         cover = None
         if not isinstance(ps.sensor, SarSensor):
-            cond = draw_conditions(
-                ps.acquired,
-                lon,
-                lat,
-                _rng("scene", seed, ps.id),
-                ps.sensor.partial_rate,
-                sc.weather.cloud_scale,
-            )
-            cover = cond.cloud_cover
+            cover = planned_conditions(sc, layouts, ps, seed).cloud_cover
         t = ps.acquired.timestamp()
         present = bool(((stays[:, 0] <= t) & (t < stays[:, 1])).any()) if len(stays) else False
         images.append(
@@ -127,10 +117,9 @@ def drawn_season(seed: int) -> dict:
     from pipeline.config import load_port, load_registry
     from pipeline.simulate.fleet import complete_fleet
     from pipeline.simulate.layout import port_layout
-    from pipeline.simulate.run import _rng, plan_scenes
+    from pipeline.simulate.run import plan_scenes, planned_conditions
     from pipeline.simulate.scenario import registry_path
     from pipeline.simulate.schedule import build_schedule
-    from pipeline.simulate.weather import draw_conditions
 
     sc = chain_scenario(draw_scenario(seed)[0])
     f = sc.fleet
@@ -152,21 +141,13 @@ def drawn_season(seed: int) -> dict:
         dtype=float,
     ).reshape(-1, 2)
     layouts = {p: port_layout(load_port(p)) for p in sc.ports}
-    lon, lat = layouts[sc.load_port].lonlat_centre
     images = []
     for ps in plan_scenes(sc, layouts, seed):
         if ps.port != sc.load_port:
             continue
         t = ps.acquired.timestamp()
         present = bool(((stays[:, 0] <= t) & (t < stays[:, 1])).any()) if len(stays) else False
-        cond = draw_conditions(
-            ps.acquired,
-            lon,
-            lat,
-            _rng("scene", seed, ps.id),
-            ps.sensor.partial_rate,
-            sc.weather.cloud_scale,
-        )
+        cond = planned_conditions(sc, layouts, ps, seed)
         images.append(
             dict(
                 sensor=ps.sensor.name,

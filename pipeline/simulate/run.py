@@ -115,6 +115,23 @@ def plan_scenes(sc: Scenario, layouts: dict[str, Layout], seed: int) -> list[Pla
     return out
 
 
+def scene_conditions(sc: Scenario, layout: Layout, ps: PlannedScene, rng: np.random.Generator):
+    """The conditions of a planned scene, its first draws from the scene's ``rng``: sea and pass
+    for a radar scene, weather (cloud cover and the rest) for an optical one."""
+    if ps.sar_pass is not None:
+        return draw_sar_conditions(ps.acquired, ps.sar_pass, ps.sensor, rng, sc.weather.wind_scale)
+    lon, lat = layout.lonlat_centre
+    return draw_conditions(
+        ps.acquired, lon, lat, rng, ps.sensor.partial_rate, sc.weather.cloud_scale
+    )
+
+
+def planned_conditions(sc: Scenario, layouts: dict[str, Layout], ps: PlannedScene, seed: int):
+    """The conditions the simulator draws for ``ps`` (``scene_conditions`` from the scene's own
+    seeded stream), without rendering it: what benchmarks check schedules and clouds with."""
+    return scene_conditions(sc, layouts[ps.port], ps, _rng("scene", seed, ps.id))
+
+
 def scene_vessels(
     sc: Scenario,
     layout: Layout,
@@ -404,15 +421,7 @@ def simulate(
                 layouts[ps.port], ps.grid, _rng("surface", seed, *key[:2])
             )
         rng = _rng("scene", seed, ps.id)
-        lon, lat = layouts[ps.port].lonlat_centre
-        if ps.sar_pass is not None:
-            cond = draw_sar_conditions(
-                ps.acquired, ps.sar_pass, ps.sensor, rng, sc.weather.wind_scale
-            )
-        else:
-            cond = draw_conditions(
-                ps.acquired, lon, lat, rng, ps.sensor.partial_rate, sc.weather.cloud_scale
-            )
+        cond = scene_conditions(sc, layouts[ps.port], ps, rng)
         vessels = scene_vessels(
             sc, layouts[ps.port], ps.grid, ps.acquired, schedule, seed, rng, by_name
         )
