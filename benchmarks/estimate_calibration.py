@@ -518,6 +518,43 @@ def _truth_deliveries(sim: Path) -> dict:
     }
 
 
+def images_in_calls(sc, stays, obs):
+    """(observation, i) per clear image of the load berth and the true load call ``stays[i]``
+    lying there when it was taken."""
+    calls = {
+        i: x
+        for i, x in enumerate(stays)
+        if x.role == "load" and x.port == sc.load_port and x.berth == sc.load_berth
+    }
+    for o in obs:
+        if o.port != sc.load_port or o.berth != sc.load_berth or o.state != "clear":
+            continue
+        for i, c in calls.items():
+            if c.arrive <= o.acquired < c.depart:
+                yield o, i
+
+
+def chain_visits(sc, work: Path, params):
+    """A finished chain run's truth and ledger with its port calls re-built by this code and
+    ``params``: stays, ports, all observations and detections, visits, and the owner of each
+    load visit's detection (``chain_recall``)."""
+    from types import SimpleNamespace
+
+    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
+
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.run.steps import ledger_inputs
+
+    stays, _, _ = _truth_from_sim(work / "run" / "simulation")
+    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
+        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
+        obs, dets = ledger.observations(), ledger.detections()
+    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+    owner, _ = chain_recall(sc, stays, obs, dets, visits)
+    return SimpleNamespace(stays=stays, ports=ports, obs=obs, dets=dets, visits=visits, owner=owner)
+
+
 def chain_recall(sc, stays, obs, detections, visits) -> tuple[dict, dict]:
     """(owner, recall per sensor) measured on the chain's own output.
 
@@ -542,12 +579,8 @@ def chain_recall(sc, stays, obs, detections, visits) -> tuple[dict, dict]:
                 owner[e] = i
                 hit.add((scene_of[e], i))
     seen: dict[str, list[int]] = {}
-    for o in obs:
-        if o.port != sc.load_port or o.berth != sc.load_berth or o.state != "clear":
-            continue
-        for i, c in calls.items():
-            if c.arrive <= o.acquired < c.depart:
-                seen.setdefault(o.sensor, []).append((o.scene_id, i) in hit)
+    for o, i in images_in_calls(sc, stays, obs):
+        seen.setdefault(o.sensor, []).append((o.scene_id, i) in hit)
     rec = {s: round(sum(x) / len(x), 3) for s, x in seen.items() if x}
     return owner, {
         "recall_s2": rec.get("sentinel-2-l2a"),

@@ -26,34 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def tally(work: Path, params, edges: list[float]) -> dict[str, list[list[int]]]:
     """sensor -> [[images, hits] per bin] of one chain run folder (family-SEED-SEED)."""
     import estimate_calibration as ec
-    from estimate_accuracy import _truth_from_sim
-
-    from pipeline.config import load_port
-    from pipeline.ledger.store import open_for_reading
-    from pipeline.run.steps import ledger_inputs
 
     seed = int(work.name.rsplit("-", 1)[-1])
     sc = ec.chain_scenario(ec.draw_scenario(seed)[0])
-    stays, _, _ = _truth_from_sim(work / "run" / "simulation")
-    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
-    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
-        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
-        obs, dets = ledger.observations(), ledger.detections()
-    visits = ec.build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
-    owner, _ = ec.chain_recall(sc, stays, obs, dets, visits)
-    scene_of = {d.id: d.scene_id for d in dets}
-    hit = {(scene_of[e], i) for e, i in owner.items() if e in scene_of}
+    run = ec.chain_visits(sc, work, params)
+    scene_of = {d.id: d.scene_id for d in run.dets}
+    hit = {(scene_of[e], i) for e, i in run.owner.items() if e in scene_of}
     out: dict[str, list[list[int]]] = {}
-    for o in obs:
-        if o.port != sc.load_port or o.berth != sc.load_berth or o.state != "clear":
-            continue
-        for i, c in enumerate(stays):
-            if c.role == "load" and c.port == sc.load_port and c.berth == sc.load_berth:
-                if c.arrive <= o.acquired < c.depart:
-                    row = out.setdefault(o.sensor, [[0, 0] for _ in range(len(edges) + 1)])
-                    k = bisect.bisect_right(edges, c.length_m)
-                    row[k][0] += 1
-                    row[k][1] += (o.scene_id, i) in hit
+    for o, i in ec.images_in_calls(sc, run.stays, run.obs):
+        row = out.setdefault(o.sensor, [[0, 0] for _ in range(len(edges) + 1)])
+        k = bisect.bisect_right(edges, run.stays[i].length_m)
+        row[k][0] += 1
+        row[k][1] += (o.scene_id, i) in hit
     return out
 
 

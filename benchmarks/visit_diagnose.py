@@ -22,27 +22,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from estimate_calibration import SEED_BASE, chain_recall, chain_scenario, draw_scenario  # noqa: E402
+from estimate_calibration import (  # noqa: E402
+    SEED_BASE,
+    chain_scenario,
+    chain_visits,
+    draw_scenario,
+    images_in_calls,
+)
 
-from pipeline.config import load_port  # noqa: E402
 from pipeline.estimate.params import load_params  # noqa: E402
-from pipeline.portcalls import build_visits  # noqa: E402
 from pipeline.portcalls.berths import BerthIndex  # noqa: E402
 
 
 def diagnose(sc, seed: int, work: Path, params) -> list[str]:
-    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
-
-    from pipeline.ledger.store import open_for_reading
-    from pipeline.run.steps import ledger_inputs
-
-    stays, _, _ = _truth_from_sim(work / "run" / "simulation")
-    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
-    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
-        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
-        all_obs, all_dets = ledger.observations(), ledger.detections()
-    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
-    owner, _ = chain_recall(sc, stays, all_obs, all_dets, visits)
+    run = chain_visits(sc, work, params)
+    stays, ports, all_obs, all_dets = run.stays, run.ports, run.obs, run.dets
+    visits, owner = run.visits, run.owner
     index = BerthIndex(ports, params.portcalls.berth_margin_m)
     loads = sorted(
         (v for v in visits if v.role == "load" and v.port == sc.load_port),
@@ -157,28 +152,13 @@ def hull_record(sc, seed: int, work: Path, params) -> list[tuple[str, list[bool]
     """(sensor, hit or miss per clear image in time order) per true load call and sensor:
     whether the chain saw that call's hull in each clear image of the load berth taken while it
     lay there."""
-    from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
-
-    from pipeline.ledger.store import open_for_reading
-    from pipeline.run.steps import ledger_inputs
-
-    stays, _, _ = _truth_from_sim(work / "run" / "simulation")
-    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
-    with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
-        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
-        all_obs, all_dets = ledger.observations(), ledger.detections()
-    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
-    owner, _ = chain_recall(sc, stays, all_obs, all_dets, visits)
+    run = chain_visits(sc, work, params)
+    stays, all_dets, owner = run.stays, run.dets, run.owner
     scene_of = {d.id: d.scene_id for d in all_dets}
     hit = {(scene_of[e], i) for e, i in owner.items()}
     rec: dict[tuple[int, str], list[bool]] = {}
-    for o in all_obs:
-        if o.port != sc.load_port or o.berth != sc.load_berth or o.state != "clear":
-            continue
-        for i, c in enumerate(stays):
-            if c.role == "load" and c.port == sc.load_port and c.berth == sc.load_berth:
-                if c.arrive <= o.acquired < c.depart:
-                    rec.setdefault((i, o.sensor), []).append((o.scene_id, i) in hit)
+    for o, i in images_in_calls(sc, stays, run.obs):
+        rec.setdefault((i, o.sensor), []).append((o.scene_id, i) in hit)
     return [(s, x) for (_, s), x in rec.items()]
 
 
