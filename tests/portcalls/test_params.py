@@ -186,34 +186,22 @@ def test_a_measured_entry_that_is_stale_missing_or_for_another_sensor_is_refused
         load_portcall_params(_write(tmp_path, entry("othersat", str(path))))
 
 
-@pytest.mark.parametrize("value", [0.0, 1.0, -0.2])
-def test_a_split_probability_outside_zero_one_is_refused(tmp_path, value):
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # a split probability outside (0, 1)
+        *(("split_p_max", v) for v in (0.0, 1.0, -0.2)),
+        # a hull recall weight that is not positive
+        *(("hull_recall_n", v) for v in (0, -1.0, "many")),
+        # a berth capacity that is not a positive whole number
+        *(("berth_capacity", v) for v in (0, -1, 1.5)),
+    ],
+)
+def test_a_bad_visit_setting_is_refused_in_one_line(tmp_path, key, value):
     def bad(d):
-        d["portcalls"]["split_p_max"] = value
+        d["portcalls"][key] = value
 
     path = _write(tmp_path, bad)
-    with pytest.raises(TankerWatchError, match="split_p_max") as err:
-        load_portcall_params(path)
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("value", [0, -1.0, "many"])
-def test_a_hull_recall_weight_that_is_not_positive_is_refused(tmp_path, value):
-    def bad(d):
-        d["portcalls"]["hull_recall_n"] = value
-
-    path = _write(tmp_path, bad)
-    with pytest.raises(TankerWatchError, match="hull_recall_n") as err:
-        load_portcall_params(path)
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize("value", [0, -1, 1.5])
-def test_a_berth_capacity_that_is_not_a_positive_whole_number_is_refused(tmp_path, value):
-    def bad(d):
-        d["portcalls"]["berth_capacity"] = value
-
-    path = _write(tmp_path, bad)
-    with pytest.raises(TankerWatchError, match="berth_capacity") as err:
+    with pytest.raises(TankerWatchError, match=key) as err:
         load_portcall_params(path)
     assert "\n" not in str(err.value)
