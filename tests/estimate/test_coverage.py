@@ -190,15 +190,8 @@ def test_fit_recovers_dwell_and_a_recall_outside_its_prior(params):
     assert e90 / e10 > 4
 
 
-def test_the_estimate_notes_what_the_fit_used(params):
-    from pipeline.estimate import run_estimate
-    from pipeline.portcalls import build_visits
-    from pipeline.portcalls.synthetic import synthetic_season
-
-    s = synthetic_season(seed=4, days=90, n_calls=25, sensors=("sentinel-2", "daily"))
-    params.volume.draws = 200
-    visits = build_visits(s.detections, s.scenes, s.observations, s.ports, params)
-    res = run_estimate(visits, [], s.observations, s.registry, params, seed=0, ports=s.ports)
+def test_the_estimate_notes_what_the_fit_used(estimated_season):
+    _, visits, res = estimated_season
     (dwell,) = [n for n in res.notes if "dwell median fitted jointly" in n]
     assert "prior:" in dwell and "P10-P90" in dwell
     recall = [n for n in res.notes if "detector recall per clear image" in n]

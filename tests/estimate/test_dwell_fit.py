@@ -95,15 +95,10 @@ def test_no_visit_leaves_the_prior_and_a_data_weight_of_zero(params):
     assert fit.prior_m[in_cfg].sum() == pytest.approx(share, abs=1e-9)
 
 
-def test_the_notes_give_the_dwell_prior_its_weight_and_the_revisit(params):
+def test_the_notes_give_the_dwell_prior_its_weight_and_the_revisit(params, estimated_season):
     from pipeline.estimate import run_estimate
-    from pipeline.portcalls import build_visits
-    from pipeline.portcalls.synthetic import synthetic_season
 
-    s = synthetic_season(seed=4, days=90, n_calls=25, sensors=("sentinel-2", "daily"))
-    params.volume.draws = 200
-    visits = build_visits(s.detections, s.scenes, s.observations, s.ports, params)
-    res = run_estimate(visits, [], s.observations, s.registry, params, seed=0, ports=s.ports)
+    s, visits, res = estimated_season
     (dwell,) = [n for n in res.notes if "dwell median fitted jointly" in n]
     assert "alone)" in dwell and "data weight" in dwell and "x 0.5" in dwell
     (revisit,) = [n for n in res.notes if "clear images of the load berths are a median" in n]
