@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pipeline.portcalls.ais_stays import track_stays
 from pipeline.portcalls.params import VoyageParams, load_portcall_params, load_voyage_params
 from pipeline.records import Visit, stable_id, utc
 
@@ -187,43 +188,6 @@ def _may_link(a, b) -> bool:
     return True
 
 
-def _stays(track, ports, berth_radius_m: float, moored_max_sog_kn: float) -> list[tuple]:
-    """A track's stays at berths: (port, berth, role, first time, last time), in order.
-
-    A stay is a run of consecutive slow reports within ``berth_radius_m`` of one berth."""
-    import numpy as np
-    import shapely
-
-    from pipeline.portcalls.ais import M_PER_DEG_LON
-
-    lon = track["lon"].to_numpy(float)
-    lat = track["lat"].to_numpy(float)
-    sog = np.nan_to_num(track["sog"].to_numpy(float), nan=0.0)
-    times = list(track["time"])
-    where: list[tuple | None] = [None] * len(track)
-    slow = sog <= moored_max_sog_kn
-    pts = shapely.points(lon, lat)
-    for port in ports:
-        inside = shapely.contains_xy(port.aoi_shape, lon, lat) & slow
-        if not inside.any():
-            continue
-        for b in port.berths:
-            deg = berth_radius_m / (M_PER_DEG_LON * math.cos(math.radians(float(lat[0]))))
-            near = inside & shapely.dwithin(b.shape, pts, deg)
-            for k in np.flatnonzero(near):
-                if where[k] is None:
-                    where[k] = (port.name, b.id, b.role)
-    out: list[tuple] = []
-    for k, w in enumerate(where):
-        if w is None:
-            continue
-        if out and out[-1][:3] == w and out[-1][5] == k - 1:
-            out[-1] = (*w, out[-1][3], times[k], k)
-        else:
-            out.append((*w, times[k], times[k], k))
-    return [s[:5] for s in out]
-
-
 def _ais_voyages(loads, dis, p, ais, positions, ports, radius, max_sog, dl, db) -> list[Voyage]:
     """Steps 1 and 2 of the module doc: voyages linked by the transponder."""
     import pandas as pd
@@ -253,7 +217,7 @@ def _ais_voyages(loads, dis, p, ais, positions, ports, radius, max_sog, dl, db) 
             after = track[
                 (track["time"] > t_last) & (track["time"] <= t_last + pd.Timedelta(hours=horizon))
             ]
-            stays = _stays(after, berth_ports, radius, max_sog) if len(after) else []
+            stays = track_stays(after, berth_ports, radius, max_sog) if len(after) else []
             # still at the load berth when the images last saw it: not the next stay
             if stays and stays[0][:2] == (a.port, a.berth) and stays[0][3] == after.time.iloc[0]:
                 stays = stays[1:]
