@@ -115,6 +115,7 @@ def run_estimate(
     model: str = "",
     ports: list[Port] | None = None,
     ais: dict | None = None,
+    ais_stays: list | None = None,
 ) -> EstimateResult:
     """Deliveries for every load visit, and the coverage summary (by month, totals, caps).
 
@@ -123,6 +124,8 @@ def run_estimate(
     ``ais``: visit id -> ``VisitAis`` (pipeline.portcalls.ais.visits_by_ais): a call named by
     its transponder takes that vessel's capacity, and ``dark``/``ais_mmsi`` are set
     (pipeline.estimate.ais); None: no AIS, both left empty.
+    ``ais_stays``: complete stays of transponders at berths (pipeline.portcalls.ais_stays); those
+    at a port's load berths enter its dwell fit as direct observations of the dwell.
     """
     from pipeline.estimate.ais import (
         ais_identification,
@@ -232,7 +235,7 @@ def run_estimate(
         deliveries = apply_ais(deliveries, ais, registry)
 
     coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
-        deliveries, draws, load_of, observations, portmap, p, seed, n
+        deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays or []
     )
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
     coverage["caps"] += corrected_cap_rows(
@@ -244,7 +247,7 @@ def run_estimate(
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
 
 
-def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
+def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays=()):
     load_berths = {
         (name, b.id) for name, port in portmap.items() for b in port.berths if b.role == "load"
     }
@@ -299,15 +302,17 @@ def _coverage(deliveries, draws, load_of, observations, portmap, p, seed, n):
         pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
         if have_schedule:
             clear_at = _clear_by_berth(clear_obs)
+            stays = [s for s in ais_stays if s.port == port and (s.port, s.berth) in load_berths]
             fit = fit_coverage(
                 sched,
                 [b for b in bounds.values() if b is not None],
                 clear_at,
                 cov,
                 {x: p.portcalls.recall_prior(x) for x in sched.sensors},
+                stays_h=np.array([s.hours for s in stays]),
             )
             multi = sum(load_of[d.id].last_seen > load_of[d.id].first_seen for d in mine)
-            dwell_notes += _fit_notes(port, fit, p, _revisit_h(clear_at), multi)
+            dwell_notes += _fit_notes(port, fit, p, _revisit_h(clear_at), multi, stays)
             seen_months = {month_key(t) for v in clear_by_sensor.values() for t in v}
             blind = [m for m in months if m not in seen_months]
             if blind:
@@ -471,11 +476,13 @@ def _fit_notes(
     p: EstimateParams,
     revisit_h: float | None = None,
     multi: int | None = None,
+    stays: list | None = None,
 ) -> list[str]:
     """What the imagery said about the dwell and the recall, and how much the priors weighed.
 
     ``revisit_h``: median hours between clear images of the load berths; ``multi``: load
-    visits with two or more sightings (the ones whose span says how long a stay is)."""
+    visits with two or more sightings (the ones whose span says how long a stay is);
+    ``stays``: the transponders' complete stays at the load berths that entered the fit."""
     cov = p.coverage
     m10, m50, m90 = fit.quantiles(0)
     p10, p50, p90 = fit.prior_quantiles()
@@ -488,8 +495,19 @@ def _fit_notes(
         f"over {cov.dwell_fit_range_h[0]:.0f}-{cov.dwell_fit_range_h[1]:.0f} h "
         f"({p50:.0f} h, P10-P90 {p10:.0f}-{p90:.0f} h alone), each visit's likelihood "
         f"x {cov.fit_visit_weight:g}; data weight {weight:.0%} (share of the prior's variance "
-        f"of log dwell the visits removed)"
+        f"of log dwell the visits and stays removed)"
     ]
+    if stays and fit.ais_stays and cov.ais_stay_weight > 0:
+        hours = np.array([x.hours for x in stays])
+        notes.append(
+            f"{port}: {len(stays)} complete stays of transponders at the load berths entered "
+            f"the dwell fit (median {np.median(hours):.0f} h, P10-P90 "
+            f"{np.percentile(hours, 10):.0f}-{np.percentile(hours, 90):.0f} h; each a "
+            f"log-normal observation of the dwell x {cov.ais_stay_weight:g}, taking the "
+            f"transmitting calls to stay as long as the dark ones; sigma_ln of their log "
+            f"stays {np.std(np.log(hours), ddof=1) if len(hours) > 1 else float('nan'):.2f} "
+            f"against the configured {cov.dwell_sigma_ln:g})"
+        )
     if revisit_h is not None and multi is not None:
         below = float(fit.marginal(0)[fit.medians < revisit_h].sum())
         notes.append(

@@ -259,6 +259,7 @@ class CoverageFit:
     prior_n: tuple[float, ...]  # each sensor's recall prior weight, in images
     by_sensor_visits: int = 0  # visits whose hits were counted per sensor (inner_hits known)
     prior_m: np.ndarray | None = None  # (G,) the dwell-median prior on ``medians``
+    ais_stays: int = 0  # stays measured by transponders that entered the dwell fit
 
     @property
     def dwell_data_weight(self) -> float:
@@ -408,11 +409,15 @@ def fit_coverage(
     clear_by_berth: dict[str, tuple[np.ndarray, np.ndarray]],
     params: CoverageParams,
     priors: dict[str, RecallPrior],
+    stays_h: np.ndarray | None = None,
 ) -> CoverageFit:
     """Joint posterior of the dwell median and each sensor's detector recall (see above).
 
     ``clear_by_berth``: berth -> (clear image times in hours, sorted; each one's sensor name).
     ``priors``: sensor name -> its recall prior, for every sensor of ``sched``.
+    ``stays_h``: stays at the load berths measured by transponders (hours): each a log-normal
+    observation of the dwell itself (``params.ais_stay_weight`` each), not conditioned on being
+    seen by the images; they fix what single sightings leave open (how long a call lasts).
     """
     from scipy.stats import norm
 
@@ -442,6 +447,14 @@ def fit_coverage(
         lp += lpj[combos[:, j]]
         prior_n.append(nj)
     logpost = np.log(prior_m)[:, None] + lp[None, :]
+    n_stays = 0
+    if stays_h is not None and params.ais_stay_weight > 0:
+        d = np.asarray(stays_h, float)
+        d = d[d > 0]
+        n_stays = len(d)
+        if n_stays:
+            z = (np.log(d)[None, :] - mu[:, None]) / s  # (G, n)
+            logpost += params.ais_stay_weight * norm.logpdf(z).sum(axis=1)[:, None]
     # the chance a call is seen, averaged over the season, for every grid point
     logd = np.log(sched.dwell_grid_h)
     edges = np.concatenate([[-np.inf], (logd[1:] + logd[:-1]) / 2, [np.inf]])
@@ -500,4 +513,5 @@ def fit_coverage(
         tuple(prior_n),
         n_by_sensor,
         prior_m / prior_m.sum(),
+        n_stays,
     )

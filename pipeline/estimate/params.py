@@ -131,6 +131,13 @@ class CoverageParams(Strict):
         description="each visit's log-likelihood in the dwell/recall fit is multiplied by this "
         "(below 1: visits split or merged by port-call building count for less)",
     )
+    ais_stay_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="each complete AIS stay at a load berth (pipeline.portcalls.ais_stays) enters "
+        "the dwell fit as a log-normal observation of the dwell with this weight (0: AIS stays "
+        "unused); the transmitting calls are taken to stay as long as the dark ones",
+    )
     recall_prior_n: float = Field(
         default=10.0,
         gt=0,

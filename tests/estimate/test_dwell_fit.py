@@ -109,3 +109,24 @@ def test_the_notes_give_the_dwell_prior_its_weight_and_the_revisit(params, estim
     # without observations there is no fit, and no note about it
     res = run_estimate(visits, [], [], s.registry, params, seed=0, ports=s.ports)
     assert not [n for n in res.notes if "dwell median" in n or "revisit" in n]
+
+
+def test_transponders_stays_fix_what_single_sightings_leave_open(params):
+    """The season of the first test (single sightings below the revisit: the dwell is the
+    prior's) plus 20 stays measured by AIS around 30 h: the dwell follows the stays, narrowly
+    (log-spread 0.25 / sqrt(20) = 0.06); with ais_stay_weight 0 the stays change nothing."""
+    sched, th, clear, cov, prior = _season(params, 48, 24 * 180)
+    visits = [VisitBounds("oil-1", float(t), float(t), 1) for t in th[5:-5:6]]
+    stays = 30.0 * np.exp(0.25 * np.random.default_rng(7).standard_normal(20))
+    fit = fit_coverage(sched, visits, clear, cov, prior, stays_h=stays)
+    m10, m50, m90 = fit.quantiles(0)
+    assert fit.ais_stays == 20
+    assert 26 <= m50 <= 35 and m90 / m10 < 1.4, (m10, m50, m90)
+    assert fit.dwell_data_weight > 0.9
+    off = cov.model_copy(update={"ais_stay_weight": 0.0})
+    without = fit_coverage(sched, visits, clear, off, prior, stays_h=stays)
+    assert without.ais_stays == 0
+    assert np.allclose(without.post, fit_coverage(sched, visits, clear, cov, prior).post)
+    # stays from the wrong dwell pull the fit with them: they are data, not decoration
+    long = fit_coverage(sched, visits, clear, cov, prior, stays_h=stays * 3)
+    assert long.quantiles(0)[1] > 2.5 * m50
