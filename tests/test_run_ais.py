@@ -108,3 +108,66 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, se
     assert len(rows) == len(b.detections)
     assert sorted(r["mmsi"] for r in rows) == ["", "", "273000001", "273000001", "273000001"]
     assert {r["name"] for r in rows if r["mmsi"]} == {"YU SON"}
+
+
+def _moored_call(mmsi: int, lat: float, lon: float, arrive, hours: float) -> pd.DataFrame:
+    """Under way towards the berth, moored for ``hours`` (a report every 3 min), then away."""
+    come = pd.date_range(arrive - pd.Timedelta(minutes=60), periods=20, freq="3min")
+    moored = pd.date_range(arrive, arrive + pd.Timedelta(hours=hours), freq="3min")
+    go = pd.date_range(moored[-1] + pd.Timedelta(minutes=3), periods=20, freq="3min")
+    parts = [(come, lat - 0.05, 9.0), (moored, lat, 0.1), (go, lat - 0.05, 9.0)]
+    return pd.concat(
+        [
+            pd.DataFrame({"mmsi": mmsi, "time": t, "lat": y, "lon": lon, "sog": v,
+                          "cog": np.nan, "heading": np.nan})
+            for t, y, v in parts
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+def test_transponders_stays_at_the_load_berth_inform_the_dwell(tmp_path):
+    """Complete AIS stays at Vostochny's oil berth of tanker-sized hulls enter the estimate's
+    dwell fit (and its notes); a bulk carrier of 250 m at the same berth and a stay at Rajin's
+    discharge berth do not; without them the note is absent."""
+    from pipeline.run.ais import load_berth_stays
+
+    b = Builder()
+    for day in (0, 9, 20):
+        b.vessel(b.scene(24 * day + 6), 106, 16, berth="oil-1")
+    oil = load_port("vostochny").berth("oil-1").shape.centroid
+    rajin = load_port("rajin").berth("oil-1").shape.centroid
+    t0 = pd.Timestamp(T0)
+    positions = pd.concat(
+        [
+            _moored_call(273000001, oil.y, oil.x, t0 + pd.Timedelta(hours=2), 30.0),
+            _moored_call(273000002, oil.y, oil.x, t0 + pd.Timedelta(days=8), 36.0),
+            _moored_call(273000003, oil.y, oil.x, t0 + pd.Timedelta(days=14), 90.0),  # 250 m
+            _moored_call(273000001, rajin.y, rajin.x, t0 + pd.Timedelta(days=3), 20.0),
+        ],
+        ignore_index=True,
+    )
+    static = pd.DataFrame(
+        [{"mmsi": m, "time": t0, "name": n, "imo": None, "callsign": None, "ship_type": "80",
+          "length_m": x, "width_m": 16.0}
+         for m, n, x in [(273000001, "YU SON", 106.0), (273000002, "X", np.nan),
+                         (273000003, "BULKER", 250.0)]]
+    )  # fmt: skip
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    with Ledger(db) as led:
+        for s in b.scenes:
+            led.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
+            led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+        before = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)[0]
+        led.add_ais(positions, static, "ais.csv")
+        ports = [load_port("vostochny"), load_port("rajin")]
+        stays = load_berth_stays(led, ports, min_length_m=40.0, max_length_m=160.0)
+        assert [(s.mmsi, s.berth, round(s.hours)) for s in stays] == [
+            (273000001, "oil-1", 30),
+            (273000002, "oil-1", 36),
+        ]
+        assert len(load_berth_stays(led, ports)) == 3  # no size bounds: the bulker too
+    saved = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)[0]
+    (note,) = [n for n in saved.result.notes if "stays of transponders" in n]
+    assert note.startswith("vostochny: 2 complete stays") and "median 33 h" in note
+    assert not [n for n in before.result.notes if "stays of transponders" in n]

@@ -242,3 +242,42 @@ def ais_match_rows(ledger, ports, start=None, end=None, models=None) -> list[dic
         )
     rows.sort(key=lambda r: (r["acquired_utc"], r["scene_id"], r["detection_id"] or ""))
     return rows
+
+
+def load_berth_stays(ledger, ports, start=None, end=None, min_length_m=None, max_length_m=None):
+    """Complete stays of transponders at the ports' load berths (pipeline.portcalls.ais_stays)
+    from the ledger's AIS, a few days either side of start..end (dates; None: all). Vessels whose
+    static length lies outside [min_length_m, max_length_m] are left out (unknown lengths kept):
+    only hulls of the size the port calls count stand for the calls' dwell. [] without AIS."""
+    from datetime import datetime, time, timedelta
+
+    from pipeline.portcalls.ais_stays import berth_stays
+
+    margin = timedelta(days=4)
+    lo = datetime.combine(start, time.min) - margin if start else None
+    hi = datetime.combine(end, time.max) + margin if end else None
+    stays = []
+    for port in ports:
+        if not any(b.role == "load" for b in port.berths):
+            continue
+        # the vessels heard inside the port, then their whole tracks: the reports just before
+        # arrival and after departure that make a stay complete may lie outside the AOI
+        near = ledger.ais_positions(start=lo, end=hi, bbox=port.aoi_shape.bounds)
+        if not len(near):
+            continue
+        pos = ledger.ais_positions(start=lo, end=hi, mmsis=sorted(set(near["mmsi"])))
+        stays += berth_stays(pos, [port], roles=("load",))
+    if not stays or (min_length_m is None and max_length_m is None):
+        return stays
+    static = ledger.ais_static(sorted({s.mmsi for s in stays}))
+    length = {int(r.mmsi): r.length_m for r in static.itertuples(index=False)}
+
+    def fits(mmsi: int) -> bool:
+        x = length.get(mmsi)
+        if x is None or x != x:  # unknown (None or NaN)
+            return True
+        return (min_length_m is None or x >= min_length_m) and (
+            max_length_m is None or x <= max_length_m
+        )
+
+    return [s for s in stays if fits(s.mmsi)]

@@ -169,7 +169,7 @@ def estimate_into_ledger(
     config = run_config(ports, params, registry, seed, start, end, visits_from_file)
     run_id = ledger.begin_run(config, model)
     from pipeline.portcalls.voyages import ais_discharge_visits, link_voyages
-    from pipeline.run.ais import ais_context
+    from pipeline.run.ais import ais_context, load_berth_stays
 
     # AIS in the ledger: matched calls named (and sized) by their transponder, dark ones flagged,
     # vessels reported elsewhere weighed down, voyages linked by the transponders' tracks (and
@@ -180,6 +180,9 @@ def estimate_into_ledger(
     if identities:
         voyages = link_voyages(visits, params, ais=identities, positions=ais.positions, ports=ports)
         visits = visits + ais_discharge_visits(voyages)
+    stays = load_berth_stays(
+        ledger, ports, start, end, params.portcalls.min_length_m, params.portcalls.max_length_m
+    )
     result = run_estimate(
         visits,
         voyages,
@@ -191,6 +194,7 @@ def estimate_into_ledger(
         model=model,
         ports=ports,
         ais=identities or None,
+        ais_stays=stays,
     )
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
@@ -294,14 +298,25 @@ def estimate_by_sensors(
     end: date | None = None,
     sensor_models: dict[str, str] | None = None,
     seed: int = 0,
+    ais_stays: bool = True,
 ) -> list[SensorSetEstimate]:
     """For each set of sensor names, port calls and the estimate from the ledger's records of
-    those sensors' scenes alone (read only: nothing is saved; no AIS, so the sets differ by the
-    imagery only). The demo prints them side by side."""
+    those sensors' scenes alone (read only: nothing is saved). AIS names no call here, so the
+    sets differ by the imagery only; with ``ais_stays`` the transponders' stays at the load
+    berths inform every set's dwell alike (pipeline.run.ais.load_berth_stays). The demo prints
+    them side by side."""
     from pipeline.estimate import run_estimate
     from pipeline.portcalls import build_visits, link_voyages
+    from pipeline.run.ais import load_berth_stays
 
     inputs = ledger_inputs(ledger, ports, start, end, sensor_models=sensor_models)
+    stays = (
+        load_berth_stays(
+            ledger, ports, start, end, params.portcalls.min_length_m, params.portcalls.max_length_m
+        )
+        if ais_stays
+        else []
+    )
     load_roles = {(p.name, b.id) for p in ports for b in p.berths if b.role == "load"}
     out = []
     for wanted in sensor_sets:
@@ -311,7 +326,9 @@ def estimate_by_sensors(
         dets = [d for d in inputs.detections if d.scene_id in keep]
         visits = build_visits(dets, scenes, obs, ports, params)
         voyages = link_voyages(visits, params)
-        res = run_estimate(visits, voyages, obs, registry, params, seed=seed, ports=ports)
+        res = run_estimate(
+            visits, voyages, obs, registry, params, seed=seed, ports=ports, ais_stays=stays
+        )
         t = res.coverage.get("totals", {})
         calls = bbl = None
         if t.get("calls_corrected_p50") is not None:
