@@ -246,14 +246,32 @@ def truth_season(sc, seed: int, recall: dict[str, float], params):
     }
 
 
-def score_scenario(sc, recall, params, seed: int) -> dict:
-    """One scenario on the perturbed-truth path: truth season, port calls, estimate, scores."""
+def transponder_stays(stays, share: float, seed: int) -> list:
+    """AIS stays at the load berth of a random ``share`` of the true load calls (the calls whose
+    transponder was on; exact to the 3 min of a moored vessel's reports), as
+    pipeline.run.ais.load_berth_stays would read them from the scenario's AIS."""
+    from pipeline.portcalls.ais_stays import AisStay
+
+    rng = np.random.default_rng([seed, 2017])
+    out = []
+    for k, x in enumerate(st for st in stays if st.role == "load"):
+        if rng.random() < share:
+            out.append(AisStay(k, x.port, x.berth, x.arrive, x.depart))
+    return out
+
+
+def score_scenario(sc, recall, params, seed: int, ais_share: float = 0.0) -> dict:
+    """One scenario on the perturbed-truth path: truth season, port calls, estimate, scores.
+    ``ais_share``: that share of the load calls' stays measured by AIS (``transponder_stays``)."""
     t0 = time.perf_counter()
     s = truth_season(sc, seed, recall, params)
     ports, scenes, obs = s["ports"], s["scenes"], s["observations"]
     visits = build_visits(s["detections"], scenes, obs, ports, params)
     voyages = link_voyages(visits, params)
-    res = run_estimate(visits, voyages, obs, s["registry"], params, seed=seed, ports=ports)
+    ais_stays = transponder_stays(s["stays"], ais_share, seed) if ais_share > 0 else None
+    res = run_estimate(
+        visits, voyages, obs, s["registry"], params, seed=seed, ports=ports, ais_stays=ais_stays
+    )
     fine = [p for p in sc.sensors if p.name == "commercial-3m"]
     return score_row(
         sc,
@@ -273,6 +291,7 @@ def score_scenario(sc, recall, params, seed: int) -> dict:
         recall={
             "recall_s2": round(recall["sentinel-2-l2a"], 3),
             "recall_3m": round(recall["commercial-3m"], 3) if fine else None,
+            "ais_stays": len(ais_stays or []),
         },
         seconds=time.perf_counter() - t0,
     )
@@ -908,7 +927,16 @@ def main(argv=None) -> int:
         "(and the drawn recall per sensor; perturbed path only), so the error left is that "
         "of everything else",
     )
+    ap.add_argument(
+        "--ais-share",
+        type=float,
+        default=0.0,
+        help="perturbed path: this share of the load calls' stays measured by transponders "
+        "and given to the estimate's dwell fit (default 0: the imagery alone)",
+    )
     a = ap.parse_args(argv)
+    if a.ais_share and a.chain:
+        ap.error("--ais-share: perturbed path only (a chain run's AIS is the scenario's own)")
     if a.chain and not (a.out and a.work):
         ap.error("--chain needs --out (the per-scenario CSV, appended and resumed) and --work")
     params = load_params(a.params)
@@ -960,7 +988,7 @@ def main(argv=None) -> int:
                     shutil.rmtree(work / sub, ignore_errors=True)
         else:
             with oracle:
-                r = score_scenario(sc, recall, params, seed)
+                r = score_scenario(sc, recall, params, seed, a.ais_share)
         rows.append(r)
         print(
             f"{seed}: calls {r['calls_true']} est {r['calls_p50']} | bbl err "

@@ -3,8 +3,11 @@ alone, Sentinel-2 + Sentinel-1, and every sensor (the table `tankerwatch demo` p
 
     tankerwatch demo --out /tmp/sar-demo
     PYTHONPATH=. python benchmarks/sar_sensor_sets.py --demo /tmp/sar-demo [--params YAML]
+        [--ais-stays with|without|both]
 
-Per set: scenes, load visits (calls found), p_seen, corrected calls P10-P50-P90, corrected
+Each table once with the transponders' complete stays at the load berth informing every set's
+dwell (what the demo does when the scenario has AIS) and once without (the imagery alone). Per
+set: scenes, load visits (calls found), p_seen, corrected calls P10-P50-P90, corrected
 barrels P10-P50-P90 and the P10-P90 width, and the ratios against Sentinel-2 alone; the
 truth (calls and barrels of the simulation) beside them.
 """
@@ -32,15 +35,24 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--demo", type=Path, required=True, help="tankerwatch demo --out folder")
     ap.add_argument("--params", default=None, help="configs/estimate file (default: default)")
+    ap.add_argument("--ais-stays", choices=["with", "without", "both"], default="both")
     a = ap.parse_args()
     sc = load_scenario()
     params = load_params(a.params)
     ports = [load_port(p) for p in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
     registry = load_registry(a.demo / "simulation" / "truth" / "fleet.csv")
     truth = read_truth(a.demo / "simulation", sc.load_port, params.caps.refined_bbl)
-    with Ledger(f"sqlite:///{a.demo / 'ledger.db'}") as ledger:
-        rows = estimate_by_sensors(ledger, ports, params, registry, SETS, sc.start, sc.end)
     print(f"truth: {truth.calls} load calls, {truth.barrels:,.0f} bbl")
+    for use in {"with": [True], "without": [False], "both": [True, False]}[a.ais_stays]:
+        with Ledger(f"sqlite:///{a.demo / 'ledger.db'}") as ledger:
+            rows = estimate_by_sensors(
+                ledger, ports, params, registry, SETS, sc.start, sc.end, ais_stays=use
+            )
+        print(f"\n{'with' if use else 'without'} the AIS stays at the load berth:\n")
+        table(rows)
+
+
+def table(rows) -> None:
     print(
         "| sensors | scenes | load calls found | p_seen | corrected calls P10-P50-P90 | "
         "corrected bbl P10-P50-P90 | bbl P10-P90 width | p_seen / S2 | width S2 / this |"
