@@ -166,16 +166,44 @@ def corrected_counts(
     rng: np.random.Generator,
     max_rate: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, M) draws of the true number of calls per month, given ``observed`` (M,) and p (n, M).
+    """(n, M) draws of the true number of calls per month, given ``observed`` (M,) or one row
+    per draw (n, M), and p (n, M).
 
     max_rate: optional (n,) calls per hour the berths can hold at most (``back_to_back_rate``); a
     season the images barely cover (exposure near 0) otherwise draws an unbounded rate."""
+    observed = np.broadcast_to(np.asarray(observed, dtype=float), p.shape)
     exposure = (hours[None, :] * p).sum(axis=1)  # (n,)
-    rate = rng.gamma(observed.sum() + 0.5, 1.0 / np.maximum(exposure, 1e-9))
+    rate = rng.gamma(observed.sum(axis=1) + 0.5, 1.0 / np.maximum(exposure, 1e-9))
     if max_rate is not None:
         rate = np.minimum(rate, max_rate)
     missed = rng.poisson(rate[:, None] * hours[None, :] * (1.0 - p))
-    return observed[None, :] + missed
+    return observed + missed
+
+
+def changeover_probability(
+    gap_h: np.ndarray, median_h: np.ndarray, sigma_ln: float, utilisation: np.ndarray
+) -> np.ndarray:
+    """(n, G): probability that a hull at the berth at t and a hull there at t + gap_h are two
+    calls, per draw of the dwell median and the berth's utilisation (share of the time a hull is
+    there), when nothing seen between says which (no clear image, sizes alike: what port-call
+    building joins into one visit).
+
+    The stay present at t ends after its residual life R, whose survival under a log-normal
+    dwell D is P(R > g) = E[(D - g)+] / E[D] (a stationary renewal process); if it ended, the
+    berth holds another call at t + g with the utilisation's probability. So
+    P(two | both) = (1 - P(R > g)) u / (P(R > g) + (1 - P(R > g)) u)."""
+    from scipy.stats import norm
+
+    g = np.maximum(np.atleast_1d(np.asarray(gap_h, dtype=float)), 1e-6)[None, :]
+    mu = np.log(np.atleast_1d(np.asarray(median_h, dtype=float)))[:, None]
+    s = sigma_ln
+    lg = np.log(g)
+    mean = np.exp(mu + s * s / 2)
+    stays = norm.cdf((mu + s * s - lg) / s) - g / mean * norm.cdf((mu - lg) / s)
+    stays = np.clip(stays, 0.0, 1.0)
+    u = np.clip(np.atleast_1d(np.asarray(utilisation, dtype=float)), 0.0, 1.0)[:, None]
+    other = (1.0 - stays) * u
+    return other / np.maximum(stays + other, 1e-12)
 
 
 def back_to_back_rate(berths: int, dwell_median_h: np.ndarray, sigma_ln: float) -> np.ndarray:
