@@ -477,15 +477,17 @@ CHAIN_MAX_DAYS = 120  # a drawn season is cut to this (its calls scaled to keep 
 CHAIN_BOX_M = {"sentinel-2-l2a": (2000.0, 1500.0), "commercial-3m": (600.0, 600.0)}
 
 
-def chain_scenario(sc):
+def chain_scenario(sc, ais: bool = False):
     """A drawn scenario made small enough for the whole chain (a minute or two on 2 cores).
 
     The season keeps its start and is cut to ``CHAIN_MAX_DAYS`` with the load calls scaled to
     keep their density (10-80 kept); both sensors image the load port only, in boxes centred on
     the load berth (``CHAIN_BOX_M``: the berth and its neighbours; discharge ports unseen, so
     deliveries are not linked to a discharge, which nothing here scores); no AIS (the totals
-    rest on the imagery alone, as on the perturbed path). Dwell, loading factor, fleet, revisit,
-    weather are as drawn."""
+    rest on the imagery alone, as on the perturbed path) unless ``ais``: then the default
+    scenario's simulated AIS (80 % of the fleet transmitting, 40 % of their load calls dark,
+    10 % spoofed) is ingested and its complete stays at the load berth inform the dwell, as a
+    user's AIS would. Dwell, loading factor, fleet, revisit, weather are as drawn."""
     days = (sc.end - sc.start).days
     keep = min(days, CHAIN_MAX_DAYS)
     n = int(np.clip(round(sc.calls.n_load_calls * keep / days), 10, 80))
@@ -500,7 +502,7 @@ def chain_scenario(sc):
             "end": sc.start + timedelta(days=keep),
             "calls": sc.calls.model_copy(update={"n_load_calls": n}),
             "sensors": sensors,
-            "ais": None,
+            "ais": sc.ais if ais else None,
         }
     )
 
@@ -666,14 +668,20 @@ def rescore_chain(sc, params, seed: int, work: Path) -> dict:
     from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
 
     from pipeline.ledger.store import open_for_reading
+    from pipeline.run.ais import load_berth_stays
     from pipeline.run.steps import ledger_inputs
 
     t0 = time.perf_counter()
     sim = work / "run" / "simulation"
     stays, _, registry = _truth_from_sim(sim)
     ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    pc = params.portcalls
     with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
         inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
+        # the transponders' stays where the chain ran with AIS (--chain-ais), as run does
+        ais_stays = load_berth_stays(
+            ledger, ports, sc.start, sc.end, pc.min_length_m, pc.max_length_m
+        )
         runs = [r for r in ledger.runs() if r.superseded_by is None] or ledger.runs()
         run_id, model = runs[-1].id, runs[-1].model
         all_scenes, all_obs, all_dets = ledger.scenes(), ledger.observations(), ledger.detections()
@@ -689,6 +697,7 @@ def rescore_chain(sc, params, seed: int, work: Path) -> dict:
         run_id=run_id,
         model=model,
         ports=ports,
+        ais_stays=ais_stays,
     )
     owner, measured = chain_recall(sc, stays, all_obs, all_dets, visits)
     return score_row(
@@ -907,6 +916,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="perturbed path on the seasons as --chain cuts them (the two paths side by side)",
     )
+    ap.add_argument(
+        "--chain-ais",
+        action="store_true",
+        help="with --chain: keep the scenario's simulated AIS (its load-berth stays inform the "
+        "dwell fit, as a user's AIS would)",
+    )
     ap.add_argument("--work", type=Path, help="with --chain: a folder per scenario's run")
     ap.add_argument(
         "--model", help="with --chain: one detector for both sensors (default: the released ones)"
@@ -958,7 +973,8 @@ def main(argv=None) -> int:
             seed = SEED_BASE[a.set] + k
             sc, recall = draw_scenario(seed)
             # the whole chain: the drawn season made small; the real detector sets the recall
-            jobs.append((chain_scenario(sc) if a.chain or a.small else sc, recall, seed))
+            small = a.chain or a.small
+            jobs.append((chain_scenario(sc, a.chain_ais) if small else sc, recall, seed))
     done = done_keys(a.out) if a.chain and not a.rescore else set()
     if a.oracle and a.chain and (not a.rescore or a.oracle != "dwell"):
         ap.error(

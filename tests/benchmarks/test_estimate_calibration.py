@@ -57,6 +57,10 @@ def test_the_chain_scenario_is_the_drawn_one_made_small():
         assert small.fleet == sc.fleet and small.weather == sc.weather and small.ais is None
         assert [p.name for p in small.sensors] == [p.name for p in sc.sensors]
         assert all(p.ports == [sc.load_port] and p.centre == "berth" for p in small.sensors)
+        # --chain-ais keeps the scenario's simulated AIS, and nothing else changes
+        with_ais = mod.chain_scenario(sc, ais=True)
+        assert with_ais.ais == sc.ais and sc.ais is not None
+        assert with_ais.model_copy(update={"ais": None}) == small
 
 
 def _truth(departed: str, bbl: float):
