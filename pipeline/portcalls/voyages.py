@@ -28,7 +28,7 @@ are first linked by the transponder, then the rest by size and time as above:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.portcalls.ais_stays import track_stays
 from pipeline.portcalls.params import VoyageParams, load_portcall_params, load_voyage_params
@@ -205,6 +205,8 @@ def _ais_voyages(loads, dis, p, ais, positions, ports, radius, max_sog, dl, db) 
         tracks = {int(m): g for m, g in pos.groupby("mmsi", sort=False)}
     out: list[Voyage] = []
     used: set[str] = set()
+    linked: dict[tuple, int] = {}  # (mmsi, port, berth, stay start) -> index in out
+    loads_by_id = {a.id: a for a in loads}
     for a in loads:
         m = _named(ais.get(a.id))
         if m is None:
@@ -229,6 +231,18 @@ def _ais_voyages(loads, dis, p, ais, positions, ports, radius, max_sog, dl, db) 
                     link = (port, berth, t0, t1, h)
         if link is not None:
             port, berth, t0, t1, h = link
+            key = (m, port, berth, t0)
+            if key in linked:
+                # the transponder's next discharge stay already closes a voyage: this is one
+                # call seen as two load visits (a split); the later visit is the one that sailed
+                i = linked[key]
+                if a.last_seen > loads_by_id[out[i].load_visit].last_seen:
+                    old = out[i]
+                    b = next((x for x in dis if x.id == old.discharge_visit), None)
+                    z = _size_z(a, b, dl, db) if b is not None else old.size_z
+                    out[i] = replace(old, load_visit=a.id, transit_h=h, size_z=z, id="")
+                continue
+            linked[key] = len(out)
             slack = pd.Timedelta(hours=1)
             seen = [
                 b

@@ -163,3 +163,27 @@ def test_a_dark_load_is_not_linked_to_a_vessel_with_an_alibi(params):
     ais[load.id] = _named(load.id, None, [spoofy])
     (link,) = link_voyages([load, dis], params, ais=ais)
     assert link.source == "size"
+
+
+def test_one_call_seen_as_two_load_visits_closes_one_voyage(params):
+    """A call split into two load visits, both named by the transponder, before one discharge
+    stay no image saw: one voyage (from the later visit, the one that sailed) and one discharge
+    call, not two calls with one id (the ledger refused the run: UNIQUE visits.run_id, id)."""
+    from pipeline.portcalls.voyages import ais_discharge_visits
+
+    first = visit("vostochny", 0, dwell=10)  # last seen at hour 10
+    second = visit("vostochny", 20, dwell=4)  # the same hull, last seen at hour 24
+    clat, clon = _berth("chongjin")
+    track = _track(
+        111, [(25, 59, 41.5, 130.5, 9.0), (60, 80, clat, clon, 0.2), (81, 90, 41, 130, 9)]
+    )
+    ais = {first.id: _named(first.id, 111), second.id: _named(second.id, 111)}
+    links = link_voyages([first, second], params, ais=ais, positions=track)
+    (link,) = links
+    (call,) = ais_discharge_visits(links)
+    assert link.load_visit == second.id and link.discharge_visit == call.id
+    assert link.transit_h == 60 - 24 and link.id == type(link)(second.id, call.id, "", 0, 0).id
+    # and with an image of that discharge: it is taken once, by the later visit
+    seen = visit("chongjin", 60, dwell=20)
+    links = link_voyages([first, second, seen], params, ais=ais, positions=track)
+    assert [(v.load_visit, v.discharge_visit) for v in links] == [(second.id, seen.id)]
