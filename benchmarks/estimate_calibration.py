@@ -68,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # estimate_accuracy's 
 
 from pipeline.config import load_port, load_registry  # noqa: E402
 from pipeline.estimate import run_estimate  # noqa: E402
+from pipeline.estimate.core import season_bounds  # noqa: E402
 from pipeline.estimate.params import load_params  # noqa: E402
 from pipeline.estimate.volume import point  # noqa: E402
 from pipeline.portcalls import build_visits, link_voyages  # noqa: E402
@@ -270,8 +271,9 @@ def score_scenario(sc, recall, params, seed: int, ais_share: float = 0.0) -> dic
     voyages = link_voyages(visits, params)
     ais_stays = transponder_stays(s["stays"], ais_share, seed) if ais_share > 0 else None
     res = run_estimate(
-        visits, voyages, obs, s["registry"], params, seed=seed, ports=ports, ais_stays=ais_stays
-    )
+        visits, voyages, obs, s["registry"], params, seed=seed, ports=ports, ais_stays=ais_stays,
+        season=season_bounds(sc.start, sc.end),
+    )  # fmt: skip
     fine = [p for p in sc.sensors if p.name == "commercial-3m"]
     return score_row(
         sc,
@@ -698,6 +700,7 @@ def rescore_chain(sc, params, seed: int, work: Path) -> dict:
         model=model,
         ports=ports,
         ais_stays=ais_stays,
+        season=season_bounds(sc.start, sc.end),
     )
     owner, measured = chain_recall(sc, stays, all_obs, all_dets, visits)
     return score_row(

@@ -6,7 +6,7 @@ The one entry point the batch runner and the CLI call. Pure: same inputs and see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
@@ -117,6 +117,7 @@ def run_estimate(
     ports: list[Port] | None = None,
     ais: dict | None = None,
     ais_stays: list | None = None,
+    season: tuple[datetime, datetime] | None = None,
 ) -> EstimateResult:
     """Deliveries for every load visit, and the coverage summary (by month, totals, caps).
 
@@ -127,6 +128,9 @@ def run_estimate(
     (pipeline.estimate.ais); None: no AIS, both left empty.
     ``ais_stays``: complete stays of transponders at berths (pipeline.portcalls.ais_stays); those
     at a port's load berths enter its dwell fit as direct observations of the dwell.
+    ``season``: the period asked for (``season_bounds``): the corrected calls cover all of it,
+    hours without a clear image filled at the season's rate with its uncertainty (None: the span
+    of the port's observations, which is shorter where no image at all was kept).
     """
     from pipeline.estimate.ais import (
         ais_identification,
@@ -237,8 +241,9 @@ def run_estimate(
 
     lengths = [v.length_m for v in registry if v.length_m]
     coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
-        deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays or [], lengths
-    )
+        deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays or [], lengths,
+        season,
+    )  # fmt: skip
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
     coverage["caps"] += corrected_cap_rows(
         deliveries, draws, load_times, missed, p.caps, np.random.default_rng([seed, 2397, 1])
@@ -249,9 +254,21 @@ def run_estimate(
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
 
 
+def season_bounds(start: date | None, end: date | None) -> tuple[datetime, datetime] | None:
+    """A run's inclusive days as the estimate's season: start 00:00 UTC up to the day after end
+    (None unless both are given)."""
+    if start is None or end is None:
+        return None
+    return (
+        datetime.combine(start, time.min, tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+
+
 def _coverage(
-    deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays=(), registry_lengths=()
-):
+    deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays=(),
+    registry_lengths=(), season=None,
+):  # fmt: skip
     load_berths = {
         (name, b.id) for name, port in portmap.items() for b in port.berths if b.role == "load"
     }
@@ -278,6 +295,8 @@ def _coverage(
             continue
         start = min(times).replace(minute=0, second=0, microsecond=0)
         end = max(times) + timedelta(hours=1)
+        if season is not None:
+            start, end = min(start, season[0]), max(end, season[1])
         cov = p.coverage
         clear_obs = [o for o in obs if o.state == "clear"]
         clear_by_sensor: dict[str, set] = {}

@@ -165,6 +165,7 @@ def estimate_into_ledger(
     coverage and the estimate's notes as that run (replacing its rows; other runs' deliveries
     are superseded)."""
     from pipeline.estimate import run_estimate
+    from pipeline.estimate.core import season_bounds
 
     config = run_config(ports, params, registry, seed, start, end, visits_from_file)
     run_id = ledger.begin_run(config, model)
@@ -195,6 +196,7 @@ def estimate_into_ledger(
         ports=ports,
         ais=identities or None,
         ais_stays=stays,
+        season=season_bounds(start, end),
     )
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
@@ -306,6 +308,7 @@ def estimate_by_sensors(
     berths inform every set's dwell alike (pipeline.run.ais.load_berth_stays). The demo prints
     them side by side."""
     from pipeline.estimate import run_estimate
+    from pipeline.estimate.core import season_bounds
     from pipeline.portcalls import build_visits, link_voyages
     from pipeline.run.ais import load_berth_stays
 
@@ -327,8 +330,9 @@ def estimate_by_sensors(
         visits = build_visits(dets, scenes, obs, ports, params)
         voyages = link_voyages(visits, params)
         res = run_estimate(
-            visits, voyages, obs, registry, params, seed=seed, ports=ports, ais_stays=stays
-        )
+            visits, voyages, obs, registry, params, seed=seed, ports=ports, ais_stays=stays,
+            season=season_bounds(start, end),
+        )  # fmt: skip
         t = res.coverage.get("totals", {})
         calls = bbl = None
         if t.get("calls_corrected_p50") is not None:

@@ -418,3 +418,39 @@ def test_calls_joined_into_one_visit_are_counted(params):
     (sep,) = [n for n in runs["separate"].notes if "more calls" in n]
     more = [float(re.search(r"hold ([0-9.]+) more calls", x).group(1)) for x in (note, sep)]
     assert more[0] - more[1] >= 0.3 * len(joined)
+
+
+def test_the_season_asked_for_is_covered_where_no_image_was_kept(params):
+    """A season whose images were all dropped after its first 40 days (a cloudy season's scenes
+    filtered out at search time leave nothing in the ledger): with the season given, the
+    corrected calls cover all 180 days, the days without images filled at the season's rate
+    (wider), and the notes name the months; without it only the images' span is estimated."""
+    from pipeline.estimate import run_estimate
+    from pipeline.estimate.core import season_bounds
+    from pipeline.portcalls import build_visits
+    from pipeline.portcalls.synthetic import synthetic_season
+
+    s = synthetic_season(seed=4, days=180, n_calls=80, sensors=("sentinel-2", "daily"))
+    params.volume.draws = 400
+    cut = T0 + timedelta(days=40)
+    scenes = [x for x in s.scenes if x.acquired < cut]
+    keep = {x.id for x in scenes}
+    obs = [o for o in s.observations if o.scene_id in keep]
+    dets = [d for d in s.detections if d.scene_id in keep]
+    visits = build_visits(dets, scenes, obs, s.ports, params)
+    span = run_estimate(visits, [], obs, s.registry, params, seed=0, ports=s.ports)
+    season = season_bounds(T0.date(), (T0 + timedelta(days=179)).date())
+    assert season == (T0, T0 + timedelta(days=180))
+    whole = run_estimate(visits, [], obs, s.registry, params, seed=0, ports=s.ports, season=season)
+    a, b = span.coverage["totals"], whole.coverage["totals"]
+    assert a["calls_observed"] == b["calls_observed"]
+    # 180 days against about 40: the corrected calls scale with the time covered
+    assert 3.0 <= b["calls_corrected_p50"] / a["calls_corrected_p50"] <= 6.0
+    assert b["calls_corrected_p90"] - b["calls_corrected_p10"] > 2 * (
+        a["calls_corrected_p90"] - a["calls_corrected_p10"]
+    )
+    truth = len([x for x in s.load_calls() if x.arrive < T0 + timedelta(days=180)])
+    assert b["calls_corrected_p10"] <= truth <= b["calls_corrected_p90"]
+    (blind,) = [n for n in whole.notes if "no clear image of the load berths in" in n]
+    assert "2024-03" in blind and "2024-06" in blind
+    assert not [n for n in span.notes if "no clear image of the load berths in" in n]
