@@ -272,7 +272,7 @@ def score_scenario(sc, recall, params, seed: int, ais_share: float = 0.0) -> dic
     ais_stays = transponder_stays(s["stays"], ais_share, seed) if ais_share > 0 else None
     res = run_estimate(
         visits, voyages, obs, s["registry"], params, seed=seed, ports=ports, ais_stays=ais_stays,
-        season=season_bounds(sc.start, sc.end),
+        season=season_bounds(sc.start, sc.end), detections=s["detections"],
     )  # fmt: skip
     fine = [p for p in sc.sensors if p.name == "commercial-3m"]
     return score_row(
@@ -701,6 +701,7 @@ def rescore_chain(sc, params, seed: int, work: Path) -> dict:
         ports=ports,
         ais_stays=ais_stays,
         season=season_bounds(sc.start, sc.end),
+        detections=inputs.detections,
     )
     owner, measured = chain_recall(sc, stays, all_obs, all_dets, visits)
     return score_row(

@@ -118,6 +118,7 @@ def run_estimate(
     ais: dict | None = None,
     ais_stays: list | None = None,
     season: tuple[datetime, datetime] | None = None,
+    detections: list | None = None,
 ) -> EstimateResult:
     """Deliveries for every load visit, and the coverage summary (by month, totals, caps).
 
@@ -131,6 +132,8 @@ def run_estimate(
     ``season``: the period asked for (``season_bounds``): the corrected calls cover all of it,
     hours without a clear image filled at the season's rate with its uncertainty (None: the span
     of the port's observations, which is shorter where no image at all was kept).
+    ``detections``: those behind the visits' evidence (or more): their lengths tell whether two
+    sightings a visit joins across a gap are one hull or two (None: only that they were joined).
     """
     from pipeline.estimate.ais import (
         ais_identification,
@@ -242,7 +245,7 @@ def run_estimate(
     lengths = [v.length_m for v in registry if v.length_m]
     coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
         deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays or [], lengths,
-        season,
+        season, {d.id: d.length_m for d in detections} if detections is not None else None,
     )  # fmt: skip
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
     coverage["caps"] += corrected_cap_rows(
@@ -267,7 +270,7 @@ def season_bounds(start: date | None, end: date | None) -> tuple[datetime, datet
 
 def _coverage(
     deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays=(),
-    registry_lengths=(), season=None,
+    registry_lengths=(), season=None, sighting_lengths=None,
 ):  # fmt: skip
     load_berths = {
         (name, b.id) for name, port in portmap.items() for b in port.berths if b.role == "load"
@@ -329,7 +332,8 @@ def _coverage(
             gsd_at = {o.scene_id: o.gsd_m for o in obs}
             fleet_sd = _fleet_length_sd(registry_lengths, p)
             seen = {
-                d.id: _sighting_gaps(load_of[d.id], scene_at, gsd_at, p, fleet_sd) for d in mine
+                d.id: _sighting_gaps(load_of[d.id], scene_at, gsd_at, p, fleet_sd, sighting_lengths)
+                for d in mine
             }
             fit = fit_coverage(
                 sched,
@@ -447,38 +451,50 @@ def _fleet_length_sd(lengths: list[float], p: EstimateParams) -> float:
     return float(np.std(inside, ddof=1)) if len(inside) >= 3 else 20.0
 
 
-def _sighting_gaps(v: Visit, scene_at, gsd_at, p: EstimateParams, fleet_sd: float):
+def _sighting_gaps(
+    v: Visit, scene_at, gsd_at, p: EstimateParams, fleet_sd: float, lengths: dict | None = None
+):
     """(the times of a visit's sightings, the hours between consecutive ones, for each gap the
-    chance that two different hulls of the fleet pass port-call building's size gate, relative
-    to one hull).
+    odds factor of two hulls against one from their sizes).
 
-    Port calls join two sightings when their lengths differ by less than gate_sigma sigmas of
-    the difference; for one hull that holds almost always, for two hulls drawn from the fleet
-    (lengths spread ``fleet_sd``) only as often as the sensors' size error blurs them. A
-    precise sensor on both sides makes a changeover the visit hides unlikely; Sentinel-2's
-    size at the pier makes it as likely as the dwell says."""
+    With the sightings' measured lengths (``lengths``: detection id -> length m), the factor is
+    the likelihood ratio of the length difference across the gap, each sighting's sensor bias
+    removed: two hulls drawn from the fleet (lengths spread ``fleet_sd``) against one hull
+    measured twice (the hull's systematic error cancels within one sensor). Without them, what
+    joining says alone: port calls join two sightings whose lengths differ by less than
+    gate_sigma sigmas, which one hull passes almost always and two hulls only as often as the
+    sensors' size error blurs them (Sentinel-2's size at the pier: nearly always)."""
     from scipy.stats import norm
 
     pc = p.portcalls
-    seen = sorted(
-        {
-            scene_at[s][0]: (scene_at[s][1], gsd_at.get(s, 10.0))
-            for s in v.sightings
-            if s in scene_at
-        }.items()
-    )
+    by_time: dict[float, tuple[str, float, list[float]]] = {}
+    for k, s in enumerate(v.sightings):
+        if s not in scene_at:
+            continue
+        t, sensor = scene_at[s]
+        gsd = gsd_at.get(s, 10.0)
+        entry = by_time.setdefault(t, (sensor, gsd, []))
+        det = v.evidence[k] if k < len(v.evidence) else None
+        if lengths is not None and det in lengths and entry[:2] == (sensor, gsd):
+            bias = pc.berth_size_error_for(sensor).bias(gsd)[0]
+            entry[2].append(lengths[det] - bias)
+    seen = sorted(by_time.items())
     times = np.array([t for t, _ in seen], dtype=float)
     if len(seen) < 2:
         return times, np.zeros(0), np.zeros(0)
     gate = pc.gate_sigma
     rand = np.sqrt(1.0 - pc.size_error.systematic_frac)
     ratio = []
-    for (_, (sa, ga)), (_, (sb, gb)) in zip(seen[:-1], seen[1:], strict=True):
+    for (_, (sa, ga, la)), (_, (sb, gb, lb)) in zip(seen[:-1], seen[1:], strict=True):
         ea, eb = pc.berth_size_error_for(sa), pc.berth_size_error_for(sb)
         diff = np.hypot(ea.length_sigma(ga, v.length_m), eb.length_sigma(gb, v.length_m))
         same = diff * (rand if (sa, ga) == (sb, gb) else 1.0)
         two = np.hypot(diff, np.sqrt(2.0) * fleet_sd)
-        ratio.append((2 * norm.cdf(gate * same / two) - 1) / (2 * norm.cdf(gate) - 1))
+        if la and lb:
+            d = float(np.mean(lb) - np.mean(la))
+            ratio.append(float(norm.pdf(d, scale=two) / max(norm.pdf(d, scale=same), 1e-300)))
+        else:
+            ratio.append((2 * norm.cdf(gate * same / two) - 1) / (2 * norm.cdf(gate) - 1))
     return times, np.diff(times), np.array(ratio)
 
 

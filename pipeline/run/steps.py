@@ -197,6 +197,7 @@ def estimate_into_ledger(
         ais=identities or None,
         ais_stays=stays,
         season=season_bounds(start, end),
+        detections=ledger.detections(ids=[e for v in visits for e in v.evidence]),
     )
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
@@ -331,7 +332,7 @@ def estimate_by_sensors(
         voyages = link_voyages(visits, params)
         res = run_estimate(
             visits, voyages, obs, registry, params, seed=seed, ports=ports, ais_stays=stays,
-            season=season_bounds(start, end),
+            season=season_bounds(start, end), detections=dets,
         )  # fmt: skip
         t = res.coverage.get("totals", {})
         calls = bbl = None

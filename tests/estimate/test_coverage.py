@@ -418,6 +418,17 @@ def test_calls_joined_into_one_visit_are_counted(params):
     (sep,) = [n for n in runs["separate"].notes if "more calls" in n]
     more = [float(re.search(r"hold ([0-9.]+) more calls", x).group(1)) for x in (note, sep)]
     assert more[0] - more[1] >= 0.3 * len(joined)
+    # the sightings' measured lengths say more than the joining: two hulls joined differ, so
+    # the joined gaps hold more changeovers by their lengths than by the joining alone
+    measured = {}
+    for name, vs in (("separate", visits), ("joined", merged)):
+        res = run_estimate(
+            vs, [], s.observations, s.registry, params, seed=0, ports=s.ports, ais_stays=stays,
+            detections=s.detections,
+        )  # fmt: skip
+        (n,) = [n for n in res.notes if "more calls" in n]
+        measured[name] = float(re.search(r"hold ([0-9.]+) more calls", n).group(1))
+    assert measured["joined"] - measured["separate"] > more[0] - more[1]
 
 
 def test_the_season_asked_for_is_covered_where_no_image_was_kept(params):
