@@ -505,8 +505,9 @@ def _hidden_calls(gaps, observed_clear, hours, pseen, med, sigma_ln, berths, rng
     one detected call in nine was joined to another's visit this way, BENCHMARKS.md). Each gap
     is a changeover with ``changeover_probability`` under each draw's dwell median and the
     berth's utilisation (the calls seen and held over the exposure, times the mean stay, per
-    berth; two passes so the calls held count in the rate). ``gaps``: (month index, gap hours,
-    the size gate's odds factor per gap: ``_sighting_gaps``) per visit with a clear sighting."""
+    berth; two passes so the calls held count in the rate), its odds multiplied by what the sizes
+    say. ``gaps``: (month index, gap hours, the sizes' odds factor of two hulls against one per
+    gap: ``_sighting_gaps``) per visit with a clear sighting."""
     n, m = pseen.shape
     out = np.zeros((n, m))
     if not gaps or not any(len(g) for _, g, _ in gaps):
@@ -520,7 +521,7 @@ def _hidden_calls(gaps, observed_clear, hours, pseen, med, sigma_ln, berths, rng
     for _ in range(2):
         rate = (observed_clear.sum() + extra + 0.5) / exposure
         q = changeover_probability(all_gaps, med, sigma_ln, rate * mean_stay / max(1, berths))
-        q = q * gate / np.maximum(q * gate + 1.0 - q, 1e-12)  # and the sizes passed the gate
+        q = q * gate / np.maximum(q * gate + 1.0 - q, 1e-12)  # odds x what the sizes say
         extra = q.sum(axis=1)
     hits = (rng.random(q.shape) < q).astype(float)  # (n, G)
     np.add.at(out.T, month, hits.T)
