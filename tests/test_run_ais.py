@@ -21,6 +21,13 @@ REGISTRY = [
 ]
 
 
+def _add_imagery(led, b) -> None:
+    """The builder's scenes, their berth observations and detections, into the ledger."""
+    for s in b.scenes:
+        led.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
+        led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+
+
 @pytest.mark.parametrize(
     ("sensor", "gsd", "sure"),
     [
@@ -65,9 +72,7 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, se
     )  # fmt: skip
     db = f"sqlite:///{tmp_path / 'l.db'}"
     with Ledger(db) as led:
-        for s in b.scenes:
-            led.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
-            led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+        _add_imagery(led, b)
         led.add_ais(positions, static, "ais.csv")
     saved, visits, voyages = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)
     by_first = {v.id: v.first_seen for v in visits}
@@ -155,9 +160,7 @@ def test_transponders_stays_at_the_load_berth_inform_the_dwell(tmp_path):
     )  # fmt: skip
     db = f"sqlite:///{tmp_path / 'l.db'}"
     with Ledger(db) as led:
-        for s in b.scenes:
-            led.add_scene(s, [o for o in b.observations if o.scene_id == s.id])
-            led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
+        _add_imagery(led, b)
         before = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)[0]
         led.add_ais(positions, static, "ais.csv")
         ports = [load_port("vostochny"), load_port("rajin")]
