@@ -151,6 +151,7 @@ def run_pipeline(cfg: RunConfig, progress: bool = True) -> RunSummary:
             seed=cfg.seed,
             start=cfg.start,
             end=cfg.end,
+            detections=inputs.detections,
         )
         run_id, result = saved.run_id, saved.result
         summary.run_id = run_id

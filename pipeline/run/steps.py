@@ -160,10 +160,12 @@ def estimate_into_ledger(
     start: date | None = None,
     end: date | None = None,
     visits_from_file: str | None = None,
+    detections: list[Detection] | None = None,
 ) -> SavedRun:
     """Begin the run (see ``run_config``), estimate, and save visits, deliveries, evidence,
     coverage and the estimate's notes as that run (replacing its rows; other runs' deliveries
-    are superseded)."""
+    are superseded). ``detections``: those the visits were built from, where the caller holds
+    them (else the visits' evidence is read from the ledger)."""
     from pipeline.estimate import run_estimate
     from pipeline.estimate.core import season_bounds
 
@@ -197,7 +199,11 @@ def estimate_into_ledger(
         ais=identities or None,
         ais_stays=stays,
         season=season_bounds(start, end),
-        detections=ledger.detections(ids=[e for v in visits for e in v.evidence]),
+        detections=(
+            detections
+            if detections is not None
+            else ledger.detections(ids=[e for v in visits for e in v.evidence])
+        ),
     )
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
@@ -241,8 +247,10 @@ def estimate_from_ledger(
     from pipeline.portcalls import build_visits, link_voyages
 
     with Ledger(db) as ledger:
+        detections = None  # visits given: their evidence is read by estimate_into_ledger
         if visits is None:
             inputs = ledger_inputs(ledger, ports, start, end, models=models)
+            detections = inputs.detections
             flags = persistent_into_ledger(ledger, inputs, params)
             visits = build_visits(
                 inputs.detections, inputs.scenes, inputs.observations, ports, params, flags
@@ -270,6 +278,7 @@ def estimate_from_ledger(
             start=start,
             end=end,
             visits_from_file=visits_from_file,
+            detections=detections,
         )
     return saved, saved.visits, saved.voyages
 
