@@ -21,8 +21,6 @@ from datetime import datetime
 
 import numpy as np
 
-M_PER_DEG_LON = 111_320.0
-
 
 @dataclass(frozen=True)
 class AisStay:
@@ -40,6 +38,8 @@ class AisStay:
 def _berth_of_reports(track, ports, radius_m: float, max_sog_kn: float) -> list[tuple | None]:
     """(port, berth, role) of each report of ``track`` that is slow and near a berth, else None."""
     import shapely
+
+    from pipeline.portcalls.ais import M_PER_DEG_LON
 
     lon = track["lon"].to_numpy(float)
     lat = track["lat"].to_numpy(float)
