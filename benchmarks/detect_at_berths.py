@@ -11,7 +11,10 @@ tanker at a load or discharge berth (label role ``load`` / ``discharge``, at mos
 cloud) is detected with its sensor's model, and the labels are matched as in ``evaluate``
 (centre within 30 m of the footprint, one-to-one). Printed per sensor and model: recall of those
 berthed tankers, and the length / beam error of the matched ones (mean absolute, root mean
-square, bias = mean, sd = spread around the bias), pooled over the simulations given. These
+square, bias = mean, sd = spread around the bias), pooled over the simulations given, and the
+spread of one hull's length errors about that hull's own mean (pooled over the hulls measured
+more than once): the systematic share ``1 - (within / sd)^2`` is the part of a vessel's error
+that repeats from image to image, which averaging its sightings cannot remove. These
 are the numbers behind ``portcalls.detector_recall`` (per sensor) and
 ``portcalls.size_error`` in configs/estimate: measure them on a simulation with another seed than
 the one you score the estimate on.
@@ -64,7 +67,7 @@ def berthed_labels(folder: Path) -> list[dict]:
     raw = json.loads((folder / "labels.geojson").read_text())["features"]
     labels = read_labels(folder / "labels.geojson")
     return [
-        lab | {"role": f["properties"].get("role")}
+        lab | {"role": f["properties"].get("role"), "vessel": f["properties"].get("vessel")}
         for lab, f in zip(labels, raw, strict=True)
         if f["properties"].get("role") in BERTHED and lab["occluded"] <= OCCLUDED_IGNORE
     ]
@@ -122,6 +125,7 @@ def measure(
                     "bundle": key,
                     "gsd_m": _gsd(folder),
                     "found": d is not None,
+                    "hull": f"{sim}:{lab['vessel']}" if lab.get("vessel") else None,
                     "dl": None if d is None else d.length_m - float(lab["length_m"]),
                     "db": None if d is None else d.beam_m - float(lab["beam_m"]),
                 }
@@ -184,6 +188,7 @@ def measure_chain(work: Path, params=None) -> dict[tuple[str, str], list]:
                         "bundle": bundle,
                         "gsd_m": ep.gsd_m,
                         "found": s is not None,
+                        "hull": f"{sim}:{c.vessel}",
                         # the raw detection against the truth (as measure: the bias is measured)
                         "dl": None if s is None else s.det.length_m - c.length_m,
                         "db": None if s is None else s.det.beam_m - c.beam_m,
@@ -206,6 +211,19 @@ def _gsd(folder: Path) -> float | None:
     return float(json.loads(item.read_text())["properties"]["gsd"]) if item.exists() else None
 
 
+def within_hull_sd(hit: list[dict], key: str) -> tuple[float | None, int]:
+    """The pooled spread of one hull's errors about its own mean (the part that does not repeat
+    between images of a vessel), and how many hulls were measured more than once."""
+    by_hull: dict[str, list[float]] = defaultdict(list)
+    for r in hit:
+        by_hull[r.get("hull") or id(r)].append(r[key])
+    groups = [np.asarray(v, dtype=float) for v in by_hull.values() if len(v) > 1]
+    dof = sum(len(g) - 1 for g in groups)
+    if not dof:
+        return None, 0
+    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), len(groups)
+
+
 def summarise(rows: list[dict]) -> dict:
     hit = [r for r in rows if r["found"]]
     out = {"tankers": len(rows), "found": len(hit), "recall": round(len(hit) / len(rows), 3)}
@@ -215,6 +233,16 @@ def summarise(rows: list[dict]) -> dict:
         out[f"{name}_rms_m"] = round(float(np.sqrt((e**2).mean())), 1) if len(e) else None
         out[f"{name}_bias_m"] = round(float(e.mean()), 1) if len(e) else None
         out[f"{name}_sd_m"] = round(float(e.std()), 1) if len(e) else None
+        within, hulls = within_hull_sd(hit, k)
+        out[f"{name}_within_hull_sd_m"] = None if within is None else round(within, 1)
+        out["hulls_repeated"] = hulls
+    # the share of the length variance a vessel carries from image to image (a bias of the
+    # detector on that hull): what repeated sightings cannot average away
+    sd, within = out["length_sd_m"], out["length_within_hull_sd_m"]
+    out["systematic_frac"] = (
+        round(min(max(1.0 - (within / sd) ** 2, 0.0), 1.0), 2) if sd and within is not None
+        else None
+    )  # fmt: skip
     return out
 
 
@@ -275,6 +303,12 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
             "beam_bias_m": s["beam_bias_m"],
             "beam_sd_m": s["beam_sd_m"],
         }
+        if s["systematic_frac"] is not None:
+            doc["sensors"][sensor] |= {
+                "length_within_hull_sd_m": s["length_within_hull_sd_m"],
+                "hulls_repeated": s["hulls_repeated"],
+                "systematic_frac": s["systematic_frac"],
+            }
     return docs
 
 
@@ -321,9 +355,9 @@ def main(argv=None) -> int:
         return 2
     print(
         "| sensor | model | tankers at berths | found | recall | length MAE / RMS / bias / sd m | "
-        "beam MAE / RMS / bias / sd m |"
+        "beam MAE / RMS / bias / sd m | length sd within a hull m (hulls) | systematic share |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     table = {}
     for (sensor, model), r in sorted(rows.items()):
         s = summarise(r)
@@ -336,7 +370,9 @@ def main(argv=None) -> int:
             f"| {sensor} | {model} | {s['tankers']} | {s['found']} | {s['recall']:.2f} | "
             f"{f(s['length_mae_m'])} / {f(s['length_rms_m'])} / {f(s['length_bias_m'])} / "
             f"{f(s['length_sd_m'])} | {f(s['beam_mae_m'])} / {f(s['beam_rms_m'])} / "
-            f"{f(s['beam_bias_m'])} / {f(s['beam_sd_m'])} |"
+            f"{f(s['beam_bias_m'])} / {f(s['beam_sd_m'])} | "
+            f"{f(s['length_within_hull_sd_m'])} ({s['hulls_repeated']}) | "
+            f"{f(s['systematic_frac'])} |"
         )
     if a.json:
         a.json.write_text(json.dumps(table, indent=2) + "\n")

@@ -1,9 +1,10 @@
 """A bundle's calibration at berths: ``models/<bundle>/berths.json``.
 
 Written by ``benchmarks/detect_at_berths.py --write-bundle`` (tankers at load and discharge
-berths of simulations that are not scored), read by the batch runner, which hands the
-``SensorCalibration`` records to port calls (size bias and sigma per sensor) and to the estimate
-(recall prior per sensor). Format ``tankerwatch-berth-calibration/1``::
+berths of simulations that are not scored), read where configs/estimate names it
+(``measured:``): ``portcalls.detector_recall`` takes its recall per sensor as the prior, and
+``portcalls.berth_size_error_by_sensor`` its size bias, spread and systematic share.
+Format ``tankerwatch-berth-calibration/1``::
 
     {"format": ..., "model": NAME, "weights_sha256": SHA of the weights measured,
      "measured": {"command": ..., "simulations": [...], "when_utc": ...},
@@ -11,7 +12,11 @@ berths of simulations that are not scored), read by the batch runner, which hand
                           "tankers_by_simulation": [...] (optional: the tankers behind
                           each share; the recall prior's spread then weighs them),
                           "matched", "length_bias_m", "length_sd_m", "beam_bias_m",
-                          "beam_sd_m"}}}
+                          "beam_sd_m",
+                          "length_within_hull_sd_m", "hulls_repeated", "systematic_frac"
+                          (optional: the spread of one hull's length errors about its own
+                          mean, over the hulls measured more than once, and the share of
+                          the variance that repeats between images of one vessel)}}}
 """
 
 from __future__ import annotations

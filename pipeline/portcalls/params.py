@@ -200,6 +200,39 @@ def measured_recall(sensor: str, path: str) -> RecallPrior:
     """The recall prior of ``sensor`` from a bundle's berths.json (relative: to the repository
     root). A file measured with other weights than the bundle's model.yaml names beside it (a
     retrained detector not re-measured) is refused, as is a file without this sensor."""
+    return RecallPrior.from_calibration(_sensor_calibration(sensor, path, "detector_recall"), path)
+
+
+def measured_size_error(sensor: str, path: str) -> SizeError:
+    """The size error of ``sensor``'s hulls at berths from a bundle's berths.json (refused as
+    ``measured_recall`` refuses): its bias and spread, whatever the GSD, and the share that
+    repeats between images of one hull where the file measured it (else 0.5, an assumption)."""
+    cal = _sensor_calibration(sensor, path, "berth_size_error_by_sensor")
+    if cal.systematic_frac is not None:
+        share = (
+            f"systematic_frac {cal.systematic_frac:.2f} measured: one hull's length error "
+            f"spreads {cal.length_within_hull_sd_m:.1f} m about its own mean over "
+            f"{cal.hulls_repeated} hulls seen more than once"
+        )
+    else:
+        share = "systematic_frac 0.5: ASSUMPTION (the file has no hull measured twice)"
+    return SizeError(
+        length_base_m=cal.length_sd_m,
+        length_per_gsd=0.0,
+        beam_base_m=cal.beam_sd_m,
+        beam_per_gsd=0.0,
+        length_bias_base_m=cal.length_bias_m,
+        beam_bias_base_m=cal.beam_bias_m,
+        systematic_frac=0.5 if cal.systematic_frac is None else cal.systematic_frac,
+        default_gsd_m=cal.gsd_m,
+        source=f"measured in {path}: {cal.model} on {cal.found} tankers at berths in "
+        f"{sensor} images, length error bias {cal.length_bias_m:+.1f} m sd "
+        f"{cal.length_sd_m:.1f} m, beam {cal.beam_bias_m:+.1f} m sd {cal.beam_sd_m:.1f} m; "
+        + share,
+    )
+
+
+def _sensor_calibration(sensor: str, path: str, field: str) -> SensorCalibration:
     import yaml
 
     from pipeline.recordio import read_calibration
@@ -214,13 +247,12 @@ def measured_recall(sensor: str, path: str) -> RecallPrior:
     try:
         cals = {c.sensor: c for c in read_calibration(file, sha)}
     except TankerWatchError as exc:  # a config value error: one line, under the field's name
-        raise ValueError(f"detector_recall.{sensor}: {exc}") from None
+        raise ValueError(f"{field}.{sensor}: {exc}") from None
     if sensor not in cals:
         raise ValueError(
-            f"detector_recall.{sensor}: {file}: no measurement for sensor '{sensor}' "
-            f"(has {sorted(cals)})"
+            f"{field}.{sensor}: {file}: no measurement for sensor '{sensor}' (has {sorted(cals)})"
         )
-    return RecallPrior.from_calibration(cals[sensor], path)
+    return cals[sensor]
 
 
 class PortcallParams(Strict):
@@ -337,6 +369,17 @@ class PortcallParams(Strict):
                 if isinstance(entry, dict) and entry.get("measured") and "low" not in entry:
                     table[sensor] = measured_recall(sensor, str(entry["measured"])).model_dump()
             data = {**data, "detector_recall": table}
+        if isinstance(data, dict) and isinstance(data.get("berth_size_error_by_sensor"), dict):
+            table = dict(data["berth_size_error_by_sensor"])
+            for sensor, entry in table.items():
+                if isinstance(entry, dict) and entry.get("measured"):
+                    if set(entry) != {"measured"}:
+                        raise ValueError(
+                            f"berth_size_error_by_sensor.{sensor}: 'measured' takes every "
+                            f"number from the file; drop {sorted(set(entry) - {'measured'})}"
+                        )
+                    table[sensor] = measured_size_error(sensor, str(entry["measured"])).model_dump()
+            data = {**data, "berth_size_error_by_sensor": table}
         return data
 
     def recall_prior(self, sensor: str) -> RecallPrior:

@@ -54,6 +54,20 @@ def test_the_tankers_behind_each_share_are_read_when_given(tmp_path):
     assert c.tankers_by_simulation == (40, 60)
 
 
+def test_the_systematic_share_is_read_when_measured_and_refused_outside_0_1(tmp_path):
+    (c,) = read_calibration(_write(tmp_path), "a" * 64)
+    assert c.systematic_frac is None and c.hulls_repeated == 0
+    measured = SENSOR | {"length_within_hull_sd_m": 2.0, "hulls_repeated": 9,
+                         "systematic_frac": 0.84}  # fmt: skip
+    (c,) = read_calibration(_write(tmp_path, sensors={"commercial-3m": measured}), "a" * 64)
+    assert (c.systematic_frac, c.hulls_repeated, c.length_within_hull_sd_m) == (0.84, 9, 2.0)
+    for bad in (1.5, -0.1, "most", True):
+        path = _write(tmp_path, sensors={"commercial-3m": measured | {"systematic_frac": bad}})
+        with pytest.raises(TankerWatchError, match="systematic_frac") as err:
+            read_calibration(path, "a" * 64)
+        assert "\n" not in str(err.value) and "berths.json" in str(err.value)
+
+
 def test_calibration_of_other_weights_is_refused(tmp_path):
     with pytest.raises(TankerWatchError, match="measured with weights aaaa"):
         read_calibration(_write(tmp_path), "b" * 64)

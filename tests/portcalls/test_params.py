@@ -75,7 +75,14 @@ def test_an_inverted_or_empty_recall_table_is_refused(tmp_path):
 
 
 def _berths_json(
-    folder, sensor="somesat", tankers=100, found=60, by_sim=(0.5, 0.7), sha=None, counts=None
+    folder,
+    sensor="somesat",
+    tankers=100,
+    found=60,
+    by_sim=(0.5, 0.7),
+    sha=None,
+    counts=None,
+    repeats=None,
 ):
     import json
 
@@ -98,6 +105,7 @@ def _berths_json(
                 "length_sd_m": 5.0,
                 "beam_bias_m": 0.0,
                 "beam_sd_m": 1.0,
+                **(repeats or {}),
             }
         },
     }
@@ -184,6 +192,49 @@ def test_a_measured_entry_that_is_stale_missing_or_for_another_sensor_is_refused
     (tmp_path / "bundle" / "model.yaml").unlink()
     with pytest.raises(TankerWatchError, match="no measurement for sensor 'othersat'"):
         load_portcall_params(_write(tmp_path, entry("othersat", str(path))))
+
+
+def test_a_measured_berth_size_error_reads_bias_spread_and_systematic_share(tmp_path):
+    """berths.json measured one hull's errors spreading 2 m about their own mean against 5 m
+    overall: 84 % of the variance repeats between images of a vessel."""
+    repeats = {"length_within_hull_sd_m": 2.0, "hulls_repeated": 12, "systematic_frac": 0.84}
+    path = _berths_json(tmp_path / "bundle", repeats=repeats)
+
+    def point_at(d):
+        d["portcalls"]["berth_size_error_by_sensor"]["somesat"] = {"measured": str(path)}
+
+    p = load_portcall_params(_write(tmp_path, point_at))
+    err = p.berth_size_error_for("somesat")
+    assert err.systematic_frac == pytest.approx(0.84)
+    assert err.length_sigma(10.0) == pytest.approx(5.0) == err.length_sigma(3.0)
+    assert err.beam_sigma(3.0) == pytest.approx(1.0) and err.bias(3.0) == (0.0, 0.0)
+    assert str(path) in err.source and "12 hulls" in err.source
+    # open water keeps the sensor's own numbers
+    assert p.size_error_for("somesat") == p.size_error
+    # a file without hulls measured twice: the share is the stated assumption
+    path = _berths_json(tmp_path / "bundle")
+    err = load_portcall_params(_write(tmp_path, point_at)).berth_size_error_for("somesat")
+    assert err.systematic_frac == 0.5 and "ASSUMPTION" in err.source
+
+
+def test_a_measured_berth_size_error_with_numbers_beside_it_or_no_sensor_is_refused(tmp_path):
+    path = _berths_json(tmp_path / "bundle")
+
+    def both(d):
+        d["portcalls"]["berth_size_error_by_sensor"]["somesat"] = {
+            "measured": str(path),
+            "systematic_frac": 0.3,
+        }
+
+    with pytest.raises(TankerWatchError, match="drop \\['systematic_frac'\\]") as err:
+        load_portcall_params(_write(tmp_path, both))
+    assert "\n" not in str(err.value)
+
+    def other(d):
+        d["portcalls"]["berth_size_error_by_sensor"]["othersat"] = {"measured": str(path)}
+
+    with pytest.raises(TankerWatchError, match="berth_size_error_by_sensor.othersat"):
+        load_portcall_params(_write(tmp_path, other))
 
 
 @pytest.mark.parametrize(
