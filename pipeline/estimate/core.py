@@ -483,12 +483,12 @@ def _sighting_gaps(
     if len(seen) < 2:
         return times, np.zeros(0), np.zeros(0)
     gate = pc.gate_sigma
-    rand = np.sqrt(1.0 - pc.size_error.systematic_frac)
     ratio = []
     for (_, (sa, ga, la)), (_, (sb, gb, lb)) in zip(seen[:-1], seen[1:], strict=True):
         ea, eb = pc.berth_size_error_for(sa), pc.berth_size_error_for(sb)
         diff = np.hypot(ea.length_sigma(ga, v.length_m), eb.length_sigma(gb, v.length_m))
-        same = diff * (rand if (sa, ga) == (sb, gb) else 1.0)
+        # one sensor: the hull's own share of the error (its systematic_frac) cancels
+        same = diff * (np.sqrt(1.0 - ea.systematic_frac) if (sa, ga) == (sb, gb) else 1.0)
         two = np.hypot(diff, np.sqrt(2.0) * fleet_sd)
         if la and lb:
             d = float(np.mean(lb) - np.mean(la))

@@ -41,6 +41,9 @@ class Sighting:
     length_m: float  # the detection's, less the detector's measured bias (size_error)
     beam_m: float
     sensor: str = ""  # the scene's sensor (sizes of one sensor share its systematic error)
+    # the share of sigma that repeats between images of one hull by this sensor (its size
+    # error's systematic_frac); None: the caller's error model says
+    systematic_frac: float | None = None
 
 
 @dataclass
@@ -74,13 +77,17 @@ class _Track:
 
 
 def visit_size(sightings: list[Sighting], err: SizeError) -> tuple[float, float, float, float]:
-    f = err.systematic_frac
+    """Inverse-variance mean length and beam; their error keeps each sighting's systematic
+    share (its sensor's, else ``err``'s) whole and averages the rest away."""
+    f = [err.systematic_frac if s.systematic_frac is None else s.systematic_frac
+         for s in sightings]  # fmt: skip
     out = []
     for attr, sattr in (("length_m", "sigma_l"), ("beam_m", "sigma_b")):
-        w = [1.0 / max(getattr(s, sattr), 1e-6) ** 2 for s in sightings]
-        mean = sum(wi * getattr(s, attr) for wi, s in zip(w, sightings, strict=True)) / sum(w)
-        var = f * sum(getattr(s, sattr) ** 2 for s in sightings) / len(sightings)
-        var += (1 - f) / sum(w)
+        sig2 = [max(getattr(s, sattr), 1e-6) ** 2 for s in sightings]
+        w = sum(1.0 / x for x in sig2)
+        mean = sum(getattr(s, attr) / x for s, x in zip(sightings, sig2, strict=True)) / w
+        var = sum(fi * x for fi, x in zip(f, sig2, strict=True)) / len(sightings)
+        var += sum((1 - fi) / x for fi, x in zip(f, sig2, strict=True)) / (w * w)
         out += [mean, math.sqrt(var)]
     return out[0], out[2], out[1], out[3]
 
@@ -171,6 +178,7 @@ def _timelines(
                 length_m=length,
                 beam_m=beam,
                 sensor=sensor,
+                systematic_frac=err.systematic_frac,
             )
         )
     lines: dict[tuple[str, str], list[_Epoch]] = defaultdict(list)
@@ -199,12 +207,15 @@ def _match(tracks: list[_Track], sightings: list[Sighting], p: PortcallParams):
         return []
     big = 1e9
     cost = np.full((len(tracks), len(sightings)), big)
-    rand = math.sqrt(1.0 - p.size_error.systematic_frac)
     for i, tr in enumerate(tracks):
         L, B, sl, sb = tr.size(p.size_error)
         for j, s in enumerate(sightings):
             same = [t for t in tr.sightings if t.gsd_m == s.gsd_m and t.sensor == s.sensor]
             if same:  # same sensor: the hull's systematic error cancels in the difference
+                share = (
+                    p.size_error.systematic_frac if s.systematic_frac is None else s.systematic_frac
+                )
+                rand = math.sqrt(1.0 - share)
                 ref = _same_sensor_mean(same)
                 dl = (s.length_m - ref[0]) / (rand * math.hypot(ref[2], s.sigma_l))
                 db = (s.beam_m - ref[1]) / (rand * math.hypot(ref[3], s.sigma_b))

@@ -465,3 +465,37 @@ def test_the_season_asked_for_is_covered_where_no_image_was_kept(params):
     (blind,) = [n for n in whole.notes if "no clear image of the load berths in" in n]
     assert "2024-03" in blind and "2024-06" in blind
     assert not [n for n in span.notes if "no clear image of the load berths in" in n]
+
+
+def test_the_sizes_odds_across_a_gap_take_the_sensors_systematic_share(params):
+    """Two Sentinel-2 sightings of one visit, equal lengths: the more of the error that repeats
+    from image to image (the measured systematic share), the more surely equal lengths are one
+    hull, so the odds of two hulls across the gap fall; lengths 40 m apart go the other way."""
+    from pipeline.estimate.core import _sighting_gaps
+    from pipeline.portcalls.params import SizeError
+    from pipeline.records import Visit
+
+    def odds(share, second_length):
+        berth = SizeError(
+            length_base_m=22.3, length_per_gsd=0.0, beam_base_m=3.3, beam_per_gsd=0.0,
+            systematic_frac=share, source="test",
+        )  # fmt: skip
+        pc = params.portcalls.model_copy(
+            update={"berth_size_error_by_sensor": {"sentinel-2-l2a": berth}}
+        )
+        p = params.model_copy(update={"portcalls": pc})
+        t = datetime(2024, 5, 1, tzinfo=UTC)
+        v = Visit(
+            port="vostochny", berth="oil-1", vessel_key="k", first_seen=t,
+            last_seen=t + timedelta(hours=60), arrived_after=None, departed_before=None,
+            n_obs=2, length_m=120.0, beam_m=20.0, evidence=["da", "db"], sightings=["a", "b"],
+        )  # fmt: skip
+        scene_at = {"a": (0.0, "sentinel-2-l2a"), "b": (60.0, "sentinel-2-l2a")}
+        gsd_at = {"a": 10.0, "b": 10.0}
+        lengths = {"da": 150.0, "db": 150.0 + second_length}
+        times, gaps, ratio = _sighting_gaps(v, scene_at, gsd_at, p, 25.0, lengths)
+        assert list(gaps) == [60.0]
+        return float(ratio[0])
+
+    assert odds(0.9, 0.0) < odds(0.5, 0.0) < 1.0
+    assert odds(0.9, 40.0) > odds(0.5, 40.0) > 1.0

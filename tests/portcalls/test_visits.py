@@ -490,6 +490,39 @@ def test_a_sensors_berth_size_error_applies_at_oil_berths_only(builder, params):
     assert oil.length_sigma_m > coal.length_sigma_m
 
 
+def test_the_size_gate_within_one_sensor_takes_that_sensors_systematic_share(builder, params):
+    """Two Sentinel-2 sightings at the oil berth 12 h apart, 45 m apart in length (sigma 22.3 m
+    each). If half the error is the hull's own (share 0.5) the difference's sigma is 22.3 m: one
+    hull, 2 sigma. If nine tenths repeat from image to image (0.9, as measured for a detector
+    that merges a hull with its pier the same way every time), what is left is 10 m: 4.5 sigma,
+    two hulls. The visit's size error keeps the repeated share whole."""
+    from pipeline.portcalls.params import SizeError
+
+    def with_share(share):
+        berth = SizeError(
+            length_base_m=22.3, length_per_gsd=0.0, beam_base_m=3.3, beam_per_gsd=0.0,
+            systematic_frac=share, source="test",
+        )  # fmt: skip
+        pc = params.portcalls.model_copy(
+            update={"berth_size_error_by_sensor": {"sentinel-2-l2a": berth}}
+        )
+        return params.model_copy(update={"portcalls": pc})
+
+    b = builder
+    b.vessel(b.scene(0), 140.0, 22.0, measured=True)
+    b.vessel(b.scene(12), 95.0, 22.0, measured=True)
+    one = loads(b.build(with_share(0.5)))
+    two = loads(b.build(with_share(0.9)))
+    assert len(one) == 1 and len(two) == 2
+    # one sighting: its whole sigma; the shares differ only in what averaging removes
+    assert [v.length_sigma_m for v in two] == pytest.approx([22.3, 22.3])
+    b2 = builder.__class__(params=with_share(0.9))
+    for hours in (0, 12):
+        b2.vessel(b2.scene(hours), 120.0, 22.0, measured=True)
+    (v,) = loads(b2.build(with_share(0.9)))
+    assert v.length_sigma_m == pytest.approx(22.3 * (0.9 + 0.1 / 2) ** 0.5, abs=0.05)
+
+
 def _hull(params, n, **by_sensor):
     p = _recall(params, **by_sensor)
     portcalls = p.portcalls.model_copy(update={"hull_recall_n": n})
