@@ -566,7 +566,7 @@ def read_calibration(
                 f"{where}: field 'tankers_by_simulation': one count > 0 per "
                 "recall_by_simulation share, summing to 'tankers'"
             )
-        within = s.get("length_within_hull_sd_m")
+        within = s.get("length_within_call_sd_m")
         share = s.get("systematic_frac")
         if share is not None and (
             isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
@@ -585,10 +585,10 @@ def read_calibration(
                 length_sd_m=_num(s, "length_sd_m", where),
                 beam_bias_m=_num(s, "beam_bias_m", where),
                 beam_sd_m=_num(s, "beam_sd_m", where),
-                length_within_hull_sd_m=(
-                    None if within is None else _num(s, "length_within_hull_sd_m", where)
+                length_within_call_sd_m=(
+                    None if within is None else _num(s, "length_within_call_sd_m", where)
                 ),
-                hulls_repeated=int(s.get("hulls_repeated") or 0),
+                calls_repeated=int(s.get("calls_repeated") or 0),
                 systematic_frac=None if share is None else float(share),
                 source=str(path),
             )

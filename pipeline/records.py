@@ -170,11 +170,11 @@ class SensorCalibration:
     # tankers behind each recall_by_simulation share (empty in files written before they were
     # kept): with them the recall prior's spread is the between-season spread (beta-binomial)
     tankers_by_simulation: tuple[int, ...] = ()
-    # the spread of one hull's length errors about its own mean, the hulls measured more than
-    # once, and the share of the length variance that repeats between images of one vessel
+    # the spread of one call's length errors about their own mean, the calls measured more than
+    # once, and the share of the length variance that repeats between images of one stay
     # (1 - (within / sd)^2); None in files written before they were measured
-    length_within_hull_sd_m: float | None = None
-    hulls_repeated: int = 0
+    length_within_call_sd_m: float | None = None
+    calls_repeated: int = 0
     systematic_frac: float | None = None
 
     @property

@@ -13,10 +13,11 @@ Format ``tankerwatch-berth-calibration/1``::
                           each share; the recall prior's spread then weighs them),
                           "matched", "length_bias_m", "length_sd_m", "beam_bias_m",
                           "beam_sd_m",
-                          "length_within_hull_sd_m", "hulls_repeated", "systematic_frac"
-                          (optional: the spread of one hull's length errors about its own
-                          mean, over the hulls measured more than once, and the share of
-                          the variance that repeats between images of one vessel)}}}
+                          "length_within_call_sd_m", "calls_repeated", "systematic_frac"
+                          (optional: the spread of the length errors of one call, a hull's
+                          stay at the berth, about their own mean, over the calls measured
+                          more than once, and the share of the variance that repeats between
+                          images of one stay)}}}
 """
 
 from __future__ import annotations

@@ -206,16 +206,16 @@ def measured_recall(sensor: str, path: str) -> RecallPrior:
 def measured_size_error(sensor: str, path: str) -> SizeError:
     """The size error of ``sensor``'s hulls at berths from a bundle's berths.json (refused as
     ``measured_recall`` refuses): its bias and spread, whatever the GSD, and the share that
-    repeats between images of one hull where the file measured it (else 0.5, an assumption)."""
+    repeats between images of one call where the file measured it (else 0.5, an assumption)."""
     cal = _sensor_calibration(sensor, path, "berth_size_error_by_sensor")
     if cal.systematic_frac is not None:
         share = (
-            f"systematic_frac {cal.systematic_frac:.2f} measured: one hull's length error "
-            f"spreads {cal.length_within_hull_sd_m:.1f} m about its own mean over "
-            f"{cal.hulls_repeated} hulls seen more than once"
+            f"systematic_frac {cal.systematic_frac:.2f} measured: the length errors of one "
+            f"call spread {cal.length_within_call_sd_m:.1f} m about their own mean over "
+            f"{cal.calls_repeated} calls seen more than once"
         )
     else:
-        share = "systematic_frac 0.5: ASSUMPTION (the file has no hull measured twice)"
+        share = "systematic_frac 0.5: ASSUMPTION (the file has no call measured twice)"
     return SizeError(
         length_base_m=cal.length_sd_m,
         length_per_gsd=0.0,

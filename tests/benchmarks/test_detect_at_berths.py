@@ -56,26 +56,26 @@ def test_several_simulations_are_pooled(small_simulation, tmp_path):
         assert b[k]["length_bias_m"] == a[k]["length_bias_m"]
 
 
-def test_the_share_repeated_by_one_hull_is_measured_from_its_repeated_sightings():
-    """Two hulls, each measured alike in every image (+10 m and -10 m, +-1 m of scatter): the
-    error is mostly the hull's own, so the systematic share is near 1; a third hull seen once
-    adds to the overall spread but not to the within-hull one."""
+def test_the_share_repeated_within_one_call_is_measured_from_its_repeated_sightings():
+    """Two calls, each measured alike in every image (+10 m and -10 m, +-1 m of scatter): the
+    error is mostly the call's own, so the systematic share is near 1; a third call seen once
+    adds to the overall spread but not to the within-call one."""
     mod = _module()
 
-    def row(hull, dl):
-        return {"found": True, "hull": hull, "dl": dl, "db": 0.0}
+    def row(call, dl):
+        return {"found": True, "call": call, "dl": dl, "db": 0.0}
 
     rows = [row("a", 9.0), row("a", 11.0), row("b", -9.0), row("b", -11.0), row("c", 0.0)]
     s = mod.summarise(rows)
-    assert s["length_within_hull_sd_m"] == pytest.approx(2**0.5, abs=0.05)
-    assert s["hulls_repeated"] == 2
+    assert s["length_within_call_sd_m"] == pytest.approx(2**0.5, abs=0.05)
+    assert s["calls_repeated"] == 2
     expected = 1 - 2.0 / float(np.var([9, 11, -9, -11, 0]))
     assert s["systematic_frac"] == pytest.approx(expected, abs=0.01)
-    # every image of a hull independent of the others: no share repeats
+    # every image of a call independent of the others: no share repeats
     noisy = [row("a", 10.0), row("a", -10.0), row("b", 10.0), row("b", -10.0)]
     assert mod.summarise(noisy)["systematic_frac"] == 0.0
     # no hull measured twice: nothing to say
-    once = [row("a", 1.0), row("b", 2.0), {"found": False, "hull": "a", "dl": None, "db": None}]
+    once = [row("a", 1.0), row("b", 2.0), {"found": False, "call": "a", "dl": None, "db": None}]
     assert mod.summarise(once)["systematic_frac"] is None
 
 
@@ -100,13 +100,13 @@ def test_write_bundle_document_matches_the_readers_format(tmp_path):
     (c,) = read_calibration(path, read_spec(folder).weights.sha256)
     assert (c.tankers, c.found, c.length_bias_m, c.beam_bias_m) == (4, 3, 1.0, 0.5)
     assert c.recall_by_simulation == (0.75,) and c.tankers_by_simulation == (4,)
-    assert c.systematic_frac is None  # no hull named: no repeat measured
-    # hulls seen more than once: their spread and the share are written and read back
-    twice = {k: [r | {"hull": "h1" if i < 2 else "h2", "dl": float(i)} for i, r in enumerate(v)]
+    assert c.systematic_frac is None  # no call named: no repeat measured
+    # calls seen more than once: their spread and the share are written and read back
+    twice = {k: [r | {"call": "c1" if i < 2 else "c2", "dl": float(i)} for i, r in enumerate(v)]
              for k, v in rows.items()}  # fmt: skip
     path.write_text(json.dumps(mod.calibration_documents(twice, ["--sim", "a"])[folder]))
     (c,) = read_calibration(path, read_spec(folder).weights.sha256)
-    assert c.hulls_repeated == 1 and c.length_within_hull_sd_m == pytest.approx(0.7, abs=0.01)
+    assert c.calls_repeated == 1 and c.length_within_call_sd_m == pytest.approx(0.7, abs=0.01)
     assert 0.0 <= c.systematic_frac <= 1.0
     # detections of other weights (a chain run before the bundle was retrained) are refused
     stale = {("commercial-3m", "tw-centernet-3m@000000000000"): rows[next(iter(rows))]}

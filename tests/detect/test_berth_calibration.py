@@ -56,11 +56,11 @@ def test_the_tankers_behind_each_share_are_read_when_given(tmp_path):
 
 def test_the_systematic_share_is_read_when_measured_and_refused_outside_0_1(tmp_path):
     (c,) = read_calibration(_write(tmp_path), "a" * 64)
-    assert c.systematic_frac is None and c.hulls_repeated == 0
-    measured = SENSOR | {"length_within_hull_sd_m": 2.0, "hulls_repeated": 9,
+    assert c.systematic_frac is None and c.calls_repeated == 0
+    measured = SENSOR | {"length_within_call_sd_m": 2.0, "calls_repeated": 9,
                          "systematic_frac": 0.84}  # fmt: skip
     (c,) = read_calibration(_write(tmp_path, sensors={"commercial-3m": measured}), "a" * 64)
-    assert (c.systematic_frac, c.hulls_repeated, c.length_within_hull_sd_m) == (0.84, 9, 2.0)
+    assert (c.systematic_frac, c.calls_repeated, c.length_within_call_sd_m) == (0.84, 9, 2.0)
     for bad in (1.5, -0.1, "most", True):
         path = _write(tmp_path, sensors={"commercial-3m": measured | {"systematic_frac": bad}})
         with pytest.raises(TankerWatchError, match="systematic_frac") as err:

@@ -195,9 +195,9 @@ def test_a_measured_entry_that_is_stale_missing_or_for_another_sensor_is_refused
 
 
 def test_a_measured_berth_size_error_reads_bias_spread_and_systematic_share(tmp_path):
-    """berths.json measured one hull's errors spreading 2 m about their own mean against 5 m
-    overall: 84 % of the variance repeats between images of a vessel."""
-    repeats = {"length_within_hull_sd_m": 2.0, "hulls_repeated": 12, "systematic_frac": 0.84}
+    """berths.json measured one call's errors spreading 2 m about their own mean against 5 m
+    overall: 84 % of the variance repeats between images of a stay."""
+    repeats = {"length_within_call_sd_m": 2.0, "calls_repeated": 12, "systematic_frac": 0.84}
     path = _berths_json(tmp_path / "bundle", repeats=repeats)
 
     def point_at(d):
@@ -208,10 +208,10 @@ def test_a_measured_berth_size_error_reads_bias_spread_and_systematic_share(tmp_
     assert err.systematic_frac == pytest.approx(0.84)
     assert err.length_sigma(10.0) == pytest.approx(5.0) == err.length_sigma(3.0)
     assert err.beam_sigma(3.0) == pytest.approx(1.0) and err.bias(3.0) == (0.0, 0.0)
-    assert str(path) in err.source and "12 hulls" in err.source
+    assert str(path) in err.source and "12 calls" in err.source
     # open water keeps the sensor's own numbers
     assert p.size_error_for("somesat") == p.size_error
-    # a file without hulls measured twice: the share is the stated assumption
+    # a file without calls measured twice: the share is the stated assumption
     path = _berths_json(tmp_path / "bundle")
     err = load_portcall_params(_write(tmp_path, point_at)).berth_size_error_for("somesat")
     assert err.systematic_frac == 0.5 and "ASSUMPTION" in err.source
