@@ -60,8 +60,43 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def read_yaml(path: Path | str) -> Any:
+EXTENDS = "extends"  # a config mapping's key naming the file it starts from (its folder's)
+
+
+def read_yaml(path: Path | str, _chain: tuple[Path, ...] = ()) -> Any:
+    """A YAML file's data. A mapping with ``extends: BASE`` is BASE's data (a file beside it)
+    with this file's keys laid over it, mapping into mapping, anything else replaced: a variant
+    states only what it changes and never drifts from what it does not."""
     path = Path(path)
+    data = _read_yaml_file(path)
+    if not isinstance(data, dict) or EXTENDS not in data:
+        return data
+    ref = data.pop(EXTENDS)
+    if not isinstance(ref, str) or not ref.strip():
+        raise TankerWatchError(f"{path}: field '{EXTENDS}': the name of a YAML file beside it")
+    base = path.parent / ref
+    chain = (*_chain, path.resolve())
+    if base.resolve() in chain:
+        raise TankerWatchError(f"{path}: field '{EXTENDS}': {base} extends this file again")
+    if not base.exists():
+        raise TankerWatchError(f"{path}: field '{EXTENDS}': {base}: file not found")
+    parent = read_yaml(base, chain)
+    if not isinstance(parent, dict):
+        raise TankerWatchError(f"{path}: field '{EXTENDS}': {base} is not a YAML mapping")
+    return _laid_over(parent, data)
+
+
+def _laid_over(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _laid_over(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml_file(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
