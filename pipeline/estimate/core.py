@@ -12,6 +12,12 @@ import numpy as np
 
 from pipeline.config import Port, Vessel, load_port
 from pipeline.errors import TankerWatchError
+from pipeline.estimate.berth_position import (
+    PositionModel,
+    fit_position_model,
+    sighting_positions,
+    visit_track,
+)
 from pipeline.estimate.caps import MissedCalls, cap_rows, corrected_cap_rows
 from pipeline.estimate.coverage import (
     CoverageFit,
@@ -243,9 +249,15 @@ def run_estimate(
         deliveries = apply_ais(deliveries, ais, registry)
 
     lengths = [v.length_m for v in registry if v.length_m]
+    sightings = None
+    if detections is not None:
+        positions = sighting_positions(
+            loads, detections, list(portmap.values()), p.portcalls.berth_margin_m
+        )
+        sightings = ({d.id: d.length_m for d in detections}, positions)
     coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
         deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays or [], lengths,
-        season, {d.id: d.length_m for d in detections} if detections is not None else None,
+        season, sightings,
     )  # fmt: skip
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
     coverage["caps"] += corrected_cap_rows(
@@ -270,8 +282,9 @@ def season_bounds(start: date | None, end: date | None) -> tuple[datetime, datet
 
 def _coverage(
     deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays=(),
-    registry_lengths=(), season=None, sighting_lengths=None,
+    registry_lengths=(), season=None, sightings=None,
 ):  # fmt: skip
+    sighting_lengths, positions = sightings if sightings is not None else (None, {})
     load_berths = {
         (name, b.id) for name, port in portmap.items() for b in port.berths if b.role == "load"
     }
@@ -331,8 +344,27 @@ def _coverage(
             stays = [s for s in ais_stays if s.port == port and (s.port, s.berth) in load_berths]
             gsd_at = {o.scene_id: o.gsd_m for o in obs}
             fleet_sd = _fleet_length_sd(registry_lengths, p)
+            gsd_of: dict[str, float] = {}
+            for o in obs:
+                gsd_of[_sensor(o)] = max(gsd_of.get(_sensor(o), 0.0), o.gsd_m or 0.0)
+            position = fit_position_model(
+                [load_of[d.id] for d in mine],
+                scene_at,
+                positions,
+                gsd_of,
+                p.portcalls.along_tolerance_m,
+            )
             seen = {
-                d.id: _sighting_gaps(load_of[d.id], scene_at, gsd_at, p, fleet_sd, sighting_lengths)
+                d.id: _sighting_gaps(
+                    load_of[d.id],
+                    scene_at,
+                    gsd_at,
+                    p,
+                    fleet_sd,
+                    sighting_lengths,
+                    position,
+                    positions,
+                )  # fmt: skip
                 for d in mine
             }
             fit = fit_coverage(
@@ -365,6 +397,8 @@ def _coverage(
                 len(clear_at), rng,
             )  # fmt: skip
             dwell_notes += _hidden_notes(port, gaps, hidden)
+            if any(len(g) for _, g, _ in gaps) and position.note(port):
+                dwell_notes.append(position.note(port))
             held = observed_clear[None, :] + hidden
             calls = corrected_counts(held, sched.hours, pseen, rng, max_rate=cap)
             capped = _capacity_share(held.mean(axis=0), sched.hours, pseen, cap)
@@ -452,7 +486,14 @@ def _fleet_length_sd(lengths: list[float], p: EstimateParams) -> float:
 
 
 def _sighting_gaps(
-    v: Visit, scene_at, gsd_at, p: EstimateParams, fleet_sd: float, lengths: dict | None = None
+    v: Visit,
+    scene_at,
+    gsd_at,
+    p: EstimateParams,
+    fleet_sd: float,
+    lengths: dict | None = None,
+    position: PositionModel | None = None,
+    positions: dict | None = None,
 ):
     """(the times of a visit's sightings, the hours between consecutive ones, for each gap the
     odds factor of two hulls against one from their sizes).
@@ -463,7 +504,10 @@ def _sighting_gaps(
     measured twice (the hull's systematic error cancels within one sensor). Without them, what
     joining says alone: port calls join two sightings whose lengths differ by less than
     gate_sigma sigmas, which one hull passes almost always and two hulls only as often as the
-    sensors' size error blurs them (Sentinel-2's size at the pier: nearly always)."""
+    sensors' size error blurs them (Sentinel-2's size at the pier: nearly always). With
+    ``position`` (the spreads measured on the season's visits) and the sightings' ``positions``
+    along the berth, the odds are multiplied by what their places say
+    (``PositionModel.odds``)."""
     from scipy.stats import norm
 
     pc = p.portcalls
@@ -495,6 +539,12 @@ def _sighting_gaps(
             ratio.append(float(norm.pdf(d, scale=two) / max(norm.pdf(d, scale=same), 1e-300)))
         else:
             ratio.append((2 * norm.cdf(gate * same / two) - 1) / (2 * norm.cdf(gate) - 1))
+    if position is not None and positions:
+        place = {t: (sensor, x) for t, sensor, x in visit_track(v, scene_at, positions)}
+        for k in range(len(ratio)):
+            a, b = place.get(float(times[k])), place.get(float(times[k + 1]))
+            if a is not None and b is not None:
+                ratio[k] *= position.odds(v.berth, a[0], b[0], b[1] - a[1])
     return times, np.diff(times), np.array(ratio)
 
 

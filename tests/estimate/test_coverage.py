@@ -382,6 +382,10 @@ def test_calls_joined_into_one_visit_are_counted(params):
 
     s = synthetic_season(seed=4, days=180, n_calls=80, sensors=("sentinel-2", "daily"))
     params.volume.draws = 400
+    # the season's hulls are measured with size_error's GSD lines everywhere: port calls and the
+    # size odds read sizes with that same model (the shipped berth errors are the released
+    # detectors', measured at the berth: 3 m sd 7.9 m against the season's 5.7 m)
+    params.portcalls.berth_size_error_by_sensor = {}
     visits = build_visits(s.detections, s.scenes, s.observations, s.ports, params)
     stays = [
         AisStay(i, x.port, x.berth, x.arrive, x.depart) for i, x in enumerate(s.load_calls()[:40])
@@ -499,3 +503,37 @@ def test_the_sizes_odds_across_a_gap_take_the_sensors_systematic_share(params):
 
     assert odds(0.9, 0.0) < odds(0.5, 0.0) < 1.0
     assert odds(0.9, 40.0) > odds(0.5, 40.0) > 1.0
+
+
+def test_the_odds_across_a_gap_take_where_along_the_berth_the_hulls_lie(params):
+    """Two 3 m sightings of one visit 60 h apart, lengths alike: at one place along the berth
+    the gap is less likely a changeover than the sizes alone say; 15 m apart, far more."""
+    from pipeline.estimate.berth_position import PositionModel
+    from pipeline.estimate.core import _sighting_gaps
+    from pipeline.records import Visit
+
+    t = datetime(2024, 5, 1, tzinfo=UTC)
+    v = Visit(
+        port="vostochny", berth="oil-1", vessel_key="k", first_seen=t,
+        last_seen=t + timedelta(hours=60), arrived_after=None, departed_before=None,
+        n_obs=2, length_m=120.0, beam_m=20.0, evidence=["da", "db"], sightings=["a", "b"],
+    )  # fmt: skip
+    scene_at = {"a": (0.0, "commercial-3m"), "b": (60.0, "commercial-3m")}
+    gsd_at = {"a": 3.0, "b": 3.0}
+    lengths = {"da": 120.0, "db": 121.0}
+    model = PositionModel(
+        same_sd={("commercial-3m", "commercial-3m"): 1.5},
+        same_pairs={("commercial-3m", "commercial-3m"): 20},
+        calls_sd={"oil-1": 30.0},
+        calls_visits={"oil-1": 12},
+    )
+
+    def odds(apart):
+        positions = {"da": 10.0, "db": 10.0 + apart}
+        return float(
+            _sighting_gaps(v, scene_at, gsd_at, params, 25.0, lengths, model, positions)[2][0]
+        )
+
+    sizes_only = float(_sighting_gaps(v, scene_at, gsd_at, params, 25.0, lengths)[2][0])
+    assert odds(0.3) < 0.1 * sizes_only
+    assert odds(15.0) > 10 * sizes_only
