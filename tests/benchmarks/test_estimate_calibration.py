@@ -255,7 +255,12 @@ def test_perturbed_detections_at_the_oil_berth_carry_the_size_error_port_calls_r
         sensor = scene_of[d.scene_id].sensor
         if sensor != "sentinel-2-l2a":  # the sensor whose berth error differs from its own
             continue
-        bias, _ = params.portcalls.berth_size_error_for(sensor).bias(scene_of[d.scene_id].gsd_m)
+        gsd = scene_of[d.scene_id].gsd_m
+        bias, _ = params.portcalls.berth_size_error_for(sensor).bias(gsd)
+        open_water, _ = params.portcalls.size_error_for(sensor).bias(gsd)
         errs.append(d.length_m - bias - stay.length_m)
     assert len(errs) >= 5
-    assert abs(float(np.median(errs))) < 6.0
+    # centred on the berth's bias, not on open water's (17.7 m apart): most of a hull's error
+    # repeats within its call (systematic_frac 0.73), so a few calls leave the median some
+    # metres off zero, never half-way to the other bias
+    assert abs(float(np.median(errs))) < abs(bias - open_water) / 2
