@@ -140,6 +140,47 @@ def test_the_whole_chain_scores_a_tiny_scenario_and_resumes(tmp_path, capsys):
     # the berth as the chain sees it (detect_at_berths --chain) on the same kept run: one row
     # per clear image of a load/discharge berth during a true call there, per sensor
     _berths_as_the_chain_sees_them(work / "tiny-7", tmp_path, capsys)
+    _joined_gaps_against_the_truth(work / "tiny-7", tmp_path, capsys)
+
+
+def _joined_gaps_against_the_truth(run, tmp_path, capsys):
+    """Every gap between consecutive sightings of a load visit is one row, classed by the
+    truth at most one way, with the model's probability and, where both sightings have a
+    place, how far apart along the berth they lie."""
+    from pipeline.estimate.params import load_params
+    from pipeline.portcalls import build_visits
+    from pipeline.run.steps import ledger_inputs
+
+    gaps = load_benchmark("joined_gaps")
+    rows = gaps.measure(run)
+    from pipeline.config import load_port
+    from pipeline.ledger.store import open_for_reading
+    from pipeline.simulate.scenario import load_scenario
+
+    sc = load_scenario(run / "scenario.yaml")
+    ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
+    with open_for_reading(f"sqlite:///{run / 'run' / 'ledger.db'}") as ledger:
+        inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
+    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports,
+                          load_params())  # fmt: skip
+    times = {s.id: s.acquired for s in inputs.scenes}
+    expected = sum(
+        max(len({times[s] for s in v.sightings if s in times}) - 1, 0)
+        for v in visits
+        if v.role == "load"
+    )
+    assert len(rows) == expected
+    for r in rows:
+        assert not (r["changeover"] and r["one_hull"]) and 0.0 <= r["model_at_truth"] <= 1.0
+        assert (r["apart_m"] is None) == (r["sensors"] is None) and r["gap_h"] > 0
+    out = tmp_path / "gaps.json"
+    code = gaps.main(["--chain", str(run), str(tmp_path / "none"), "--json", str(out)])
+    err = capsys.readouterr().err
+    assert "none: no finished chain run" in err
+    if rows:
+        assert code == 0 and json.loads(out.read_text())["gaps"] == len(rows)
+    else:
+        assert code == 2 and "no load visit joins two sightings" in err
 
 
 def _berths_as_the_chain_sees_them(run, tmp_path, capsys):
