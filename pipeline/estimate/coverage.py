@@ -181,17 +181,27 @@ def corrected_counts(
 
 
 def changeover_probability(
-    gap_h: np.ndarray, median_h: np.ndarray, sigma_ln: float, utilisation: np.ndarray
+    gap_h: np.ndarray,
+    median_h: np.ndarray,
+    sigma_ln: float,
+    utilisation: np.ndarray,
+    nodes: int = 24,
 ) -> np.ndarray:
     """(n, G): probability that a hull at the berth at t and a hull there at t + gap_h are two
-    calls, per draw of the dwell median and the berth's utilisation (share of the time a hull is
-    there), when nothing seen between says which (no clear image, sizes alike: what port-call
-    building joins into one visit).
+    calls, per draw of the dwell median and the berth's utilisation u (share of the time a hull
+    is there), when nothing seen between says which (no clear image, sizes alike: what
+    port-call building joins into one visit).
 
     The stay present at t ends after its residual life R, whose survival under a log-normal
-    dwell D is P(R > g) = E[(D - g)+] / E[D] (a stationary renewal process); if it ended, the
-    berth holds another call at t + g with the utilisation's probability. So
-    P(two | both) = (1 - P(R > g)) u / (P(R > g) + (1 - P(R > g)) u)."""
+    dwell D of mean B is P(R > g) = E[(D - g)+] / B, its density P(D > r) / B (a stationary
+    renewal process). A berth left empty is taken again as a two-state berth is: busy spells of
+    the dwell, idle spells making up the use (calls arriving at random), so s hours after a
+    departure it holds a hull with probability u (1 - exp(-s / c)), c = B (1 - u). So
+    P(two | both) = A / (P(R > g) + A), A = u (P(R <= g) - J / B),
+    J = integral over 0 < r < g of P(D > r) exp(-(g - r) / c) dr.
+    Taking the berth as re-filled at u the moment a hull leaves (J = 0) over-stated the
+    changeovers of short gaps several times on simulated berths (BENCHMARKS.md); at u = 1 (back
+    to back) the two agree. J by ``nodes`` quantiles of the exponential cut at g."""
     from scipy.stats import norm
 
     g = np.maximum(np.atleast_1d(np.asarray(gap_h, dtype=float)), 1e-6)[None, :]
@@ -202,7 +212,21 @@ def changeover_probability(
     stays = norm.cdf((mu + s * s - lg) / s) - g / mean * norm.cdf((mu - lg) / s)
     stays = np.clip(stays, 0.0, 1.0)
     u = np.clip(np.atleast_1d(np.asarray(utilisation, dtype=float)), 0.0, 1.0)[:, None]
-    other = (1.0 - stays) * u
+    u = np.broadcast_to(u, stays.shape)
+    mu = np.broadcast_to(mu, stays.shape)
+    mean = np.broadcast_to(mean, stays.shape)
+    gg = np.broadcast_to(g, stays.shape)
+    c = mean * (1.0 - u)
+    refill = np.zeros(stays.shape)
+    live = c > 1e-9
+    if np.any(live):
+        cl, gl, ml = c[live], gg[live], mu[live]
+        mass = -np.expm1(-gl / cl)  # the exponential's share inside 0 < s < g
+        q = (np.arange(nodes) + 0.5) / nodes
+        back = -cl[:, None] * np.log1p(-q[None, :] * mass[:, None])  # s = g - r at its quantiles
+        alive = norm.sf((np.log(np.maximum(gl[:, None] - back, 1e-9)) - ml[:, None]) / s)
+        refill[live] = cl * mass * alive.mean(axis=1)  # J
+    other = u * np.clip(1.0 - stays - refill / mean, 0.0, 1.0)
     return other / np.maximum(stays + other, 1e-12)
 
 

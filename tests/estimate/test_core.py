@@ -86,9 +86,17 @@ def test_observed_and_corrected_side_by_side(estimated, season):
     assert t["calls_corrected_p10"] <= true_calls <= t["calls_corrected_p90"] * 1.2
 
 
-def test_the_corrected_series_gets_its_cap_dates(estimated):
-    """Its P50 total over the cap means a P50 date (the bug: "not passed" at 734,000 bbl)."""
-    _, _, _, res = estimated
+def test_the_corrected_series_gets_its_cap_dates(estimated, season):
+    """Its P50 total over the cap means a P50 date (the bug: "not passed" at 734,000 bbl). The
+    cap is put half-way between the season's observed and corrected totals, so the images
+    alone never pass it and the corrected series does, whatever the estimator's level."""
+    p, visits, voyages, first = estimated
+    t0 = first.coverage["totals"]
+    p = p.model_copy(deep=True)
+    p.caps.refined_bbl = (t0["barrels_observed_p50"] + t0["barrels_corrected_p50"]) / 2
+    res = run_estimate(
+        visits, voyages, season.observations, season.registry, p, seed=0, ports=season.ports
+    )
     t = res.coverage["totals"]
     (row,) = [
         r

@@ -357,6 +357,33 @@ def test_changeover_probability_matches_a_simulated_busy_berth():
     assert np.all(np.diff(model) > 0)
 
 
+def test_changeover_probability_matches_a_simulated_berth_used_part_time():
+    """Calls arriving at random at a berth in use 30 % of the time (log-normal stays, idle
+    spells exponential): of the hulls seen at t and at t + g, the share that are two calls is
+    what the model says within 0.05 (its two-state refill runs up to 0.04 low at a day or two);
+    taking the empty berth as refilled at its average use the moment a hull leaves would say
+    0.13 at 12 h where 0.03 are, 0.31 at 24 h where 0.16 are."""
+    rng = np.random.default_rng(1)
+    med, s, use = 30.0, 0.6, 0.3
+    mean = med * np.exp(s * s / 2)
+    busy = med * np.exp(s * rng.standard_normal(200_000))
+    idle = rng.exponential(mean * (1 - use) / use, 200_000)
+    starts = np.cumsum(np.r_[0.0, (busy + idle)[:-1]]) + idle[0]
+    ends = starts + busy
+    t = rng.uniform(0, ends[-1] - 1000, 400_000)
+    i = np.searchsorted(starts, t, side="right") - 1
+    t, i = t[t < ends[i]], i[t < ends[i]]
+    gaps = np.array([12.0, 24.0, 48.0, 96.0])
+    simulated = []
+    for g in gaps:
+        j = np.searchsorted(starts, t + g, side="right") - 1
+        there = t + g < ends[j]
+        simulated.append(np.mean(j[there] != i[there]))
+    model = changeover_probability(gaps, [med], s, [use])[0]
+    assert np.allclose(model, simulated, atol=0.05), (model, simulated)
+    assert simulated[0] < 0.05 and simulated[1] < 0.2
+
+
 def test_changeover_probability_follows_the_dwell_and_the_berths_use():
     gap = np.array([48.0])
     short = changeover_probability(gap, [10.0], 0.6, [0.3])[0, 0]
@@ -414,10 +441,14 @@ def test_calls_joined_into_one_visit_are_counted(params):
         )
     a, b = runs["separate"].coverage["totals"], runs["joined"].coverage["totals"]
     assert b["calls_observed"] == a["calls_observed"] - len(joined)
-    # counted as one call each, the joined pairs lost about len(joined) / p_seen = 11 calls;
-    # the gaps are 48-90 h in stays of about 38 h at a busy berth, each a changeover with
-    # about even odds once the 3 m sensor's sizes (which would tell most hulls apart) count
-    assert a["calls_corrected_p50"] - b["calls_corrected_p50"] <= 0.75 * len(joined)
+    # counted as one call each, the joined pairs lost about len(joined) / p_seen = 9 calls;
+    # the gaps are 48-90 h in stays of about 38 h at a busy berth: the counting wins back more
+    # than a third of it. (Not all: this season's tankers queue (the next berths 2 h after a
+    # departure whenever it arrived during the stay), and the changeover model takes an empty
+    # berth as taken again at random, which the family's berths match and a queue does not.)
+    lost = len(joined) / runs["joined"].coverage["p_seen"]
+    assert lost > 8
+    assert a["calls_corrected_p50"] - b["calls_corrected_p50"] <= 2 / 3 * lost
     (note,) = [n for n in runs["joined"].notes if "more calls" in n]
     (sep,) = [n for n in runs["separate"].notes if "more calls" in n]
     more = [float(re.search(r"hold ([0-9.]+) more calls", x).group(1)) for x in (note, sep)]
