@@ -586,8 +586,8 @@ def _hidden_notes(port: str, gaps, hidden: np.ndarray) -> list[str]:
     q10, q50, q90 = np.percentile(total, [10, 50, 90])
     return [
         f"{port}: {joined} load visits join sightings with nothing seen between them; by the "
-        f"fitted dwell, the berth's use and how well the sizes tell hulls apart the gaps hold "
-        f"{np.mean(total):.1f} more calls "
+        f"fitted dwell, the berth's use and how well the sizes and places along the berth tell "
+        f"hulls apart the gaps hold {np.mean(total):.1f} more calls "
         f"(P10-P90 {q10:.0f}-{q90:.0f}), counted with the calls seen"
     ]
 
