@@ -364,7 +364,7 @@ def _coverage(
                     sighting_lengths,
                     position,
                     positions,
-                )  # fmt: skip
+                )
                 for d in mine
             }
             fit = fit_coverage(

@@ -41,7 +41,7 @@ class Sighting:
     length_m: float  # the detection's, less the detector's measured bias (size_error)
     beam_m: float
     sensor: str = ""  # the scene's sensor (sizes of one sensor share its systematic error)
-    # the share of sigma that repeats between images of one hull by this sensor (its size
+    # the share of the variance that repeats between images of one hull by this sensor (its size
     # error's systematic_frac); None: the caller's error model says
     systematic_frac: float | None = None
 
