@@ -127,6 +127,7 @@ def measure(
                     "gsd_m": _gsd(folder),
                     "found": d is not None,
                     "call": f"{sim}:{lab['call']}" if lab.get("call") else None,
+                    "length_m": None if lab.get("length_m") is None else float(lab["length_m"]),
                     "dl": None if d is None else d.length_m - float(lab["length_m"]),
                     "db": None if d is None else d.beam_m - float(lab["beam_m"]),
                 }
@@ -190,6 +191,7 @@ def measure_chain(work: Path, params=None) -> dict[tuple[str, str], list]:
                         "gsd_m": ep.gsd_m,
                         "found": s is not None,
                         "call": f"{sim}:{c.vessel}:{c.arrive.isoformat()}",
+                        "length_m": c.length_m,
                         # the raw detection against the truth (as measure: the bias is measured)
                         "dl": None if s is None else s.det.length_m - c.length_m,
                         "db": None if s is None else s.det.beam_m - c.beam_m,
@@ -227,6 +229,23 @@ def within_call_sd(hit: list[dict], key: str) -> tuple[float | None, int]:
     return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), len(groups)
 
 
+LENGTH_EDGES_M = (80.0, 95.0, 110.0)  # the tankers' length bins of recall_by_length
+
+
+def recall_by_length(rows: list[dict], edges=LENGTH_EDGES_M) -> dict | None:
+    """Tankers and those found per bin of true hull length (None: rows without lengths)."""
+    import bisect
+
+    if not rows or any(r.get("length_m") is None for r in rows):
+        return None
+    tankers, found = [0] * (len(edges) + 1), [0] * (len(edges) + 1)
+    for r in rows:
+        k = bisect.bisect_right(edges, r["length_m"])
+        tankers[k] += 1
+        found[k] += bool(r["found"])
+    return {"edges_m": list(edges), "tankers": tankers, "found": found}
+
+
 def summarise(rows: list[dict]) -> dict:
     hit = [r for r in rows if r["found"]]
     out = {"tankers": len(rows), "found": len(hit), "recall": round(len(hit) / len(rows), 3)}
@@ -241,6 +260,7 @@ def summarise(rows: list[dict]) -> dict:
         out["calls_repeated"] = calls
     # the share of the length variance a hull carries from image to image of one stay (a bias
     # of the detector on that hull as it lies there): what repeated sightings cannot average away
+    out["recall_by_length"] = recall_by_length(rows)
     sd, within = out["length_sd_m"], out["length_within_call_sd_m"]
     out["systematic_frac"] = (
         round(min(max(1.0 - (within / sd) ** 2, 0.0), 1.0), 2) if sd and within is not None
@@ -306,6 +326,8 @@ def calibration_documents(rows: dict[tuple[str, str], list], argv: list[str]) ->
             "beam_bias_m": s["beam_bias_m"],
             "beam_sd_m": s["beam_sd_m"],
         }
+        if s["recall_by_length"] is not None:
+            doc["sensors"][sensor]["recall_by_length"] = s["recall_by_length"]
         if s["systematic_frac"] is not None:
             doc["sensors"][sensor] |= {
                 "length_within_call_sd_m": s["length_within_call_sd_m"],

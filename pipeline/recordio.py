@@ -572,6 +572,7 @@ def read_calibration(
             isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
         ):
             raise TankerWatchError(f"{where}: field 'systematic_frac': a share 0-1")
+        by_length = _recall_by_length(s.get("recall_by_length"), where)
         out.append(
             SensorCalibration(
                 sensor=name,
@@ -590,10 +591,35 @@ def read_calibration(
                 ),
                 calls_repeated=int(s.get("calls_repeated") or 0),
                 systematic_frac=None if share is None else float(share),
+                recall_by_length=by_length,
                 source=str(path),
             )
         )
     return out
+
+
+def _recall_by_length(doc, where: str):
+    """(edges, tankers, found) of a sensor's ``recall_by_length`` (None when absent)."""
+    if doc is None:
+        return None
+    bad = TankerWatchError(
+        f"{where}: field 'recall_by_length': edges_m rising, and tankers >= found >= 0, one "
+        "more bin than edges"
+    )
+    if not isinstance(doc, dict):
+        raise bad
+    edges, tankers, found = doc.get("edges_m"), doc.get("tankers"), doc.get("found")
+    if not (isinstance(edges, list) and isinstance(tankers, list) and isinstance(found, list)):
+        raise bad
+    if len(tankers) != len(edges) + 1 or len(found) != len(tankers):
+        raise bad
+    nums = all(isinstance(x, int | float) and not isinstance(x, bool) for x in edges)
+    counts = all(isinstance(x, int) and not isinstance(x, bool) for x in tankers + found)
+    if not (nums and counts) or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise bad
+    if any(not 0 <= f <= t for t, f in zip(tankers, found, strict=True)):
+        raise bad
+    return tuple(float(x) for x in edges), tuple(tankers), tuple(found)
 
 
 def bundle_calibration(folder: Path, weights_sha256: str) -> list[SensorCalibration]:

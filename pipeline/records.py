@@ -176,6 +176,9 @@ class SensorCalibration:
     length_within_call_sd_m: float | None = None
     calls_repeated: int = 0
     systematic_frac: float | None = None
+    # tankers and those found per bin of true hull length: (upper edges m, tankers, found), the
+    # last bin open above; None in files written before it was measured
+    recall_by_length: tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...]] | None = None
 
     @property
     def recall(self) -> float:

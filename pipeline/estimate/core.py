@@ -425,6 +425,15 @@ def _coverage(
                 if mine
                 else np.full(len(pool), reported_class("unknown", p.volume))
             )
+            weights = _missed_weights(
+                [load_of[d.id].length_m for d in mine], clear_by_sensor, sched.hours, pseen, p
+            )
+            if weights is not None:  # the seen calls as the missed ones would be: by length
+                pick = np.random.default_rng([seed, 2397, 7]).choice(
+                    len(pool), size=len(pool), p=np.repeat(weights, n) / (n * weights.sum())
+                )
+                pool, pool_class = pool[pick], pool_class[pick]
+                dwell_notes.append(_missed_weights_note(port, mine, load_of, weights))
             missed_calls.append(MissedCalls(port, start, end, months, missed, pool, pool_class))
             corr_bbl = obs_bbl.copy()
             for m in range(len(months)):
@@ -576,6 +585,44 @@ def _hidden_calls(gaps, observed_clear, hours, pseen, med, sigma_ln, berths, rng
     hits = (rng.random(q.shape) < q).astype(float)  # (n, G)
     np.add.at(out.T, month, hits.T)
     return out
+
+
+def _missed_weights(lengths, clear_by_sensor, hours, pseen, p: EstimateParams):
+    """Weights of the calls seen as stand-ins for the calls missed, by hull length: the
+    detectors find short hulls less often (a sensor's ``relative_by_length``, measured in its
+    bundle's berths.json), so the calls seen over-represent long ones. A call of length L was
+    seen with about p_seen x rho(L) (rho: each sensor's recall at L over its pooled recall,
+    averaged over the season's clear images by sensor), so the calls missed are the seen ones
+    weighted by (1 - p rho) / (p rho). None: no sensor measured by length (all weigh alike)."""
+    if not lengths:
+        return None
+    images = {s: len(t) for s, t in clear_by_sensor.items() if t}
+    total = sum(images.values())
+    priors = {s: p.portcalls.recall_prior(s) for s in images}
+    if not total or not any(x.relative_by_length for x in priors.values()):
+        return None
+    rho = np.array(
+        [sum(images[s] * priors[s].relative(length) for s in images) / total for length in lengths]
+    )
+    seen = float(np.median((hours[None, :] * pseen).sum(axis=1) / max(hours.sum(), 1e-9)))
+    q = np.clip(seen * rho, 1e-3, 0.95)
+    w = (1.0 - q) / q
+    return w / w.mean()
+
+
+def _missed_weights_note(port: str, mine, load_of, weights) -> str:
+    lengths = np.array([load_of[d.id].length_m for d in mine])
+    short = lengths < np.median(lengths)
+    if short.any() and (~short).any():
+        ratio = f"{weights[short].mean() / weights[~short].mean():.2f}"
+    else:
+        ratio = "1.00"
+    return (
+        f"{port}: the calls missed take their barrels from the calls seen weighted by length (the "
+        f"detectors find short hulls less often: each sensor's recall by length, measured in its "
+        f"bundle's berths.json): a hull shorter than the seen calls' median length counts "
+        f"{ratio}x a longer one"
+    )
 
 
 def _hidden_notes(port: str, gaps, hidden: np.ndarray) -> list[str]:

@@ -118,6 +118,9 @@ def retired_keys_error(data, keys: tuple[str, ...]):
     return data
 
 
+BIN_PRIOR_N = 4.0  # a length bin's recall is shrunk toward the pooled share by this many tankers
+
+
 class RecallPrior(Strict):
     """The detector's recall per clear image on one sensor, as a range: port calls weigh a miss
     with its mean; the estimate takes it as a Beta prior with the range's mean and spread (that
@@ -130,6 +133,16 @@ class RecallPrior(Strict):
         default="",
         description="a detector bundle's berths.json the range was read from (set in the "
         "config instead of low/high: the file's measurement for this sensor gives them)",
+    )
+    length_edges_m: list[float] = Field(
+        default_factory=list,
+        description="hull-length bins of relative_by_length (upper edges; the last bin open)",
+    )
+    relative_by_length: list[float] = Field(
+        default_factory=list,
+        description="recall in each length bin over the pooled recall (the file's "
+        "recall_by_length, each bin shrunk toward the pooled share by BIN_PRIOR_N tankers); "
+        "empty: the same for every length",
     )
 
     @classmethod
@@ -170,9 +183,19 @@ class RecallPrior(Strict):
             lo = min([mean - 2 * se, *cal.recall_by_simulation])
             hi = max([mean + 2 * se, *cal.recall_by_simulation])
             how = f"{mean:.2f}; by simulation {by_sim}"
+        edges, relative = [], []
+        if cal.recall_by_length is not None and mean > 0:
+            edges_t, tankers, found = cal.recall_by_length
+            edges = list(edges_t)
+            relative = [
+                round((f + BIN_PRIOR_N * mean) / (t + BIN_PRIOR_N) / mean, 4)
+                for t, f in zip(tankers, found, strict=True)
+            ]
         return cls(
             low=round(min(max(lo, 0.01), 0.98), 3),
             high=round(min(max(hi, 0.02), 0.99), 3),
+            length_edges_m=edges,
+            relative_by_length=relative,
             measured=path,
             source=f"measured in {path}: {cal.model} found {cal.found} of {cal.tankers} tankers "
             f"at berths in clear {cal.sensor} images ({how})",
@@ -182,11 +205,21 @@ class RecallPrior(Strict):
     def _order(self) -> RecallPrior:
         if self.high < self.low:
             raise ValueError("high must not be below low")
+        if self.relative_by_length and len(self.relative_by_length) != len(self.length_edges_m) + 1:
+            raise ValueError("relative_by_length needs one value more than length_edges_m")
         return self
 
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2
+
+    def relative(self, length_m: float) -> float:
+        """The recall of a hull this long over the sensor's pooled recall (1.0 unmeasured)."""
+        if not self.relative_by_length:
+            return 1.0
+        import bisect
+
+        return self.relative_by_length[bisect.bisect_right(self.length_edges_m, length_m)]
 
     def beta(self, max_n: float) -> tuple[float, float]:
         """Beta (a, b) with this range's mean and variance, a + b (images) capped at max_n."""

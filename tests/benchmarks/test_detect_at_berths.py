@@ -101,6 +101,7 @@ def test_write_bundle_document_matches_the_readers_format(tmp_path):
     assert (c.tankers, c.found, c.length_bias_m, c.beam_bias_m) == (4, 3, 1.0, 0.5)
     assert c.recall_by_simulation == (0.75,) and c.tankers_by_simulation == (4,)
     assert c.systematic_frac is None  # no call named: no repeat measured
+    assert c.recall_by_length is None  # no true length given: nothing by length
     # calls seen more than once: their spread and the share are written and read back
     twice = {k: [r | {"call": "c1" if i < 2 else "c2", "dl": float(i)} for i, r in enumerate(v)]
              for k, v in rows.items()}  # fmt: skip
@@ -108,6 +109,14 @@ def test_write_bundle_document_matches_the_readers_format(tmp_path):
     (c,) = read_calibration(path, read_spec(folder).weights.sha256)
     assert c.calls_repeated == 1 and c.length_within_call_sd_m == pytest.approx(0.7, abs=0.01)
     assert 0.0 <= c.systematic_frac <= 1.0
+    # with the true lengths: tankers and those found per length bin, written and read back
+    sized = {k: [r | {"length_m": 70.0 + 20 * i} for i, r in enumerate(v)]
+             for k, v in rows.items()}  # fmt: skip
+    path.write_text(json.dumps(mod.calibration_documents(sized, ["--sim", "a"])[folder]))
+    (c,) = read_calibration(path, read_spec(folder).weights.sha256)
+    # lengths 70, 90, 110, 130 m against edges 80 / 95 / 110 (an edge opens its bin): the
+    # first three found, 130 m missed
+    assert c.recall_by_length == ((80.0, 95.0, 110.0), (1, 1, 0, 2), (1, 1, 0, 1))
     # detections of other weights (a chain run before the bundle was retrained) are refused
     stale = {("commercial-3m", "tw-centernet-3m@000000000000"): rows[next(iter(rows))]}
     with pytest.raises(mod.StaleDetections, match="re-run the chain"):

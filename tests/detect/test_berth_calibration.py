@@ -68,6 +68,24 @@ def test_the_systematic_share_is_read_when_measured_and_refused_outside_0_1(tmp_
         assert "\n" not in str(err.value) and "berths.json" in str(err.value)
 
 
+def test_recall_by_length_is_read_when_measured_and_refused_when_malformed(tmp_path):
+    by_length = {"edges_m": [80, 95], "tankers": [40, 40, 20], "found": [30, 35, 15]}
+    sensors = {"commercial-3m": SENSOR | {"recall_by_length": by_length}}
+    (c,) = read_calibration(_write(tmp_path, sensors=sensors), "a" * 64)
+    assert c.recall_by_length == ((80.0, 95.0), (40, 40, 20), (30, 35, 15))
+    for bad in (
+        {"edges_m": [95, 80], "tankers": [1, 1, 1], "found": [0, 0, 0]},  # edges not rising
+        {"edges_m": [80], "tankers": [1, 1, 1], "found": [0, 0, 0]},  # a bin too many
+        {"edges_m": [80], "tankers": [1, 1], "found": [2, 0]},  # more found than tankers
+        {"edges_m": [80], "tankers": [1.5, 1], "found": [0, 0]},  # not counts
+        "80-95",
+    ):
+        path = _write(tmp_path, sensors={"commercial-3m": SENSOR | {"recall_by_length": bad}})
+        with pytest.raises(TankerWatchError, match="recall_by_length") as err:
+            read_calibration(path, "a" * 64)
+        assert "\n" not in str(err.value) and "berths.json" in str(err.value)
+
+
 def test_calibration_of_other_weights_is_refused(tmp_path):
     with pytest.raises(TankerWatchError, match="measured with weights aaaa"):
         read_calibration(_write(tmp_path), "b" * 64)

@@ -568,3 +568,29 @@ def test_the_odds_across_a_gap_take_where_along_the_berth_the_hulls_lie(params):
     sizes_only = float(_sighting_gaps(v, scene_at, gsd_at, params, 25.0, lengths)[2][0])
     assert odds(0.3) < 0.1 * sizes_only
     assert odds(15.0) > 10 * sizes_only
+
+
+def test_the_calls_missed_are_the_seen_ones_weighted_toward_hulls_found_less_often(params):
+    """A sensor that finds hulls under 80 m half as often as longer ones: the calls the images
+    missed hold more short hulls than the calls seen, by (1 - p rho) / (p rho); a sensor not
+    measured by length leaves every seen call alike."""
+    from pipeline.estimate.core import _missed_weights
+    from pipeline.portcalls.params import RecallPrior
+
+    def with_prior(prior):
+        pc = params.portcalls.model_copy(
+            update={"detector_recall": {**params.portcalls.detector_recall, "somesat": prior}}
+        )
+        return params.model_copy(update={"portcalls": pc})
+
+    by_length = RecallPrior(low=0.5, high=0.7, length_edges_m=[80.0],
+                            relative_by_length=[0.6, 1.2])  # fmt: skip
+    clear = {"somesat": {1, 2, 3, 4}}
+    hours = np.full(3, 240.0)
+    pseen = np.full((50, 3), 0.4)
+    w = _missed_weights([70.0, 120.0, 125.0], clear, hours, pseen, with_prior(by_length))
+    assert w.mean() == pytest.approx(1.0)
+    short, long = (1 - 0.4 * 0.6) / (0.4 * 0.6), (1 - 0.4 * 1.2) / (0.4 * 1.2)
+    assert w[0] / w[1] == pytest.approx(short / long) and w[1] == pytest.approx(w[2])
+    plain = RecallPrior(low=0.5, high=0.7)
+    assert _missed_weights([70.0, 120.0], clear, hours, pseen, with_prior(plain)) is None

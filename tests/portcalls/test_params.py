@@ -194,6 +194,25 @@ def test_a_measured_entry_that_is_stale_missing_or_for_another_sensor_is_refused
         load_portcall_params(_write(tmp_path, entry("othersat", str(path))))
 
 
+def test_a_measured_recall_by_length_is_kept_relative_to_the_pooled_recall(tmp_path):
+    """60 of 100 found: short hulls 10 of 40, long ones 50 of 60. Each bin is shrunk toward the
+    pooled 0.6 by 4 tankers and kept over it, so a short hull is found about half as often."""
+    repeats = {"recall_by_length": {"edges_m": [80.0], "tankers": [40, 60], "found": [10, 50]}}
+    path = _berths_json(tmp_path / "bundle", repeats=repeats)
+
+    def point_at(d):
+        d["portcalls"]["detector_recall"]["somesat"] = {"measured": str(path)}
+
+    prior = load_portcall_params(_write(tmp_path, point_at)).recall_prior("somesat")
+    assert prior.length_edges_m == [80.0]
+    assert prior.relative(70.0) == pytest.approx((10 + 4 * 0.6) / 44 / 0.6, abs=1e-3)
+    assert prior.relative(120.0) == pytest.approx((50 + 4 * 0.6) / 64 / 0.6, abs=1e-3)
+    assert prior.relative(70.0) < 0.5 * prior.relative(120.0) + 0.05
+    # unmeasured by length: every hull alike
+    plain = load_portcall_params(_write(tmp_path, lambda d: None)).recall_prior("sentinel-1-grd")
+    assert plain.relative(70.0) == plain.relative(120.0) == 1.0
+
+
 def test_a_measured_berth_size_error_reads_bias_spread_and_systematic_share(tmp_path):
     """berths.json measured one call's errors spreading 2 m about their own mean against 5 m
     overall: 84 % of the variance repeats between images of a stay."""
