@@ -502,29 +502,28 @@ def test_the_season_asked_for_is_covered_where_no_image_was_kept(params):
     assert not [n for n in span.notes if "no clear image of the load berths in" in n]
 
 
+def _two_sighting_visit():
+    """A load visit at oil-1 of two sightings (scenes a, b; detections da, db) 60 h apart."""
+    from pipeline.records import Visit
+
+    t = datetime(2024, 5, 1, tzinfo=UTC)
+    return Visit(
+        port="vostochny", berth="oil-1", vessel_key="k", first_seen=t,
+        last_seen=t + timedelta(hours=60), arrived_after=None, departed_before=None,
+        n_obs=2, length_m=120.0, beam_m=20.0, evidence=["da", "db"], sightings=["a", "b"],
+    )  # fmt: skip
+
+
 def test_the_sizes_odds_across_a_gap_take_the_sensors_systematic_share(params):
     """Two Sentinel-2 sightings of one visit, equal lengths: the more of the error that repeats
     from image to image (the measured systematic share), the more surely equal lengths are one
     hull, so the odds of two hulls across the gap fall; lengths 40 m apart go the other way."""
     from pipeline.estimate.core import _sighting_gaps
-    from pipeline.portcalls.params import SizeError
-    from pipeline.records import Visit
+    from tests.portcalls.builders import with_sentinel2_berth_share
 
     def odds(share, second_length):
-        berth = SizeError(
-            length_base_m=22.3, length_per_gsd=0.0, beam_base_m=3.3, beam_per_gsd=0.0,
-            systematic_frac=share, source="test",
-        )  # fmt: skip
-        pc = params.portcalls.model_copy(
-            update={"berth_size_error_by_sensor": {"sentinel-2-l2a": berth}}
-        )
-        p = params.model_copy(update={"portcalls": pc})
-        t = datetime(2024, 5, 1, tzinfo=UTC)
-        v = Visit(
-            port="vostochny", berth="oil-1", vessel_key="k", first_seen=t,
-            last_seen=t + timedelta(hours=60), arrived_after=None, departed_before=None,
-            n_obs=2, length_m=120.0, beam_m=20.0, evidence=["da", "db"], sightings=["a", "b"],
-        )  # fmt: skip
+        p = with_sentinel2_berth_share(params, share)
+        v = _two_sighting_visit()
         scene_at = {"a": (0.0, "sentinel-2-l2a"), "b": (60.0, "sentinel-2-l2a")}
         gsd_at = {"a": 10.0, "b": 10.0}
         lengths = {"da": 150.0, "db": 150.0 + second_length}
@@ -541,14 +540,8 @@ def test_the_odds_across_a_gap_take_where_along_the_berth_the_hulls_lie(params):
     the gap is less likely a changeover than the sizes alone say; 15 m apart, far more."""
     from pipeline.estimate.berth_position import PositionModel
     from pipeline.estimate.core import _sighting_gaps
-    from pipeline.records import Visit
 
-    t = datetime(2024, 5, 1, tzinfo=UTC)
-    v = Visit(
-        port="vostochny", berth="oil-1", vessel_key="k", first_seen=t,
-        last_seen=t + timedelta(hours=60), arrived_after=None, departed_before=None,
-        n_obs=2, length_m=120.0, beam_m=20.0, evidence=["da", "db"], sightings=["a", "b"],
-    )  # fmt: skip
+    v = _two_sighting_visit()
     scene_at = {"a": (0.0, "commercial-3m"), "b": (60.0, "commercial-3m")}
     gsd_at = {"a": 3.0, "b": 3.0}
     lengths = {"da": 120.0, "db": 121.0}

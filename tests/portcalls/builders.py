@@ -128,3 +128,18 @@ class Builder:
         return build_visits(
             self.detections, self.scenes, self.observations, self.ports, params or self.params
         )
+
+
+def with_sentinel2_berth_share(params, share: float):
+    """``params`` with Sentinel-2's size error at the oil berths sd 22.3 m (length) and 3.3 m
+    (beam), unbiased, ``share`` of it repeated between images of one call."""
+    from pipeline.portcalls.params import SizeError
+
+    berth = SizeError(
+        length_base_m=22.3, length_per_gsd=0.0, beam_base_m=3.3, beam_per_gsd=0.0,
+        systematic_frac=share, source="test",
+    )  # fmt: skip
+    pc = params.portcalls.model_copy(
+        update={"berth_size_error_by_sensor": {"sentinel-2-l2a": berth}}
+    )
+    return params.model_copy(update={"portcalls": pc})

@@ -496,17 +496,10 @@ def test_the_size_gate_within_one_sensor_takes_that_sensors_systematic_share(bui
     hull, 2 sigma. If nine tenths repeat from image to image (0.9, as measured for a detector
     that merges a hull with its pier the same way every time), what is left is 10 m: 4.5 sigma,
     two hulls. The visit's size error keeps the repeated share whole."""
-    from pipeline.portcalls.params import SizeError
+    from .builders import with_sentinel2_berth_share
 
     def with_share(share):
-        berth = SizeError(
-            length_base_m=22.3, length_per_gsd=0.0, beam_base_m=3.3, beam_per_gsd=0.0,
-            systematic_frac=share, source="test",
-        )  # fmt: skip
-        pc = params.portcalls.model_copy(
-            update={"berth_size_error_by_sensor": {"sentinel-2-l2a": berth}}
-        )
-        return params.model_copy(update={"portcalls": pc})
+        return with_sentinel2_berth_share(params, share)
 
     b = builder
     b.vessel(b.scene(0), 140.0, 22.0, measured=True)
