@@ -17,7 +17,11 @@ Format ``tankerwatch-berth-calibration/1``::
                           (optional: the spread of the length errors of one call, a hull's
                           stay at the berth, about their own mean, over the calls measured
                           more than once, and the share of the variance that repeats between
-                          images of one stay)}}}
+                          images of one stay),
+                          "recall_by_length": {"edges_m": [...], "tankers": [...],
+                          "found": [...]} (optional: per bin of true hull length, the last
+                          bin open above; the estimate weighs the calls seen by it when it
+                          draws the barrels of the calls missed)}}}
 """
 
 from __future__ import annotations
