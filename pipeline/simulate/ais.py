@@ -19,6 +19,13 @@ With ``interval_transit_s`` set, a transmitting vessel also reports at sea betwe
 every ``interval_transit_s``: from the end of one call's departure track straight (in latitude
 and longitude; no routing around land) at 8-11 kn to the start of the next call's approach,
 then anchored there (speed 0) until the approach begins; not while it is dark or spoofing.
+A tanker's reported draught (the ``Draft`` column) follows its hull (``pipeline.hull``: block
+coefficient 0.74-0.82 and deadweight coefficient 0.62-0.75 drawn per vessel): in ballast (a
+fifth to a third of its deadweight in ballast water) until its first departure, then laden with
+the call's cargo after a load call and in ballast after a discharge, with 2-6 % of deadweight in
+fuel and stores; the crew updates the reported value within three hours of a departure with
+probability ``draught_update_share`` and otherwise leaves the old one (rounded to 0.1 m, as AIS
+sends it). Cargo ships report none.
 Written as a NOAA MarineCadastre CSV (``DIR/ais/ais.csv``), so ``tankerwatch ingest --source ais
 --path DIR/ais`` reads it like a real file. The truth says per delivery whether the vessel's
 transponder told where it was during its load call (``ais``) and its MMSI.
@@ -26,6 +33,7 @@ transponder told where it was during its load call (``ais``) and its MMSI.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import math
@@ -51,7 +59,12 @@ HEADER = [
     "VesselType",
     "Length",
     "Width",
+    "Draft",
 ]
+CB_RANGE = (0.74, 0.82)  # block coefficient of a small product tanker
+CD_RANGE = (0.62, 0.75)  # deadweight / full-load displacement
+BALLAST_SHARE = (0.20, 0.35)  # ballast water, share of dwt, on a ballast leg
+CONSUMABLES_SHARE = (0.02, 0.06)  # fuel, water and stores at departure, share of dwt
 
 
 @dataclass
@@ -60,6 +73,11 @@ class AisTruth:
     honest: dict[str, bool] = field(default_factory=dict)  # visit id -> transmitted truly
     mode: dict[str, str] = field(default_factory=dict)  # visit id -> on | off | spoofed | none
     rows: list[list] = field(default_factory=list)
+    # vessel name -> [(time, draught m)]: when the reported draught took each value
+    draught: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    # load visit id -> the draught it left with (true, whether reported or not)
+    laden_draught: dict[str, float] = field(default_factory=dict)
+    draught_updated: dict[str, bool] = field(default_factory=dict)  # visit id -> crew updated it
 
 
 def mmsi_for(name: str, seed: int) -> int:
@@ -175,8 +193,58 @@ def simulate_ais(spec, schedule, layouts: dict, seed: int) -> AisTruth:
                 (cog_in + 180) % 360,
                 layouts[v.port].aoi,
             )
+    _draughts(truth, spec, schedule, seed)
     truth.rows.sort(key=lambda row: (row[1], row[0]))
     return truth
+
+
+def _draughts(truth: AisTruth, spec, schedule, seed: int) -> None:
+    """The draught each tanker reports over the season (module doc), as a last column of its
+    rows."""
+    from pipeline.hull import draught_m
+
+    cargo_of = {d.load_visit: d for d in schedule.deliveries}
+    dwt_of = {d.vessel: d.dwt for d in schedule.deliveries}
+    by_vessel: dict[str, list] = {}
+    for v in sorted(schedule.visits, key=lambda v: (v.arrived, v.id)):
+        if v.kind == "tanker" and v.vessel in dwt_of:
+            by_vessel.setdefault(v.vessel, []).append(v)
+    for name, calls in by_vessel.items():
+        r = _rng("ais-draught", seed, name)
+        hull = (calls[0].length_m, calls[0].beam_m, dwt_of[name])
+        cb, cd = float(r.uniform(*CB_RANGE)), float(r.uniform(*CD_RANGE))
+
+        def at(aboard_share: float, hull=hull, cb=cb, cd=cd) -> float:
+            length, beam, dwt = hull
+            return round(float(draught_m(length, beam, dwt, cb, cd, aboard_share * dwt)), 1)
+
+        dwt = hull[2]
+        ballast = float(r.uniform(*BALLAST_SHARE)) + float(r.uniform(*CONSUMABLES_SHARE))
+        changes = [(calls[0].arrived - timedelta(days=365), at(ballast))]
+        for v in calls:
+            fuel = float(r.uniform(*CONSUMABLES_SHARE))
+            d = cargo_of.get(v.id)
+            if v.role == "load" and d is not None:
+                now = at(d.loaded_t / dwt + fuel)
+                truth.laden_draught[v.id] = now
+            else:
+                now = at(float(r.uniform(*BALLAST_SHARE)) + fuel)
+            truth.draught_updated[v.id] = bool(r.random() < spec.draught_update_share)
+            if truth.draught_updated[v.id]:
+                changes.append((v.departed + timedelta(hours=float(r.uniform(0, 3))), now))
+        truth.draught[name] = changes
+    names = {m: n for n, m in truth.mmsi.items()}
+    stamps = {
+        n: [t.strftime("%Y-%m-%dT%H:%M:%S") for t, _ in changes]
+        for n, changes in truth.draught.items()
+    }
+    for row in truth.rows:
+        name = names.get(row[0], "")
+        if name not in truth.draught:
+            row.append("")
+            continue
+        k = bisect.bisect_right(stamps[name], row[1]) - 1
+        row.append(f"{truth.draught[name][max(k, 0)][1]:.1f}")
 
 
 def _row(spec, mmsi, v, when, lon, lat, sog, cog, heading) -> list:

@@ -127,6 +127,13 @@ class Ais(Strict):
     )
     drop_share: float = Field(default=0.1, ge=0, lt=1, description="reports lost in reception")
     noise_m: float = Field(default=10, ge=0, description="GNSS noise, 1-sigma metres")
+    draught_update_share: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="share of a tanker's departures after which the crew updates the draught "
+        "it reports (the rest keep reporting the draught of before)",
+    )
 
 
 class Scenario(Strict):

@@ -81,9 +81,10 @@ def write_visits(path: Path, visits) -> None:
 
 
 def write_deliveries(path: Path, deliveries, ais=None) -> None:
-    """deliveries.csv; with simulated AIS (pipeline.simulate.ais.AisTruth) two more columns:
-    ``ais`` (true: the transponder told where the vessel was during the load call) and
-    ``mmsi`` (the vessel's, blank when it has none)."""
+    """deliveries.csv; with simulated AIS (pipeline.simulate.ais.AisTruth) four more columns:
+    ``ais`` (true: the transponder told where the vessel was during the load call), ``mmsi``
+    (the vessel's, blank when it has none), ``laden_draught_m`` (the draught it left with) and
+    ``draught_updated`` (true: its crew set the reported draught to it after departure)."""
     rows = [
         {
             "vessel": d.vessel,
@@ -108,10 +109,13 @@ def write_deliveries(path: Path, deliveries, ais=None) -> None:
     ]
     columns = DELIVERY_COLUMNS
     if ais is not None:
-        columns = [*DELIVERY_COLUMNS, "ais", "mmsi"]
+        columns = [*DELIVERY_COLUMNS, "ais", "mmsi", "laden_draught_m", "draught_updated"]
         for row, d in zip(rows, deliveries, strict=True):
             row["ais"] = "true" if ais.honest.get(d.load_visit) else "false"
             row["mmsi"] = ais.mmsi.get(d.vessel, "")
+            laden = ais.laden_draught.get(d.load_visit)
+            row["laden_draught_m"] = "" if laden is None else f"{laden:.1f}"
+            row["draught_updated"] = "true" if ais.draught_updated.get(d.load_visit) else "false"
     atomic_write_text(path, _csv(columns, rows))
 
 

@@ -95,10 +95,51 @@ def test_transmitters_report_at_sea_between_calls_but_not_while_dark(ais_simulat
     assert quiet == 2
 
 
-def test_transit_reports_leave_older_scenarios_digest_alone(repo):
+def test_a_simulation_with_ais_from_before_draughts_is_made_again(repo):
     sc = load_scenario(repo / "configs" / "scenarios" / "tiny.yaml")
     plain = sc.model_copy(update={"ais": Ais()})
-    # the digest of an `ais` section without interval_transit_s, as it was before the key
-    assert scenario_digest(plain, 1) == TINY_AIS_DIGEST
+    # its ais.csv had no Draft column: not recognised as done (a scenario without `ais` keeps
+    # its digest: the first test)
+    assert scenario_digest(plain, 1) != TINY_AIS_DIGEST
     with_transit = sc.model_copy(update={"ais": Ais(interval_transit_s=1800)})
-    assert scenario_digest(with_transit, 1) != TINY_AIS_DIGEST
+    assert scenario_digest(with_transit, 1) != scenario_digest(plain, 1)
+
+
+def test_tankers_report_a_deeper_draught_after_loading_where_the_crew_updates_it(ais_simulation):
+    from pipeline.hull import cargo_t
+    from pipeline.simulate.ais import CB_RANGE, CD_RANGE, CONSUMABLES_SHARE
+
+    sc, out = ais_simulation
+    f = read_ais(out / "ais" / "ais.csv")
+    with (out / "truth" / "deliveries.csv").open() as fh:
+        calls = list(csv.DictReader(fh))
+    raw = pd.read_csv(out / "ais" / "ais.csv")
+    raw["time"] = pd.to_datetime(raw["BaseDateTime"], utc=True)
+    assert raw["Draft"].notna().any()
+    checked, deeper = 0, []
+    for c in calls:
+        if not c["mmsi"]:
+            continue
+        laden = float(c["laden_draught_m"])
+        mine = raw[raw["MMSI"] == int(c["mmsi"])].sort_values("time")
+        dep = pd.Timestamp(c["departed_utc"])
+        before = mine[mine["time"] < pd.Timestamp(c["arrived_utc"])]["Draft"]
+        after = mine[(mine["time"] > dep + pd.Timedelta(hours=3.1))]["Draft"]
+        if c["draught_updated"] == "true" and len(after):
+            assert after.iloc[0] == pytest.approx(laden, abs=0.05)
+            if len(before):
+                deeper.append(after.iloc[0] - before.iloc[-1])
+            # the draught read back into cargo brackets the truth over the hulls' ranges
+            row = f.static[f.static["mmsi"] == int(c["mmsi"])].iloc[0]
+            dwt = float(c["dwt"])
+            L, B = row.length_m, row.width_m  # AIS's whole metres
+            lo = cargo_t(L, B, laden - 0.05, dwt, CB_RANGE[0], CD_RANGE[0], CONSUMABLES_SHARE[1])
+            hi = cargo_t(L, B, laden + 0.05, dwt, CB_RANGE[1], CD_RANGE[1], CONSUMABLES_SHARE[0])
+            assert lo <= float(c["loaded_t"]) * 1.06 and float(c["loaded_t"]) * 0.94 <= hi
+            checked += 1
+        elif c["draught_updated"] == "false" and len(after) and len(before):
+            assert after.iloc[0] == before.iloc[-1]  # the old value kept
+    assert checked >= 2
+    # deeper laden than on arrival (the same where the crew left a laden draught standing after
+    # the last discharge)
+    assert deeper and min(deeper) >= 0 and max(deeper) > 1.0
