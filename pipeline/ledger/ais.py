@@ -1,10 +1,12 @@
-"""AIS in the ledger: transponder positions and the latest static report per MMSI.
+"""AIS in the ledger: transponder positions, the latest static report and the draught reports
+per MMSI.
 
 Positions are bulk loaded (a million rows in seconds): the rows go into a temporary table
 without constraints (SQLite ``executemany``, PostgreSQL ``COPY``), then one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` moves those not yet kept, so its row count is
 exactly what was added and a file ingested twice adds nothing. Static data is upserted per MMSI:
-a newer report replaces the fields it carries and keeps the others.
+a newer report replaces the fields it carries and keeps the others. Draught reports (a few per
+vessel: only its changes) are inserted by (mmsi, time), those already kept left.
 """
 
 from __future__ import annotations
@@ -32,15 +34,24 @@ def _nullable(values: np.ndarray) -> list:
 class AisStore:
     """Ledger methods for AIS (mixed into pipeline.ledger.store.Ledger)."""
 
-    def add_ais(self, positions: pd.DataFrame, static: pd.DataFrame, source_file: str) -> int:
-        """Keep one file's positions and static reports in one transaction; returns the
-        positions added (those already kept, by MMSI and time, are left)."""
+    def add_ais(
+        self,
+        positions: pd.DataFrame,
+        static: pd.DataFrame,
+        source_file: str,
+        draughts: pd.DataFrame | None = None,
+    ) -> int:
+        """Keep one file's positions, static and draught reports (mmsi, time, draught_m) in one
+        transaction; returns the positions added (those already kept, by MMSI and time, are
+        left, and so are draught reports)."""
         added = 0
         with self._write() as conn:
             if len(positions):
                 added = self._load_positions(conn, positions, source_file)
             if len(static):
                 self._upsert_static(conn, static, source_file)
+            if draughts is not None and len(draughts):
+                self._insert_draughts(conn, draughts, source_file)
         return added
 
     def _time_text(self, times: pd.Series) -> list[str]:
@@ -123,6 +134,26 @@ class AisStore:
         )
         conn.execute(stmt, rows)
 
+    def _insert_draughts(self, conn: sa.Connection, df: pd.DataFrame, source_file: str) -> None:
+        # a missing draught is no report (PostgreSQL would keep NaN where SQLite refuses NULL)
+        df = df[df["draught_m"].notna()]
+        if df.empty:
+            return
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        rows = [
+            {"mmsi": m, "time_utc": when, "draught_m": d, "source_file": source_file}
+            for m, when, d in zip(
+                df["mmsi"].astype("int64").tolist(),
+                pd.to_datetime(df["time"], utc=True).dt.to_pydatetime(),
+                df["draught_m"].astype(float).tolist(),
+                strict=True,
+            )
+        ]
+        conn.execute(insert(t.ais_draughts).on_conflict_do_nothing(), rows)
+
     def ais_positions(
         self,
         start: datetime | str | None = None,
@@ -172,4 +203,30 @@ class AisStore:
         for col in df.columns:
             if col not in ("time", "mmsi", "length_m", "width_m"):
                 df[col] = df[col].astype(object).where(df[col].notna(), None)
+        return df
+
+    def ais_draughts(
+        self,
+        mmsis: list[int] | None = None,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+    ) -> pd.DataFrame:
+        """Draught reports (mmsi, time, draught_m, source_file) sorted by MMSI and time;
+        start/end inclusive."""
+        c = t.ais_draughts.c
+        q = sa.select(t.ais_draughts).order_by(c.mmsi, c.time_utc)
+        if (lo := _as_utc_bound(start, end=False)) is not None:
+            q = q.where(c.time_utc >= lo)
+        if (hi := _as_utc_bound(end, end=True)) is not None:
+            q = q.where(c.time_utc <= hi)
+        if mmsis is not None:
+            q = q.where(c.mmsi.in_([int(m) for m in mmsis]))
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        df = pd.DataFrame(rows, columns=[col.name for col in t.ais_draughts.columns])
+        df = df.rename(columns={"time_utc": "time"})
+        df["time"] = pd.to_datetime(df["time"], utc=True)
+        df["mmsi"] = df["mmsi"].astype("int64")
+        df["draught_m"] = df["draught_m"].astype(float)
+        df["source_file"] = df["source_file"].astype(object)
         return df

@@ -225,3 +225,13 @@ ais_static = sa.Table(
     sa.Column("source_file", sa.Text, nullable=False),
     sa.Index("ix_ais_static_imo", "imo"),
 )
+
+# AIS draught reports (revision 0008): per MMSI its first report and each change, in metres
+ais_draughts = sa.Table(
+    "ais_draughts",
+    metadata,
+    sa.Column("mmsi", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("time_utc", UTCDateTime, primary_key=True),
+    sa.Column("draught_m", sa.Float, nullable=False),
+    sa.Column("source_file", sa.Text, nullable=False),
+)

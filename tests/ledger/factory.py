@@ -24,7 +24,7 @@ SIZE_PX = 96
 MODEL = "seeded-model"
 
 # the schema revision a ledger is migrated to on open (the newest migration)
-HEAD = "0007"
+HEAD = "0008"
 
 
 @dataclass
