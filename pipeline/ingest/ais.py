@@ -1,20 +1,27 @@
-"""AIS input: transponder records from files -> position and static tables (pandas).
+"""AIS input: transponder records from files -> position, static and draught tables (pandas).
 
 AIS is an ingest of records, not imagery, so it is no ``Source`` (those list and load rasters of
-ports): ``read_ais(path)`` reads one file of any layout below into two tables, and the runner
+ports): ``read_ais(path)`` reads one file of any layout below into three tables, and the runner
 (``pipeline.run.ais``) keeps them in the ledger. Layouts, told apart by their header:
 
 - NOAA MarineCadastre CSV: MMSI, BaseDateTime, LAT, LON, SOG, COG, Heading, VesselName, IMO,
-  CallSign, VesselType, Length, Width (, ...).
+  CallSign, VesselType, Length, Width (, ...); draught from ``Draft`` (on every row, optional).
 - Danish Maritime Authority CSV: ``# Timestamp`` (dd/mm/yyyy HH:MM:SS), Type of mobile, MMSI,
-  Latitude, Longitude, ..., SOG, COG, Heading, IMO, Callsign, Name, Ship type, ..., Width, Length.
+  Latitude, Longitude, ..., SOG, COG, Heading, IMO, Callsign, Name, Ship type, ..., Width, Length;
+  draught from ``Draught`` (optional).
 - Global Fishing Watch CSV with one position per row: mmsi, timestamp (ISO or Unix seconds),
-  lat, lon, speed, course (the public training-data layout). The map's track download has no
-  MMSI column, so it is refused with a line saying so.
+  lat, lon, speed, course (the public training-data layout); no draught. The map's track
+  download has no MMSI column, so it is refused with a line saying so.
 - Raw NMEA ``!AIVDM``/``!AIVDO`` sentences (any talker), decoded with pyais: types 1-3 and 18
-  (positions), 5 and 24 (static), multi-part messages assembled. NMEA carries no date, so each
-  line needs its receive time: an NMEA 4.10 tag block ``\\c:UNIX,...*hh\\`` or a leading
-  timestamp (Unix seconds or ISO 8601) before the sentence; a line without one is a bad row.
+  (positions), 5 and 24 (static), multi-part messages assembled; draught from type 5's
+  ``draught``. NMEA carries no date, so each line needs its receive time: an NMEA 4.10 tag block
+  ``\\c:UNIX,...*hh\\`` or a leading timestamp (Unix seconds or ISO 8601) before the sentence; a
+  line without one is a bad row.
+
+Draught (metres) is the loaded depth a vessel reports, evidence of how full a tanker left a
+berth. A value outside (0, 25.5] (0 is AIS "not available", 25.5 means 25.5 m or more) or missing
+is no report, never a bad row. Only the change points are kept per MMSI: its first report and
+each whose value differs from its previous one (NOAA repeats the draught on every row).
 
 Bad rows (unparseable, MMSI, time or position missing or out of range) are counted by reason
 and dropped, never fatal; a file that matches no layout raises ``TankerWatchError`` (one line).
@@ -36,6 +43,8 @@ from pipeline.errors import TankerWatchError
 
 POSITION_COLUMNS = ["mmsi", "time", "lat", "lon", "sog", "cog", "heading"]
 STATIC_COLUMNS = ["mmsi", "time", "name", "imo", "callsign", "ship_type", "length_m", "width_m"]
+DRAUGHT_COLUMNS = ["mmsi", "time", "draught_m"]
+MAX_DRAUGHT_M = 25.5  # AIS's largest draught: 25.5 m or more
 
 # layout -> {our column: header name (lower case)}
 _LAYOUTS: dict[str, dict[str, str]] = {
@@ -53,6 +62,7 @@ _LAYOUTS: dict[str, dict[str, str]] = {
         "ship_type": "vesseltype",
         "length_m": "length",
         "width_m": "width",
+        "draught_m": "draft",
     },
     "dma": {
         "mmsi": "mmsi",
@@ -68,6 +78,7 @@ _LAYOUTS: dict[str, dict[str, str]] = {
         "ship_type": "ship type",
         "length_m": "length",
         "width_m": "width",
+        "draught_m": "draught",
     },
     "gfw": {
         "mmsi": "mmsi",
@@ -92,13 +103,15 @@ _SENTENCE = re.compile(rb"![A-Z]{2}VD[MO],")
 
 @dataclass
 class AisFile:
-    """One AIS file read: its positions and static reports, and what was dropped and why."""
+    """One AIS file read: its positions, static and draught reports, and what was dropped and
+    why."""
 
     path: Path
     layout: str  # noaa | dma | gfw | nmea
     rows: int  # data rows (CSV) or sentences (NMEA) in the file
     positions: pd.DataFrame  # POSITION_COLUMNS; time is datetime64[ns, UTC]
     static: pd.DataFrame  # STATIC_COLUMNS: one row per report that names or sizes a vessel
+    draughts: pd.DataFrame  # DRAUGHT_COLUMNS: per MMSI its first report and each change
     bad: Counter = field(default_factory=Counter)  # reason -> rows dropped
 
     @property
@@ -109,8 +122,9 @@ class AisFile:
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(self.bad.items()))
         return (
             f"{self.path}: {_LAYOUT_NAMES[self.layout]}, {self.rows} rows, "
-            f"{len(self.positions)} positions, {self.static['mmsi'].nunique()} vessels with "
-            f"static data, {self.n_bad} bad rows skipped" + (f" ({why})" if why else "")
+            f"{len(self.positions)} positions, {len(self.draughts)} draught reports, "
+            f"{self.static['mmsi'].nunique()} vessels with static data, "
+            f"{self.n_bad} bad rows skipped" + (f" ({why})" if why else "")
         )
 
 
@@ -191,7 +205,7 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
     # columns fails that conversion and is read again as text, each value checked below
     text = {k: pa.string() for k in mapping}
     typed = dict(text)
-    for k in ("mmsi", "lat", "lon", "sog", "cog", "heading", "length_m", "width_m"):
+    for k in ("mmsi", "lat", "lon", "sog", "cog", "heading", "length_m", "width_m", "draught_m"):
         if k in mapping:
             typed[k] = pa.float64()
     if layout in ("noaa", "dma"):
@@ -268,8 +282,15 @@ def _read_csv(path: Path, layout: str, header: list[str]) -> AisFile:
         )
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         static = _latest_static(frame)
+    draughts = _empty_draughts()
+    if "draught_m" in raw:
+        ok = (ok_mmsi & ok_time).to_numpy()
+        draughts = _draught_changes(
+            mmsi_i[ok].to_numpy(), time[ok].array, _draught(raw["draught_m"][ok])
+        )
     bad = Counter({k: v for k, v in bad.items() if v})
-    return AisFile(path, layout, n + invalid["unparseable line"], positions, static, bad)
+    rows = n + invalid["unparseable line"]
+    return AisFile(path, layout, rows, positions, static, draughts, bad)
 
 
 def _num(col: pd.Series | None, n: int, lo: float, hi: float) -> np.ndarray:
@@ -299,6 +320,40 @@ def _imo(col: pd.Series | None, n: int) -> np.ndarray:
     s = s.str.replace(r"\.0$", "", regex=True)
     good = s.str.fullmatch(r"[1-9]\d{6}").fillna(False)
     return s.astype(object).where(good, None).to_numpy()
+
+
+def _draught(col: pd.Series) -> np.ndarray:
+    """Draughts in (0, 25.5] m; 0 (not available), larger values and junk are NaN."""
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    return np.where((v > 0) & (v <= MAX_DRAUGHT_M), v, np.nan)
+
+
+def _empty_draughts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "mmsi": pd.Series(dtype="int64"),
+            "time": pd.Series(dtype=_NS),
+            "draught_m": pd.Series(dtype=float),
+        }
+    )
+
+
+def _draught_changes(mmsi: np.ndarray, time, draught: np.ndarray) -> pd.DataFrame:
+    """Per MMSI, its first draught report and each that differs from its previous one, sorted
+    by (mmsi, time); NaN draughts are no reports."""
+    frame = pd.DataFrame({"mmsi": mmsi, "time": time, "draught_m": draught}).dropna()
+    if frame.empty:
+        return _empty_draughts()
+    frame["time"] = pd.to_datetime(frame["time"], utc=True).astype(_NS)
+    frame = frame.sort_values(["mmsi", "time"], kind="stable")
+    # two reports of one second: the later line stands (the ledger keeps one per MMSI and time)
+    frame = frame.drop_duplicates(subset=["mmsi", "time"], keep="last")
+    m, d = frame["mmsi"].to_numpy(), frame["draught_m"].to_numpy()
+    change = np.ones(len(frame), dtype=bool)
+    change[1:] = (m[1:] != m[:-1]) | (d[1:] != d[:-1])
+    out = frame[change].reset_index(drop=True)
+    out["mmsi"] = out["mmsi"].astype("int64")
+    return out[DRAUGHT_COLUMNS]
 
 
 def _empty_static() -> pd.DataFrame:
@@ -363,6 +418,7 @@ def _read_nmea(path: Path) -> AisFile:
     bad: Counter = Counter()
     pos: list[tuple] = []
     stat: list[tuple] = []
+    drt: list[tuple] = []
     parts: dict[tuple, list] = {}  # (seq id, channel, count) -> fragments so far
     rows = 0
     with path.open("rb") as f:
@@ -408,7 +464,7 @@ def _read_nmea(path: Path) -> AisFile:
             except (AISBaseException, ValueError, IndexError):
                 bad["undecodable message"] += 1
                 continue
-            _collect(decoded, when, pos, stat, bad)
+            _collect(decoded, when, pos, stat, drt, bad)
     bad["incomplete multi-part message"] += sum(len(v) for v in parts.values())
     bad = Counter({k: v for k, v in bad.items() if v})
     positions = pd.DataFrame(pos, columns=POSITION_COLUMNS)
@@ -421,14 +477,22 @@ def _read_nmea(path: Path) -> AisFile:
         frame = pd.DataFrame(stat, columns=STATIC_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         static = _latest_static(frame)
-    return AisFile(path, "nmea", rows, positions, static, bad)
+    draughts = _empty_draughts()
+    if drt:
+        mmsi, when, draught = zip(*drt, strict=True)
+        draughts = _draught_changes(
+            np.array(mmsi, dtype="int64"),
+            pd.to_datetime(list(when), utc=True).array,
+            _draught(pd.Series(draught, dtype=float)),
+        )
+    return AisFile(path, "nmea", rows, positions, static, draughts, bad)
 
 
 def _or_nan(value: float | None, lo: float, hi: float) -> float:
     return float(value) if value is not None and lo <= value <= hi else np.nan
 
 
-def _collect(msg, when, pos: list, stat: list, bad: Counter) -> None:
+def _collect(msg, when, pos: list, stat: list, drt: list, bad: Counter) -> None:
     kind = msg.msg_type
     mmsi = int(msg.mmsi)
     if not 0 < mmsi <= 999_999_999:
@@ -464,6 +528,8 @@ def _collect(msg, when, pos: list, stat: list, bad: Counter) -> None:
                 _or_nan((msg.to_port or 0) + (msg.to_starboard or 0), 1, 100),
             )
         )
+        if msg.draught:
+            drt.append((mmsi, when, float(msg.draught)))
     elif kind == 24:
         if msg.partno == 0:
             stat.append((mmsi, when, _clean(msg.shipname), None, None, None, np.nan, np.nan))

@@ -1,4 +1,5 @@
-"""Run-level AIS step: read AIS files and keep their positions and static data in the ledger.
+"""Run-level AIS step: read AIS files and keep their positions, static data and draught reports
+in the ledger.
 
 Every file is read (and checked) before anything is written, so a file that is not AIS stops
 the command with nothing kept; each file is then written in its own transaction, keyed by MMSI
@@ -25,6 +26,7 @@ class AisIngestSummary:
         out.append(
             f"ais: {len(self.files)} files, {total} positions read, {sum(self.added)} added "
             f"({total - sum(self.added)} already in the ledger), "
+            f"{sum(len(f.draughts) for f in self.files)} draught reports read, "
             f"{sum(f.n_bad for f in self.files)} bad rows skipped"
         )
         return out
@@ -55,7 +57,7 @@ def keep_ais(files: list[AisFile], ledger) -> AisIngestSummary:
     summary = AisIngestSummary()
     for f in files:
         summary.files.append(f)
-        summary.added.append(ledger.add_ais(f.positions, f.static, str(f.path)))
+        summary.added.append(ledger.add_ais(f.positions, f.static, str(f.path), f.draughts))
     return summary
 
 

@@ -146,6 +146,101 @@ def test_gfw_track_download_without_mmsi_is_explained(tmp_path):
         read_ais(p)
 
 
+# ------------------------------------------------------------------------------ draughts
+NOAA_DRAFT = """MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Length,Width,Draft,Cargo,TransceiverClass
+273000002,2024-03-01T00:00:00,42.73,133.05,0.1,10,90,,,,80,120,18,0,80,A
+273000001,2024-03-01T02:00:00,42.73,133.05,0.1,10,90,YU SON,,,80,106,16,6.1,80,A
+273000001,2024-03-01T00:00:00,42.73,133.05,0.1,10,90,YU SON,,,80,106,16,6.1,80,A
+273000001,2024-03-01T01:00:00,42.73,133.05,0.1,10,90,YU SON,,,80,106,16,6.1,80,A
+273000002,2024-03-01T01:00:00,42.73,133.05,0.1,10,90,,,,80,120,18,25.6,80,A
+273000001,2024-03-01T03:00:00,42.73,133.05,0.1,10,90,YU SON,,,80,106,16,8.4,80,A
+273000002,2024-03-01T02:00:00,42.73,133.05,0.1,10,90,,,,80,120,18,,80,A
+273000001,2024-03-01T04:00:00,42.73,133.05,0.1,10,90,YU SON,,,80,106,16,8.4,80,A
+273000003,2024-03-01T00:00:00,42.73,133.05,0.1,10,90,,,,80,330,60,25.5,80,A
+"""
+
+
+def _without_draught(text: str, column: str) -> str:
+    rows = [line.split(",") for line in text.splitlines()]
+    i = rows[0].index(column)
+    return "\n".join(",".join(r[:i] + r[i + 1 :]) for r in rows) + "\n"
+
+
+def test_noaa_draughts_keep_each_vessels_changes_only(tmp_path):
+    f = read_ais(write(tmp_path, "noaa.csv", NOAA_DRAFT))
+    assert f.n_bad == 0 and len(f.positions) == 9
+    d = f.draughts
+    assert list(d.columns) == ["mmsi", "time", "draught_m"]
+    assert (str(d["mmsi"].dtype), str(d["time"].dtype)) == ("int64", "datetime64[ns, UTC]")
+    # 273000001: 6.1 three times (out of order in the file), then 8.4 twice -> two change points;
+    # 273000002: 0 (not available), 25.6 (out of range), empty -> no report; 25.5 is one
+    assert list(d.itertuples(index=False, name=None)) == [
+        (273000001, pd.Timestamp("2024-03-01T00:00:00Z"), 6.1),
+        (273000001, pd.Timestamp("2024-03-01T03:00:00Z"), 8.4),
+        (273000003, pd.Timestamp("2024-03-01T00:00:00Z"), 25.5),
+    ]
+    assert "3 draught reports" in f.line()
+    # the same file without its Draft column: the same positions and static data, no draughts
+    g = read_ais(write(tmp_path, "nodraft.csv", _without_draught(NOAA_DRAFT, "Draft")))
+    assert g.n_bad == 0 and g.draughts.empty and list(g.draughts.columns) == list(d.columns)
+    pd.testing.assert_frame_equal(f.positions, g.positions)
+    pd.testing.assert_frame_equal(f.static, g.static)
+
+
+def test_draught_junk_is_no_report_and_no_bad_row(tmp_path):
+    # junk sends the file down the text path; 8.40 there is the same value as 8.4, no change
+    text = NOAA_DRAFT.replace(",25.6,", ",deep,").replace(
+        ",16,8.4,80,A\n273000003", ",16,8.40,80,A\n273000003"
+    )
+    f = read_ais(write(tmp_path, "junk.csv", text))
+    assert f.n_bad == 0 and len(f.positions) == 9
+    assert list(f.draughts["draught_m"]) == [6.1, 8.4, 25.5]
+    unreported = {",6.1,": ",0,", ",8.4,": ",-1,", ",8.40,": ",,", ",25.5,": ",25.6,"}
+    for old, new in unreported.items():
+        text = text.replace(old, new)
+    g = read_ais(write(tmp_path, "none.csv", text))
+    assert g.draughts.empty and g.n_bad == 0 and len(g.positions) == 9
+
+
+def test_dma_draughts(tmp_path):
+    later = "20/03/2024 10:00:00,Class A,219000873,57.1,10.4,Under way using engine,0.0,12.0,30.2,82,Unknown,OXPN2,TYCHO BRAHE,Passenger,,28,111,GPS,6.2,HELSINGOR,,AIS,87,24,14,14\n"
+    f = read_ais(write(tmp_path, "aisdk.csv", DMA + later))
+    assert list(f.draughts.itertuples(index=False, name=None)) == [
+        (219000873, pd.Timestamp("2024-03-01T00:00:00Z"), 5.8),  # repeated on 13/03: kept once
+        (219000873, pd.Timestamp("2024-03-20T10:00:00Z"), 6.2),
+    ]
+    g = read_ais(write(tmp_path, "nodraught.csv", _without_draught(DMA + later, "Draught")))
+    assert g.draughts.empty
+    pd.testing.assert_frame_equal(f.positions, g.positions)
+
+
+def test_gfw_has_no_draughts(tmp_path):
+    f = read_ais(write(tmp_path, "gfw.csv", GFW))
+    assert f.draughts.empty and list(f.draughts.columns) == ["mmsi", "time", "draught_m"]
+
+
+def test_nmea_type_5_draughts(tmp_path):
+    from pyais import encode_dict
+
+    f = read_ais(write(tmp_path, "feed.nmea", NMEA))
+    # pyais' own type 5 sentence (EVER DIADEM) carries a draught of 12.2 m
+    assert list(f.draughts.itertuples(index=False, name=None)) == [
+        (351759000, pd.Timestamp("2021-01-01T00:01:00Z"), 12.2)
+    ]
+    lines = []
+    # 7.3 m, the same again, 0 (not available), 9.1 m: the first and the change
+    for i, draught in enumerate([7.3, 7.3, 0.0, 9.1]):
+        fields = {"type": 5, "mmsi": 273000001, "shipname": "YU SON", "draught": draught}
+        for sentence in encode_dict(fields, seq_id=1):
+            lines.append(f"{1709251200 + 3600 * i} {sentence}")
+    g = read_ais(write(tmp_path, "encoded.nmea", "\n".join(lines) + "\n"))
+    assert g.n_bad == 0 and g.static["name"].tolist() == ["YU SON"]
+    assert list(g.draughts.itertuples(index=False, name=None)) == [
+        (273000001, pd.Timestamp("2024-03-01T00:00:00Z"), 7.3),
+        (273000001, pd.Timestamp("2024-03-01T03:00:00Z"), 9.1),
+    ]
+
+
 # ------------------------------------------------------------------------------ the command
 def _one_line_error(res, *needles):
     assert res.returncode == 2, (res.stdout, res.stderr)
@@ -164,12 +259,19 @@ def test_ingest_ais_command_is_idempotent_and_refuses_non_ais(cli, tmp_path):
     res = cli("ingest", "--source", "ais", "--path", noaa, "--path", feed, "--db", db)
     assert res.returncode == 0, res.stderr
     assert "ais: 2 files, 5 positions read, 5 added" in res.stdout
+    assert "2 draught reports read" in res.stdout
     assert "4 bad rows skipped (1 bad MMSI" in res.stdout
     res = cli("ingest", "--source", "ais", "--path", tmp_path / "noaa.csv", "--db", db)
     assert res.returncode == 0 and "0 added (3 already in the ledger)" in res.stdout
     with Ledger(db) as led:
         assert len(led.ais_positions()) == 5
         assert set(led.ais_static()["mmsi"]) == {477220100, 351759000, 271041815}
+        draughts = led.ais_draughts()
+        assert list(zip(draughts["mmsi"], draughts["draught_m"], strict=True)) == [
+            (351759000, 12.2),
+            (477220100, 9.8),
+        ]
+        assert list(draughts["source_file"]) == [str(feed), str(noaa)]
 
     # a file that is not AIS among good ones: one line, exit 2, nothing of the good one kept
     other = tmp_path / "other"
