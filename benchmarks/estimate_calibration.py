@@ -398,13 +398,15 @@ def score_row(
     # barrels per call: a delivery's P50 over its call's true barrels; and the same with the
     # loading factor taken out (true factor over the prior's mean): the size -> capacity part
     lf_prior = point(params.volume.loading_factor)
-    per_call, capacity = [], []
+    per_call, capacity, by_draught = [], [], []
     for d in deliveries:
         i = owner_of.get(d.load_visit)
         truth = by_arr.get(stays[i].arrive) if i is not None else None
         if truth is not None and float(truth.loaded_bbl) > 0:
             per_call.append(d.barrels_p50 / float(truth.loaded_bbl))
             capacity.append(per_call[-1] * float(truth.loading_factor) / lf_prior)
+            if "departure draught" in d.method:
+                by_draught.append(per_call[-1])
     load_truth = [by_arr[c.arrive] for c in calls if c.arrive in by_arr]
     # load visits: the first of a call (matched), a further one of the same call (split), or of
     # no call (false); and the false ones that are one sighting the detector classed non-tanker
@@ -458,6 +460,9 @@ def score_row(
             round((b50 / c50) / (total / n_true), 3) if c50 and total and b50 is not None else None
         ),
         "capacity_ratio": round(float(np.median(capacity)), 3) if capacity else None,
+        # calls whose cargo was read from the departure draught, and their barrels P50 / truth
+        "draught_calls": len(by_draught),
+        "draught_bbl_ratio": round(float(np.median(by_draught)), 3) if by_draught else None,
         "barrels_true": round(total),
         "barrels_p10": b10,
         "barrels_p50": b50,
@@ -670,39 +675,24 @@ def rescore_chain(sc, params, seed: int, work: Path) -> dict:
     from estimate_accuracy import _truth_from_sim  # noqa: PLC0415
 
     from pipeline.ledger.store import open_for_reading
-    from pipeline.run.ais import load_berth_stays
-    from pipeline.run.steps import ledger_inputs
+    from pipeline.run.steps import estimate_with_ledger_ais, ledger_inputs
 
     t0 = time.perf_counter()
     sim = work / "run" / "simulation"
     stays, _, registry = _truth_from_sim(sim)
     ports = [load_port(n) for n in sorted({sc.load_port, *(d.port for d in sc.discharge)})]
-    pc = params.portcalls
     with open_for_reading(f"sqlite:///{work / 'run' / 'ledger.db'}") as ledger:
         inputs = ledger_inputs(ledger, ports, sc.start, sc.end)
-        # the transponders' stays where the chain ran with AIS (--chain-ais), as run does
-        ais_stays = load_berth_stays(
-            ledger, ports, sc.start, sc.end, pc.min_length_m, pc.max_length_m
-        )
         runs = [r for r in ledger.runs() if r.superseded_by is None] or ledger.runs()
         run_id, model = runs[-1].id, runs[-1].model
         all_scenes, all_obs, all_dets = ledger.scenes(), ledger.observations(), ledger.detections()
-    visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
-    voyages = link_voyages(visits, params)
-    res = run_estimate(
-        visits,
-        voyages,
-        inputs.observations,
-        registry,
-        params,
-        seed=0,  # the demo's run config seed
-        run_id=run_id,
-        model=model,
-        ports=ports,
-        ais_stays=ais_stays,
-        season=season_bounds(sc.start, sc.end),
-        detections=inputs.detections,
-    )
+        visits = build_visits(inputs.detections, inputs.scenes, inputs.observations, ports, params)
+        # what the ledger's AIS says, where the chain ran with it (--chain-ais), as run does
+        res, _, _ = estimate_with_ledger_ais(
+            ledger, visits, link_voyages(visits, params), inputs.observations, registry, params,
+            ports, model, seed=0, start=sc.start, end=sc.end, run_id=run_id,  # the demo's seed
+            detections=inputs.detections,
+        )  # fmt: skip
     owner, measured = chain_recall(sc, stays, all_obs, all_dets, visits)
     return score_row(
         sc,

@@ -125,6 +125,7 @@ def run_estimate(
     ais_stays: list | None = None,
     season: tuple[datetime, datetime] | None = None,
     detections: list | None = None,
+    draughts: dict | None = None,
 ) -> EstimateResult:
     """Deliveries for every load visit, and the coverage summary (by month, totals, caps).
 
@@ -140,13 +141,13 @@ def run_estimate(
     of the port's observations, which is shorter where no image at all was kept).
     ``detections``: those behind the visits' evidence (or more): their lengths tell whether two
     sightings a visit joins across a gap are one hull or two (None: only that they were joined).
+    ``draughts``: visit id -> its departure draught as its transponder reported it
+    (pipeline.estimate.draught.departure_draughts): that call's cargo is read from it, and the
+    calls so measured inform the season's common loading factor (with ``volume.draught`` set).
     """
     from pipeline.estimate.ais import (
-        ais_identification,
-        alibi_factors,
         alibi_note,
         apply_ais,
-        named_by_ais,
     )
 
     p = params or load_params()
@@ -168,8 +169,13 @@ def run_estimate(
         f"(sigma_ln {relation.sigma_ln:.2f}; {relation.source})"
     )
 
-    common_z = np.random.default_rng([seed, 1718]).standard_normal(n)
     loads = sorted((v for v in visits if v.role == "load"), key=lambda v: (v.last_seen, v.id))
+    draughts = draughts if p.volume.draught is not None else None
+    common_z, loading_note = _common_loading(
+        loads, draughts or {}, ais, registry, relation, portmap, p, seed, n
+    )
+    if loading_note:
+        notes.append(loading_note)
     deliveries: list[Delivery] = []
     draws: dict[str, np.ndarray] = {}
     load_times: dict[str, datetime] = {}
@@ -182,28 +188,17 @@ def run_estimate(
             raise TankerWatchError(
                 f"visit {v.id}: berth '{v.berth}' is unknown to port '{v.port}'"
             ) from None
-        # vessels whose transponder put them elsewhere while this hull was seen weigh less
-        factors = (
-            alibi_factors(
-                ais.get(v.id),
-                registry,
-                p.identification.alibi_weight,
-                p.identification.silence_max_factor,
-            )
-            if ais
-            else {}
-        )
-        size_ident = identify(v, registry, p.identification, err, factors)
-        ident = size_ident
-        if ais and named_by_ais(ais.get(v.id)):  # barrels from the transponder's vessel
-            ident = ais_identification(size_ident, ais[v.id], registry)
+        # vessels whose transponder put them elsewhere while this hull was seen weigh less;
+        # a call named by its transponder takes its barrels from that vessel
+        size_ident, ident, factors = _identified(v, ais, registry, relation, p)
         pclass = product_class_of(berth_product, p.volume)
         if pclass == "unknown" and ident.best is not None:
             pclass = product_class_of(ident.best.product, p.volume)
         sl, _ = visit_sigmas(v, err)
         cap_bbl, dwt_note = point_capacity_bbl(ident, v.length_m, relation, pclass, p.volume)
+        drawn = (draughts or {}).get(v.id)
         d = barrel_draws(
-            ident, v.length_m, sl, relation, pclass, p.volume, _rng(seed, v.id), common_z
+            ident, v.length_m, sl, relation, pclass, p.volume, _rng(seed, v.id), common_z, drawn
         )
         q10, q50, q90 = _q(d)
         sc = {k: cap_bbl * f for k, f in p.volume.scenarios.items()}
@@ -218,6 +213,12 @@ def run_estimate(
             f"{p.volume.loading_factor.low:.2f}-{p.volume.loading_factor.high:.2f}, "
             f"correlation {p.volume.loading_correlation}) and product" + alibi_note(factors)
         )
+        if drawn is not None:
+            method += (
+                f"; cargo from the departure draught its transponder reported, "
+                f"{drawn.draught_m:.1f} m (arrived at {drawn.before_m:.1f} m; hull "
+                f"{drawn.length_m:.0f} x {drawn.beam_m:.0f} m), in place of the loading factor"
+            )
         if v.id in linked:
             method += f"; {linked[v.id][1]}"
         did = stable_id("delivery", v.id, run_key)
@@ -267,6 +268,58 @@ def run_estimate(
     if not observations:
         notes.append("no observation schedule given: calls missed by the images not estimated")
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
+
+
+def _identified(v: Visit, ais, registry, relation, p: EstimateParams):
+    """A load visit's identification as its barrels use it (size, alibis, AIS name)."""
+    from pipeline.estimate.ais import ais_identification, alibi_factors, named_by_ais
+
+    factors = (
+        alibi_factors(
+            ais.get(v.id),
+            registry,
+            p.identification.alibi_weight,
+            p.identification.silence_max_factor,
+        )
+        if ais
+        else {}
+    )
+    size_ident = identify(v, registry, p.identification, p.portcalls.size_error, factors)
+    ident = size_ident
+    if ais and named_by_ais(ais.get(v.id)):
+        ident = ais_identification(size_ident, ais[v.id], registry)
+    return size_ident, ident, factors
+
+
+def _common_loading(loads, draughts, ais, registry, relation, portmap, p, seed, n):
+    """Draws of the loading factor's common part: the prior's, or updated on the calls whose
+    departure draught was read (pipeline.estimate.draught.loading_posterior); and a note."""
+    from pipeline.estimate.draught import loading_posterior
+    from pipeline.estimate.volume import implied_loading
+
+    rng = np.random.default_rng([seed, 1718])
+    measured = [v for v in loads if v.id in draughts]
+    if not measured:
+        return rng.standard_normal(n), ""
+    implied = []
+    for v in measured:
+        _, ident, _ = _identified(v, ais, registry, relation, p)
+        sl, _ = visit_sigmas(v, p.portcalls.size_error)
+        implied.append(
+            implied_loading(
+                ident, v.length_m, sl, relation, p.volume, _rng(seed, v.id, "draught"),
+                draughts[v.id], n,
+            )
+        )  # fmt: skip
+    z, s = loading_posterior(implied, p.volume.loading_factor, p.volume.loading_correlation, n, rng)
+    lf = p.volume.loading_factor
+    return z, (
+        f"loading factor: {s['calls']} of {len(loads)} load calls read from the departure draught "
+        f"their transponder reported (implied loading factor median {s['implied_p50']:.2f}); "
+        f"their cargo comes from it, and the season's common loading factor of the other calls "
+        f"is {s['common_p50']:.2f} (P10-P90 {s['common_p10']:.2f}-{s['common_p90']:.2f}) "
+        f"given them, against the prior {lf.dist} {lf.low:.2f}-{lf.high:.2f}"
+    )
 
 
 def season_bounds(start: date | None, end: date | None) -> tuple[datetime, datetime] | None:

@@ -85,6 +85,27 @@ class Product(Strict):
     source: str
 
 
+class DraughtParams(Strict):
+    """How a tanker's reported departure draught is read into the cargo it left with
+    (pipeline.estimate.draught, pipeline.hull)."""
+
+    block_coefficient: Distribution
+    deadweight_coefficient: Distribution = Field(description="dwt over full-load displacement")
+    consumables_share: Distribution = Field(description="fuel, water and stores, share of dwt")
+    sigma_m: float = Field(
+        ge=0, description="reported draught against the mean draught (0.1 m steps, trim, water)"
+    )
+    min_rise_m: float = Field(
+        gt=0,
+        description="a departure draught at least this much deeper than the one reported on "
+        "arrival counts as updated by the crew (an unchanged value says nothing)",
+    )
+    window_h: float = Field(
+        gt=0, description="the update is looked for up to this long after the visit's end"
+    )
+    source: str
+
+
 class VolumeParams(Strict):
     cargo_share: Distribution
     loading_factor: Distribution
@@ -95,6 +116,10 @@ class VolumeParams(Strict):
     products: dict[str, Product]
     product_mix: dict[str, dict[str, float]]
     draws: int = Field(ge=100, le=200_000)
+    draught: DraughtParams | None = Field(
+        default=None,
+        description="read AIS departure draughts into cargo (None: the loading factor alone)",
+    )
     source: str
 
     @model_validator(mode="after")

@@ -4,7 +4,9 @@ cargo tonnes = dwt x cargo share x loading factor; barrels = tonnes x barrels pe
 product. The published scenarios (UN Panel of Experts / US submission to the 1718 Committee) apply
 1/3, 1/2 and 90 % to the point capacity. The Monte Carlo draws the vessel (from the identification
 candidates, "unidentified" included), its deadweight (registry, or the length relation with its
-scatter), the cargo share, the loading factor (partly common to every call) and the product.
+scatter), the cargo share, the loading factor (partly common to every call) and the product; a
+call whose departure draught its transponder reported takes its cargo from that draught instead
+(pipeline.estimate.draught).
 """
 
 from __future__ import annotations
@@ -101,13 +103,44 @@ def barrel_draws(
     params: VolumeParams,
     rng: np.random.Generator,
     common_z: np.ndarray,
+    draught=None,
 ) -> np.ndarray:
     """``len(common_z)`` Monte Carlo draws of one call's barrels.
 
     ``common_z``: standard-normal draws shared by every call (the common part of the loading
-    factor, weight ``loading_correlation``).
+    factor, weight ``loading_correlation``). ``draught``: the call's departure draught
+    (pipeline.estimate.draught.DepartureDraught), read into its cargo in place of deadweight x
+    cargo share x loading factor where ``params.draught`` is set.
     """
     n = len(common_z)
+    dwt = dwt_draws(ident, length_m, length_sigma_m, relation, rng, n)
+    share = from_uniform(params.cargo_share, rng.random(n))
+    rho = params.loading_correlation
+    z = math.sqrt(rho) * common_z + math.sqrt(1 - rho) * rng.standard_normal(n)
+    from scipy.special import ndtr
+
+    load = from_uniform(params.loading_factor, ndtr(z))
+    mix = params.product_mix.get(product_class) or params.product_mix["unknown"]
+    prods = list(mix)
+    bpt = np.array([params.products[p].bbl_per_t for p in prods])
+    prod_pick = rng.choice(len(prods), size=n, p=np.array([mix[p] for p in prods]))
+    if draught is not None and params.draught is not None:
+        from pipeline.estimate.draught import cargo_draws
+
+        return cargo_draws(draught, dwt, params.draught, rng) * bpt[prod_pick]
+    return dwt * share * load * bpt[prod_pick]
+
+
+def dwt_draws(
+    ident: Identification,
+    length_m: float,
+    length_sigma_m: float,
+    relation: DwtRelation,
+    rng: np.random.Generator,
+    n: int,
+) -> np.ndarray:
+    """Draws of the call's deadweight: the vessel drawn from the identification's candidates
+    ("unidentified" included), its registry dwt or the length relation with its scatter."""
     names = ident.candidates
     probs = np.array([c.probability for c in names] + [ident.p_unidentified], dtype=float)
     probs = probs / probs.sum()
@@ -123,14 +156,23 @@ def barrel_draws(
             dwt[sel] = c.dwt
         elif c.length_m:
             dwt[sel] = relation.a * c.length_m**relation.b * scatter[sel]
-    share = from_uniform(params.cargo_share, rng.random(n))
-    rho = params.loading_correlation
-    z = math.sqrt(rho) * common_z + math.sqrt(1 - rho) * rng.standard_normal(n)
-    from scipy.special import ndtr
+    return dwt
 
-    load = from_uniform(params.loading_factor, ndtr(z))
-    mix = params.product_mix.get(product_class) or params.product_mix["unknown"]
-    prods = list(mix)
-    bpt = np.array([params.products[p].bbl_per_t for p in prods])
-    prod_pick = rng.choice(len(prods), size=n, p=np.array([mix[p] for p in prods]))
-    return dwt * share * load * bpt[prod_pick]
+
+def implied_loading(
+    ident: Identification,
+    length_m: float,
+    length_sigma_m: float,
+    relation: DwtRelation,
+    params: VolumeParams,
+    rng: np.random.Generator,
+    draught,
+    n: int,
+) -> np.ndarray:
+    """Draws of the loading factor a call measured by its departure draught implies: its cargo
+    over deadweight x cargo share (the quantity ``loading_factor`` describes)."""
+    from pipeline.estimate.draught import cargo_draws
+
+    dwt = dwt_draws(ident, length_m, length_sigma_m, relation, rng, n)
+    share = from_uniform(params.cargo_share, rng.random(n))
+    return cargo_draws(draught, dwt, params.draught, rng) / (dwt * share)

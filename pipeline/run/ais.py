@@ -173,6 +173,22 @@ def ais_context(
     return AisContext(identities, positions)
 
 
+def departure_draughts_from_ledger(ledger, visits, identities: dict, params) -> dict:
+    """visit id -> the departure draught its transponder reported (pipeline.estimate.draught),
+    for the load visits named by AIS, from the ledger's draught reports and static data."""
+    from pipeline.estimate.ais import named_by_ais
+    from pipeline.estimate.draught import departure_draughts
+
+    loads = [v for v in visits if v.role == "load" and named_by_ais(identities.get(v.id))]
+    mmsis = sorted({int(identities[v.id].mmsi) for v in loads if identities[v.id].mmsi})
+    if not mmsis:
+        return {}
+    draughts = ledger.ais_draughts(mmsis=mmsis)
+    if draughts.empty:
+        return {}
+    return departure_draughts(loads, identities, draughts, ledger.ais_static(mmsis=mmsis), params)
+
+
 def ais_identities(ledger, visits, ports, start=None, end=None, models=None, registry=None) -> dict:
     """visit id -> VisitAis for the visits, from the ledger's AIS ({} without AIS data); with
     ``registry`` their alibis too (``ais_context``)."""

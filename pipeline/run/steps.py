@@ -147,7 +147,7 @@ class SavedRun:
     voyages: list | None = None  # as estimated: linked by AIS tracks where the ledger has AIS
 
 
-def estimate_into_ledger(
+def estimate_with_ledger_ais(
     ledger: Ledger,
     visits: list[Visit],
     voyages: list,
@@ -159,30 +159,30 @@ def estimate_into_ledger(
     seed: int = 0,
     start: date | None = None,
     end: date | None = None,
-    visits_from_file: str | None = None,
+    run_id: str = "",
     detections: list[Detection] | None = None,
-) -> SavedRun:
-    """Begin the run (see ``run_config``), estimate, and save visits, deliveries, evidence,
-    coverage and the estimate's notes as that run (replacing its rows; other runs' deliveries
-    are superseded). ``detections``: those the visits were built from, where the caller holds
-    them (else the visits' evidence is read from the ledger)."""
+) -> tuple[EstimateResult, list[Visit], list]:
+    """The estimate with what the ledger's AIS says (nothing written): matched calls named (and
+    sized) by their transponder, dark ones flagged, vessels reported elsewhere weighed down,
+    voyages linked by the transponders' tracks (discharge calls only AIS saw kept as visits),
+    complete stays at load berths in the dwell fit, departure draughts read into cargo.
+    Returns the result and the visits and voyages it was made from."""
     from pipeline.estimate import run_estimate
     from pipeline.estimate.core import season_bounds
-
-    config = run_config(ports, params, registry, seed, start, end, visits_from_file)
-    run_id = ledger.begin_run(config, model)
     from pipeline.portcalls.voyages import ais_discharge_visits, link_voyages
-    from pipeline.run.ais import ais_context, load_berth_stays
+    from pipeline.run.ais import ais_context, departure_draughts_from_ledger, load_berth_stays
 
-    # AIS in the ledger: matched calls named (and sized) by their transponder, dark ones flagged,
-    # vessels reported elsewhere weighed down, voyages linked by the transponders' tracks (and
-    # discharge calls only AIS saw kept as visits)
     horizon = max((w.max_h for w in params.voyages.windows.values()), default=0.0)
     ais = ais_context(ledger, visits, ports, start, end, registry=registry, voyage_h=horizon)
     identities = ais.identities
     if identities:
         voyages = link_voyages(visits, params, ais=identities, positions=ais.positions, ports=ports)
         visits = visits + ais_discharge_visits(voyages)
+    draughts = (
+        departure_draughts_from_ledger(ledger, visits, identities, params.volume.draught)
+        if identities and params.volume.draught is not None
+        else None
+    )
     stays = load_berth_stays(
         ledger, ports, start, end, params.portcalls.min_length_m, params.portcalls.max_length_m
     )
@@ -204,7 +204,37 @@ def estimate_into_ledger(
             if detections is not None
             else ledger.detections(ids=[e for v in visits for e in v.evidence])
         ),
+        draughts=draughts,
     )
+    return result, visits, voyages
+
+
+def estimate_into_ledger(
+    ledger: Ledger,
+    visits: list[Visit],
+    voyages: list,
+    observations: list[Observation],
+    registry: list[Vessel],
+    params: EstimateParams,
+    ports: list[Port],
+    model: str,
+    seed: int = 0,
+    start: date | None = None,
+    end: date | None = None,
+    visits_from_file: str | None = None,
+    detections: list[Detection] | None = None,
+) -> SavedRun:
+    """Begin the run (see ``run_config``), estimate, and save visits, deliveries, evidence,
+    coverage and the estimate's notes as that run (replacing its rows; other runs' deliveries
+    are superseded). ``detections``: those the visits were built from, where the caller holds
+    them (else the visits' evidence is read from the ledger)."""
+
+    config = run_config(ports, params, registry, seed, start, end, visits_from_file)
+    run_id = ledger.begin_run(config, model)
+    result, visits, voyages = estimate_with_ledger_ais(
+        ledger, visits, voyages, observations, registry, params, ports, model, seed, start, end,
+        run_id, detections,
+    )  # fmt: skip
     ledger.save_estimate(run_id, visits, result.deliveries, result.coverage, result.notes)
     evidence = ledger.evidence(result.deliveries)
     return SavedRun(run_id, result, {k: e["scenes"] for k, e in evidence.items()}, visits, voyages)
