@@ -28,18 +28,10 @@ def _add_imagery(led, b) -> None:
         led.add_detections(s.id, "test", [d for d in b.detections if d.scene_id == s.id])
 
 
-@pytest.mark.parametrize(
-    ("sensor", "gsd", "sure"),
-    [
-        # 3 m: the hull's size is sharp, so the transponder at the berth names it
-        ("commercial-3m", 3.0, 0.9),
-        # Sentinel-2 at an oil berth: its measured size error there (+38 m, sd 22 m, from the
-        # chain's tuning runs) leaves registry tankers of 80-130 m that never transmit as
-        # plausible dark alternatives, so the name is right but less sure
-        ("sentinel-2-l2a", 10.0, 0.7),
-    ],
-)
-def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, sensor, gsd, sure):
+def _ledger_with_one_named_call(tmp_path, sensor, gsd, draughts=None) -> tuple[str, Builder]:
+    """A ledger with two calls at the Vostochny oil berth: the first (three sightings) by a
+    transponder that then sails to Rajin, the second (ten days later) dark; ``draughts``: the
+    transponder's draught reports."""
     b = Builder()
     honest, dark = [], []
     for h in (0, 12, 24):  # call 1: three sightings, transponder on
@@ -73,7 +65,23 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, se
     db = f"sqlite:///{tmp_path / 'l.db'}"
     with Ledger(db) as led:
         _add_imagery(led, b)
-        led.add_ais(positions, static, "ais.csv")
+        led.add_ais(positions, static, "ais.csv", draughts)
+    return db, b
+
+
+@pytest.mark.parametrize(
+    ("sensor", "gsd", "sure"),
+    [
+        # 3 m: the hull's size is sharp, so the transponder at the berth names it
+        ("commercial-3m", 3.0, 0.9),
+        # Sentinel-2 at an oil berth: its measured size error there (+38 m, sd 22 m, from the
+        # chain's tuning runs) leaves registry tankers of 80-130 m that never transmit as
+        # plausible dark alternatives, so the name is right but less sure
+        ("sentinel-2-l2a", 10.0, 0.7),
+    ],
+)
+def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, sensor, gsd, sure):
+    db, b = _ledger_with_one_named_call(tmp_path, sensor, gsd)
     saved, visits, voyages = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)
     by_first = {v.id: v.first_seen for v in visits}
     first, second = sorted(saved.result.deliveries, key=lambda d: by_first[d.load_visit])
@@ -113,6 +121,28 @@ def test_estimate_names_transmitting_calls_and_flags_dark_ones(tmp_path, cli, se
     assert len(rows) == len(b.detections)
     assert sorted(r["mmsi"] for r in rows) == ["", "", "273000001", "273000001", "273000001"]
     assert {r["name"] for r in rows if r["mmsi"]} == {"YU SON"}
+
+
+def test_a_named_calls_departure_draught_gives_its_cargo_and_a_stale_one_does_not(tmp_path):
+    t0 = pd.Timestamp(T0)
+    # in ballast before, 6.1 m a few hours after the last sighting (24 h), ballast at Rajin
+    risen = pd.DataFrame(
+        {"mmsi": 273000001, "time": [t0 - pd.Timedelta(days=5), t0 + pd.Timedelta(hours=27),
+                                     t0 + pd.Timedelta(hours=62)], "draught_m": [3.6, 6.1, 3.7]}
+    )  # fmt: skip
+    db, b = _ledger_with_one_named_call(tmp_path, "commercial-3m", 3.0, risen)
+    saved, visits, _ = estimate_from_ledger(db, b.ports, load_params(), REGISTRY)
+    by_first = {v.id: v.first_seen for v in visits}
+    named, dark = sorted(saved.result.deliveries, key=lambda d: by_first[d.load_visit])
+    assert "departure draught its transponder reported, 6.1 m (arrived at 3.6 m" in named.method
+    assert "departure draught" not in dark.method
+    assert any(n.startswith("loading factor: 1 of 2 load calls") for n in saved.result.notes)
+    # the draught never changed across the call (stale): the loading-factor prior alone
+    stale = risen[risen["draught_m"] < 5].copy()
+    db2, b2 = _ledger_with_one_named_call(tmp_path / "stale", "commercial-3m", 3.0, stale)
+    again, visits2, _ = estimate_from_ledger(db2, b2.ports, load_params(), REGISTRY)
+    assert not any("departure draught" in d.method for d in again.result.deliveries)
+    assert not any(n.startswith("loading factor:") for n in again.result.notes)
 
 
 def _moored_call(mmsi: int, lat: float, lon: float, arrive, hours: float) -> pd.DataFrame:
