@@ -27,6 +27,8 @@ from pipeline.estimate.params import Distribution, DraughtParams
 from pipeline.estimate.volume import from_uniform
 from pipeline.hull import cargo_t
 
+TAU_MIN = 0.02  # calls' own loading spread at least this (a fixed loading factor has none)
+
 
 @dataclass(frozen=True)
 class DepartureDraught:
@@ -101,11 +103,6 @@ def cargo_draws(
     return np.clip(cargo, 0.0, dwt)
 
 
-def _cdf_grid(dist: Distribution) -> tuple[np.ndarray, np.ndarray]:
-    u = np.linspace(0.0005, 0.9995, 2000)
-    return from_uniform(dist, u), u
-
-
 def loading_posterior(
     implied: list[np.ndarray],
     dist: Distribution,
@@ -117,27 +114,27 @@ def loading_posterior(
     calls' ``implied`` loading factors (draws each), and a summary for the notes.
 
     A call's loading factor is ``dist``'s quantile at Phi(sqrt(rho) z + sqrt(1 - rho) e): z common,
-    e its own. Each measured call's likelihood of z is the mean, over its draws f, of the density
-    of f given z (a draw outside ``dist``'s range counts at its edge: the range is what a call
-    without a draught is allowed to be). Without measured calls: the standard normal prior."""
-    from scipy.special import ndtri
+    e its own. On a grid of z, the season's typical loading m(z) (e = 0) and the calls' spread
+    around it tau(z) follow; a measured call's likelihood of z is the mean, over its draws f, of
+    the normal density of f around m(z) with sd tau(z) (a smooth stand-in for the call's own
+    spread, so a draw just outside ``dist``'s range still speaks for the edge near it instead
+    of for nothing). Without measured calls: the standard normal prior."""
     from scipy.stats import norm
 
     if not implied:
         return rng.standard_normal(n), {}
-    rho = min(max(rho, 1e-3), 0.999)
+    rho = min(max(rho, 1e-3), 1.0)
     grid = np.linspace(-4.0, 4.0, 321)
+    e = norm.ppf((np.arange(41) + 0.5) / 41)  # the calls' own part, at its quantiles
+    x = math.sqrt(rho) * grid[:, None] + math.sqrt(1.0 - rho) * e[None, :]
+    spread = from_uniform(dist, norm.cdf(x))
+    typical = from_uniform(dist, norm.cdf(math.sqrt(rho) * grid))
+    tau = np.maximum(spread.std(axis=1), TAU_MIN)
     logpost = norm.logpdf(grid)
-    f_grid, u_grid = _cdf_grid(dist)
-    spread = math.sqrt(1.0 - rho)
     for f in implied:
-        u = np.interp(np.asarray(f, dtype=float), f_grid, u_grid)  # clipped to the range
-        x = ndtri(np.clip(u, 1e-4, 1 - 1e-4))
-        # density of x given z, over the density of x under the prior (the f-space Jacobian is
-        # the same for every z and cancels)
-        dens = norm.pdf((x[None, :] - math.sqrt(rho) * grid[:, None]) / spread) / spread
-        like = np.mean(dens / norm.pdf(x)[None, :], axis=1)
-        logpost += np.log(np.maximum(like, 1e-300))
+        f = np.asarray(f, dtype=float)
+        dens = norm.pdf((f[None, :] - typical[:, None]) / tau[:, None]) / tau[:, None]
+        logpost += np.log(np.maximum(dens.mean(axis=1), 1e-300))
     w = np.exp(logpost - logpost.max())
     w /= w.sum()
     step = grid[1] - grid[0]

@@ -124,6 +124,15 @@ def test_the_seasons_loading_factor_follows_the_measured_calls(params):
     one, _ = common([0.6])
     many, _ = common([0.6] * 8)
     assert (many[2] - many[0]) < (one[2] - one[0])  # more calls, a narrower common part
+    # wide draws with a few at nothing (the deadweight's spread, cargo clipped at 0) speak for
+    # their middle, not for the edge the clipped ones sit at
+    wide = []
+    for _ in range(6):
+        f = 0.55 * np.exp(0.3 * rng.standard_normal(2000))
+        f[rng.random(2000) < 0.1] = 0.0
+        wide.append(f)
+    z, s = loading_posterior(wide, dist, rho, 4000, rng)
+    assert 0.45 < s["common_p50"] < 0.65 and s["common_p10"] > dist.low + 0.03
     # beyond the range's top: the common part goes to its top, not off the grid
     over, _ = common([0.97, 0.99])
     assert over[1] > 0.85 and over[2] <= dist.high + 1e-9
