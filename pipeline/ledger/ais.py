@@ -154,6 +154,27 @@ class AisStore:
         ]
         conn.execute(insert(t.ais_draughts).on_conflict_do_nothing(), rows)
 
+    def _by_vessel_and_time(self, table, start, end, mmsis, where=()) -> pd.DataFrame:
+        """Rows of an AIS table keyed by (mmsi, time_utc), sorted by them; start/end inclusive,
+        ``mmsis`` and further conditions ``where`` optional; time_utc read as ``time`` (UTC)."""
+        c = table.c
+        q = sa.select(table).order_by(c.mmsi, c.time_utc)
+        if (lo := _as_utc_bound(start, end=False)) is not None:
+            q = q.where(c.time_utc >= lo)
+        if (hi := _as_utc_bound(end, end=True)) is not None:
+            q = q.where(c.time_utc <= hi)
+        if mmsis is not None:
+            q = q.where(c.mmsi.in_([int(m) for m in mmsis]))
+        for cond in where:
+            q = q.where(cond)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        df = pd.DataFrame(rows, columns=[col.name for col in table.columns])
+        df = df.rename(columns={"time_utc": "time"})
+        df["time"] = pd.to_datetime(df["time"], utc=True)
+        df["mmsi"] = df["mmsi"].astype("int64")
+        return df
+
     def ais_positions(
         self,
         start: datetime | str | None = None,
@@ -164,22 +185,11 @@ class AisStore:
         """Positions (mmsi, time, lat, lon, sog, cog, heading, source_file) sorted by MMSI and
         time; start/end inclusive, bbox (west, south, east, north) in degrees."""
         c = t.ais_positions.c
-        q = sa.select(t.ais_positions).order_by(c.mmsi, c.time_utc)
-        if (lo := _as_utc_bound(start, end=False)) is not None:
-            q = q.where(c.time_utc >= lo)
-        if (hi := _as_utc_bound(end, end=True)) is not None:
-            q = q.where(c.time_utc <= hi)
+        where = []
         if bbox is not None:
             west, south, east, north = bbox
-            q = q.where(c.lat.between(south, north), c.lon.between(west, east))
-        if mmsis is not None:
-            q = q.where(c.mmsi.in_([int(m) for m in mmsis]))
-        with self._read() as conn:
-            rows = conn.execute(q).all()
-        df = pd.DataFrame(rows, columns=[col.name for col in t.ais_positions.columns])
-        df = df.rename(columns={"time_utc": "time"})
-        df["time"] = pd.to_datetime(df["time"], utc=True)
-        df["mmsi"] = df["mmsi"].astype("int64")
+            where = [c.lat.between(south, north), c.lon.between(west, east)]
+        df = self._by_vessel_and_time(t.ais_positions, start, end, mmsis, where)
         for col in ("lat", "lon", "sog", "cog", "heading"):
             df[col] = df[col].astype(float)
         return df
@@ -213,20 +223,7 @@ class AisStore:
     ) -> pd.DataFrame:
         """Draught reports (mmsi, time, draught_m, source_file) sorted by MMSI and time;
         start/end inclusive."""
-        c = t.ais_draughts.c
-        q = sa.select(t.ais_draughts).order_by(c.mmsi, c.time_utc)
-        if (lo := _as_utc_bound(start, end=False)) is not None:
-            q = q.where(c.time_utc >= lo)
-        if (hi := _as_utc_bound(end, end=True)) is not None:
-            q = q.where(c.time_utc <= hi)
-        if mmsis is not None:
-            q = q.where(c.mmsi.in_([int(m) for m in mmsis]))
-        with self._read() as conn:
-            rows = conn.execute(q).all()
-        df = pd.DataFrame(rows, columns=[col.name for col in t.ais_draughts.columns])
-        df = df.rename(columns={"time_utc": "time"})
-        df["time"] = pd.to_datetime(df["time"], utc=True)
-        df["mmsi"] = df["mmsi"].astype("int64")
+        df = self._by_vessel_and_time(t.ais_draughts, start, end, mmsis)
         df["draught_m"] = df["draught_m"].astype(float)
         df["source_file"] = df["source_file"].astype(object)
         return df
