@@ -170,10 +170,11 @@ def run_estimate(
     )
 
     loads = sorted((v for v in visits if v.role == "load"), key=lambda v: (v.last_seen, v.id))
-    draughts = draughts if p.volume.draught is not None else None
-    common_z, loading_note = _common_loading(
-        loads, draughts or {}, ais, registry, relation, portmap, p, seed, n
-    )
+    draughts = (draughts or {}) if p.volume.draught is not None else {}
+    # vessels whose transponder put them elsewhere while a hull was seen weigh less; a call
+    # named by its transponder takes its barrels from that vessel
+    identified = {v.id: _identified(v, ais, registry, p) for v in loads}
+    common_z, loading_note = _common_loading(loads, draughts, identified, relation, p, seed, n)
     if loading_note:
         notes.append(loading_note)
     deliveries: list[Delivery] = []
@@ -188,15 +189,13 @@ def run_estimate(
             raise TankerWatchError(
                 f"visit {v.id}: berth '{v.berth}' is unknown to port '{v.port}'"
             ) from None
-        # vessels whose transponder put them elsewhere while this hull was seen weigh less;
-        # a call named by its transponder takes its barrels from that vessel
-        size_ident, ident, factors = _identified(v, ais, registry, relation, p)
+        size_ident, ident, factors = identified[v.id]
         pclass = product_class_of(berth_product, p.volume)
         if pclass == "unknown" and ident.best is not None:
             pclass = product_class_of(ident.best.product, p.volume)
         sl, _ = visit_sigmas(v, err)
         cap_bbl, dwt_note = point_capacity_bbl(ident, v.length_m, relation, pclass, p.volume)
-        drawn = (draughts or {}).get(v.id)
+        drawn = draughts.get(v.id)
         d = barrel_draws(
             ident, v.length_m, sl, relation, pclass, p.volume, _rng(seed, v.id), common_z, drawn
         )
@@ -270,7 +269,7 @@ def run_estimate(
     return EstimateResult(deliveries, coverage, notes, total_draws, observed_draws)
 
 
-def _identified(v: Visit, ais, registry, relation, p: EstimateParams):
+def _identified(v: Visit, ais, registry, p: EstimateParams):
     """A load visit's identification as its barrels use it (size, alibis, AIS name)."""
     from pipeline.estimate.ais import ais_identification, alibi_factors, named_by_ais
 
@@ -291,7 +290,7 @@ def _identified(v: Visit, ais, registry, relation, p: EstimateParams):
     return size_ident, ident, factors
 
 
-def _common_loading(loads, draughts, ais, registry, relation, portmap, p, seed, n):
+def _common_loading(loads, draughts, identified, relation, p, seed, n):
     """Draws of the loading factor's common part: the prior's, or updated on the calls whose
     departure draught was read (pipeline.estimate.draught.loading_posterior); and a note."""
     from pipeline.estimate.draught import loading_posterior
@@ -303,7 +302,7 @@ def _common_loading(loads, draughts, ais, registry, relation, portmap, p, seed, 
         return rng.standard_normal(n), ""
     implied = []
     for v in measured:
-        _, ident, _ = _identified(v, ais, registry, relation, p)
+        _, ident, _ = identified[v.id]
         sl, _ = visit_sigmas(v, p.portcalls.size_error)
         implied.append(
             implied_loading(

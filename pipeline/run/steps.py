@@ -228,7 +228,6 @@ def estimate_into_ledger(
     coverage and the estimate's notes as that run (replacing its rows; other runs' deliveries
     are superseded). ``detections``: those the visits were built from, where the caller holds
     them (else the visits' evidence is read from the ledger)."""
-
     config = run_config(ports, params, registry, seed, start, end, visits_from_file)
     run_id = ledger.begin_run(config, model)
     result, visits, voyages = estimate_with_ledger_ais(
