@@ -62,7 +62,16 @@ def parse_variant(text: str) -> dict:
             out[key] = value.lower() in ("1", "true", "yes", "on")
         elif key in ("tta_min_score", "tta_max_score"):
             out[key] = float(value)
-        elif key in ("tile", "overlap", "min_water_px", "read_ahead", "workers", "tta_flips"):
+        elif key in (
+            "tile",
+            "overlap",
+            "min_water_px",
+            "read_ahead",
+            "workers",
+            "tta_flips",
+            "tta_context_px",
+            "tta_block_px",
+        ):
             out[key] = int(value)
         else:
             raise SystemExit(f"variant '{text}': unknown setting '{key}'")

@@ -4,7 +4,7 @@ detector the demo gives their sensor (tw-centernet-s2 for Sentinel-2, tw-centern
 from scene to scene, with the runner's one torch thread per task.
 
     .venv/bin/python benchmarks/detect_stage.py --sim DIR [--precisions fp32,auto]
-        [--per-sensor N] [--baseline REV] [--json OUT]
+        [--per-sensor N] [--baseline REV] [--baseline-inference SETTINGS] [--json OUT]
 
 DIR is a simulation (``tankerwatch simulate --out DIR``; the demo's is the default scenario).
 Timed per scene: ``detect_scene`` with the port's land, what the runner's task does between
@@ -19,7 +19,9 @@ instead of the current one: its ``pipeline/detect`` infer, raster, geometry and 
 loaded beside the current code (the learned bundle's own code is the current one, which at the
 bundle's settings computes what the revision did). So ``--precisions fp32,auto --baseline
 main`` compares the demo's detect stage as the fp32 baseline ran it with what it is now, scene
-by scene in one run.
+by scene in one run. ``--baseline-inference`` sets the first precision's inference settings
+where the bundle's have changed since (the current code then computes what the revision did
+with them).
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ def baseline_path(rev: str):
     return infer.detect_scene, cfar.CfarDetector
 
 
+def baseline_label(args, first: bool, model: str) -> str:
+    """What the first precision's row ran when it is a baseline: the revision, the settings."""
+    if not first:
+        return ""
+    label = f" @ {args.baseline}" if args.baseline else ""
+    if args.baseline_inference and model != "cfar":
+        label += f" [{args.baseline_inference}]"
+    return label
+
+
 def scenes_by_sensor(sim: Path, per_sensor: int) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for tif in sorted((sim / "scenes").glob("*/scene.tif")):
@@ -83,6 +95,12 @@ def main() -> int:
     ap.add_argument("--precisions", default="fp32,auto")
     ap.add_argument("--per-sensor", type=int, default=0)
     ap.add_argument("--baseline", help="git revision whose detect path the first precision runs")
+    ap.add_argument(
+        "--baseline-inference",
+        help="inference settings the first precision's learned bundles run with, as "
+        "benchmarks/detect_parity.py variants (e.g. 'tta_context_px=96,tta_block_px=64': the "
+        "flipped crops before #15's narrower context)",
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(1)  # the run config's threads: 1 per detection task
@@ -90,6 +108,13 @@ def main() -> int:
     scenes = scenes_by_sensor(Path(args.sim), args.per_sensor)
     models = {s: SENSOR_MODELS.get(s, DEFAULT_MODEL) for s in scenes}
     detectors = {(s, p): load_detector(models[s], precision=p) for s in scenes for p in precisions}
+    if args.baseline_inference:
+        from detect_parity import make_detector, parse_variant
+
+        settings = parse_variant(args.baseline_inference) | {"precision": precisions[0]}
+        for s in scenes:
+            if models[s] != "cfar":
+                detectors[s, precisions[0]] = make_detector(models[s], settings)
     paths = {p: detect_scene for p in precisions}
     if args.baseline:
         base_detect, base_cfar = baseline_path(args.baseline)
@@ -138,8 +163,7 @@ def main() -> int:
                     "sensor": sensor,
                     "detector": det.name,
                     "precision": getattr(getattr(det, "precision", None), "name", "-"),
-                    "requested": p
-                    + (f" @ {args.baseline}" if args.baseline and p == precisions[0] else ""),
+                    "requested": p + baseline_label(args, p == precisions[0], models[sensor]),
                     "scenes": len(dirs),
                     "s": round(seconds[sensor, p], 2),
                     "ms per scene": round(1000 * seconds[sensor, p] / max(1, len(dirs)), 1),

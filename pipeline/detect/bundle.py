@@ -136,6 +136,18 @@ class InferenceSpec(_Strict):
     tta_flips: int = Field(
         3, ge=1, le=3, description="flipped passes averaged with the plain one (3: all four views)"
     )
+    tta_context_px: int | None = Field(
+        None,
+        ge=0,
+        description="context around each flipped crop, px (None: the network's receptive "
+        "field, which reproduces flipping the whole window exactly; less is an approximation)",
+    )
+    tta_block_px: int | None = Field(
+        None,
+        ge=1,
+        description="the blocks flipped crops' cores are made of, px (None: 4 x the network's "
+        "deepest stride)",
+    )
     min_water_px: int = Field(
         16,
         ge=0,
@@ -312,7 +324,14 @@ class LearnedDetector:
         inf = self.spec.inference
         with torch.inference_mode(), self.precision.autocast():
             out = predict(
-                self.model, x, inf.tta, inf.tta_min_score, inf.tta_max_score, inf.tta_flips
+                self.model,
+                x,
+                inf.tta,
+                inf.tta_min_score,
+                inf.tta_max_score,
+                inf.tta_flips,
+                inf.tta_context_px,
+                inf.tta_block_px,
             )
         return {k: v.float().cpu() for k, v in out.items()}
 

@@ -204,12 +204,7 @@ def render_card(spec, cfg, metrics: dict) -> str:
     data_limit = textwrap.fill(
         data_limit, 98, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False
     )
-    tta = (
-        " The heatmap and sizes are averaged over the four flips of each tile (4x the cost of one"
-        " pass)."
-        if spec.inference.tta
-        else ""
-    )
+    tta = _flip_note(spec.inference) if spec.inference.tta else ""
     rule_note = _rule_note(metrics)
     if sar:
         data_limit += (
@@ -261,6 +256,27 @@ the minimum rotated rectangle of a 10 m mask and so is much wider than a real hu
   a hint, not an identification.
 - Heading is the hull axis (0-180 deg); it does not say which way the ship points.
 """
+
+
+def _flip_note(inf) -> str:
+    """One sentence on where the heatmap and sizes are averaged over the four flips."""
+    if inf.tta_min_score <= 0 and inf.tta_max_score >= 1:
+        return (
+            " The heatmap and sizes are averaged over the four flips of each tile (4x the cost of"
+            " one pass)."
+        )
+    where = f"cells whose single-pass score reaches {inf.tta_min_score:g}"
+    if inf.tta_max_score < 1:
+        where = f"single-pass peaks scoring {inf.tta_min_score:g} to {inf.tta_max_score:g}"
+    context = (
+        "the network's receptive field (the whole tile's values)"
+        if inf.tta_context_px is None
+        else f"{inf.tta_context_px} px"
+    )
+    return (
+        f" The heatmap and sizes are averaged over the plain and {inf.tta_flips} flipped views"
+        f" around {where}, on crops with {context} of context; elsewhere one pass stands."
+    )
 
 
 def record_evaluation(

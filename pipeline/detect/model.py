@@ -237,8 +237,11 @@ def detection_loss(out: dict, tgt: dict, weights: dict | None = None) -> dict[st
 # Flip averaging on crops: a crop reproduces the full tile's outputs in its core when it is
 # aligned to the network's deepest stride (the strided convolutions then sample the same pixels)
 # and extends past the core by the receptive-field radius (CenterNet.tta_context_px: 96 px for
-# the compact backbone, whose radius is 83 px).
+# the compact backbone, whose radius is 83 px). A bundle may ask for less context
+# (inference.tta_context_px): the released ones use 48 px, which left every detection of the
+# yardsticks as the exact crops give it for half the flipped pixels (BENCHMARKS.md).
 TTA_FULL_SHARE = 0.6  # crops covering more than this share of the tile: flip the whole tile
+CROP_BUCKET = 64  # crops grow to whole multiples of this (px) to run in batches of one shape
 FLIPS = ((3,), (2,), (2, 3))
 # fewer flips (``tta_flips``): the 180-degree turn first (it moves every pixel), then the mirrors
 FLIPS_BY_PREFERENCE = ((2, 3), (3,), (2,))
@@ -252,6 +255,8 @@ def predict(
     tta_min_score: float = 0.0,
     tta_max_score: float = 1.0,
     tta_flips: int = 3,
+    tta_context_px: int | None = None,
+    tta_block_px: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """The model's outputs; with ``tta`` the vessel heatmap and the log length / beam are
     averaged over the four flips of the input (flips leave sizes unchanged; offsets, angle and
@@ -280,12 +285,14 @@ def predict(
     if tta_max_score < 1:
         peaks = heat1 == F.max_pool2d(heat1[None, None], 3, stride=1, padding=1)[0, 0]
         hot = hot & peaks & (heat1 < tta_max_score)
+    deepest = getattr(model, "deepest_stride", 16)
     crops = tta_crops(
         hot,
         stride,
         tuple(x.shape[-2:]),
-        getattr(model, "deepest_stride", 16),
-        getattr(model, "tta_context_px", 96),
+        deepest,
+        getattr(model, "tta_context_px", 96) if tta_context_px is None else tta_context_px,
+        tta_block_px,
     )
     if not crops:
         return out
@@ -295,18 +302,40 @@ def predict(
     out = dict(out)
     heat = heat0.clone()
     size = out["size"].float().clone()
-    for core, crop in crops:
-        # the unflipped pass over the crop equals the tile's in the core: reuse the tile's
-        oy0, oy1, ox0, ox1 = (v // stride for v in crop)
-        plain = {k: v[..., oy0:oy1, ox0:ox1] for k, v in out.items()}
-        sub = _flip_average(model, x[..., crop[0] : crop[1], crop[2] : crop[3]], plain, flips)
-        y0, y1, x0, x1 = (v // stride for v in core)
-        sl = (..., slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
-        heat[..., y0:y1, x0:x1] = torch.sigmoid(sub["heat"].float()[sl])
-        size[..., y0:y1, x0:x1] = sub["size"].float()[sl]
+    n = x.shape[0]
+    for group in _by_shape(crops, tuple(x.shape[-2:]), deepest):
+        # crops of one shape go through each flipped pass as one batch; the unflipped pass
+        # over a crop equals the tile's in its core, so the tile's is reused
+        boxes = [[v // stride for v in crop] for _, crop in group]
+        plain = {
+            k: torch.cat([v[..., b[0] : b[1], b[2] : b[3]] for b in boxes]) for k, v in out.items()
+        }
+        xs = torch.cat([x[..., c[0] : c[1], c[2] : c[3]] for _, c in group])
+        sub = _flip_average(model, xs, plain, flips)
+        for i, ((core, _), (oy0, _, ox0, _)) in enumerate(zip(group, boxes, strict=True)):
+            y0, y1, x0, x1 = (v // stride for v in core)
+            sl = (slice(i * n, (i + 1) * n), slice(None), slice(y0 - oy0, y1 - oy0))
+            sl = (*sl, slice(x0 - ox0, x1 - ox0))
+            heat[..., y0:y1, x0:x1] = torch.sigmoid(sub["heat"][sl].float())
+            size[..., y0:y1, x0:x1] = sub["size"][sl].float()
     out["heat"] = torch.logit(heat, eps=1e-6)
     out["size"] = size
     return out
+
+
+def _by_shape(crops: list, shape: tuple[int, int], deepest: int) -> list[list]:
+    """The (core, crop) boxes with each crop grown (inside the tile) to whole multiples of
+    ``CROP_BUCKET`` px, grouped by the crops' shape: a few shapes, each one batch of crops
+    through the network (the extra pixels are more real context, never padding)."""
+    groups: dict = {}
+    for core, crop in crops:
+        box = []
+        for lo, hi, limit in ((crop[0], crop[1], shape[0]), (crop[2], crop[3], shape[1])):
+            want = min(limit, -(-(hi - lo) // CROP_BUCKET) * CROP_BUCKET)
+            lo = max(0, min(limit - want, lo - (want - (hi - lo)) // 2 // deepest * deepest))
+            box += [lo, lo + want]
+        groups.setdefault((box[1] - box[0], box[3] - box[2]), []).append((core, tuple(box)))
+    return list(groups.values())
 
 
 def flip_set(n: int) -> tuple[tuple[int, ...], ...]:
@@ -343,18 +372,24 @@ def _flip_average(
 
 
 def tta_crops(
-    hot: torch.Tensor, stride: int, shape: tuple[int, int], deepest: int = 16, context: int = 96
+    hot: torch.Tensor,
+    stride: int,
+    shape: tuple[int, int],
+    deepest: int = 16,
+    context: int = 96,
+    block: int | None = None,
 ) -> list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
     """(core, crop) boxes (y0, y1, x0, x1 in input pixels) covering the output cells marked
     ``hot`` [h, w] of a tile of ``shape`` (a multiple of ``deepest``): cores are groups of
-    touching blocks of 4 x ``deepest`` px holding a hot cell, crops the cores grown by
-    ``context`` px and aligned to ``deepest``, inside the tile."""
+    touching blocks of ``block`` px (default 4 x ``deepest``; rounded up to ``deepest``)
+    holding a hot cell, crops the cores grown by ``context`` px and aligned to ``deepest``,
+    inside the tile."""
     if not bool(hot.any()):
         return []
     from scipy import ndimage
 
     height, width = shape
-    block = 4 * deepest
+    block = 4 * deepest if block is None else max(deepest, -(-block // deepest) * deepest)
     cells = block // stride
     bh, bw = -(-hot.shape[0] // cells), -(-hot.shape[1] // cells)
     grid = F.pad(

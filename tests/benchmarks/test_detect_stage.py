@@ -43,15 +43,18 @@ def test_script_on_the_tiny_scenario(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     out = tmp_path / "stage.json"
     script = [sys.executable, str(BENCH / "detect_stage.py"), "--sim", str(sim)]
-    res = subprocess.run([*script, "--per-sensor", "2", "--json", str(out)], **run)
+    # the first precision with the flipped crops' exact context (the bundles' before #15)
+    base = ["--baseline-inference", "tta_context_px=96,tta_block_px=64"]
+    res = subprocess.run([*script, "--per-sensor", "2", *base, "--json", str(out)], **run)
     assert res.returncode == 0, res.stderr[-2000:]
     rows = json.loads(out.read_text())["rows"]
     per = {(r["sensor"], r["requested"]): r for r in rows}
     assert {s for s, _ in per} == {"sentinel-2-l2a", "commercial-3m", "all"}
-    assert per["sentinel-2-l2a", "fp32"]["precision"] == "fp32"
+    first = "fp32 [tta_context_px=96,tta_block_px=64]"
+    assert per["sentinel-2-l2a", first]["precision"] == "fp32"
     assert per["all", "auto"]["scenes"] == 4
     # agreement with the first precision's detections, counted over the same scenes
-    ref = per["sentinel-2-l2a", "fp32"]
+    ref = per["sentinel-2-l2a", first]
     assert ref["same/lost/new vs first"] == f"{ref['detections']}/0/0"
     same, lost, _ = map(int, per["sentinel-2-l2a", "auto"]["same/lost/new vs first"].split("/"))
     assert same + lost == ref["detections"]

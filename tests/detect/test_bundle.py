@@ -298,3 +298,23 @@ def test_a_berth_score_outside_zero_one_is_refused_in_model_yaml(tmp_path, value
     (tmp_path / "t" / "model.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(TankerWatchError, match="berth_score"):
         read_spec(tmp_path / "t")
+
+
+@pytest.mark.parametrize(("key", "value"), [("tta_context_px", -16), ("tta_block_px", 0)])
+def test_flip_crop_sizes_below_their_range_are_refused_in_model_yaml(tmp_path, key, value):
+    save_bundle(tmp_path / "t", tiny_model(), tiny_fields())
+    spec = yaml.safe_load((tmp_path / "t" / "model.yaml").read_text())
+    spec["inference"][key] = value
+    (tmp_path / "t" / "model.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TankerWatchError, match=key):
+        read_spec(tmp_path / "t")
+
+
+def test_the_released_optical_bundles_flip_crops_with_the_measured_context():
+    """48 px of context and 16 px blocks: chosen on the full tile, real ports and simulated
+    scenes (BENCHMARKS.md, "Flipped crops with less context"); a bundle without the keys
+    keeps the exact crops (the receptive field)."""
+    for name in ("tw-centernet-s2", "tw-centernet-3m"):
+        inf = load_detector(name).spec.inference
+        assert (inf.tta, inf.tta_context_px, inf.tta_block_px) == (True, 48, 16)
+    assert load_detector("tw-centernet-s1").spec.inference.tta_context_px is None

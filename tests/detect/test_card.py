@@ -84,3 +84,16 @@ def test_card_says_how_lengths_are_measured():
         update={"length": LengthSpec(mode="blend", blend_weight=0.75, beam="hull")}
     )
     assert "0.75 x the measured length and beam + 0.25 x" in render_card(blend, cfg, metrics)
+
+
+def test_card_says_where_the_flips_are_averaged():
+    spec, cfg, metrics = _released()
+    card = render_card(spec, cfg, metrics)
+    assert "averaged over the plain and 3 flipped views around cells whose single-pass" in card
+    assert "on crops with 48 px of context" in card
+    inf = spec.inference.model_copy(update={"tta_min_score": 0.0, "tta_context_px": None})
+    card = render_card(spec.model_copy(update={"inference": inf}), cfg, metrics)
+    assert "averaged over the four flips of each tile (4x the cost of one pass)" in card
+    inf = spec.inference.model_copy(update={"tta_context_px": None, "tta_max_score": 0.6})
+    card = render_card(spec.model_copy(update={"inference": inf}), cfg, metrics)
+    assert "peaks scoring 0.2 to 0.6, on crops with the network's receptive field" in card

@@ -135,6 +135,78 @@ def test_flip_averaging_on_crops_equals_flipping_the_whole_tile(arch):
     torch.testing.assert_close(gated["offset"], plain["offset"])
 
 
+def test_crops_grow_inside_the_tile_to_a_few_shapes_run_as_batches():
+    from pipeline.detect.model import CROP_BUCKET, _by_shape, predict
+
+    crops = [
+        ((16, 32, 16, 32), (0, 64, 0, 80)),  # at the corner: grows away from the edge
+        ((200, 216, 300, 316), (160, 256, 256, 368)),  # at the bottom edge
+        ((96, 112, 96, 144), (48, 160, 48, 160)),
+    ]
+    groups = _by_shape(crops, (256, 384), 16)
+    grown = [c for g in groups for c in g]
+    assert sorted(core for core, _ in grown) == sorted(core for core, _ in crops)
+    for core, (y0, y1, x0, x1) in grown:
+        assert 0 <= y0 < y1 <= 256 and 0 <= x0 < x1 <= 384
+        assert (y1 - y0) % CROP_BUCKET == 0 and (x1 - x0) % CROP_BUCKET == 0
+        assert y0 % 16 == 0 and x0 % 16 == 0  # still aligned to the deepest stride
+        assert y0 <= core[0] and core[1] <= y1 and x0 <= core[2] and core[3] <= x1
+    # 64 x 80 -> 64 x 128; 96 x 112 and 112 x 112 -> 128 x 128: two shapes
+    assert sorted(len(g) for g in groups) == [1, 2]
+
+    # crops of one shape go through each flipped pass together: three candidates far apart
+    class Spots(torch.nn.Module):
+        deepest_stride, tta_context_px = 16, 48
+
+        def forward(self, x):
+            heat = torch.nn.functional.avg_pool2d(x[:, :1], 2)
+            return {"heat": heat, "size": torch.zeros_like(heat).repeat(1, 2, 1, 1)}
+
+    x = torch.full((1, 1, 512, 512), -9.0)
+    for y, xx in ((100, 100), (100, 400), (400, 250)):
+        x[..., y : y + 2, xx : xx + 2] = 9.0
+    spots = Spots()
+    batches = []
+    spots.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+    out = predict(spots, x, tta=True, tta_min_score=0.5, tta_block_px=16)
+    assert batches == [1, 3, 3, 3]  # the plain pass, then each flip over the three crops
+    assert int((torch.sigmoid(out["heat"]) > 0.5).sum()) == 3
+
+
+@pytest.mark.parametrize("context", [0, 32, 48])
+def test_less_crop_context_is_an_approximation_that_costs_fewer_pixels(context):
+    """tta_context_px below the receptive field: smaller crops, values near the exact ones."""
+    from pipeline.detect.model import predict
+
+    torch.manual_seed(4)
+    model = build_model(ArchSpec(widths=(4, 8, 8, 8, 8), decoder_width=8)).eval()
+    x = torch.randn(1, 4, 512, 512)
+    pixels = []
+    model.register_forward_hook(lambda m, i, o: pixels.append(i[0].shape[0] * i[0][0, 0].numel()))
+    with torch.no_grad():
+        heat0 = torch.sigmoid(model(x)["heat"])[0, 0]
+        gate = float(heat0.flatten().topk(2).values[-1])
+        pixels.clear()
+        exact = predict(model, x, tta=True, tta_min_score=gate)
+        exact_px = sum(pixels)
+        same = predict(model, x, tta=True, tta_min_score=gate, tta_context_px=None)
+        pixels.clear()
+        near = predict(
+            model, x, tta=True, tta_min_score=gate, tta_context_px=context, tta_block_px=16
+        )
+        near_px = sum(pixels)
+    torch.testing.assert_close(same["heat"], exact["heat"])
+    assert near_px < exact_px
+    hot = torch.nonzero(heat0 >= gate).tolist()
+    got = torch.stack([torch.sigmoid(near["heat"][0, 0, y, xx]) for y, xx in hot])
+    want = torch.stack([torch.sigmoid(exact["heat"][0, 0, y, xx]) for y, xx in hot])
+    plain = heat0[[y for y, _ in hot], [xx for _, xx in hot]]
+    if context >= 32:
+        # a random network has no vessel: agreement is loose, but nearer than the plain pass
+        assert (got - want).abs().max() <= (plain - want).abs().max() + 1e-6
+    assert not torch.equal(near["heat"], exact["heat"]) or context >= 96
+
+
 def test_gated_flip_averaging_without_candidates_is_one_pass_and_with_many_is_full():
     from pipeline.detect.model import predict
 
