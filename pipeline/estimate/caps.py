@@ -52,14 +52,23 @@ def cap_rows(
     return rows
 
 
+NEIGHBOURS = 0.01  # a missed call's draw: within this share of the draws, ranked by common loading
+
+
 @dataclass
 class MissedCalls:
     """One port's calls the images missed, as the coverage correction drew them.
 
     ``counts[i, m]``: calls missed in month ``months[m]`` in Monte Carlo draw i; the season runs
-    from ``start`` to ``end``. A missed call's barrels and product class are drawn from
-    ``pool`` / ``pool_class`` (the barrels draws of the calls seen at the port, or of an unseen
-    tanker of any size when none was seen), as the corrected totals draw them.
+    from ``start`` to ``end``. A missed call of draw i stands in for one of the ``pool``'s calls
+    (the calls seen at the port, or unseen tankers of any size when none was seen), picked with
+    probability ``pick_p`` (None: alike), and takes its product class and its barrels in a draw
+    whose common loading factor is next to draw i's: ``common_z`` ranks the draws by it, and a
+    draw within ``NEIGHBOURS`` of a share of the draws from draw i in that ranking is taken (not
+    draw i itself: that would repeat the seen call's own size error in the draw once more per
+    stand-in). So within a draw the missed calls share the common loading factor with the calls
+    seen, as the estimate's model says every call of the season does
+    (``volume.loading_correlation``). ``common_z`` None: any draw of the stand-in.
     """
 
     port: str
@@ -67,8 +76,28 @@ class MissedCalls:
     end: datetime
     months: list[str]
     counts: np.ndarray  # (n, M) int
-    pool: np.ndarray  # (P,) barrels of one call
+    pool: np.ndarray  # (P, n) barrels of P stand-in calls, per draw
     pool_class: np.ndarray  # (P,) "refined" | "crude"
+    pick_p: np.ndarray | None = None  # (P,) probabilities of the stand-ins
+    common_z: np.ndarray | None = None  # (n,) the draws' common loading factor (normal score)
+
+    def draw(self, who: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Barrels and product class of missed calls belonging to draws ``who`` (one entry per
+        missed call)."""
+        rows = rng.choice(len(self.pool), size=len(who), p=self.pick_p)
+        n = self.pool.shape[1]
+        if self.common_z is None:
+            cols = rng.integers(n, size=len(who))
+        else:
+            order = np.argsort(self.common_z, kind="stable")
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n)
+            w = max(1, int(NEIGHBOURS * n))
+            step = rng.integers(1, w + 1, size=len(who)) * rng.choice([-1, 1], size=len(who))
+            near = rank[who] + step
+            near = np.where((near < 0) | (near >= n), rank[who] - step, near)
+            cols = order[np.clip(near, 0, n - 1)]
+        return self.pool[rows, cols], self.pool_class[rows]
 
 
 def _month_window(month: str, start: datetime, end: datetime) -> tuple[float, float]:
@@ -128,11 +157,12 @@ def corrected_cap_rows(
             if not k:
                 continue
             lo, hi = _month_window(month, mc.start, mc.end)
-            pick = rng.integers(len(mc.pool), size=k)
-            who.append(np.repeat(np.arange(n), counts))
+            draw_of = np.repeat(np.arange(n), counts)
+            barrels, classes = mc.draw(draw_of, rng)
+            who.append(draw_of)
             when.append(lo + rng.random(k) * (hi - lo))
-            bbl.append(mc.pool[pick])
-            cls.append(mc.pool_class[pick])
+            bbl.append(barrels)
+            cls.append(classes)
     who_a, when_a, bbl_a = np.concatenate(who), np.concatenate(when), np.concatenate(bbl)
     cls_a = np.concatenate(cls)
     year_a = (np.round(when_a * 3600).astype("datetime64[s]").astype("datetime64[Y]")).astype(

@@ -257,7 +257,7 @@ def run_estimate(
         sightings = ({d.id: d.length_m for d in detections}, positions)
     coverage, total_draws, observed_draws, dwell_notes, missed = _coverage(
         deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays or [], lengths,
-        season, sightings,
+        season, sightings, common_z,
     )  # fmt: skip
     coverage["caps"] = cap_rows(deliveries, load_times, p.caps)
     coverage["caps"] += corrected_cap_rows(
@@ -334,7 +334,7 @@ def season_bounds(start: date | None, end: date | None) -> tuple[datetime, datet
 
 def _coverage(
     deliveries, draws, load_of, observations, portmap, p, seed, n, ais_stays=(),
-    registry_lengths=(), season=None, sightings=None,
+    registry_lengths=(), season=None, sightings=None, common_z=None,
 ):  # fmt: skip
     sighting_lengths, positions = sightings if sightings is not None else (None, {})
     load_berths = {
@@ -388,9 +388,10 @@ def _coverage(
             observed_clear[m] += bounds[d.id] is not None
             obs_bbl[:, m] += draws[d.id]
         only_obscured = sum(b is None for b in bounds.values())
-        # barrels of a call the images missed: drawn from the calls seen at this port, or, when
-        # none was seen, from an unidentified tanker of any size in the identification range
-        pool = np.concatenate([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n)
+        # barrels of a call the images missed: a call seen at this port, or, when none was
+        # seen, an unidentified tanker of any size in the identification range; in each draw
+        # its barrels of that draw (the season's common loading factor is the draw's)
+        pool = np.stack([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n, common_z)
         if have_schedule:
             clear_at = _clear_by_berth(clear_obs)
             stays = [s for s in ais_stays if s.port == port and (s.port, s.berth) in load_berths]
@@ -473,7 +474,7 @@ def _coverage(
                     f"and recall fit"
                 )
             pool_class = (
-                np.repeat([d.product for d in mine], n)
+                np.array([d.product for d in mine])
                 if mine
                 else np.full(len(pool), reported_class("unknown", p.volume))
             )
@@ -481,21 +482,19 @@ def _coverage(
                 [load_of[d.id].length_m for d in mine], clear_by_sensor, sched.hours, pseen, p
             )
             if weights is not None:  # the seen calls as the missed ones would be: by length
-                pick = np.random.default_rng([seed, 2397, 7]).choice(
-                    len(pool), size=len(pool), p=np.repeat(weights, n) / (n * weights.sum())
-                )
-                pool, pool_class = pool[pick], pool_class[pick]
                 dwell_notes.append(_missed_weights_note(port, mine, load_of, weights))
-            missed_calls.append(MissedCalls(port, start, end, months, missed, pool, pool_class))
+            mc = MissedCalls(
+                port, start, end, months, missed, pool, pool_class,
+                None if weights is None else weights / weights.sum(), common_z,
+            )  # fmt: skip
+            missed_calls.append(mc)
             corr_bbl = obs_bbl.copy()
             for m in range(len(months)):
                 counts = missed[:, m].astype(int)
-                k = int(counts.sum())
-                if k:
-                    s = rng.choice(pool, size=k)
-                    corr_bbl[:, m] += np.bincount(
-                        np.repeat(np.arange(n), counts), weights=s, minlength=n
-                    )
+                if counts.any():
+                    who = np.repeat(np.arange(n), counts)
+                    barrels, _ = mc.draw(who, rng)
+                    corr_bbl[:, m] += np.bincount(who, weights=barrels, minlength=n)
             exposure_num += (sched.hours[None, :] * pseen).sum(axis=1)
             exposure_den += float(sched.hours.sum())
         for m, month in enumerate(months):
@@ -833,9 +832,15 @@ def _fit_notes(
     return notes
 
 
-def _prior_pool(p: EstimateParams, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Barrels of a call by a tanker nobody saw: its length spread over the identification range
-    (a normal with the range's mean and standard deviation)."""
+PRIOR_POOL_CALLS = 32  # stand-ins for the calls of a port where none was seen
+
+
+def _prior_pool(
+    p: EstimateParams, rng: np.random.Generator, n: int, common_z: np.ndarray | None = None
+) -> np.ndarray:
+    """(PRIOR_POOL_CALLS, n) barrels of calls by tankers nobody saw: lengths spread over the
+    identification range (a normal with the range's mean and standard deviation), with the
+    season's common loading factor ``common_z`` (None: drawn here) in each draw."""
     from pipeline.estimate.registry import DwtRelation, Identification
 
     lo, hi = p.identification.length_range_m
@@ -843,8 +848,12 @@ def _prior_pool(p: EstimateParams, rng: np.random.Generator, n: int) -> np.ndarr
     ident = Identification([], 1.0, p.identification.threshold)
     mid, half = (lo + hi) / 2, (hi - lo) / 2
     # sigma = half-range / sqrt(3): the spread of a uniform length over the range
-    return barrel_draws(
-        ident, mid, half / np.sqrt(3), rel, "unknown", p.volume, rng, rng.standard_normal(n)
+    common = rng.standard_normal(n) if common_z is None else common_z
+    return np.stack(
+        [
+            barrel_draws(ident, mid, half / np.sqrt(3), rel, "unknown", p.volume, rng, common)
+            for _ in range(PRIOR_POOL_CALLS)
+        ]
     )
 
 

@@ -63,9 +63,11 @@ def test_each_calendar_year_starts_again(params):
 
 
 def _missed(counts, pool, pool_class="refined", start=None, end=None, months=None):
+    """Missed calls whose stand-ins are ``pool`` (barrels, the same in every draw)."""
     from pipeline.estimate.caps import MissedCalls
 
     counts = np.asarray(counts, dtype=int)
+    pool = np.repeat(np.asarray(pool, dtype=float)[:, None], len(counts), axis=1)
     months = months or [f"2024-{m + 1:02d}" for m in range(counts.shape[1])]
     y, m = map(int, months[-1].split("-"))
     return MissedCalls(
@@ -74,7 +76,7 @@ def _missed(counts, pool, pool_class="refined", start=None, end=None, months=Non
         end=end or datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC),
         months=months,
         counts=counts,
-        pool=np.asarray(pool, dtype=float),
+        pool=pool,
         pool_class=np.full(len(pool), pool_class),
     )
 
@@ -197,3 +199,33 @@ def test_without_a_schedule_no_corrected_rows(params):
         np.random.default_rng(0),
     )
     assert rows == []  # never a fabricated correction
+
+
+def test_a_missed_call_takes_a_draw_with_the_same_common_loading_not_the_same_draw():
+    """Stand-ins of draw i come from draws ranked next to it by the common loading factor (so a
+    missed call shares the season's loading with the calls seen), never draw i itself (that
+    would repeat the seen call's own size error); without common_z, from any draw."""
+    from pipeline.estimate.caps import NEIGHBOURS
+
+    n = 2000
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal(n)
+    pool = np.stack([np.arange(n, dtype=float), 10_000 + np.arange(n, dtype=float)])
+    mc = _missed(np.ones((n, 1)), [0.0, 0.0])
+    mc.pool, mc.pool_class = pool, np.array(["refined", "crude"])
+    mc.common_z = z
+    who = np.repeat(np.arange(n), 5)
+    barrels, classes = mc.draw(who, rng)
+    cols = (barrels % 10_000).astype(int)
+    rank = np.argsort(np.argsort(z))
+    assert (cols != who).all()
+    assert np.abs(rank[cols] - rank[who]).max() <= NEIGHBOURS * n
+    assert np.corrcoef(z[who], z[cols])[0, 1] > 0.99
+    assert (
+        set(classes) == {"refined", "crude"} and ((barrels >= 10_000) == (classes == "crude")).all()
+    )
+    mc.pick_p = np.array([1.0, 0.0])
+    assert (mc.draw(who, rng)[1] == "refined").all()
+    mc.common_z = None
+    cols = (mc.draw(who, rng)[0]).astype(int)
+    assert abs(np.corrcoef(z[who], z[cols])[0, 1]) < 0.05

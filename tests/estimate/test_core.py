@@ -149,6 +149,28 @@ def test_without_observations_nothing_is_corrected(estimated, season):
     assert any("not estimated" in n for n in res.notes)
 
 
+@pytest.mark.parametrize(("rho", "low", "high"), [(0.95, 0.2, 1.0), (0.0, -0.1, 0.1)])
+def test_missed_calls_share_the_draws_common_loading_with_the_calls_seen(season, rho, low, high):
+    """The loading factor's common part is the season's: in a draw where the calls seen
+    carried much, so did the calls missed (before, each missed call took its barrels from a
+    random draw, and the common part's uncertainty averaged away in the corrected totals)."""
+    import numpy as np
+
+    from pipeline.estimate.params import load_params
+
+    p = load_params()
+    p.volume.draws = 1500
+    p.volume.loading_correlation = rho
+    visits = build_visits(season.detections, season.scenes, season.observations, season.ports, p)
+    res = run_estimate(
+        visits, link_voyages(visits, p), season.observations, season.registry, p, seed=0,
+        ports=season.ports,
+    )  # fmt: skip
+    seen, missed = res.observed_draws, res.total_draws - res.observed_draws
+    assert missed.mean() > 0.3 * seen.mean()  # a season with many calls missed
+    assert low < np.corrcoef(seen, missed)[0, 1] < high
+
+
 def test_a_schedule_without_any_call_seen_still_bounds_the_missed_ones(season):
     from pipeline.estimate.params import load_params
 
