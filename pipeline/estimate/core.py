@@ -389,8 +389,8 @@ def _coverage(
             obs_bbl[:, m] += draws[d.id]
         only_obscured = sum(b is None for b in bounds.values())
         # barrels of a call the images missed: a call seen at this port, or, when none was
-        # seen, an unidentified tanker of any size in the identification range; in each draw
-        # its barrels of that draw (the season's common loading factor is the draw's)
+        # seen, an unidentified tanker of any size in the identification range; taken in a
+        # draw with the same common loading factor (MissedCalls.draw)
         pool = np.stack([draws[d.id] for d in mine]) if mine else _prior_pool(p, rng, n, common_z)
         if have_schedule:
             clear_at = _clear_by_berth(clear_obs)
