@@ -72,8 +72,30 @@ def test_unknown_port_and_single_port_are_refused(tmp_path, ports):
     cfg = _config(tmp_path, ports)
     with pytest.raises(TankerWatchError, match="ports not found: x"):
         mod.run_cv(cfg, tmp_path / "cv", ports=["a", "x"])
-    with pytest.raises(TankerWatchError, match="at least two ports"):
+    with pytest.raises(TankerWatchError, match="at least two folds"):
         mod.run_cv(cfg, tmp_path / "cv", ports=["a"])
+    with pytest.raises(TankerWatchError, match="in more than one fold: a"):
+        mod.run_cv(cfg, tmp_path / "cv", folds=[["a", "b"], ["a", "c"]])
+    with pytest.raises(TankerWatchError, match="at least two folds"):
+        mod.run_cv(cfg, tmp_path / "cv", folds=[["a", "b", "c"]])
+
+
+def test_ports_left_out_together_are_scored_each_by_a_model_that_never_saw_it(tmp_path, ports):
+    mod = load_benchmark("detect_cv")
+    cfg = _config(tmp_path, ports)
+    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, folds=[["a", "b"], ["c"]], thresholds=[0.05])
+    assert s["ports"] == ["a", "b", "c"] and list(s["folds"]) == ["a+b", "c"]
+    fold = yaml.safe_load((tmp_path / "cv" / "fold-a+b" / "config.yaml").read_text())
+    assert fold["real"][0]["exclude"] == ["a", "b"]
+    assert fold["holdout"][0]["scenes"] == ["a", "b"]
+    assert set(s["port_scores"]) == {"a", "b", "c"}
+    e = s["rules"]["0.0"]
+    assert e["pooled"]["n_labels"] == 6
+    assert s["folds"]["a+b"]["0.0"]["n_labels"] == 4
+    assert set(e["threshold_cv"]) == {"a+b", "c"} and e["threshold_all"] == 0.05
+    # a second run resumes the finished folds (no step left) and scores the same
+    again = mod.run_cv(cfg, tmp_path / "cv", steps=2, folds=[["a", "b"], ["c"]])
+    assert again["folds"] == s["folds"]
 
 
 def test_a_fine_tuning_recipe_leaves_out_only_ports_its_start_never_saw(tmp_path, ports):
