@@ -95,9 +95,11 @@ def run_cv(
     thresholds=None,
     precision=None,
     folds=None,
+    only=None,
 ):
     """``ports``: leave each out in turn (default: every port); ``folds``: lists of ports left
-    out together."""
+    out together; ``only``: train that fold alone (its name) and return None (several
+    processes side by side, then one run over all folds to score)."""
     import yaml
     from detect_accuracy import best_threshold, collect, f1_at, score
 
@@ -138,12 +140,18 @@ def run_cv(
                 f"leave out a port its starting weights saw (--ports among: "
                 f"{', '.join(sorted(unseen)) or 'none'})"
             )
+    if only is not None and only not in [fold_name(g) for g in groups]:
+        raise TankerWatchError(
+            f"--only {only}: not a fold (folds: {', '.join(fold_name(g) for g in groups)})"
+        )
     out.mkdir(parents=True, exist_ok=True)
     pooled: dict = {}
     per_fold: dict = {}
     per_port: dict = {}
     for group in groups:
         name = fold_name(group)
+        if only is not None and name != only:
+            continue
         fdir = out / f"fold-{name}"
         fdir.mkdir(exist_ok=True)
         cpath = fdir / "config.yaml"
@@ -154,6 +162,8 @@ def run_cv(
             or (fdir / "bundle" / "checkpoint").exists()
         ):
             train(cpath, fdir / "bundle")
+        if only is not None:
+            return None
         det = load_detector(fdir / "bundle")
         shipped = det.spec.thresholds.score
         coll = collect(root, det, group, thresholds[0] if thresholds else None)
@@ -248,6 +258,7 @@ def main() -> None:
     ap.add_argument(
         "--folds", default=None, help="ports left out together: a+b,c+d+e (instead of --ports)"
     )
+    ap.add_argument("--only", default=None, help="train this fold alone (a+b), score nothing")
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's steps")
     ap.add_argument(
         "--precision", choices=["auto", "fp32", "bf16"], help="override the recipe's precision"
@@ -269,7 +280,10 @@ def main() -> None:
             else None,
             precision=args.precision,
             folds=[g.split("+") for g in args.folds.split(",")] if args.folds else None,
+            only=args.only,
         )
+        if s is None:
+            return
     except TankerWatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

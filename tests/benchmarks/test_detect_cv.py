@@ -83,6 +83,9 @@ def test_unknown_port_and_single_port_are_refused(tmp_path, ports):
 def test_ports_left_out_together_are_scored_each_by_a_model_that_never_saw_it(tmp_path, ports):
     mod = load_benchmark("detect_cv")
     cfg = _config(tmp_path, ports)
+    assert mod.run_cv(cfg, tmp_path / "cv", steps=2, folds=[["a", "b"], ["c"]], only="c") is None
+    assert (tmp_path / "cv" / "fold-c" / "bundle" / "weights.safetensors").exists()
+    assert not (tmp_path / "cv" / "fold-a+b").exists()
     s = mod.run_cv(cfg, tmp_path / "cv", steps=2, folds=[["a", "b"], ["c"]], thresholds=[0.05])
     assert s["ports"] == ["a", "b", "c"] and list(s["folds"]) == ["a+b", "c"]
     fold = yaml.safe_load((tmp_path / "cv" / "fold-a+b" / "config.yaml").read_text())
@@ -93,6 +96,8 @@ def test_ports_left_out_together_are_scored_each_by_a_model_that_never_saw_it(tm
     assert e["pooled"]["n_labels"] == 6
     assert s["folds"]["a+b"]["0.0"]["n_labels"] == 4
     assert set(e["threshold_cv"]) == {"a+b", "c"} and e["threshold_all"] == 0.05
+    with pytest.raises(TankerWatchError, match="--only a: not a fold"):
+        mod.run_cv(cfg, tmp_path / "cv", folds=[["a", "b"], ["c"]], only="a")
     # a second run resumes the finished folds (no step left) and scores the same
     again = mod.run_cv(cfg, tmp_path / "cv", steps=2, folds=[["a", "b"], ["c"]])
     assert again["folds"] == s["folds"]
