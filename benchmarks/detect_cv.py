@@ -13,6 +13,9 @@ fold numbers and their mean and spread, and the out-of-fold predictions of all f
 with ``--thresholds``, the score threshold chosen leave-one-fold-out on those pooled out-of-fold
 predictions. Written to DIR/cv.json and printed as markdown.
 
+``--record BUNDLE`` writes the result into a bundle trained with the same recipe on every port
+(its metrics.json ``cross_validation`` and card.md; refused for a bundle of another recipe).
+
 ``--folds`` groups ports: each group is left out together (DIR/fold-a+b/), so three folds can
 cover every port at the cost of three trainings; every port is still scored by a model that
 never saw it. Folds are trained in order and skipped when their bundle exists, so several
@@ -179,6 +182,8 @@ def run_cv(
         "folds_ports": {fold_name(g): g for g in groups},
         "steps": steps or cfg.steps,
         "precision": precision or cfg.precision,
+        # what a bundle recorded with this CV must have been trained with (--record)
+        "recipe": fold_config(cfg, groups[0], root, steps, precision),
         "folds": per_fold,
         "port_scores": per_port,
         "rules": {},
@@ -264,6 +269,14 @@ def main() -> None:
         "--precision", choices=["auto", "fp32", "bf16"], help="override the recipe's precision"
     )
     ap.add_argument("--min-length", default="0,60")
+    ap.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="a bundle trained with this recipe on every port: write the CV into its "
+        "metrics.json and card",
+    )
+    ap.add_argument("--record-note", default="", help="a sentence for the card's CV section")
     ap.add_argument("--thresholds", default=None)
     args = ap.parse_args()
     from pipeline.errors import TankerWatchError
@@ -284,6 +297,10 @@ def main() -> None:
         )
         if s is None:
             return
+        if args.record:
+            from pipeline.detect.card import record_cross_validation
+
+            record_cross_validation(args.record, s, args.record_note)
     except TankerWatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from pathlib import Path
 
 
 def _row(label: str, m: dict) -> str:
@@ -79,6 +80,70 @@ def where_and_size_table(metrics: dict) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     return "\n".join(head + rows) + "\n\n"
+
+
+def _mae(o: dict) -> str:
+    return "n/a" if o.get("length_mae_m") is None else f"{o['length_mae_m']:.1f}"
+
+
+def _cv_cell(e: dict) -> str:
+    return "n/a" if e.get("mean") is None else f"{e['mean']:.3f} ± {e['sd']:.3f}"
+
+
+def cross_validation_section(metrics: dict) -> str:
+    """The recipe's cross-validation by port (benchmarks/detect_cv.py), when recorded: each
+    port scored by a model trained without it, per fold and pooled, under each rule."""
+    cv = metrics.get("cross_validation")
+    if not cv:
+        return ""
+    folds = cv.get("folds_ports") or {p: [p] for p in cv["ports"]}
+    lines = [
+        "## Cross-validation by port (the recipe, before the release)",
+        textwrap.fill(
+            f"The recipe was trained {len(folds)} times ({cv['steps']} steps, "
+            f"{cv['precision']}), each time without the ports of one fold "
+            f"({'; '.join(', '.join(g) for g in folds.values())}), and scored on them at the "
+            f"bundle's threshold: every port by a model that never saw it. The released bundle "
+            f"is that recipe trained on every port, so no real port is left to score it; these "
+            f"numbers are its expected score on a port it never saw. {cv.get('note', '')}".strip(),
+            98,
+        ),
+        "",
+        "| rule | left out | vessels | precision | recall | F1 | recall alongside | length MAE m |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for rule, e in cv["rules"].items():
+        label = "strict" if not float(rule) else f">= {float(rule):g} m"
+        rows = [(f"fold {n}", cv["folds"][n][rule]) for n in folds]
+        rows += (
+            [(p, cv["port_scores"][p][rule]) for p in cv["ports"]] if cv.get("port_scores") else []
+        )
+        for name, o in rows + [("**pooled, out of fold**", e["pooled"])]:
+            lines.append(
+                f"| {label} | {name} | {o.get('n_labels')} | {o['precision']:.3f} | "
+                f"{o['recall']:.3f} | {o['f1']:.3f} | {_split(o.get('recall_alongside'))} | "
+                f"{_mae(o)} |"
+            )
+        lines.append(
+            f"| {label} | **mean ± sd over folds** | | {_cv_cell(e['precision'])} | "
+            f"{_cv_cell(e['recall'])} | {_cv_cell(e['f1'])} | {_cv_cell(e['recall_alongside'])} "
+            f"| {_cv_cell(e['length_mae_m'])} |"
+        )
+        if e.get("port_f1"):
+            lines.append(
+                f"| {label} | **mean ± sd over ports** | | | | {_cv_cell(e['port_f1'])} | | |"
+            )
+    thresholds = [
+        f"{'strict' if not float(r) else f'>= {float(r):g} m'}: {e['threshold_all']:g}"
+        for r, e in cv["rules"].items()
+        if e.get("threshold_all") is not None
+    ]
+    if thresholds:
+        lines += [
+            "",
+            "Score threshold with the best pooled out-of-fold F1: " + "; ".join(thresholds) + ".",
+        ]
+    return "\n".join(lines) + "\n\n"
 
 
 def _notes(metrics: dict) -> str:
@@ -247,7 +312,7 @@ the minimum rotated rectangle of a 10 m mask and so is much wider than a real hu
 
 {metrics_table(metrics)}
 
-{where_and_size_table(metrics)}{_notes(metrics)}## Limits
+{where_and_size_table(metrics)}{cross_validation_section(metrics)}{_notes(metrics)}## Limits
 {data_limit}
 - Ships moored side by side or touching a pier can merge into one detection; cranes, pier heads
   and bright roofs at the waterline cause false alarms. Use a land mask (`--port`).
@@ -311,3 +376,54 @@ def record_evaluation(
         metrics["notes"] = list(notes)
     atomic_write_text(mpath, json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))
+
+
+def record_cross_validation(folder, summary: dict, note: str = "") -> None:
+    """Write a recipe's cross-validation by port (benchmarks/detect_cv.py's summary) into a
+    bundle's metrics.json as ``cross_validation`` and re-render card.md. Refused unless the
+    bundle was trained with that recipe: the same config but for its name, data selection
+    (real scenes, hold-outs), threads, device and precision (numerics, not the recipe)."""
+    import json
+    from pathlib import Path
+
+    from pipeline.detect.bundle import read_spec
+    from pipeline.detect.train_config import TrainConfig
+    from pipeline.errors import TankerWatchError
+    from pipeline.fsutil import atomic_write_text
+
+    folder = Path(folder)
+    mpath = folder / "metrics.json"
+    try:
+        metrics = json.loads(mpath.read_text(encoding="utf-8"))
+        cfg = TrainConfig.model_validate(metrics["training"]["config"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise TankerWatchError(f"{mpath}: cannot record a cross-validation ({exc})") from None
+    recipe = TrainConfig.model_validate(summary["recipe"])
+    differ = recipe_differences(cfg, recipe)
+    if differ:
+        raise TankerWatchError(
+            f"{mpath}: the bundle was not trained with the cross-validated recipe "
+            f"({summary['config']}): {', '.join(differ)} differ"
+        )
+    entry = {k: v for k, v in summary.items() if k != "recipe"}
+    if note:
+        entry["note"] = note
+    metrics["cross_validation"] = entry
+    atomic_write_text(mpath, json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))
+
+
+# what a fold changes, or what does not change the trained weights' recipe
+_NOT_RECIPE = {"name", "real", "holdout", "threads", "device", "precision"}
+
+
+def recipe_differences(a, b) -> list[str]:
+    """Config fields (other than the data selection and run settings) on which two training
+    configs differ; for each real dataset, its root and weight must agree too."""
+    da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
+    out = sorted(k for k in set(da) | set(db) if k not in _NOT_RECIPE and da.get(k) != db.get(k))
+    ra = [(r["root"], r.get("weight")) for r in da["real"]]
+    rb = [(r["root"], r.get("weight")) for r in db["real"]]
+    if [(Path(x).name, w) for x, w in ra] != [(Path(x).name, w) for x, w in rb]:
+        out.append("real")
+    return out

@@ -119,3 +119,36 @@ def test_a_fine_tuning_recipe_leaves_out_only_ports_its_start_never_saw(tmp_path
     with pytest.raises(TankerWatchError, match="was trained on a: a fold cannot"):
         mod.run_cv(ft, tmp_path / "cv", ports=["a", "c"], steps=1)
     assert not (tmp_path / "cv" / "fold-a").exists()  # refused before any training
+
+
+def test_the_cv_is_recorded_only_in_a_bundle_of_the_same_recipe(tmp_path, ports):
+    from pipeline.detect.card import record_cross_validation
+    from pipeline.detect.train import train
+
+    mod = load_benchmark("detect_cv")
+    cfg = _config(tmp_path, ports)
+    s = mod.run_cv(cfg, tmp_path / "cv", steps=2, folds=[["a", "b"], ["c"]], thresholds=[0.05])
+    data = yaml.safe_load(cfg.read_text())
+    release = tmp_path / "release.yaml"
+    release.write_text(
+        yaml.safe_dump(data | {"steps": 2, "real": [{"root": str(ports)}], "holdout": []})
+    )
+    train(release, tmp_path / "bundle")
+    record_cross_validation(tmp_path / "bundle", s, note="Three tiny ports.")
+    metrics = json.loads((tmp_path / "bundle" / "metrics.json").read_text())
+    assert metrics["cross_validation"]["folds_ports"] == {"a+b": ["a", "b"], "c": ["c"]}
+    assert "recipe" not in metrics["cross_validation"]
+    card = (tmp_path / "bundle" / "card.md").read_text()
+    assert "## Cross-validation by port" in card and "Three tiny ports." in card
+    assert "| strict | fold a+b | 4 |" in card and "mean ± sd over folds" in card
+
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(yaml.safe_load(release.read_text()) | {"chip": 96}))
+    train(other, tmp_path / "other-bundle")
+    with pytest.raises(TankerWatchError, match="not trained with the cross-validated recipe.*chip"):
+        record_cross_validation(tmp_path / "other-bundle", s)
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(yaml.safe_dump(yaml.safe_load(release.read_text()) | {"steps": 3}))
+    train(longer, tmp_path / "longer-bundle")
+    with pytest.raises(TankerWatchError, match="steps differ"):
+        record_cross_validation(tmp_path / "longer-bundle", s)
