@@ -381,8 +381,7 @@ def record_evaluation(
 def record_cross_validation(folder, summary: dict, note: str = "") -> None:
     """Write a recipe's cross-validation by port (benchmarks/detect_cv.py's summary) into a
     bundle's metrics.json as ``cross_validation`` and re-render card.md. Refused unless the
-    bundle was trained with that recipe: the same config but for its name, data selection
-    (real scenes, hold-outs), threads, device and precision (numerics, not the recipe)."""
+    bundle was trained with that recipe (``recipe_differences``)."""
     import json
     from pathlib import Path
 
@@ -413,15 +412,19 @@ def record_cross_validation(folder, summary: dict, note: str = "") -> None:
     atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))
 
 
-# what a fold changes, or what does not change the trained weights' recipe
+# what a fold changes, or what does not change the trained weights
 _NOT_RECIPE = {"name", "real", "holdout", "threads", "device", "precision"}
 
 
 def recipe_differences(a, b) -> list[str]:
-    """Config fields (other than the data selection and run settings) on which two training
-    configs differ; for each real dataset, its root and weight must agree too."""
+    """Config fields on which two training configs differ, other than the data selection, the
+    run settings and what acts after training (thresholds, inference: a CV scores its folds
+    at the recipe's own); for each real dataset, its root and weight must agree too."""
+    from pipeline.detect.train import AFTER_TRAINING
+
+    skip = _NOT_RECIPE | set(AFTER_TRAINING)
     da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
-    out = sorted(k for k in set(da) | set(db) if k not in _NOT_RECIPE and da.get(k) != db.get(k))
+    out = sorted(k for k in set(da) | set(db) if k not in skip and da.get(k) != db.get(k))
     ra = [(r["root"], r.get("weight")) for r in da["real"]]
     rb = [(r["root"], r.get("weight")) for r in db["real"]]
     if [(Path(x).name, w) for x, w in ra] != [(Path(x).name, w) for x, w in rb]:
