@@ -182,6 +182,7 @@ def run_cv(
         "folds_ports": {fold_name(g): g for g in groups},
         "steps": steps or cfg.steps,
         "precision": precision or cfg.precision,
+        "threshold": cfg.thresholds.score,
         # what a bundle recorded with this CV must have been trained with (--record)
         "recipe": fold_config(cfg, groups[0], root, steps, precision),
         "folds": per_fold,

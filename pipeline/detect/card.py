@@ -86,6 +86,10 @@ def _mae(o: dict) -> str:
     return "n/a" if o.get("length_mae_m") is None else f"{o['length_mae_m']:.1f}"
 
 
+def _at(threshold) -> str:
+    return "" if threshold is None else f" ({threshold:g})"
+
+
 def _cv_cell(e: dict) -> str:
     return "n/a" if e.get("mean") is None else f"{e['mean']:.3f} ± {e['sd']:.3f}"
 
@@ -103,7 +107,8 @@ def cross_validation_section(metrics: dict) -> str:
             f"The recipe was trained {len(folds)} times ({cv['steps']} steps, "
             f"{cv['precision']}), each time without the ports of one fold "
             f"({'; '.join(', '.join(g) for g in folds.values())}), and scored on them at the "
-            f"bundle's threshold: every port by a model that never saw it. The released bundle "
+            f"recipe's score threshold{_at(cv.get('threshold'))}: every port by a model that never "
+            f"saw it. The released bundle "
             f"is that recipe trained on every port, so no real port is left to score it; these "
             f"numbers are its expected score on a port it never saw. {cv.get('note', '')}".strip(),
             98,
@@ -129,6 +134,13 @@ def cross_validation_section(metrics: dict) -> str:
             f"{_cv_cell(e['recall'])} | {_cv_cell(e['f1'])} | {_cv_cell(e['recall_alongside'])} "
             f"| {_cv_cell(e['length_mae_m'])} |"
         )
+        chosen = e.get("threshold_cv") or {}
+        if chosen:
+            lines.append(
+                f"| {label} | **each fold at the threshold the other folds chose** | | | | "
+                + ", ".join(f"{c['f1']:.3f} ({c['threshold']:g})" for c in chosen.values())
+                + " | | |"
+            )
         if e.get("port_f1"):
             lines.append(
                 f"| {label} | **mean ± sd over ports** | | | | {_cv_cell(e['port_f1'])} | | |"

@@ -141,6 +141,8 @@ def test_the_cv_is_recorded_only_in_a_bundle_of_the_same_recipe(tmp_path, ports)
     card = (tmp_path / "bundle" / "card.md").read_text()
     assert "## Cross-validation by port" in card and "Three tiny ports." in card
     assert "| strict | fold a+b | 4 |" in card and "mean ± sd over folds" in card
+    assert "the recipe's score threshold (0.05)" in card
+    assert "each fold at the threshold the other folds chose" in card
 
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(yaml.safe_load(release.read_text()) | {"chip": 96}))
