@@ -256,14 +256,17 @@ def test_normalisation_that_does_not_fit_the_bands_is_refused(tmp_path, norm, ba
 
 @pytest.mark.parametrize("name", ["tw-centernet-s2", "tw-centernet-3m"])
 def test_released_optical_bundles_load_unchanged(name):
-    """Bundles written before SAR input existed: same model.yaml, reflectance normalisation, no
-    length correction, and the network's input is the optical stretch."""
+    """Optical bundles (the 3 m one written before SAR input existed, with no calibration block;
+    the Sentinel-2 one after, with an empty one): reflectance normalisation, no length
+    correction, and the network's input is the optical stretch."""
     from pipeline.detect.bundle import MODELS_DIR
     from pipeline.detect.raster import normalise
 
     det = load_detector(name)
     raw = yaml.safe_load((MODELS_DIR / name / "model.yaml").read_text())
-    assert "calibration" not in raw and raw["normalisation"]["method"] == "log1p-reflectance"
+    cal = raw.get("calibration") or {}
+    assert cal.get("length_bias_m", 0.0) == 0.0 and cal.get("length_gain", 1.0) == 1.0
+    assert raw["normalisation"]["method"] == "log1p-reflectance"
     assert det.spec.normalisation.method == "log1p-reflectance"
     assert det.spec.calibration.length_bias_m == 0.0
     refl = np.random.default_rng(1).uniform(0, 0.4, (len(det.bands), 40, 40)).astype(np.float32)
