@@ -361,21 +361,8 @@ def record_evaluation(
 ) -> None:
     """Add an evaluation (``evaluate_dataset`` output) to a bundle's metrics.json under
     ``holdout[label]`` and re-render its card.md. Weights and model.yaml are not touched."""
-    import json
-    from pathlib import Path
-
-    from pipeline.detect.bundle import read_spec
-    from pipeline.detect.train_config import TrainConfig
-    from pipeline.errors import TankerWatchError
-    from pipeline.fsutil import atomic_write_text
-
     folder = Path(folder)
-    mpath = folder / "metrics.json"
-    try:
-        metrics = json.loads(mpath.read_text(encoding="utf-8"))
-        cfg = TrainConfig.model_validate(metrics["training"]["config"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise TankerWatchError(f"{mpath}: cannot record an evaluation ({exc})") from None
+    metrics, cfg = _read_metrics(folder, "an evaluation")
     entry = {"overall": result["overall"], "scenes": result["scenes"], "dataset": result["dataset"]}
     if result.get("min_length_m"):
         entry["min_length_m"] = result["min_length_m"]
@@ -386,7 +373,32 @@ def record_evaluation(
     metrics.setdefault("holdout", {})[label] = entry
     if notes is not None:
         metrics["notes"] = list(notes)
-    atomic_write_text(mpath, json.dumps(metrics, indent=2) + "\n")
+    _write_metrics(folder, metrics, cfg)
+
+
+def _read_metrics(folder: Path, what: str):
+    """(metrics.json, its training config) of a bundle, or one line saying why not."""
+    import json
+
+    from pipeline.detect.train_config import TrainConfig
+    from pipeline.errors import TankerWatchError
+
+    mpath = folder / "metrics.json"
+    try:
+        metrics = json.loads(mpath.read_text(encoding="utf-8"))
+        return metrics, TrainConfig.model_validate(metrics["training"]["config"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise TankerWatchError(f"{mpath}: cannot record {what} ({exc})") from None
+
+
+def _write_metrics(folder: Path, metrics: dict, cfg) -> None:
+    """metrics.json and the card rendered from it; weights and model.yaml untouched."""
+    import json
+
+    from pipeline.detect.bundle import read_spec
+    from pipeline.fsutil import atomic_write_text
+
+    atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))
 
 
@@ -394,21 +406,12 @@ def record_cross_validation(folder, summary: dict, note: str = "") -> None:
     """Write a recipe's cross-validation by port (benchmarks/detect_cv.py's summary) into a
     bundle's metrics.json as ``cross_validation`` and re-render card.md. Refused unless the
     bundle was trained with that recipe (``recipe_differences``)."""
-    import json
-    from pathlib import Path
-
-    from pipeline.detect.bundle import read_spec
     from pipeline.detect.train_config import TrainConfig
     from pipeline.errors import TankerWatchError
-    from pipeline.fsutil import atomic_write_text
 
     folder = Path(folder)
+    metrics, cfg = _read_metrics(folder, "a cross-validation")
     mpath = folder / "metrics.json"
-    try:
-        metrics = json.loads(mpath.read_text(encoding="utf-8"))
-        cfg = TrainConfig.model_validate(metrics["training"]["config"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise TankerWatchError(f"{mpath}: cannot record a cross-validation ({exc})") from None
     recipe = TrainConfig.model_validate(summary["recipe"])
     differ = recipe_differences(cfg, recipe)
     if differ:
@@ -420,8 +423,7 @@ def record_cross_validation(folder, summary: dict, note: str = "") -> None:
     if note:
         entry["note"] = note
     metrics["cross_validation"] = entry
-    atomic_write_text(mpath, json.dumps(metrics, indent=2) + "\n")
-    atomic_write_text(folder / "card.md", render_card(read_spec(folder), cfg, metrics))
+    _write_metrics(folder, metrics, cfg)
 
 
 # what a fold changes, or what does not change the trained weights

@@ -97,3 +97,16 @@ def test_card_says_where_the_flips_are_averaged():
     inf = spec.inference.model_copy(update={"tta_context_px": None, "tta_max_score": 0.6})
     card = render_card(spec.model_copy(update={"inference": inf}), cfg, metrics)
     assert "peaks scoring 0.2 to 0.6, on crops with the network's receptive field" in card
+
+
+def test_recording_into_a_folder_without_training_metrics_is_one_line(tmp_path):
+    import pytest
+
+    from pipeline.detect.card import record_cross_validation, record_evaluation
+    from pipeline.errors import TankerWatchError
+
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(TankerWatchError, match="metrics.json: cannot record an evaluation"):
+        record_evaluation(tmp_path, "x", {"overall": {}, "scenes": {}, "dataset": "d"})
+    with pytest.raises(TankerWatchError, match="metrics.json: cannot record a cross-validation"):
+        record_cross_validation(tmp_path / "missing", {"recipe": {}})
