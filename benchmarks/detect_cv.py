@@ -1,8 +1,10 @@
-"""Leave-one-port-out cross-validation of a training recipe (configs/train/*.yaml).
+"""Cross-validation of a training recipe (configs/train/*.yaml) by port: one port or a group
+of ports left out per fold.
 
     .venv/bin/python benchmarks/detect_cv.py --config configs/train/NAME.yaml --out DIR
-        [--ports a,b,... | --folds a+b,c+d+e,...] [--steps N] [--precision fp32|bf16|auto]
-        [--min-length 0,60] [--thresholds 0.3,0.35,...]
+        [--ports a,b,... | --folds a+b,c+d+e,... [--only a+b]] [--steps N]
+        [--precision fp32|bf16|auto] [--min-length 0,60] [--thresholds 0.3,0.35,...]
+        [--record BUNDLE [--record-note TEXT]]
 
 For every port (scene) of the config's first real dataset (all of them, whatever the config
 excludes or holds out; ``--ports`` to choose), the recipe is trained on the other ports (plus the
@@ -18,9 +20,9 @@ predictions. Written to DIR/cv.json and printed as markdown.
 
 ``--folds`` groups ports: each group is left out together (DIR/fold-a+b/), so three folds can
 cover every port at the cost of three trainings; every port is still scored by a model that
-never saw it. Folds are trained in order and skipped when their bundle exists, so several
-processes may each train one fold (``--folds`` naming it) into the same DIR, and a last run
-naming all of them scores them together.
+never saw it. A finished fold is not trained again, so several processes may each train one
+fold (``--only a+b``, with the same ``--folds``) into the same DIR, and a last run without
+``--only`` scores them together.
 
 This trains one bundle per port: hours on the development CPU for a full recipe. Tests run it on
 a tiny config in seconds. A fine-tuning recipe (``init``: a bundle to start from) may leave out
