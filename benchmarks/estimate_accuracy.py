@@ -151,6 +151,20 @@ def _sensor_ok(sensor: str, wanted: str) -> bool:
     return wanted == "all" or sensor in wanted.split(",")
 
 
+def match_calls(calls, loads, det_time) -> dict[int, str]:
+    """Index in ``calls`` -> the id of the load visit matched to it: in order of first sighting,
+    each visit goes to the call holding most of its sightings' times (``det_time``: detection id
+    -> acquisition time), unless that call has one already (then it is a split or false visit)."""
+    matched: dict[int, str] = {}
+    for v in sorted(loads, key=lambda v: v.first_seen):
+        times = [det_time[e] for e in v.evidence if e in det_time]
+        counts = [sum(c.arrive <= t < c.depart for t in times) for c in calls]
+        best = int(np.argmax(counts)) if counts else -1
+        if best >= 0 and counts[best] and best not in matched:
+            matched[best] = v.id
+    return matched
+
+
 def score(
     stays, true_bbl, true_dport, visits, result, observations, registry, load_port_name="vostochny"
 ):
@@ -170,19 +184,8 @@ def score(
 
     visible = [i for i, c in enumerate(calls) if has_clear(c)]
     loads = [v for v in visits if v.role == "load" and v.port == load_port_name]
-    det_time = result["det_time"]
-    matched: dict[int, str] = {}
-    fp = 0
-    pair = {}
-    for v in sorted(loads, key=lambda v: v.first_seen):
-        times = [det_time[e] for e in v.evidence if e in det_time]
-        counts = [sum(c.arrive <= t < c.depart for t in times) for c in calls]
-        best = int(np.argmax(counts)) if counts else -1
-        if best < 0 or counts[best] == 0 or best in matched:
-            fp += 1
-            continue
-        matched[best] = v.id
-        pair[v.id] = best
+    matched = match_calls(calls, loads, result["det_time"])
+    pair = {v: i for i, v in matched.items()}
     tp = len(matched)
     recall = len(set(matched) & set(visible)) / max(len(visible), 1)
     precision = tp / max(len(loads), 1)

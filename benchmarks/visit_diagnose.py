@@ -2,12 +2,20 @@
 around it (#13): why port calls made it.
 
     python benchmarks/visit_diagnose.py --work /work/chain2/tuning --set tuning --n 20 \
-        [--params YAML] [--dispersion]
+        [--params YAML] [--dispersion | --missed]
 
 For each load visit that is a further visit of a call already matched (split) or of no true call
 (false), prints the visit and the load berth's clear/obscured images from two days before the
 previous visit's end to two days after it: time, sensor, clear or not, the sightings port calls
 made (score, debiased length) and the true call lying at the berth then.
+
+``--missed``: instead, every true load call with a clear image of the load berth that no load
+visit matched (the misses of "recall of calls with a clear image", matched as the calibration
+benchmark matches: ``estimate_accuracy.match_calls``), classed by where it was lost: *merged*
+(a load visit holds sightings from its stay but was matched to another call), *dropped* (the
+detector found a hull at the load berth in a clear image of its stay, and port calls made no
+load visit of it) or *undetected* (no detection at the load berth in any clear image of its
+stay); with the counts of each.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from estimate_accuracy import match_calls  # noqa: E402
 from estimate_calibration import (  # noqa: E402
     SEED_BASE,
     chain_scenario,
@@ -114,9 +123,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--params", type=Path)
-    ap.add_argument(
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument(
         "--dispersion", action="store_true",
         help="instead: how a hull's misses at the berth cluster (per sensor, over true calls)",
+    )  # fmt: skip
+    mode.add_argument(
+        "--missed", action="store_true",
+        help="instead: the calls with a clear image that no load visit matched, and why",
     )  # fmt: skip
     a = ap.parse_args(argv)
     if not a.work.is_dir():
@@ -126,6 +140,7 @@ def main(argv=None) -> int:
         print("--n must be at least 1 and --first at least 0", file=sys.stderr)
         return 2
     records = []
+    kinds: dict[str, int] = {}
     done = 0
     params = load_params(a.params)
     for k in range(a.first, a.first + a.n):
@@ -138,6 +153,11 @@ def main(argv=None) -> int:
         done += 1
         if a.dispersion:
             records += hull_record(sc, seed, work, params)
+        elif a.missed:
+            for kind, line in missed_calls(sc, seed, work, params):
+                kinds[kind] = kinds.get(kind, 0) + 1
+                if kind != "matched":
+                    print(line)
         else:
             print("\n".join(diagnose(sc, seed, work, params)))
     if not done:
@@ -145,7 +165,65 @@ def main(argv=None) -> int:
         return 2
     if a.dispersion:
         print(json.dumps(dispersion(records), indent=1))
+    if a.missed:
+        print(json.dumps({"calls_with_a_clear_image": sum(kinds.values()), **kinds}, indent=1))
     return 0
+
+
+def classify_call(call, clear_scenes, loads, matched_here, berth_dets, det_time) -> str:
+    """Where a call with a clear image of the load berth was lost (see the module's doc)."""
+    if matched_here:
+        return "matched"
+
+    def in_stay(e: str) -> bool:
+        return e in det_time and call.arrive <= det_time[e] < call.depart
+
+    if any(in_stay(e) for v in loads for e in v.evidence):
+        return "merged"
+    if any(berth_dets.get(s) for s in clear_scenes):
+        return "dropped"
+    return "undetected"
+
+
+def missed_calls(sc, seed: int, work: Path, params) -> list[tuple[str, str]]:
+    """(kind, line) per true load call with a clear image of the load berth."""
+    run = chain_visits(sc, work, params)
+    stays, ports = run.stays, run.ports
+    index = BerthIndex(ports, params.portcalls.berth_margin_m)
+    when = {o.scene_id: o.acquired for o in run.obs}
+    det_time = {d.id: when[d.scene_id] for d in run.dets if d.scene_id in when}
+    loads = [v for v in run.visits if v.role == "load" and v.port == sc.load_port]
+    calls = [x for x in stays if x.role == "load" and x.port == sc.load_port]
+    berths = {c.berth for c in calls}
+    clear = [
+        o for o in run.obs if o.port == sc.load_port and o.state == "clear" and o.berth in berths
+    ]  # fmt: skip
+    berth_dets: dict[str, list] = {}
+    for d in run.dets:
+        hit = index.locate(d, sc.load_port) if d.scene_id in when else None
+        if hit is not None and hit.berth in berths:
+            berth_dets.setdefault(d.scene_id, []).append(d)
+    matched = match_calls(calls, loads, det_time)
+    out = []
+    for k, c in enumerate(calls):
+        images = [o for o in clear if c.arrive <= o.acquired < c.depart]
+        if not images:
+            continue
+        scenes = [o.scene_id for o in images]
+        kind = classify_call(c, scenes, loads, k in matched, berth_dets, det_time)
+        sensors = ",".join(sorted({o.sensor[:6] for o in images}))
+        found = [
+            f"{d.score:.2f}/L{d.length_m:.0f}/{d.cls}"
+            for s in scenes
+            for d in berth_dets.get(s, [])
+        ]
+        out.append((
+            kind,
+            f"{seed} {kind:10} call {c.arrive:%m-%d %H}h..{c.depart:%m-%d %H}h "
+            f"({(c.depart - c.arrive).total_seconds() / 3600:.0f} h) {c.vessel} | "
+            f"{len(images)} clear ({sensors}) | at the berth then: {' '.join(found) or '-'}",
+        ))  # fmt: skip
+    return out
 
 
 def hull_record(sc, seed: int, work: Path, params) -> list[tuple[str, list[bool]]]:
