@@ -85,13 +85,14 @@ def write_ledger(
 ) -> int:
     """A copy of ``work`` in ``out`` whose ledger holds the filtered re-detection: the land mask
     as the runner's (``quay_m`` 0: the whole land polygons, as before #13), then the threshold
-    away from the oil berths' zone and the berth score inside it."""
+    away from the oil berths' zone and the berth score inside it (the zone of the berths the
+    scene sees clear, as the runner's)."""
     from shapely.geometry import Point
     from shapely.prepared import prep
 
     from pipeline.config import load_port
     from pipeline.ledger.store import Ledger
-    from pipeline.run.detect import berth_zone, land_mask
+    from pipeline.run.detect import berth_zone, hidden_berths, land_mask
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "run").mkdir(exist_ok=True)
@@ -107,15 +108,20 @@ def write_ledger(
         con.execute("DELETE FROM scene_processing")
     model_of = _models(work / "run" / "ledger.db")
     n = 0
-    masks: dict[str, tuple] = {}
+    lands: dict[str, tuple] = {}
+    zones: dict[tuple[str, frozenset], object] = {}
     with Ledger(f"sqlite:///{db}") as ledger:
         for sid, found in cached["dets"].items():
             name = cached["port"][sid]
-            if name not in masks:
+            if name not in lands:
                 port = load_port(name)
-                zone = berth_zone(port)
-                masks[name] = (prep(land_mask(port, quay_m)), zone and prep(zone))
-            land, zone = masks[name]
+                lands[name] = (port, prep(land_mask(port, quay_m)))
+            port, land = lands[name]
+            hidden = hidden_berths(ledger.observations(ports=[name], scene_id=sid))
+            if (name, hidden) not in zones:
+                zone = berth_zone(port, hidden=hidden)
+                zones[(name, hidden)] = zone and prep(zone)
+            zone = zones[(name, hidden)]
             model = model_of[sid]
             th = cached["threshold"][model]
             floor = berth_score.get(cached["sensor"][sid], th)

@@ -89,10 +89,14 @@ class Catalogue:
         with self._read() as conn:
             return [from_row(Scene, r) for r in conn.execute(q)]
 
-    def observations(self, ports: list[str] | None = None) -> list[Observation]:
+    def observations(
+        self, ports: list[str] | None = None, scene_id: str | None = None
+    ) -> list[Observation]:
         c = t.observations.c
         q = sa.select(t.observations).order_by(c.acquired_utc, c.port, c.berth, c.scene_id)
         if ports:
             q = q.where(c.port.in_(ports))
+        if scene_id is not None:
+            q = q.where(c.scene_id == scene_id)
         with self._read() as conn:
             return [from_row(Observation, r) for r in conn.execute(q)]

@@ -11,8 +11,9 @@ from typing import Any
 
 _WORKER_CACHE: dict[str, Any] = {}
 # peaks below the detector's threshold are kept (down to its ``berth_score``) when centred within
-# this of a load or discharge berth polygon: port calls' berth_margin_m (configs/estimate, 30 m),
-# beyond which a hull meets no berth, so nothing further out can become a sighting
+# this of a load or discharge berth polygon the scene sees clear: port calls' berth_margin_m
+# (configs/estimate, 30 m), beyond which a hull meets no berth, so nothing further out can
+# become a sighting
 BERTH_ZONE_M = 30.0
 # the land mask spares the quay this close to a load or discharge berth polygon: at 10 m a hull
 # moored alongside merges with the pier edge and its detected centre lies a few metres inside
@@ -55,14 +56,16 @@ class SceneTask:
     berth_zone: bool = True  # keep peaks down to the bundle's berth_score at the oil berths
 
 
-def berth_zone(port, margin_m: float = BERTH_ZONE_M):
-    """The port's load and discharge berth polygons grown by ``margin_m`` (EPSG:4326), or None
-    when it has none."""
+def berth_zone(port, margin_m: float = BERTH_ZONE_M, hidden: frozenset[str] = frozenset()):
+    """The port's load and discharge berth polygons grown by ``margin_m`` (EPSG:4326), less the
+    berths named in ``hidden``; None when none is left."""
     from shapely.ops import unary_union
 
     from pipeline.geo import apply, transformer
 
-    shapes = [b.shape for b in port.berths if b.role in ("load", "discharge")]
+    shapes = [
+        b.shape for b in port.berths if b.role in ("load", "discharge") and b.id not in hidden
+    ]
     if not shapes:
         return None
     crs = port.utm_crs()
@@ -96,6 +99,18 @@ def spares_quay(det) -> bool:
     return not any(b in SAR_BANDS for b in getattr(det, "bands", ()))
 
 
+def hidden_berths(observations) -> frozenset[str]:
+    """The berths a scene's observations say it did not see clear (cloud, no data). The berth
+    score is for hulls in clear images: it was measured on them, and under cloud a peak below
+    the threshold is as often a cloud's edge as a hull (#13: every false load visit of 20 tuning
+    chain seasons was one such Sentinel-2 peak, with a clear 3 m image of the empty berth minutes
+    later). A berth of the scene with no observation at all is not hidden."""
+    clear: dict[str, bool] = {}
+    for o in observations:
+        clear[o.berth] = clear.get(o.berth, False) or o.state == "clear"
+    return frozenset(b for b, c in clear.items() if not c)
+
+
 def detector_with_score(det, score: float):
     """``det`` reporting every peak down to ``score`` (a bundle; others unchanged)."""
     return det.with_score(score) if hasattr(det, "with_score") else det
@@ -117,12 +132,16 @@ def detect_one_scene(task: SceneTask) -> int:
         if task.land_mask:
             land = land_mask(port) if spares_quay(det) else port.land_shape
         score = getattr(det, "berth_score", None) if task.berth_zone else None
+        zone = None
+        if score is not None:
+            seen = ledger.observations(ports=[port.name], scene_id=task.scene_id)
+            zone = berth_zone(port, hidden=hidden_berths(seen))
         detections = detect_scene(
             task.path,
             det,
             land=land,
             scene_id=task.scene_id,
-            berths=berth_zone(port) if score is not None else None,
+            berths=zone,
             berth_score=score,
         )
         ledger.add_detections(task.scene_id, det.model_id, detections)
