@@ -103,8 +103,8 @@ def hidden_berths(observations) -> frozenset[str]:
     """The berths a scene's observations say it did not see clear (cloud, no data). The berth
     score is for hulls in clear images: it was measured on them, and under cloud a peak below
     the threshold is as often a cloud's edge as a hull (#13: all 4 false load visits of 48 tuning
-    chain seasons were such Sentinel-2 peaks, a clear 3 m image of the empty berth minutes
-    later). A berth of the scene with no observation at all is not hidden."""
+    chain seasons were such Sentinel-2 peaks, two of them with a clear 3 m image of the empty
+    berth minutes away). A berth of the scene with no observation at all is not hidden."""
     clear: dict[str, bool] = {}
     for o in observations:
         clear[o.berth] = clear.get(o.berth, False) or o.state == "clear"
