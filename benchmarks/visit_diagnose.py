@@ -192,6 +192,7 @@ def missed_calls(sc, seed: int, work: Path, params) -> list[tuple[str, str]]:
     index = BerthIndex(ports, params.portcalls.berth_margin_m)
     when = {o.scene_id: o.acquired for o in run.obs}
     det_time = {d.id: when[d.scene_id] for d in run.dets if d.scene_id in when}
+    at_load_port = {o.scene_id for o in run.obs if o.port == sc.load_port}
     loads = [v for v in run.visits if v.role == "load" and v.port == sc.load_port]
     calls = [x for x in stays if x.role == "load" and x.port == sc.load_port]
     berths = {c.berth for c in calls}
@@ -200,7 +201,9 @@ def missed_calls(sc, seed: int, work: Path, params) -> list[tuple[str, str]]:
     ]  # fmt: skip
     berth_dets: dict[str, list] = {}
     for d in run.dets:
-        hit = index.locate(d, sc.load_port) if d.scene_id in when else None
+        if d.scene_id not in at_load_port:
+            continue
+        hit = index.locate(d, sc.load_port)
         if hit is not None and hit.berth in berths:
             berth_dets.setdefault(d.scene_id, []).append(d)
     matched = match_calls(calls, loads, det_time)

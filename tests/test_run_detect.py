@@ -129,6 +129,7 @@ def test_the_zone_leaves_out_the_berths_under_cloud():
 def test_the_detect_step_keeps_low_peaks_only_at_berths_the_scene_sees_clear(tmp_path, monkeypatch):
     """The runner hands detection the zone of the oil berths observed clear in that scene (its
     observations are in the ledger since ingest): a berth under cloud keeps the threshold."""
+    import dataclasses
     from datetime import UTC, datetime
 
     import pipeline.config
@@ -172,7 +173,7 @@ def test_the_detect_step_keeps_low_peaks_only_at_berths_the_scene_sees_clear(tmp
     # the same scene with both berths clear: both in the zone
     with Ledger(db) as ledger:
         ledger.add_scene(
-            scene.__class__(**{**scene.__dict__, "id": "s2"}),
+            dataclasses.replace(scene, id="s2"),
             [_obs("oil-1", "clear", "s2"), _obs("coal-1", "clear", "s2")],
         )
     task2 = run_detect.SceneTask(

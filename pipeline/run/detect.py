@@ -102,9 +102,9 @@ def spares_quay(det) -> bool:
 def hidden_berths(observations) -> frozenset[str]:
     """The berths a scene's observations say it did not see clear (cloud, no data). The berth
     score is for hulls in clear images: it was measured on them, and under cloud a peak below
-    the threshold is as often a cloud's edge as a hull (#13: all 4 false load visits of 48 tuning
-    chain seasons were such Sentinel-2 peaks, two of them with a clear 3 m image of the empty
-    berth minutes away). A berth of the scene with no observation at all is not hidden."""
+    the threshold is often a cloud's edge (#13: all 4 false load visits of 48 tuning chain
+    seasons were such Sentinel-2 peaks, 5 of the 12 such peaks in their load visits). A berth
+    of the scene with no observation at all is not hidden."""
     clear: dict[str, bool] = {}
     for o in observations:
         clear[o.berth] = clear.get(o.berth, False) or o.state == "clear"
