@@ -22,7 +22,7 @@ def test_the_shipped_table_names_the_released_sensors_and_a_default():
     p = load_portcall_params()
     assert {"sentinel-2-l2a", "commercial-3m", "default"} <= set(p.detector_recall)
     # measured on the family's tuning seasons as the chain sees the berth (#13), detected with
-    # the bundle's berth_score: what the bundle's berths.json says (235 of 249 at 0.4)
+    # the bundle's berth_score: what the bundle's berths.json says (477 of 534 at 0.45)
     import json
 
     from pipeline.config import HOME
@@ -30,7 +30,7 @@ def test_the_shipped_table_names_the_released_sensors_and_a_default():
     doc = json.loads((HOME / "models/tw-centernet-3m/berths.json").read_text())
     m = doc["sensors"]["commercial-3m"]
     assert p.image_recall("commercial-3m") == pytest.approx(m["found"] / m["tankers"], abs=0.01)
-    assert 0.9 <= p.image_recall("commercial-3m") <= 0.99
+    assert 0.8 <= p.image_recall("commercial-3m") <= 0.99
     assert p.image_recall("an-unlisted-sensor") == p.detector_recall["default"].mean
 
 
